@@ -1,0 +1,3 @@
+from brokerscale.cli import main
+
+main()

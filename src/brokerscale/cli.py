@@ -1,0 +1,61 @@
+"""The `brokerscale` command: one sub-command per verb (plan, observe, decide, act, record).
+
+Each verb lives in its own package and exposes either a Typer app (a group of sub-commands) or a
+single command function; this module only wires them together and turns user errors into one line
+and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+from rich.markup import escape
+
+from brokerscale import __version__
+from brokerscale.console import err
+from brokerscale.errors import BrokerscaleError
+
+app = typer.Typer(
+    name="brokerscale",
+    help="brokerscale — plan, observe and safely scale the Kafka cluster that carries clinical events.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"brokerscale {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """brokerscale — plan, observe and safely scale the Kafka cluster that carries clinical events."""
+
+
+def _register() -> None:
+    """Attach every verb. Imports are here so `--help` stays fast and a verb's deps stay its own."""
+    # Verbs are added here as they are built: one import and one add_typer/command line each.
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point. User errors become one line on stderr and exit code 2."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="brokerscale")
+    except BrokerscaleError as exc:
+        err.print("[bold red]error:[/] " + escape(exc.message), soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,206 @@
+"""One connection profile for both Kafka clients.
+
+Users describe a cluster once, in Apache Kafka's client-properties convention (`--command-config`
+file: `security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.*`), or by name from a
+`brokerscale.yaml`, or as a local dev cluster. This module turns that into settings for kafka-python
+(admin API) and for confluent-kafka (data plane), so PLAINTEXT, SASL_SSL and mTLS clusters —
+Confluent Cloud included — work the same way everywhere. Secrets never leave this object in
+`repr()` or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brokerscale.errors import BadInput, Unreachable
+
+SECRET_KEYS = ("sasl.jaas.config", "sasl.password", "ssl.key.password", "ssl.keystore.password",
+               "ssl.truststore.password", "basic.auth.user.info")
+_JAAS_RE = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """Parse a Java .properties file (key=value or key: value, # and ! comments)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
+    props: dict[str, str] = {}
+    logical = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not logical and (not line or line.startswith(("#", "!"))):
+            continue
+        if line.endswith("\\"):
+            logical += line[:-1]
+            continue
+        logical += line
+        m = re.match(r"([^=:\s]+)\s*[=:]?\s*(.*)", logical)
+        if m:
+            props[m.group(1)] = m.group(2)
+        logical = ""
+    return props
+
+
+@dataclass(frozen=True)
+class ConnectionProfile:
+    """Where a cluster is and how to authenticate to it."""
+
+    bootstrap: str
+    properties: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in SECRET_KEYS else v) for k, v in self.properties.items()}
+        return f"ConnectionProfile(bootstrap={self.bootstrap!r}, name={self.name!r}, properties={shown})"
+
+    __str__ = __repr__
+
+    @property
+    def label(self) -> str:
+        return self.name or self.bootstrap
+
+    def _sasl_credentials(self) -> tuple[str | None, str | None]:
+        jaas = self.properties.get("sasl.jaas.config", "")
+        found = dict(_JAAS_RE.findall(jaas))
+        user = self.properties.get("sasl.username") or found.get("username")
+        password = self.properties.get("sasl.password") or found.get("password")
+        return user, password
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python clients (KafkaAdminClient, KafkaConsumer)."""
+        p = self.properties
+        kw: dict[str, Any] = {"bootstrap_servers": self.bootstrap.split(",")}
+        proto = p.get("security.protocol", "PLAINTEXT").upper()
+        kw["security_protocol"] = proto
+        if proto.startswith("SASL"):
+            user, password = self._sasl_credentials()
+            kw["sasl_mechanism"] = p.get("sasl.mechanism", "PLAIN").upper()
+            kw["sasl_plain_username"] = user
+            kw["sasl_plain_password"] = password
+        if proto.endswith("SSL"):
+            ca = p.get("ssl.ca.location") or (
+                p.get("ssl.truststore.location") if p.get("ssl.truststore.type", "").upper() == "PEM" else None)
+            if ca:
+                kw["ssl_cafile"] = ca
+            cert = p.get("ssl.certificate.location") or (
+                p.get("ssl.keystore.location") if p.get("ssl.keystore.type", "").upper() == "PEM" else None)
+            if cert:
+                kw["ssl_certfile"] = cert
+            if p.get("ssl.key.location"):
+                kw["ssl_keyfile"] = p["ssl.key.location"]
+            if p.get("ssl.key.password"):
+                kw["ssl_password"] = p["ssl.key.password"]
+            if p.get("ssl.endpoint.identification.algorithm", "https") == "":
+                kw["ssl_check_hostname"] = False
+        return kw
+
+    def confluent(self) -> dict[str, Any]:
+        """Configuration for confluent-kafka (librdkafka) Producer/Consumer/AdminClient."""
+        p = self.properties
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap}
+        proto = p.get("security.protocol", "PLAINTEXT").upper()
+        conf["security.protocol"] = proto
+        if proto.startswith("SASL"):
+            user, password = self._sasl_credentials()
+            conf["sasl.mechanisms"] = p.get("sasl.mechanism", "PLAIN").upper()
+            if user is not None:
+                conf["sasl.username"] = user
+            if password is not None:
+                conf["sasl.password"] = password
+        if proto.endswith("SSL"):
+            mapping = {"ssl.ca.location": "ssl.ca.location", "ssl.certificate.location": "ssl.certificate.location",
+                       "ssl.key.location": "ssl.key.location", "ssl.key.password": "ssl.key.password"}
+            for src, dst in mapping.items():
+                if p.get(src):
+                    conf[dst] = p[src]
+            if p.get("ssl.truststore.type", "").upper() == "PEM" and p.get("ssl.truststore.location"):
+                conf["ssl.ca.location"] = p["ssl.truststore.location"]
+            if p.get("ssl.endpoint.identification.algorithm") == "":
+                conf["ssl.endpoint.identification.algorithm"] = "none"
+        return conf
+
+    def admin(self, *, timeout_s: float = 10.0) -> Any:
+        """A kafka-python KafkaAdminClient; an unreachable cluster becomes a one-line `Unreachable`."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError, NoBrokersAvailable
+
+        try:
+            return KafkaAdminClient(
+                client_id="brokerscale",
+                request_timeout_ms=int(timeout_s * 1000),
+                api_version_auto_timeout_ms=int(timeout_s * 1000),
+                **self.kafka_python(),
+            )
+        except NoBrokersAvailable:
+            raise Unreachable(f"cannot reach Kafka at {self.bootstrap}: no broker answered") from None
+        except KafkaError as exc:
+            raise Unreachable(f"cannot connect to Kafka at {self.bootstrap}: {type(exc).__name__}") from None
+        except ValueError as exc:
+            raise BadInput(f"--bootstrap: {self.bootstrap!r} is not HOST:PORT ({exc})") from None
+
+
+def _config_file() -> Path | None:
+    env = os.environ.get("BROKERSCALE_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("brokerscale.yaml")
+    return local if local.exists() else None
+
+
+def _named_cluster(name: str) -> ConnectionProfile | None:
+    path = _config_file()
+    if path is None or not path.exists():
+        return None
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    clusters = doc.get("clusters") or {}
+    if not isinstance(clusters, dict) or name not in clusters:
+        return None
+    entry = clusters[name] or {}
+    if not isinstance(entry, dict) or "bootstrap" not in entry:
+        raise BadInput(f"{path}: clusters.{name}.bootstrap: field required")
+    props: dict[str, str] = {}
+    if entry.get("command_config"):
+        props.update(read_properties(Path(entry["command_config"])))
+    props.update({str(k): str(v) for k, v in (entry.get("properties") or {}).items()})
+    return ConnectionProfile(bootstrap=str(entry["bootstrap"]), properties=props, name=name)
+
+
+def resolve(bootstrap: str | None = None, command_config: Path | None = None,
+            cluster: str | None = None) -> ConnectionProfile:
+    """Find the cluster a command should talk to.
+
+    Order: `--cluster NAME` (brokerscale.yaml, then a local dev cluster of that name); `--bootstrap`
+    (or BROKERSCALE_BOOTSTRAP); otherwise the running local dev cluster named `local`.
+    """
+    props = read_properties(command_config) if command_config else {}
+    if cluster:
+        named = _named_cluster(cluster)
+        if named is not None:
+            return ConnectionProfile(named.bootstrap, {**named.properties, **props}, cluster)
+        from brokerscale.dev.cluster import DevCluster
+
+        dev = DevCluster.find(cluster)
+        if dev is None:
+            raise BadInput(f"--cluster: no cluster named {cluster!r} in brokerscale.yaml or among dev clusters")
+        return ConnectionProfile(dev.bootstrap, props, cluster)
+    if bootstrap:
+        if not re.fullmatch(r"[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*", bootstrap):
+            raise BadInput(f"--bootstrap: {bootstrap!r} is not HOST:PORT[,HOST:PORT...]")
+        return ConnectionProfile(bootstrap, props)
+    from brokerscale.dev.cluster import DevCluster
+
+    dev = DevCluster.find("local")
+    if dev is not None:
+        return ConnectionProfile(dev.bootstrap, props, "local")
+    raise BadInput("no cluster given: pass --bootstrap HOST:PORT or --cluster NAME "
+                   "(or start one with `brokerscale dev up`)")

@@ -1,0 +1,63 @@
+"""Parsing of human quantities: sizes, durations and rates.
+
+Units are decimal (1 KB = 1,000 B, 1 MB = 10^6 B), as the seed document's arithmetic is. Binary
+suffixes (KiB, MiB, GiB, TiB) are accepted too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from brokerscale.errors import BadInput
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "k": 10**3, "mb": 10**6, "m": 10**6, "gb": 10**9, "g": 10**9,
+    "tb": 10**12, "t": 10**12, "pb": 10**15,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_NUMBER = r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*"
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """'5KB' -> 5000 bytes. Raises BadInput naming `what` on anything else."""
+    m = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise BadInput(f"{what}: {text!r} is not a size (examples: 512, 5KB, 1.5MB, 2GiB)")
+    value = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+    if value <= 0:
+        raise BadInput(f"{what}: must be greater than 0")
+    return int(round(value))
+
+
+def parse_duration(text: str, *, what: str = "duration") -> float:
+    """'10s' -> 10.0 seconds; '5m' -> 300.0; '250ms' -> 0.25."""
+    m = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _DURATION_UNITS:
+        raise BadInput(f"{what}: {text!r} is not a duration (examples: 10s, 5m, 250ms, 1h)")
+    value = float(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
+    if value <= 0:
+        raise BadInput(f"{what}: must be greater than 0")
+    return value
+
+
+def format_bytes(n: float) -> str:
+    """Decimal, three significant figures: 648000000000000 -> '648 TB'."""
+    for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(n) >= scale:
+            v = n / scale
+            return f"{v:.3g} {unit}" if v < 1000 else f"{v:,.0f} {unit}"
+    return f"{n:.0f} B"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
