@@ -1,0 +1,1 @@
+"""Pure data types shared by every verb; validation lives here (pydantic)."""
