@@ -44,6 +44,8 @@ def _root(
 def _register() -> None:
     """Attach every verb. Imports are here so `--help` stays fast and a verb's deps stay its own."""
     # Verbs are added here as they are built: one import and one add_typer/command line each.
+    from brokerscale.audit import audit_command
+    app.command("audit")(audit_command)
 
 
 _register()

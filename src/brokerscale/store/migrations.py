@@ -1,0 +1,82 @@
+"""Forward-only schema migrations, numbered; the `schema_version` table records which ran.
+
+Opening a store brings its schema up to the newest version this code knows. A database written by
+a newer brokerscale (a higher version than we know) is refused rather than silently misread.
+Each step must be idempotent enough to survive two processes racing to migrate the same file: the
+race is serialised by a write lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL advisory lock).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, inspect, select
+
+from brokerscale.errors import BadInput
+from brokerscale.store import schema
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _v1_tables(conn: Connection) -> None:
+    schema.audit_log.create(conn, checkfirst=True)
+    schema.metric_samples.create(conn, checkfirst=True)
+
+
+_SQLITE_APPEND_ONLY = [
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+]
+_PG_APPEND_ONLY = [
+    """CREATE OR REPLACE FUNCTION brokerscale_audit_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+    """CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+       FOR EACH ROW EXECUTE FUNCTION brokerscale_audit_append_only()""",
+]
+
+
+def _v2_append_only(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    statements = {"sqlite": _SQLITE_APPEND_ONLY, "postgresql": _PG_APPEND_ONLY}.get(dialect, [])
+    for sql in statements:
+        conn.exec_driver_sql(sql)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "audit_log and metric_samples tables", _v1_tables),
+    Migration(2, "audit_log append-only triggers", _v2_append_only),
+]
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema.schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(conn: Connection, source: str) -> int:
+    """Apply every migration newer than the database's version, inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")
+    schema.schema_version.create(conn, checkfirst=True)
+    version = current_version(conn)
+    if version > LATEST:
+        raise BadInput(f"{source}: schema_version: database is at version {version}, this brokerscale "
+                       f"knows up to {LATEST} (upgrade brokerscale)")
+    for step in MIGRATIONS:
+        if step.version > version:
+            step.apply(conn)
+            conn.execute(insert(schema.schema_version).values(
+                version=step.version, applied_at=time.time(), description=step.description))
+    return LATEST
