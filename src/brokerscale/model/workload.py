@@ -1,0 +1,220 @@
+"""The workload a cluster must carry: the planner's input, written by people in YAML.
+
+People type these files, so validation is strict: unknown keys (typos), duplicate keys and bad values
+are all rejected with one line naming the file, the field path and the reason. A typo that silently
+falls back to a default would size a clinical cluster wrongly without anyone noticing.
+
+Units are decimal (1 KB = 1,000 B) as the seed's arithmetic is; sizes may be written as numbers of
+bytes or as text (``message_bytes: 5KB``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from brokerscale.errors import BadInput, field_path
+from brokerscale.units import parse_size
+
+TopicClass = Literal["high-volume-clinical", "standard-operational", "low-volume-reference"]
+Requirement = Literal["phi", "multi-region", "private-networking"]
+Availability = Literal["single-zone", "multi-zone"]
+PartitionKey = Literal["patient_id", "encounter_id", "none"]
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+SECONDS_PER_DAY = 86_400
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TopicSpec(_Strict):
+    """One topic's expected peak load."""
+
+    name: str
+    topic_class: TopicClass = Field(alias="class")
+    messages_per_second: float = Field(gt=0, allow_inf_nan=False)
+    message_bytes: int = Field(gt=0)
+    retention_days: float | None = Field(None, gt=0, allow_inf_nan=False)
+    consumer_groups: int | None = Field(None, ge=0)
+    key: PartitionKey | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _kafka_topic_name(cls, v: str) -> str:
+        if not _TOPIC_NAME.fullmatch(v) or v in {".", ".."}:
+            raise ValueError("must be 1-249 characters of letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("message_bytes", mode="before")
+    @classmethod
+    def _size_text(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return parse_size(v, what="message_bytes")
+            except BadInput as exc:
+                raise ValueError(str(exc).removeprefix("message_bytes: ")) from None
+        return v
+
+
+class DeployTarget(_Strict):
+    """Where the generated Terraform / Kubernetes files point. Defaults suit a first draft."""
+
+    cloud: Literal["AWS", "AZURE", "GCP"] = "AWS"
+    region: str = Field("us-east-1", min_length=1)
+    environment: str = Field("Healthcare Production", min_length=1)
+    max_ecku: int | None = Field(None, gt=0, description="elastic tiers only; unset = provider default")
+    namespace: str = Field("event-broker", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    storage_class: str = Field("fast-storage", min_length=1)
+    kafka_version: str = Field("4.1.0", pattern=r"^\d+\.\d+\.\d+$")
+    image: str = Field("apache/kafka:4.1.0", min_length=1)
+
+
+class Workload(_Strict):
+    """A named workload: peak load per topic plus cluster-wide demands."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    limits: str = "design-doc"
+    availability: Availability = "multi-zone"
+    connections: int = Field(0, ge=0)
+    partitions: int = Field(0, ge=0, description="partitions beyond the listed topics")
+    retention_days: float = Field(7, gt=0, allow_inf_nan=False)
+    replication_factor: int | None = Field(None, ge=1, le=7)
+    requirements: list[Requirement] = Field(default_factory=list)
+    deploy: DeployTarget = Field(default_factory=DeployTarget)
+    topics: list[TopicSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Workload:
+        seen: set[str] = set()
+        for i, t in enumerate(self.topics):
+            if t.name in seen:
+                raise _AtPath(("topics", i, "name"), f"duplicate topic name {t.name!r}")
+            seen.add(t.name)
+        if len(set(self.requirements)) != len(self.requirements):
+            raise ValueError("requirements: each requirement may appear once")
+        return self
+
+    def retention_of(self, topic: TopicSpec) -> float:
+        return topic.retention_days if topic.retention_days is not None else self.retention_days
+
+
+class _AtPath(ValueError):
+    """A model-level check that knows which field it is about."""
+
+    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.loc = loc
+        self.reason = reason
+
+
+_REASONS = {
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown field (check the spelling)",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "model_type": "must be a mapping of fields",
+    "dict_type": "must be a mapping of fields",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "string_pattern_mismatch": "must be lowercase letters, digits and '-'",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+
+
+def _reason(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    ctx = {k: (int(v) if isinstance(v, float) and v.is_integer() else v)
+           for k, v in (error.get("ctx") or {}).items()}
+    if kind == "literal_error":
+        return f"must be one of: {ctx.get('expected', '')}".replace("'", "")
+    if kind in _REASONS:
+        try:
+            return _REASONS[kind].format(**ctx)
+        except (KeyError, IndexError):
+            return _REASONS[kind]
+    at_path = (error.get("ctx") or {}).get("error")
+    if kind == "value_error" and isinstance(at_path, _AtPath):
+        return at_path.reason
+    msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:]
+
+
+def describe_validation_error(source: str, exc: ValidationError) -> BadInput:
+    """One line for the first problem: `file: topics[3].retention_days: must be greater than 0`."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(first.get("loc", ()))
+    err_ctx = (first.get("ctx") or {}).get("error")
+    if isinstance(err_ctx, _AtPath):
+        loc = loc + err_ctx.loc
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return BadInput(f"{source}: {field_path(loc)}: {_reason(dict(first))}{more}")
+
+
+class _NoDuplicatesLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice (YAML would silently keep the last one)."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_NoDuplicatesLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_yaml(path: Path, source: str) -> Any:
+    """Parse a YAML file people wrote; any problem is one line naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{source}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return yaml.load(text, Loader=_NoDuplicatesLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise BadInput(f"{source}: {where}{problem}") from None
+
+
+def parse_workload(data: Any, source: str = "workload") -> Workload:
+    """Validate already-parsed data (a dict) as a Workload; errors name `source`."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: (top level): must be a mapping with name, topics, ...")
+    try:
+        return Workload.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(source, exc) from None
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Read and validate a workload YAML file."""
+    source = str(path)
+    return parse_workload(read_yaml(Path(path), source), source)
