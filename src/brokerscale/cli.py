@@ -44,6 +44,9 @@ def _root(
 def _register() -> None:
     """Attach every verb. Imports are here so `--help` stays fast and a verb's deps stay its own."""
     # Verbs are added here as they are built: one import and one add_typer/command line each.
+    from brokerscale.dev.cli import app as dev_app
+
+    app.add_typer(dev_app, name="dev")
     from brokerscale.audit import audit_command
     app.command("audit")(audit_command)
 

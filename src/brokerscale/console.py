@@ -8,8 +8,15 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _width(stream: object) -> int | None:
+    """Full width on a terminal; a generous fixed width when piped, so tables are not truncated."""
+    isatty = getattr(stream, "isatty", None)
+    return None if callable(isatty) and isatty() else 160
+
+
+console = Console(highlight=False, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def print_json(obj: Any) -> None:

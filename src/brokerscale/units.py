@@ -28,7 +28,7 @@ def parse_size(text: str, *, what: str = "size") -> int:
     value = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
     if value <= 0:
         raise BadInput(f"{what}: must be greater than 0")
-    return int(round(value))
+    return round(value)
 
 
 def parse_duration(text: str, *, what: str = "duration") -> float:

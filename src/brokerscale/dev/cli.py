@@ -1,0 +1,172 @@
+"""`brokerscale dev`: start, inspect, break and heal a real local Apache Kafka cluster."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.status import Status
+from rich.table import Table
+
+from brokerscale.cli_common import FormatOpt, OutputFormat
+from brokerscale.console import console, err, print_json
+from brokerscale.dev.cluster import DevCluster, validate_name
+from brokerscale.dev.jars import fetch as fetch_jars
+from brokerscale.errors import BadInput
+
+app = typer.Typer(
+    help="Run a real local Apache Kafka cluster (KRaft, one controller + N brokers) from Maven Central jars.\n\n"
+         "Examples:\n\n"
+         "  brokerscale dev up --brokers 3\n\n"
+         "  brokerscale dev stop-broker 2 --kill   # crash a broker: partitions go under-replicated\n\n"
+         "  brokerscale dev start-broker 2         # and heal them\n\n"
+         "  brokerscale dev down",
+    no_args_is_help=True,
+)
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Cluster name: several can run side by side.")]
+
+
+def _cluster(name: str) -> DevCluster:
+    validate_name(name)
+    cluster = DevCluster.find(name)
+    if cluster is None:
+        raise BadInput(f"--name: no dev cluster named {name!r} (start one with `brokerscale dev up --name {name}`)")
+    return cluster
+
+
+def _describe(cluster: DevCluster, fmt: OutputFormat) -> None:
+    rows = cluster.brokers
+    if fmt is OutputFormat.json:
+        print_json({
+            "name": cluster.name, "bootstrap": cluster.bootstrap, "directory": str(cluster.root),
+            "controller": {"id": cluster.controller.id, "port": cluster.controller.port,
+                           "alive": cluster.alive(cluster.controller)},
+            "brokers": [{"id": b.id, "host": "127.0.0.1", "port": b.port, "rack": b.rack, "alive": b.alive,
+                         "pid": b.pid, "metrics_url": cluster.metrics_urls[b.id]} for b in rows],
+        })
+        return
+    table = Table(title=f"dev cluster {cluster.name!r}", title_justify="left")
+    for col in ("node", "role", "address", "rack", "state", "metrics"):
+        table.add_column(col)
+    c = cluster.controller
+    table.add_row(str(c.id), "controller", f"127.0.0.1:{c.port}", "", _state(cluster.alive(c)), "")
+    for b in rows:
+        table.add_row(str(b.id), "broker", f"127.0.0.1:{b.port}", b.rack or "", _state(b.alive),
+                      cluster.metrics_urls[b.id])
+    console.print(table)
+    console.print(f"bootstrap servers: [bold]{cluster.bootstrap}[/]")
+    console.print(f"state directory:   {cluster.root}")
+
+
+def _state(alive: bool) -> str:
+    return "[green]running[/]" if alive else "[red]stopped[/]"
+
+
+@app.command()
+def fetch() -> None:
+    """Download the Apache Kafka jars (and its tools, the JMX exporter) from Maven Central into the cache."""
+    runtime = fetch_jars()
+    console.print(f"Apache Kafka {runtime.version}: {runtime.libs}")
+
+
+@app.command()
+def up(
+    brokers: Annotated[int, typer.Option("--brokers", help="Number of brokers (each its own JVM).")] = 3,
+    name: NameOpt = "local",
+    racks: Annotated[str | None, typer.Option("--racks", help="Racks assigned round-robin, e.g. a,b,c.")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Start a cluster: one KRaft controller and N brokers on 127.0.0.1; returns when all have registered."""
+    validate_name(name)
+    if brokers < 1 or brokers > 32:
+        raise BadInput(f"--brokers: must be between 1 and 32, got {brokers}")
+    rack_list = [r.strip() for r in racks.split(",")] if racks is not None else None
+    with Status(f"Starting dev cluster {name!r}", console=err) as status:
+        cluster = DevCluster.up(name, brokers, rack_list, on_progress=lambda m: status.update(m))
+    _describe(cluster, fmt)
+
+
+@app.command()
+def status(name: NameOpt = "local", fmt: FormatOpt = OutputFormat.table) -> None:
+    """Show the nodes of a cluster, their ports, racks, state and metrics URLs."""
+    _describe(_cluster(name), fmt)
+
+
+@app.command("list")
+def list_clusters(fmt: FormatOpt = OutputFormat.table) -> None:
+    """List the dev clusters on this machine."""
+    clusters = DevCluster.all()
+    if fmt is OutputFormat.json:
+        print_json([{"name": c.name, "bootstrap": c.bootstrap,
+                     "brokers_running": sum(b.alive for b in c.brokers), "brokers": len(c.brokers)}
+                    for c in clusters])
+        return
+    table = Table("name", "brokers running", "bootstrap")
+    for c in clusters:
+        table.add_row(c.name, f"{sum(b.alive for b in c.brokers)}/{len(c.brokers)}", c.bootstrap)
+    console.print(table)
+
+
+@app.command()
+def down(
+    name: NameOpt = "local",
+    keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep logs and data; `dev up` restarts it.")] = False,
+) -> None:
+    """Stop every node of a cluster (no Java process is left) and delete its data unless --keep-data."""
+    cluster = _cluster(name)
+    with Status(f"Stopping dev cluster {name!r}", console=err):
+        cluster.down(keep_data=keep_data)
+    console.print(f"dev cluster {name!r} stopped" + (" (data kept)" if keep_data else " and removed"))
+
+
+@app.command("stop-broker")
+def stop_broker(
+    broker_id: Annotated[int, typer.Argument(metavar="ID", help="Broker id.")],
+    name: NameOpt = "local",
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL (a crash) instead of a controlled shutdown.")] = False,
+) -> None:
+    """Stop one broker; with --kill it crashes, leaving its partitions under-replicated."""
+    cluster = _cluster(name)
+    cluster._broker(broker_id)
+    with Status(f"Stopping broker {broker_id}", console=err):
+        cluster.stop_broker(broker_id, kill=kill)
+    console.print(f"broker {broker_id} {'killed' if kill else 'stopped'}")
+
+
+@app.command("start-broker")
+def start_broker(
+    broker_id: Annotated[int, typer.Argument(metavar="ID", help="Broker id.")],
+    name: NameOpt = "local",
+) -> None:
+    """Start a stopped broker again; it catches up and its partitions heal."""
+    cluster = _cluster(name)
+    cluster._broker(broker_id)
+    with Status(f"Starting broker {broker_id}", console=err):
+        cluster.start_broker(broker_id)
+    console.print(f"broker {broker_id} running")
+
+
+@app.command("add-broker")
+def add_broker(
+    name: NameOpt = "local",
+    rack: Annotated[str | None, typer.Option("--rack", help="Rack of the new broker (default: least used).")] = None,
+) -> None:
+    """Add one broker to the cluster (it holds no partitions until a rebalance moves some onto it)."""
+    cluster = _cluster(name)
+    with Status("Adding a broker", console=err):
+        new_id = cluster.add_broker(rack=rack)
+    node = cluster.nodes[new_id]
+    console.print(f"broker {new_id} running on 127.0.0.1:{node.port} (rack {node.rack})")
+
+
+@app.command("remove-broker")
+def remove_broker(
+    broker_id: Annotated[int, typer.Argument(metavar="ID", help="Broker id.")],
+    name: NameOpt = "local",
+) -> None:
+    """Remove a broker for good. Refused while it still holds replicas: drain it with a rebalance first."""
+    cluster = _cluster(name)
+    with Status(f"Removing broker {broker_id}", console=err):
+        cluster.remove_broker(broker_id)
+    console.print(f"broker {broker_id} removed")
