@@ -44,9 +44,18 @@ def _root(
 def _register() -> None:
     """Attach every verb. Imports are here so `--help` stays fast and a verb's deps stay its own."""
     # Verbs are added here as they are built: one import and one add_typer/command line each.
+    from brokerscale.plan.cli import plan_command
+    app.command("plan")(plan_command)
+    from brokerscale.balance.cli import app as rebalance_app
+    app.add_typer(rebalance_app, name="rebalance")
+    from brokerscale.topics.cli import app as topics_app
+    app.add_typer(topics_app, name="topics")
     from brokerscale.dev.cli import app as dev_app
 
     app.add_typer(dev_app, name="dev")
+    from brokerscale.demo import demo
+
+    app.command("demo")(demo)
     from brokerscale.audit import audit_command
     app.command("audit")(audit_command)
 

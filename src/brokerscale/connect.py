@@ -129,17 +129,18 @@ class ConnectionProfile:
     def admin(self, *, timeout_s: float = 10.0) -> Any:
         """A kafka-python KafkaAdminClient; an unreachable cluster becomes a one-line `Unreachable`."""
         from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError, NoBrokersAvailable
+        from kafka.errors import KafkaError, KafkaTimeoutError
 
         try:
             return KafkaAdminClient(
                 client_id="brokerscale",
                 request_timeout_ms=int(timeout_s * 1000),
-                api_version_auto_timeout_ms=int(timeout_s * 1000),
+                bootstrap_timeout_ms=int(timeout_s * 1000),
                 **self.kafka_python(),
             )
-        except NoBrokersAvailable:
-            raise Unreachable(f"cannot reach Kafka at {self.bootstrap}: no broker answered") from None
+        except KafkaTimeoutError:
+            raise Unreachable(f"cannot reach Kafka at {self.bootstrap}: no broker answered "
+                              f"within {timeout_s:.0f}s") from None
         except KafkaError as exc:
             raise Unreachable(f"cannot connect to Kafka at {self.bootstrap}: {type(exc).__name__}") from None
         except ValueError as exc:

@@ -1,0 +1,90 @@
+"""One connection profile configures both Kafka clients, and never shows its secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brokerscale.connect import ConnectionProfile, read_properties, resolve
+from brokerscale.errors import BadInput, Unreachable
+
+SECRET = "s3cr3t-Pa55"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    f = tmp_path / "client.properties"
+    f.write_text(text)
+    return f
+
+
+def test_sasl_ssl_plain_maps_to_both_clients(tmp_path: Path) -> None:
+    f = _write(tmp_path, f"""
+# Confluent Cloud style
+security.protocol=SASL_SSL
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\
+    username="KEY123" password="{SECRET}";
+""")
+    p = resolve("pkc-1.us-east-1.aws.confluent.cloud:9092", f, None)
+    kp = p.kafka_python()
+    assert kp["security_protocol"] == "SASL_SSL"
+    assert kp["sasl_mechanism"] == "PLAIN"
+    assert (kp["sasl_plain_username"], kp["sasl_plain_password"]) == ("KEY123", SECRET)
+    ck = p.confluent()
+    assert ck["sasl.mechanisms"] == "PLAIN"
+    assert (ck["sasl.username"], ck["sasl.password"]) == ("KEY123", SECRET)
+    assert ck["bootstrap.servers"] == "pkc-1.us-east-1.aws.confluent.cloud:9092"
+    assert SECRET not in repr(p) and SECRET not in str(p)
+
+
+def test_scram_and_mtls(tmp_path: Path) -> None:
+    f = _write(tmp_path, "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"
+                         "sasl.username=svc\nsasl.password=pw\nssl.ca.location=/etc/ca.pem\n")
+    p = resolve("k:9093", f, None)
+    assert p.kafka_python()["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert p.kafka_python()["ssl_cafile"] == "/etc/ca.pem"
+    assert p.confluent()["sasl.mechanisms"] == "SCRAM-SHA-512"
+    f = _write(tmp_path, "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=/ca.pem\n"
+                         "ssl.keystore.type=PEM\nssl.keystore.location=/client.pem\nssl.key.location=/client.key\n")
+    p = resolve("k:9093", f, None)
+    assert p.kafka_python()["ssl_certfile"] == "/client.pem"
+    assert p.kafka_python()["ssl_keyfile"] == "/client.key"
+    assert p.confluent()["ssl.ca.location"] == "/ca.pem"
+    assert "sasl.mechanisms" not in p.confluent()
+
+
+def test_properties_parsing_comments_and_colons(tmp_path: Path) -> None:
+    f = _write(tmp_path, "! comment\n# another\nsecurity.protocol: SSL\n  a.b = c d \n")
+    assert read_properties(f) == {"security.protocol": "SSL", "a.b": "c d"}
+
+
+def test_named_cluster_from_brokerscale_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "brokerscale.yaml"
+    cfg.write_text("clusters:\n  prod:\n    bootstrap: broker1:9092\n    properties:\n      security.protocol: SSL\n")
+    monkeypatch.setenv("BROKERSCALE_CONFIG", str(cfg))
+    p = resolve(None, None, "prod")
+    assert p.bootstrap == "broker1:9092" and p.name == "prod"
+    assert p.confluent()["security.protocol"] == "SSL"
+    with pytest.raises(BadInput, match="no cluster named 'nope'"):
+        resolve(None, None, "nope")
+
+
+def test_bad_inputs_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(BadInput, match="--bootstrap"):
+        resolve("not a host", None, None)
+    with pytest.raises(BadInput, match="cannot read"):
+        resolve("h:1", tmp_path / "missing.properties", None)
+    monkeypatch.delenv("BROKERSCALE_BOOTSTRAP", raising=False)
+    with pytest.raises(BadInput, match="no cluster given"):
+        resolve(None, None, None)
+
+
+def test_unreachable_cluster_is_reported_not_hung() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(Unreachable, match=f"127.0.0.1:{port}"):
+        ConnectionProfile(f"127.0.0.1:{port}").admin(timeout_s=2)
