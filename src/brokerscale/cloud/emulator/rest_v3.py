@@ -1,0 +1,189 @@
+"""Kafka REST v3 on the emulated cluster's REST endpoint: topics, partitions, configs, links, mirrors.
+
+Errors use Kafka REST's own shape, `{"error_code": 40403, "message": "..."}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from brokerscale.cloud.emulator.state import EmulatedCluster, EmulatedTopic, EmulatorState
+
+DEFAULT_CONFIGS = {"cleanup.policy": "delete", "retention.ms": "604800000", "min.insync.replicas": "2",
+                   "max.message.bytes": "2097164"}
+READ_ONLY = {"min.insync.replicas"}
+
+
+def _error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+def rest_router(state: EmulatorState) -> APIRouter:
+    router = APIRouter(prefix="/kafka/v3/clusters/{cluster_id}")
+
+    def base(request: Request, cluster_id: str) -> str:
+        return f"{str(request.base_url).rstrip('/')}/kafka/v3/clusters/{cluster_id}"
+
+    def crn(cluster_id: str, rest: str = "") -> str:
+        return f"crn:///kafka={cluster_id}{rest}"
+
+    def find(cluster_id: str) -> EmulatedCluster | JSONResponse:
+        c = state.cluster(cluster_id)
+        return c if c is not None else _error(404, 40403, f"Cluster {cluster_id} not found")
+
+    def find_topic(c: EmulatedCluster, topic: str) -> EmulatedTopic | JSONResponse:
+        t = next((t for t in c.topics if t.name == topic), None)
+        return t if t is not None else _error(404, 40403, "This server does not host this topic-partition.")
+
+    def topic_doc(request: Request, c: EmulatedCluster, t: EmulatedTopic) -> dict[str, Any]:
+        me = f"{base(request, c.id)}/topics/{t.name}"
+        return {"kind": "KafkaTopic", "metadata": {"self": me, "resource_name": crn(c.id, f"/topic={t.name}")},
+                "cluster_id": c.id, "topic_name": t.name, "is_internal": False,
+                "replication_factor": t.replication_factor, "partitions_count": t.partitions,
+                "partitions": {"related": f"{me}/partitions"}, "configs": {"related": f"{me}/configs"},
+                "partition_reassignments": {"related": f"{me}/partitions/-/reassignment"}}
+
+    def listing(request: Request, kind: str, data: list[dict[str, Any]]) -> JSONResponse:
+        return JSONResponse({"kind": kind, "metadata": {"self": str(request.url), "next": None}, "data": data})
+
+    @router.get("")
+    async def get_cluster(request: Request, cluster_id: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        me = base(request, cluster_id)
+        return JSONResponse({
+            "kind": "KafkaCluster", "metadata": {"self": me, "resource_name": crn(cluster_id)},
+            "cluster_id": cluster_id, "controller": {"related": f"{me}/brokers/0"},
+            "acls": {"related": f"{me}/acls"}, "brokers": {"related": f"{me}/brokers"},
+            "broker_configs": {"related": f"{me}/broker-configs"},
+            "consumer_groups": {"related": f"{me}/consumer-groups"}, "topics": {"related": f"{me}/topics"},
+            "partition_reassignments": {"related": f"{me}/topics/-/partitions/-/reassignment"}})
+
+    @router.get("/topics")
+    async def list_topics(request: Request, cluster_id: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        return listing(request, "KafkaTopicList", [topic_doc(request, c, t) for t in c.topics])
+
+    @router.get("/topics/{topic_name}")
+    async def get_topic(request: Request, cluster_id: str, topic_name: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        t = find_topic(c, topic_name)
+        return t if isinstance(t, JSONResponse) else JSONResponse(topic_doc(request, c, t))
+
+    @router.get("/topics/{topic_name}/partitions")
+    async def list_partitions(request: Request, cluster_id: str, topic_name: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        t = find_topic(c, topic_name)
+        if isinstance(t, JSONResponse):
+            return t
+        me = f"{base(request, cluster_id)}/topics/{topic_name}/partitions"
+        data = [{"kind": "KafkaPartition",
+                 "metadata": {"self": f"{me}/{p}",
+                              "resource_name": crn(cluster_id, f"/topic={topic_name}/partition={p}")},
+                 "cluster_id": cluster_id, "topic_name": topic_name, "partition_id": p,
+                 "leader": {"related": f"{me}/{p}/replicas/{p % 3}"},
+                 "replicas": {"related": f"{me}/{p}/replicas"},
+                 "reassignment": {"related": f"{me}/{p}/reassignment"}} for p in range(t.partitions)]
+        return listing(request, "KafkaPartitionList", data)
+
+    def config_doc(request: Request, c: EmulatedCluster, t: EmulatedTopic, name: str) -> dict[str, Any]:
+        me = f"{base(request, c.id)}/topics/{t.name}/configs/{name}"
+        explicit = name in t.configs
+        value = t.configs.get(name, DEFAULT_CONFIGS.get(name))
+        source = "DYNAMIC_TOPIC_CONFIG" if explicit else "DEFAULT_CONFIG"
+        return {"kind": "KafkaTopicConfig",
+                "metadata": {"self": me, "resource_name": crn(c.id, f"/topic={t.name}/config={name}")},
+                "cluster_id": c.id, "topic_name": t.name, "name": name, "value": value,
+                "is_default": not explicit, "is_read_only": name in READ_ONLY, "is_sensitive": False,
+                "source": source, "synonyms": [{"name": name, "value": value, "source": source}]}
+
+    @router.get("/topics/{topic_name}/configs")
+    async def list_configs(request: Request, cluster_id: str, topic_name: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        t = find_topic(c, topic_name)
+        if isinstance(t, JSONResponse):
+            return t
+        names = sorted(set(DEFAULT_CONFIGS) | set(t.configs))
+        return listing(request, "KafkaTopicConfigList", [config_doc(request, c, t, n) for n in names])
+
+    @router.post("/topics/{topic_name}/configs:alter")
+    async def alter_configs(request: Request, cluster_id: str, topic_name: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        t = find_topic(c, topic_name)
+        if isinstance(t, JSONResponse):
+            return t
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 40001, "The request body is not valid JSON")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or not all(isinstance(d, dict) and isinstance(d.get("name"), str)
+                                                 for d in data):
+            return _error(400, 40002, "data must be a list of {name, value|operation}")
+        for d in data:
+            if d["name"] in READ_ONLY:
+                return _error(400, 40002, f"Config {d['name']} cannot be altered")
+        if not body.get("validate_only"):
+            with state.lock:
+                for d in data:
+                    if str(d.get("operation") or "").upper() == "DELETE":
+                        t.configs.pop(d["name"], None)
+                    else:
+                        t.configs[d["name"]] = str(d.get("value"))
+                state.save()
+        return Response(status_code=204)
+
+    @router.get("/links")
+    async def list_links(request: Request, cluster_id: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        me = f"{base(request, cluster_id)}/links"
+        data = [{"kind": "KafkaLinkData",
+                 "metadata": {"self": f"{me}/{ln.link_name}",
+                              "resource_name": crn(cluster_id, f"/link={ln.link_name}")},
+                 "source_cluster_id": ln.source_cluster_id, "link_name": ln.link_name, "link_id": ln.link_id,
+                 "cluster_link_id": ln.link_id, "topic_names": [m.mirror_topic_name for m in ln.mirrors],
+                 "link_state": "ACTIVE"} for ln in c.links]
+        return listing(request, "KafkaLinkDataList", data)
+
+    @router.get("/links/{link_name}/mirrors")
+    async def list_mirrors(request: Request, cluster_id: str, link_name: str) -> Response:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        link = next((ln for ln in c.links if ln.link_name == link_name), None)
+        if link is None:
+            return _error(404, 40404, f"Cluster link '{link_name}' does not exist")
+        me = f"{base(request, cluster_id)}/links/{link_name}/mirrors"
+        now_ms = int(state.clock() * 1000)
+        data = []
+        for m in link.mirrors:
+            topic = next((t for t in c.topics if t.name == m.mirror_topic_name), None)
+            parts = topic.partitions if topic else 1
+            data.append({"kind": "KafkaMirrorData",
+                         "metadata": {"self": f"{me}/{m.mirror_topic_name}",
+                                      "resource_name": crn(cluster_id,
+                                                           f"/link={link_name}/topic={m.mirror_topic_name}")},
+                         "link_name": link_name, "mirror_topic_name": m.mirror_topic_name,
+                         "source_topic_name": m.source_topic_name, "num_partitions": parts,
+                         "mirror_lags": [{"partition": p, "lag": 0, "last_source_fetch_offset": 0}
+                                         for p in range(parts)],
+                         "mirror_status": m.status, "state_time_ms": now_ms})
+        return listing(request, "KafkaMirrorDataList", data)
+
+    return router

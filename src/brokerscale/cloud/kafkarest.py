@@ -1,0 +1,52 @@
+"""Kafka REST v3 on a cluster's own REST endpoint (`spec.http_endpoint`): topics, partitions,
+configs, cluster links and mirror topics. Authenticates with a cluster API key, not the Cloud key.
+
+Reads metadata only: brokerscale never reads message payloads of real topics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brokerscale.cloud.http import CloudHTTP
+
+
+class KafkaRestClient:
+    """`/kafka/v3/clusters/{cluster_id}/...` on the cluster's REST endpoint (or the emulator)."""
+
+    def __init__(self, http: CloudHTTP, cluster_id: str) -> None:
+        self.http = http
+        self.base = f"/kafka/v3/clusters/{cluster_id}"
+
+    def _data(self, path: str) -> list[dict[str, Any]]:
+        body = self.http.get_json(self.base + path)
+        return list(body.get("data") or [])
+
+    def cluster(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get_json(self.base)
+        return body
+
+    def list_topics(self) -> list[dict[str, Any]]:
+        return self._data("/topics")
+
+    def get_topic(self, topic: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get_json(f"{self.base}/topics/{topic}")
+        return body
+
+    def list_partitions(self, topic: str) -> list[dict[str, Any]]:
+        return self._data(f"/topics/{topic}/partitions")
+
+    def list_topic_configs(self, topic: str) -> dict[str, str | None]:
+        return {c["name"]: c.get("value") for c in self._data(f"/topics/{topic}/configs")}
+
+    def alter_topic_configs(self, topic: str, configs: dict[str, str | None]) -> None:
+        """Set (value) or reset to default (None) several configs in one atomic request."""
+        data = [{"name": k, "value": v} if v is not None else {"name": k, "operation": "DELETE"}
+                for k, v in configs.items()]
+        self.http.request("POST", f"{self.base}/topics/{topic}/configs:alter", json={"data": data})
+
+    def list_links(self) -> list[dict[str, Any]]:
+        return self._data("/links")
+
+    def list_mirrors(self, link: str) -> list[dict[str, Any]]:
+        return self._data(f"/links/{link}/mirrors")
