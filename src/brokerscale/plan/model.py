@@ -75,6 +75,7 @@ class SelfManagedPlan:
     size_class: str
     scaling_increment: int
     disk_per_broker_bytes: int
+    broker_throughput_mb_s: float  # the broker profile's in + out capacity (Cruise Control capacity)
     rule: str
 
 

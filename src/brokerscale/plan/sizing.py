@@ -184,7 +184,8 @@ def size_brokers(workload: Workload, limits: LimitsProfile, ingress: float, egre
     return SelfManagedPlan(
         brokers=brokers, dimensions=dims, binding_dimension=binding, replication_factor=rf,
         min_insync_replicas=min_isr, storage_bytes_replicated=replicated, size_class=size_class,
-        scaling_increment=increment, disk_per_broker_bytes=disk, rule=rule,
+        scaling_increment=increment, disk_per_broker_bytes=disk,
+        broker_throughput_mb_s=bp.throughput_mb_s, rule=rule,
     )
 
 
