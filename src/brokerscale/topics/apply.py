@@ -1,0 +1,97 @@
+"""Execute reviewed topic changes, each one audited: intent row first, result row after.
+
+Order per topic: configs first (retention, min.insync.replicas, cleanup.policy — they protect data
+and are reversible), partitions last (irreversible). Refusals are decided before anything runs, so a
+refused `--apply` changes nothing at all.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from brokerscale.topics.live import TopicsAdmin
+from brokerscale.topics.model import TopicReview
+
+
+class AuditStore(Protocol):
+    def audited(self, *, actor: str, action: str, target: str, intent: dict[str, Any] | None = None,
+                before: dict[str, Any] | None = None,
+                correlation_id: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Refusal:
+    topic: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One executed change and what the cluster reports afterwards."""
+
+    topic: str
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    change_id: str
+
+
+def refusals(reviews: Sequence[TopicReview], *, allow_key_remap: bool, configs_only: bool) -> list[Refusal]:
+    """Partition increases on keyed topics, unless the operator accepted the key remap."""
+    if allow_key_remap or configs_only:
+        return []
+    out = []
+    for r in reviews:
+        p = r.partitions
+        if p is not None and p.needs_key_remap:
+            out.append(Refusal(r.topic, f"{p.current} -> {p.target} partitions would remap {p.partition_key} keys"))
+    return out
+
+
+def _settled_partitions(admin: TopicsAdmin, topic: str, target: int, attempts: int = 20) -> int:
+    """The partition count metadata reports, waiting briefly for it to catch up with the controller."""
+    count = 0
+    for i in range(attempts):
+        count = len(admin.partitions([topic]).get(topic, []))
+        if count >= target:
+            break
+        time.sleep(0.1 * (i + 1))
+    return count
+
+
+def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: AuditStore, *,
+                  configs_only: bool = False, actor: str = "cli",
+                  step: Callable[[str], None] | None = None) -> list[Applied]:
+    """Run every change in `reviews` (refusals must have been checked by the caller)."""
+    correlation = uuid.uuid4().hex
+    done: list[Applied] = []
+    for r in reviews:
+        if r.config_changes:
+            values = {c.key: c.target for c in r.config_changes}
+            before: dict[str, Any] = {c.key: c.current for c in r.config_changes}
+            if step:
+                step(f"{r.topic}: set {', '.join(f'{k}={v}' for k, v in values.items())}")
+            intent: dict[str, Any] = {"set": values, "reasons": {c.key: c.reason for c in r.config_changes}}
+            with store.audited(actor=actor, action="topics.alter_config", target=r.topic, intent=intent,
+                               before=before, correlation_id=correlation) as change:
+                admin.alter_configs(r.topic, values)
+                now = admin.configs([r.topic]).get(r.topic, {})
+                change.after = {k: now.get(k) for k in values}
+            done.append(Applied(r.topic, "topics.alter_config", before, change.after, change.change_id))
+        p = r.partitions
+        if p is not None and p.action == "increase" and not configs_only:
+            if step:
+                step(f"{r.topic}: partitions {p.current} -> {p.target}")
+            intent = {"partitions": p.target, "rule": p.rule, "partition_key": p.partition_key,
+                      "key_remap_accepted": p.partition_key is not None}
+            before = {"partitions": p.current}
+            with store.audited(actor=actor, action="topics.create_partitions", target=r.topic, intent=intent,
+                               before=before, correlation_id=correlation) as change:
+                admin.create_partitions(r.topic, p.target)
+                change.after = {"partitions": _settled_partitions(admin, r.topic, p.target)}
+            done.append(Applied(r.topic, "topics.create_partitions", before, change.after, change.change_id))
+    return done

@@ -1,0 +1,309 @@
+"""`brokerscale topics`: healthcare topic policy, partition/config optimizer, hot-partition detection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
+from brokerscale.console import console, err, print_json
+from brokerscale.errors import BadInput, OperationFailed
+from brokerscale.topics.apply import apply_reviews, refusals
+from brokerscale.topics.hot import DEFAULT_FACTOR, find_hot_partitions
+from brokerscale.topics.live import Measurement, TopicsAdmin
+from brokerscale.topics.model import Finding, TopicReview
+from brokerscale.topics.policy import load_policy
+from brokerscale.topics.render import (
+    applied_table,
+    changes_table,
+    findings_table,
+    hot_table,
+    list_table,
+    policy_table,
+    traffic_table,
+)
+from brokerscale.topics.review import key_remap_explanation, review_topics
+from brokerscale.units import parse_duration, parse_size
+
+app = typer.Typer(
+    help="Topic policy for clinical data: classes by name prefix, partition targets from measured traffic, "
+         "PHI-safe configs, hot partitions.\n\n"
+         "Examples:\n\n"
+         "  brokerscale topics policy                      # the classes and what they require\n\n"
+         "  brokerscale topics list\n\n"
+         "  brokerscale topics optimize                    # dry run: measure 10 s, print changes\n\n"
+         "  brokerscale topics optimize --apply --allow-key-remap\n\n"
+         "  brokerscale topics hot --window 20s",
+    no_args_is_help=True,
+)
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", metavar="FILE", envvar="BROKERSCALE_TOPIC_POLICY", show_default=False,
+                 help="Topic policy YAML (default: the shipped policy). Start it with `extends: default` "
+                      "to add classes to the shipped ones."),
+]
+TopicOpt = Annotated[
+    list[str] | None,
+    typer.Option("--topic", "-t", metavar="NAME", show_default=False,
+                 help="Only this topic (repeatable). Default: every non-internal topic."),
+]
+WindowOpt = Annotated[
+    str,
+    typer.Option("--window", "-w", metavar="DURATION",
+                 help="How long to measure traffic (two offset samples this far apart)."),
+]
+
+
+def _window(text: str) -> float:
+    seconds = parse_duration(text, what="--window")
+    if seconds > 600:
+        raise BadInput(f"--window: {text!r} is longer than the 10 min limit")
+    return seconds
+
+
+def _measure(admin: TopicsAdmin, names: list[str], window_s: float, quiet: bool) -> Measurement:
+    if not names:
+        return Measurement({}, {}, window_s)
+    if quiet:
+        return admin.measure(names, window_s)
+    with Progress(TextColumn("measuring traffic on {task.fields[n]} topic(s)"), BarColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("measure", total=1.0, n=len(names))
+        result = admin.measure(names, window_s, tick=lambda f: progress.update(task, completed=f))
+        progress.update(task, completed=1.0)
+    return result
+
+
+def _selected(admin: TopicsAdmin, topics: list[str] | None, include_internal: bool) -> list[str]:
+    names = admin.topic_names(include_internal)
+    if not topics:
+        return names
+    for t in topics:
+        if t not in names and t not in admin.topic_names(True):
+            raise BadInput(f"--topic: {t!r} does not exist on {admin.profile.label}")
+    return sorted(set(topics))
+
+
+def _list_findings(review: TopicReview) -> list[Finding]:
+    """Findings that hold whatever the traffic: configs, replication, and partitions below the class floor."""
+    out = [f for f in review.findings if not f.code.startswith(("partitions-", "key-remap"))]
+    p = review.partitions
+    if p is not None and p.current < p.floor:
+        out.append(Finding("warning", "partitions-below-floor",
+                           f"{p.current} partitions, below the class floor {p.floor}"))
+    return out
+
+
+@app.command("policy")
+def policy_command(policy: PolicyOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
+    """Show (and validate) the topic policy: classes, prefixes and what each class requires.
+
+    An invalid policy file is reported as one line naming the field and the reason (exit 2).
+
+    Examples:
+
+      brokerscale topics policy
+
+      brokerscale topics policy --policy my-policy.yaml --format json
+    """
+    pol = load_policy(policy)
+    if fmt is OutputFormat.json:
+        print_json(pol.model_dump())
+        return
+    console.print(policy_table(pol))
+
+
+@app.command("list")
+def list_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    policy: PolicyOpt = None, topic: TopicOpt = None,
+    include_internal: Annotated[bool, typer.Option("--include-internal", help="Also list __consumer_offsets etc.")]
+    = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """List topics with their class, partitions, replication, retention and policy status.
+
+    Status counts the findings that hold whatever the traffic (configs, replication, partitions below the
+    class floor); `topics optimize` measures traffic for partition targets.
+
+    Examples:
+
+      brokerscale topics list
+
+      brokerscale topics list --cluster prod --format json
+    """
+    pol = load_policy(policy)
+    prof = profile(bootstrap, command_config, cluster)
+    with TopicsAdmin(prof) as admin:
+        names = _selected(admin, topic, include_internal)
+        reviews = review_topics(admin.states(names), {}, pol)
+    rows = [(r, _list_findings(r)) for r in reviews]
+    if fmt is OutputFormat.json:
+        print_json([{"topic": r.topic, "class": r.topic_class, "partitions": r.state.partitions,
+                     "replication_factor": r.state.replication_factor, "configs": r.state.configs,
+                     "status": "unmanaged" if not r.managed else ("ok" if not f else "findings"),
+                     "findings": [vars(x) for x in f]} for r, f in rows])
+        return
+    if not rows:
+        console.print(f"no topics on {prof.label}")
+        return
+    console.print(list_table(rows))
+
+
+def _explain_refusal(reviews: list[TopicReview], refused: set[str]) -> None:
+    for r in reviews:
+        p = r.partitions
+        if r.topic in refused and p is not None and p.partition_key:
+            err.print(f"[yellow]refused[/] {r.topic}: "
+                      + key_remap_explanation(r.topic, p.partition_key, p.current, p.target), soft_wrap=True)
+
+
+@app.command("optimize")
+def optimize_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    policy: PolicyOpt = None, topic: TopicOpt = None, window: WindowOpt = "10s",
+    apply: Annotated[bool, typer.Option("--apply", help="Execute the changes (default: dry run).")] = False,
+    allow_key_remap: Annotated[bool, typer.Option(
+        "--allow-key-remap", help="Allow adding partitions to keyed topics (breaks per-key ordering during the "
+                                  "change).")] = False,
+    configs_only: Annotated[bool, typer.Option(
+        "--configs-only", help="Apply config fixes only; leave partition counts alone.")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Diff live topics against the policy and the planner's partition rule; --apply fixes them.
+
+    Traffic (bytes in + out per topic) is measured from two samples of log-end and consumer-group
+    offsets, --window apart, times the average record size on disk. The partition target is the
+    planner's rule (max(6, 3×ceil(ceil(1.3 × MB/s ÷ 10)/3)) within the class floor and cap).
+
+    Safety: a dry run changes nothing. Kafka cannot reduce partitions, so a smaller target is
+    reported, never attempted. Adding partitions to a keyed topic (patient_id, encounter_id) moves
+    keys and breaks per-patient ordering during the change, so --apply refuses unless
+    --allow-key-remap is given (or use --configs-only). Every applied change is written to the
+    audit log first (intent), then confirmed (result): see `brokerscale audit --action topics.`
+
+    Examples:
+
+      brokerscale topics optimize
+
+      brokerscale topics optimize --topic clinical.labs --window 30s
+
+      brokerscale topics optimize --apply --configs-only
+
+      brokerscale topics optimize --apply --allow-key-remap --format json
+    """
+    window_s = _window(window)
+    pol = load_policy(policy)
+    prof = profile(bootstrap, command_config, cluster)
+    quiet = fmt is OutputFormat.json
+    with TopicsAdmin(prof) as admin:
+        names = _selected(admin, topic, False)
+        managed = [n for n in names if pol.classify(n) is not None]
+        measurement = _measure(admin, managed, window_s, quiet)
+        reviews = [r for r in review_topics(admin.states(names), measurement.rates, pol) if r.managed]
+        refused = refusals(reviews, allow_key_remap=allow_key_remap, configs_only=configs_only) if apply else []
+        applied: list[Any] = []
+        if apply and refused:
+            if fmt is OutputFormat.table:
+                console.print(changes_table(reviews, configs_only=configs_only))
+            _explain_refusal(reviews, {x.topic for x in refused})
+            raise BadInput(f"--allow-key-remap: refused: adding partitions to {len(refused)} keyed topic(s) "
+                           f"({', '.join(x.topic for x in refused)}) would remap keys; nothing was changed "
+                           "(re-run with --allow-key-remap, or --configs-only)")
+        if apply:
+            applied = _apply(reviews, admin, configs_only, quiet)
+    if fmt is OutputFormat.json:
+        print_json({"cluster": prof.label, "window_s": measurement.window_s, "dry_run": not apply,
+                    "topics": [r.to_dict() for r in reviews],
+                    "applied": [vars(a) for a in applied]})
+        return
+    if not reviews:
+        console.print(f"no topics on {prof.label} match a policy class (see `brokerscale topics policy`)")
+        return
+    console.print(traffic_table(reviews))
+    if any(r.has_changes or (r.partitions and r.partitions.action == "decrease") for r in reviews):
+        console.print(changes_table(reviews, configs_only=configs_only))
+    if any(r.findings for r in reviews):
+        console.print(findings_table(reviews))
+    if apply:
+        if applied:
+            console.print(applied_table(applied))
+        console.print(f"applied {len(applied)} change(s); see `brokerscale audit --action topics.`")
+    elif any(r.has_changes for r in reviews):
+        console.print("[bold]dry run:[/] nothing was changed. Re-run with --apply to make these changes.")
+    else:
+        console.print("[green]every managed topic matches the policy[/]")
+
+
+def _apply(reviews: list[TopicReview], admin: TopicsAdmin, configs_only: bool, quiet: bool) -> list[Any]:
+    from brokerscale.store import open_store
+
+    store = open_store()
+    try:
+        todo = [r for r in reviews if r.config_changes
+                or (r.partitions and r.partitions.action == "increase" and not configs_only)]
+        say: Callable[[str], None] | None = None if quiet else (lambda s: err.print(f"  {s}"))
+        applied = apply_reviews(todo, admin, store, configs_only=configs_only, step=say)
+    finally:
+        store.close()
+    for a in applied:
+        if a.action == "topics.create_partitions":
+            want = next(r.partitions.target for r in reviews if r.topic == a.topic and r.partitions)
+            if a.after.get("partitions") != want:
+                raise OperationFailed(f"{a.topic}: asked for {want} partitions, the cluster reports "
+                                      f"{a.after.get('partitions')}")
+    return applied
+
+
+@app.command("hot")
+def hot_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    policy: PolicyOpt = None, topic: TopicOpt = None, window: WindowOpt = "10s",
+    factor: Annotated[float, typer.Option("--factor", help="Flag partitions above FACTOR × their topic's median.")]
+    = DEFAULT_FACTOR,
+    min_rate: Annotated[str, typer.Option("--min-rate", metavar="SIZE",
+                                          help="Ignore partitions below this many bytes/s (noise).")] = "1KB",
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Find hot partitions: bytes-in above 2× the median partition of the same topic.
+
+    The usual cause on clinical topics is one very busy key (an ICU device, a long-stay patient):
+    every record of a key goes to one partition, so more partitions do not help — a better key does.
+    Measured from log-end offset deltas (metadata only; no record is read).
+
+    Examples:
+
+      brokerscale topics hot
+
+      brokerscale topics hot --topic device.vitals --window 30s --factor 3
+    """
+    window_s = _window(window)
+    if factor <= 1:
+        raise BadInput(f"--factor: must be greater than 1 (got {factor:g})")
+    min_bps = parse_size(min_rate, what="--min-rate")
+    pol = load_policy(policy)
+    prof = profile(bootstrap, command_config, cluster)
+    with TopicsAdmin(prof) as admin:
+        names = _selected(admin, topic, False)
+        measurement = _measure(admin, names, window_s, fmt is OutputFormat.json)
+    keys = {}
+    for n in names:
+        match = pol.classify(n)
+        keys[n] = match[1].partition_key if match else None
+    hot = find_hot_partitions(measurement.partition_bytes_in, factor=factor, min_bytes_per_s=min_bps, keys=keys)
+    if fmt is OutputFormat.json:
+        print_json({"cluster": prof.label, "window_s": measurement.window_s, "factor": factor,
+                    "hot_partitions": [vars(h) for h in hot]})
+        return
+    if not hot:
+        console.print(f"no hot partitions: {len(measurement.partition_bytes_in)} partition(s) in {len(names)} "
+                      f"topic(s) measured over {measurement.window_s:.1f} s (factor {factor:g}× median)")
+        return
+    console.print(hot_table(hot))
+    for t in sorted({h.topic for h in hot}):
+        console.print(f"[bold]{t}[/]: {next(h.suggestion for h in hot if h.topic == t)}")

@@ -1,0 +1,101 @@
+"""Traffic per topic and per partition from two samples of offsets — the fallback when no metrics exist.
+
+Any cluster that answers the admin API can be measured this way, Confluent Cloud included: the
+log-end offset delta is messages in, the committed-offset delta of every consumer group is messages
+out, and an average record size (bytes on disk ÷ records retained, per partition) turns messages
+into bytes. Pure: the adapter takes the samples, this module only does arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from brokerscale.topics.model import TopicRate
+
+TP = tuple[str, int]
+#: Used when a partition holds no records to size from: the middle of HL7 v2's 0.5-2 KB.
+DEFAULT_RECORD_BYTES = 1000.0
+
+
+@dataclass(frozen=True)
+class OffsetSample:
+    """Offsets at one moment. `group_offsets` is keyed by (group, topic, partition)."""
+
+    taken_at: float
+    end_offsets: dict[TP, int]
+    group_offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
+
+
+def record_sizes(size_bytes: Mapping[TP, int], start_offsets: Mapping[TP, int], end_offsets: Mapping[TP, int],
+                 default: float = DEFAULT_RECORD_BYTES) -> dict[TP, float]:
+    """Average bytes per record per partition; partitions without data borrow their topic's average."""
+    per_tp: dict[TP, float] = {}
+    topic_bytes: dict[str, float] = defaultdict(float)
+    topic_records: dict[str, int] = defaultdict(int)
+    for tp, end in end_offsets.items():
+        records = end - start_offsets.get(tp, 0)
+        size = size_bytes.get(tp)
+        if records > 0 and size is not None and size > 0:
+            per_tp[tp] = size / records
+            topic_bytes[tp[0]] += size
+            topic_records[tp[0]] += records
+    out: dict[TP, float] = {}
+    for tp in end_offsets:
+        if tp in per_tp:
+            out[tp] = per_tp[tp]
+        elif topic_records.get(tp[0]):
+            out[tp] = topic_bytes[tp[0]] / topic_records[tp[0]]
+        else:
+            out[tp] = default
+    return out
+
+
+def _window(first: OffsetSample, second: OffsetSample) -> float:
+    window = second.taken_at - first.taken_at
+    if window <= 0:
+        raise ValueError("the second offset sample must be taken after the first")
+    return window
+
+
+def partition_bytes_in(first: OffsetSample, second: OffsetSample,
+                       sizes: Mapping[TP, float]) -> dict[TP, float]:
+    """Bytes/s appended to each partition between the samples (partitions in both samples only)."""
+    window = _window(first, second)
+    out: dict[TP, float] = {}
+    for tp, end in second.end_offsets.items():
+        if tp not in first.end_offsets:
+            continue
+        delta = max(0, end - first.end_offsets[tp])
+        out[tp] = delta * sizes.get(tp, DEFAULT_RECORD_BYTES) / window
+    return out
+
+
+def partition_bytes_out(first: OffsetSample, second: OffsetSample,
+                        sizes: Mapping[TP, float]) -> dict[TP, float]:
+    """Bytes/s consumed from each partition, summed over consumer groups (each group reads it once)."""
+    window = _window(first, second)
+    out: dict[TP, float] = defaultdict(float)
+    for (group, topic, partition), offset in second.group_offsets.items():
+        before = first.group_offsets.get((group, topic, partition))
+        if before is None:
+            continue
+        delta = max(0, offset - before)
+        out[(topic, partition)] += delta * sizes.get((topic, partition), DEFAULT_RECORD_BYTES) / window
+    return dict(out)
+
+
+def topic_rates(first: OffsetSample, second: OffsetSample, sizes: Mapping[TP, float]) -> dict[str, TopicRate]:
+    """Ingress and egress per topic, summed over its partitions."""
+    ins = partition_bytes_in(first, second, sizes)
+    outs = partition_bytes_out(first, second, sizes)
+    totals_in: dict[str, float] = defaultdict(float)
+    totals_out: dict[str, float] = defaultdict(float)
+    for (topic, _), v in ins.items():
+        totals_in[topic] += v
+    for (topic, _), v in outs.items():
+        totals_out[topic] += v
+    window = second.taken_at - first.taken_at
+    source = f"offset deltas over {window:.1f} s"
+    return {t: TopicRate(totals_in[t], totals_out.get(t, 0.0), source) for t in totals_in}

@@ -1,0 +1,170 @@
+"""Measure one topic against its class: findings plus the smallest set of changes that fixes them.
+
+Pure: state, traffic and policy go in, a `TopicReview` comes out. No I/O, no clock. The partition
+count comes from the planner's rule (`brokerscale.plan.partitions.partition_target`) so a planned
+topic and an optimized topic can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from brokerscale.plan.partitions import partition_target
+from brokerscale.topics.model import (
+    ConfigChange,
+    Finding,
+    PartitionPlan,
+    TopicRate,
+    TopicReview,
+    TopicState,
+)
+from brokerscale.topics.policy import DAY_MS, TopicClass, TopicPolicy
+from brokerscale.units import format_bytes
+
+#: The topic configs the policy speaks about; the adapter reads exactly these.
+POLICY_CONFIG_KEYS = ("cleanup.policy", "retention.ms", "retention.bytes", "min.insync.replicas",
+                      "max.message.bytes")
+
+
+def key_remap_explanation(topic: str, key: str, current: int, target: int) -> str:
+    """Why adding partitions to a keyed topic is not a routine change."""
+    return (f"{topic} is partitioned by {key}: Kafka places a record on hash({key}) mod partitions, so "
+            f"going from {current} to {target} partitions sends most {key}s to a different partition. "
+            f"While producers pick up the new count, a {key}'s new events can be read before its older "
+            f"ones still queued on the old partition — per-{key.removesuffix('_id')} ordering breaks. "
+            f"Do it in a quiet window with consumers drained, then pass --allow-key-remap.")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
+
+
+def _days(ms: int) -> str:
+    if ms < 0:
+        return "infinite"
+    days = ms / DAY_MS
+    return "1 day" if days == 1 else f"{days:g} days"
+
+
+def _plan_partitions(state: TopicState, rate: TopicRate | None, cls: TopicClass) -> tuple[PartitionPlan,
+                                                                                        list[Finding]]:
+    throughput = rate.throughput_mb_s if rate is not None else 0.0
+    t = partition_target(throughput, cls.partition_class)
+    rule = t.rule if rate is not None else f"throughput not measured (taken as 0): {t.rule}"
+    action: Literal["increase", "decrease", "none"]
+    if t.partitions > state.partitions:
+        action = "increase"
+    elif t.partitions < state.partitions:
+        action = "decrease"
+    else:
+        action = "none"
+    plan = PartitionPlan(state.partitions, t.partitions, t.formula, t.floor, t.cap, t.capped, rule,
+                         action, cls.partition_key)
+    findings: list[Finding] = []
+    if action == "increase":
+        findings.append(Finding("warning", "partitions-below-target",
+                                f"{state.partitions} partitions, target {t.partitions} ({rule})"))
+        if cls.partition_key:
+            findings.append(Finding("warning", "key-remap",
+                                    key_remap_explanation(state.name, cls.partition_key,
+                                                          state.partitions, t.partitions)))
+    elif action == "decrease":
+        findings.append(Finding("info", "partitions-above-target",
+                                f"{state.partitions} partitions, target {t.partitions}: Kafka cannot reduce "
+                                "partitions, so this is reported and never attempted (to shrink, create a new "
+                                "topic and migrate producers and consumers)"))
+    if t.capped:
+        findings.append(Finding("warning", "partitions-capped",
+                                f"the rule asks for {t.formula} partitions, above the {cls.partition_class} cap "
+                                f"{t.cap}: split the topic or raise the cap (a human decision)"))
+    return plan, findings
+
+
+def _review_configs(state: TopicState, cls: TopicClass, class_name: str) -> tuple[list[ConfigChange],
+                                                                                 list[Finding]]:
+    c = state.configs
+    changes: list[ConfigChange] = []
+    findings: list[Finding] = []
+    phi = "PHI " if cls.phi else ""
+
+    cleanup = c.get("cleanup.policy")
+    if cls.cleanup_policy is not None and cleanup is not None:
+        current_set = {p.strip() for p in cleanup.split(",")}
+        target_set = {p.strip() for p in cls.cleanup_policy.split(",")}
+        if current_set != target_set:
+            reason = f"class {class_name} requires cleanup.policy={cls.cleanup_policy}"
+            if cls.phi and "compact" in current_set:
+                findings.append(Finding("critical", "phi-compacted",
+                                        f"PHI topic uses cleanup.policy={cleanup}: compaction keeps the latest "
+                                        "record per key indefinitely, past any retention; PHI must use delete"))
+                reason = "PHI must never be compacted (retention must actually delete it)"
+            else:
+                findings.append(Finding("warning", "cleanup-policy",
+                                        f"cleanup.policy={cleanup}, class {class_name} requires "
+                                        f"{cls.cleanup_policy}"))
+            changes.append(ConfigChange("cleanup.policy", cleanup, cls.cleanup_policy, reason))
+
+    retention = _int(c.get("retention.ms"))
+    min_ms = cls.retention_min_ms
+    if min_ms is not None and retention is not None and 0 <= retention < min_ms:
+        findings.append(Finding("critical" if cls.phi else "warning", "retention-below-policy",
+                                f"{phi}retention.ms={retention} ({_days(retention)}) is below the class "
+                                f"{class_name} minimum of {_days(min_ms)}"))
+        changes.append(ConfigChange("retention.ms", str(retention), str(min_ms),
+                                    f"class {class_name} keeps data at least {_days(min_ms)}"))
+    retention_bytes = _int(c.get("retention.bytes"))
+    if min_ms is not None and retention_bytes is not None and retention_bytes >= 0:
+        findings.append(Finding("warning", "retention-bytes-set",
+                                f"retention.bytes={retention_bytes} ({format_bytes(retention_bytes)} per "
+                                f"partition) can delete data before {_days(min_ms)}; check it against the "
+                                "projected volume (not changed automatically)"))
+
+    isr = _int(c.get("min.insync.replicas"))
+    if isr is not None and isr < cls.min_insync_replicas:
+        if state.replication_factor < cls.min_insync_replicas:
+            findings.append(Finding("critical", "min-isr-below-policy",
+                                    f"min.insync.replicas={isr} is below {cls.min_insync_replicas}, but the topic "
+                                    f"has only {state.replication_factor} replica(s): raising it now would "
+                                    "reject every acks=all write; raise the replication factor first"))
+        else:
+            findings.append(Finding("critical", "min-isr-below-policy",
+                                    f"min.insync.replicas={isr}: an acknowledged write can live on a single "
+                                    f"broker; class {class_name} requires {cls.min_insync_replicas}"))
+            changes.append(ConfigChange("min.insync.replicas", str(isr), str(cls.min_insync_replicas),
+                                        f"acks=all writes must reach {cls.min_insync_replicas} replicas"))
+
+    if state.replication_factor < cls.replication_factor:
+        findings.append(Finding("critical", "replication-below-policy",
+                                f"replication factor {state.replication_factor}, class {class_name} requires "
+                                f"{cls.replication_factor} (a partition reassignment adds replicas; "
+                                "not changed here)"))
+
+    mmb = _int(c.get("max.message.bytes"))
+    if cls.max_message_bytes is not None and mmb is not None and mmb > cls.max_message_bytes:
+        findings.append(Finding("warning", "max-message-bytes",
+                                f"max.message.bytes={mmb} ({format_bytes(mmb)}) exceeds the class ceiling "
+                                f"{format_bytes(cls.max_message_bytes)}"))
+        changes.append(ConfigChange("max.message.bytes", str(mmb), str(cls.max_message_bytes),
+                                    f"class ceiling {format_bytes(cls.max_message_bytes)}; producers sending "
+                                    "larger records will be rejected (large FHIR bundles belong in object "
+                                    "storage, referenced by id)"))
+    return changes, findings
+
+
+def review_topic(state: TopicState, rate: TopicRate | None, policy: TopicPolicy) -> TopicReview:
+    match = policy.classify(state.name)
+    if match is None:
+        return TopicReview(state.name, None, state, rate, None)
+    class_name, cls = match
+    plan, p_findings = _plan_partitions(state, rate, cls)
+    changes, c_findings = _review_configs(state, cls, class_name)
+    return TopicReview(state.name, class_name, state, rate, plan, changes, c_findings + p_findings)
+
+
+def review_topics(states: Iterable[TopicState], rates: Mapping[str, TopicRate],
+                  policy: TopicPolicy) -> list[TopicReview]:
+    return [review_topic(s, rates.get(s.name), policy) for s in sorted(states, key=lambda s: s.name)]

@@ -1,0 +1,130 @@
+"""Review of one topic against the policy: partition targets from the planner's rule, config findings."""
+
+from __future__ import annotations
+
+import pytest
+
+from brokerscale.plan.partitions import CLASS_BOUNDS, partition_target
+from brokerscale.topics.apply import refusals
+from brokerscale.topics.model import TopicRate, TopicState
+from brokerscale.topics.policy import DAY_MS, default_policy
+from brokerscale.topics.review import review_topic
+
+POL = default_policy()
+GOOD = {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": "2",
+        "max.message.bytes": "1048588", "retention.bytes": "-1"}
+
+
+def state(name: str, partitions: int, rf: int = 3, **configs: str) -> TopicState:
+    merged = dict(GOOD)
+    merged.update({k.replace("_", "."): v for k, v in configs.items()})
+    return TopicState(name, partitions, rf, merged)
+
+
+def rate(mb_in: float, mb_out: float = 0.0) -> TopicRate:
+    return TopicRate(mb_in * 1e6, mb_out * 1e6, "test")
+
+
+def codes(review: object) -> set[str]:
+    return {f.code for f in review.findings}  # type: ignore[attr-defined]
+
+
+def test_compliant_topic_at_target_has_nothing_to_do() -> None:
+    floor = CLASS_BOUNDS["high-volume-clinical"][0]
+    r = review_topic(state("clinical.adt", floor), rate(1), POL)
+    assert r.topic_class == "clinical"
+    assert r.partitions is not None and r.partitions.action == "none"
+    assert r.config_changes == [] and r.findings == []
+    assert not r.has_changes
+
+
+def test_partition_target_is_the_planners_rule_with_class_bounds() -> None:
+    # ingress + egress counts: 150 MB/s in + 150 MB/s out
+    r = review_topic(state("clinical.labs", 3), rate(150, 150), POL)
+    expected = partition_target(300.0, "high-volume-clinical")
+    assert r.partitions is not None
+    assert r.partitions.target == expected.partitions and r.partitions.rule == expected.rule
+    assert r.partitions.action == "increase" and r.partitions.needs_key_remap
+    assert {"partitions-below-target", "key-remap"} <= codes(r)
+    # a quiet topic still gets the class floor
+    quiet = review_topic(state("clinical.labs", 3), rate(0.01), POL)
+    assert quiet.partitions is not None and quiet.partitions.target == CLASS_BOUNDS["high-volume-clinical"][0]
+
+
+def test_unmeasured_topic_uses_zero_and_says_so() -> None:
+    r = review_topic(state("clinical.labs", 3), None, POL)
+    assert r.partitions is not None and "not measured" in r.partitions.rule
+
+
+def test_decrease_is_reported_never_an_action() -> None:
+    r = review_topic(state("reference.loinc", 64), rate(0.1), POL)
+    assert r.partitions is not None and r.partitions.action == "decrease"
+    assert r.partitions.target < 64
+    assert "partitions-above-target" in codes(r)
+    assert not r.has_changes  # nothing to apply
+    assert refusals([r], allow_key_remap=False, configs_only=False) == []
+
+
+def test_capped_formula_is_a_finding() -> None:
+    r = review_topic(state("reference.codes", 6), rate(5000), POL)
+    assert r.partitions is not None and r.partitions.capped
+    assert r.partitions.target == partition_target(5000.0, "low-volume-reference").partitions
+    assert "partitions-capped" in codes(r)
+
+
+def test_short_retention_and_low_min_isr_are_findings_with_fixes() -> None:
+    r = review_topic(state("clinical.labs", 24, retention_ms=str(DAY_MS), min_insync_replicas="1"), rate(1), POL)
+    changes = {c.key: (c.current, c.target) for c in r.config_changes}
+    assert changes["retention.ms"] == (str(DAY_MS), str(30 * DAY_MS))
+    assert changes["min.insync.replicas"] == ("1", "2")
+    sev = {f.code: f.severity for f in r.findings}
+    assert sev["retention-below-policy"] == "critical"
+    assert sev["min-isr-below-policy"] == "critical"
+
+
+def test_infinite_retention_is_fine() -> None:
+    r = review_topic(state("clinical.labs", 24, retention_ms="-1"), rate(1), POL)
+    assert "retention-below-policy" not in codes(r)
+
+
+def test_phi_compaction_is_critical_and_set_to_delete() -> None:
+    for policy_value in ("compact", "compact,delete"):
+        r = review_topic(state("patient.demographics", 24, cleanup_policy=policy_value), rate(1), POL)
+        assert "phi-compacted" in codes(r)
+        assert [(c.key, c.target) for c in r.config_changes] == [("cleanup.policy", "delete")]
+    # the same policy value on a non-PHI reference topic is allowed
+    ok = review_topic(state("reference.loinc", 6, cleanup_policy="compact"), rate(0), POL)
+    assert "phi-compacted" not in codes(ok) and ok.config_changes == []
+
+
+def test_min_isr_is_not_raised_above_the_replica_count() -> None:
+    r = review_topic(state("clinical.labs", 24, rf=1, min_insync_replicas="1"), rate(1), POL)
+    assert "min.insync.replicas" not in {c.key for c in r.config_changes}
+    assert {"min-isr-below-policy", "replication-below-policy"} <= codes(r)
+
+
+def test_max_message_bytes_is_a_ceiling() -> None:
+    big = review_topic(state("clinical.labs", 24, max_message_bytes="10485760"), rate(1), POL)
+    assert [c.key for c in big.config_changes] == ["max.message.bytes"]
+    small = review_topic(state("clinical.labs", 24, max_message_bytes="500000"), rate(1), POL)
+    assert small.config_changes == []
+
+
+def test_retention_bytes_limit_is_flagged_not_changed() -> None:
+    r = review_topic(state("clinical.labs", 24, retention_bytes="1000000"), rate(1), POL)
+    assert "retention-bytes-set" in codes(r) and r.config_changes == []
+
+
+def test_unmanaged_topic_is_left_alone() -> None:
+    r = review_topic(state("my-app-events", 1, rf=1, min_insync_replicas="1"), rate(100), POL)
+    assert not r.managed and r.partitions is None and r.findings == [] and not r.has_changes
+
+
+@pytest.mark.parametrize(("allow", "configs_only", "refused"), [(False, False, 1), (True, False, 0),
+                                                                 (False, True, 0)])
+def test_keyed_increase_is_refused_unless_allowed(allow: bool, configs_only: bool, refused: int) -> None:
+    keyed = review_topic(state("clinical.labs", 3), rate(1), POL)
+    unkeyed = review_topic(state("ops.metrics", 3), rate(1), POL)
+    assert unkeyed.partitions is not None and unkeyed.partitions.action == "increase"
+    out = refusals([keyed, unkeyed], allow_key_remap=allow, configs_only=configs_only)
+    assert [x.topic for x in out] == ["clinical.labs"][:refused]
