@@ -46,8 +46,6 @@ def _register() -> None:
     # Verbs are added here as they are built: one import and one add_typer/command line each.
     from brokerscale.plan.cli import plan_command
     app.command("plan")(plan_command)
-    from brokerscale.plan.cli import plan_command
-    app.command("plan")(plan_command)
     from brokerscale.balance.cli import app as rebalance_app
     app.add_typer(rebalance_app, name="rebalance")
     from brokerscale.topics.cli import app as topics_app
