@@ -44,6 +44,7 @@ class DemoContext:
     cluster: DevCluster
     console: Console
     workdir: Path
+    started_ts: float = field(default_factory=time.time)
     notes: dict[str, Any] = field(default_factory=dict)
 
 
