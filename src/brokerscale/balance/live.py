@@ -1,0 +1,84 @@
+"""Adapter: build the cluster model from a live cluster through the admin API (metadata only).
+
+Brokers and racks from DescribeCluster, replicas from Metadata (assignment order, first = preferred
+leader), replica sizes from DescribeLogDirs (the largest copy, so a lagging follower does not make a
+partition look cheap to move), disk capacity from the log dirs' total bytes when the broker reports it.
+Message payloads are never read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from brokerscale.balance.model import Broker, ClusterModel
+from brokerscale.connect import ConnectionProfile
+from brokerscale.errors import BadInput, Unreachable
+
+
+def _call(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+    from kafka.errors import KafkaError
+
+    try:
+        return fn(*args, **kw)
+    except KafkaError as exc:
+        raise Unreachable(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def model_from_admin(admin: Any, topics: str | None = None, include_internal: bool = False) -> ClusterModel:
+    """Snapshot the assignment; `topics` is a regular expression over topic names."""
+    try:
+        pattern = re.compile(topics) if topics else None
+    except re.error as exc:
+        raise BadInput(f"--topics: {topics!r} is not a regular expression ({exc})") from None
+    cluster = _call("describe cluster", admin.describe_cluster)
+    brokers = {int(b["broker_id"]): Broker(int(b["broker_id"]), b.get("rack")) for b in cluster["brokers"]}
+    described = _call("describe topics", admin.describe_topics)
+    chosen: list[dict[str, Any]] = []
+    for t in sorted(described, key=lambda x: x["name"] or ""):
+        name = t["name"]
+        internal = bool(t.get("is_internal")) or str(name).startswith("__")
+        if not name or (internal and not include_internal):
+            continue
+        if pattern is not None and not pattern.fullmatch(name):
+            continue
+        chosen.append(t)
+    sizes: dict[tuple[str, int], int] = {}
+    capacity: dict[int, int] = {}
+    names = {t["name"] for t in chosen}
+    if names:
+        logdirs = _call("describe log dirs", admin.describe_log_dirs, sorted(names), list(brokers))
+        for entry in logdirs:
+            total = 0
+            for d in entry["log_dirs"]:
+                if d.get("total_bytes", -1) and d.get("total_bytes", -1) > 0:
+                    total += int(d["total_bytes"])
+                for tp in d.get("topics", []):
+                    for p in tp.get("partitions", []):
+                        if p.get("is_future_key"):
+                            continue
+                        key = (tp["name"], int(p["partition_index"]))
+                        sizes[key] = max(sizes.get(key, 0), int(p["partition_size"]))
+            if total:
+                capacity[int(entry["broker"])] = total
+    for b, cap in capacity.items():
+        if b in brokers:
+            brokers[b] = Broker(b, brokers[b].rack, cap)
+    model = ClusterModel(brokers)
+    for t in chosen:
+        for p in sorted(t["partitions"], key=lambda x: x["partition_index"]):
+            reps = [int(r) for r in p["replica_nodes"]]
+            for r in reps:
+                if r not in model.brokers:  # an offline broker still holds replicas
+                    model.brokers[r] = Broker(r, None)
+            model.add(t["name"], int(p["partition_index"]), reps, sizes.get((t["name"], int(p["partition_index"])), 0))
+    return model
+
+
+def model_from_cluster(prof: ConnectionProfile, topics: str | None = None,
+                       include_internal: bool = False) -> ClusterModel:
+    admin = prof.admin()
+    try:
+        return model_from_admin(admin, topics, include_internal)
+    finally:
+        admin.close()
