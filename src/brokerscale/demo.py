@@ -106,7 +106,7 @@ def demo(
             show_cluster(ctx)
     finally:
         if keep:
-            out.print(f"cluster 'demo' left running: `brokerscale dev down --name demo` stops it")
+            out.print("cluster 'demo' left running: `brokerscale dev down --name demo` stops it")
         else:
             with Status("Stopping the demo cluster", console=out):
                 cluster.down()
