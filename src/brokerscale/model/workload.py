@@ -143,7 +143,8 @@ def _reason(error: dict[str, Any]) -> str:
     ctx = {k: (int(v) if isinstance(v, float) and v.is_integer() else v)
            for k, v in (error.get("ctx") or {}).items()}
     if kind == "literal_error":
-        return f"must be one of: {ctx.get('expected', '')}".replace("'", "")
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"must be one of: {expected}"
     if kind in _REASONS:
         try:
             return _REASONS[kind].format(**ctx)

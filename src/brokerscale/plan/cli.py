@@ -34,13 +34,23 @@ class Emit(StrEnum):
 def resolve_limits(workload: Workload, workload_path: Path, override: str | None) -> LimitsProfile:
     """--limits wins over the file's `limits:`; a relative path in the file is relative to the file."""
     if override:
-        return load_limits(override)
+        try:
+            return load_limits(override)
+        except BadInput as exc:
+            if exc.message.startswith("limits: "):
+                raise BadInput("--" + exc.message) from None
+            raise
     name = workload.limits
     if name not in shipped_profiles():
         beside = workload_path.parent / name
         if not Path(name).is_absolute() and beside.is_file():
             return load_limits(str(beside))
-    return load_limits(name)
+    try:
+        return load_limits(name)
+    except BadInput as exc:
+        if exc.message.startswith("limits: "):  # name the workload file the bad value came from
+            raise BadInput(f"{workload_path}: {exc.message}") from None
+        raise
 
 
 def plan_file(path: Path, limits: str | None = None) -> tuple[Workload, Plan]:
