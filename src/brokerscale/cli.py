@@ -58,6 +58,8 @@ def _register() -> None:
     app.command("demo")(demo)
     from brokerscale.audit import audit_command
     app.command("audit")(audit_command)
+    from brokerscale.load import load_command
+    app.command("load")(load_command)
 
 
 _register()

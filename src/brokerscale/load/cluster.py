@@ -1,0 +1,69 @@
+"""Talking to the cluster before a load run: a fast reachability probe and the topic to write to.
+
+The probe uses the data-plane client with a short timeout so a wrong `--bootstrap` fails in
+seconds with one line instead of hanging while the producer retries forever.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brokerscale.connect import ConnectionProfile
+from brokerscale.errors import BadInput, Unreachable
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def probe(profile: ConnectionProfile, timeout_s: float = PROBE_TIMEOUT_S) -> int:
+    """Number of brokers the cluster reports; `Unreachable` if no broker answers in time."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    conf = {**profile.confluent(), "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
+            "logger": quiet_logger()}
+    try:
+        client = AdminClient(conf)
+        meta = client.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise Unreachable(f"cannot reach Kafka at {profile.bootstrap}: no broker answered within "
+                          f"{timeout_s:.0f} s ({_reason(exc)})") from None
+    except ValueError as exc:  # librdkafka rejects a malformed configuration
+        raise BadInput(f"connection settings for {profile.label}: {exc}") from None
+    return len(meta.brokers)
+
+
+def ensure_topic(profile: ConnectionProfile, topic: str, partitions: int, replication: int | None,
+                 brokers: int) -> bool:
+    """Create `topic` if it does not exist (via the admin API). True if it was created."""
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    rf = replication if replication is not None else min(3, brokers)
+    if rf > brokers:
+        raise BadInput(f"--replication-factor: {rf} is more than the {brokers} broker(s) of {profile.label}")
+    admin = profile.admin()
+    try:
+        admin.create_topics([NewTopic(topic, partitions, rf)])
+        return True
+    except TopicAlreadyExistsError:
+        return False
+    except KafkaError as exc:
+        raise BadInput(f"--topic: cannot create {topic!r} on {profile.label}: {type(exc).__name__}") from None
+    finally:
+        admin.close()
+
+
+def _reason(exc: Any) -> str:
+    err = exc.args[0] if exc.args else exc
+    return str(getattr(err, "str", lambda: err)())
+
+
+def quiet_logger() -> Any:
+    """librdkafka logs transient trouble (failed connects, retries) to stderr; our own reports say what
+    matters (unreachable cluster, delivery errors), so its chatter is dropped."""
+    import logging
+
+    logger = logging.getLogger("brokerscale.load.librdkafka")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    return logger

@@ -1,0 +1,150 @@
+"""The producing side of `brokerscale load`: send the pool at a paced rate and account for every ack.
+
+This is the hot loop, so it is written for speed: the pool is pre-built, pacing is checked once per
+chunk, and the per-record work happens in librdkafka plus one small delivery callback that reads
+the latency librdkafka measured itself (`Message.latency()`).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from brokerscale.connect import ConnectionProfile
+from brokerscale.load.cluster import quiet_logger
+from brokerscale.load.pacing import Pacer
+from brokerscale.load.pool import Pool
+from brokerscale.load.stats import LatencyHistogram
+
+CHUNK = 500
+PROGRESS_EVERY_S = 0.5
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "linger.ms": 5,
+    "batch.size": 1_000_000,
+    "compression.type": "none",
+    "queue.buffering.max.kbytes": 65536,
+    "queue.buffering.max.messages": 200_000,
+    "message.timeout.ms": 120_000,
+}
+
+
+@dataclass
+class Deliveries:
+    """Delivery-report accounting, filled in by librdkafka's callback on the producing thread."""
+
+    verify: bool = False
+    acked: int = 0
+    errors: int = 0
+    bytes_acked: int = 0
+    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
+    error_samples: list[str] = field(default_factory=list)
+    # (partition, offset) -> crc32 of the value; only kept with --verify
+    offsets: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(str(err.str() if hasattr(err, "str") else err))
+            return
+        self.acked += 1
+        value = msg.value()
+        self.bytes_acked += len(value)
+        latency = msg.latency()
+        if latency is not None:
+            self.histogram.add(latency)
+        if self.verify:
+            self.offsets[(msg.partition(), msg.offset())] = zlib.crc32(value)
+
+
+def wait_for_leaders(client: Any, topic: str, timeout_s: float = 15.0) -> None:
+    """Start the clock only once every partition has a leader (a just-created topic takes a moment)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            meta = client.list_topics(topic, timeout=min(5.0, timeout_s))
+        except Exception:  # transient metadata errors: retry until the deadline
+            time.sleep(0.2)
+            continue
+        t = meta.topics.get(topic)
+        if t is not None and t.error is None and t.partitions and all(p.leader >= 0 for p in t.partitions.values()):
+            return
+        time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed: float
+    sent: int
+    acked: int
+    errors: int
+    bytes_acked: int
+
+
+@dataclass(frozen=True)
+class ProduceResult:
+    sent: int
+    elapsed: float  # first send to last acknowledgement
+    deliveries: Deliveries
+
+
+def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, duration_s: float | None,
+            *, verify: bool = False, overrides: dict[str, Any] | None = None,
+            on_progress: Callable[[Progress], None] | None = None,
+            clock: Callable[[], float] = time.monotonic) -> ProduceResult:
+    """Send until `duration_s` has passed or `pacer.limit` messages were sent, then wait for all acks."""
+    from confluent_kafka import Producer
+
+    deliveries = Deliveries(verify=verify)
+    producer = Producer({**profile.confluent(), **PRODUCER_DEFAULTS, "logger": quiet_logger(),
+                         **(overrides or {})})
+    wait_for_leaders(producer, topic)
+    schedule = pool.schedule
+    n = len(schedule)
+    produce_one = producer.produce
+    poll = producer.poll
+    sent = 0
+    idx = 0
+    start = clock()
+    next_progress = start + PROGRESS_EVERY_S
+    limit = pacer.limit
+    while True:
+        now = clock()
+        elapsed = now - start
+        if (duration_s is not None and elapsed >= duration_s) or (limit is not None and sent >= limit):
+            break
+        if on_progress is not None and now >= next_progress:
+            next_progress = now + PROGRESS_EVERY_S
+            on_progress(Progress(elapsed, sent, deliveries.acked, deliveries.errors, deliveries.bytes_acked))
+        todo = min(pacer.budget(elapsed) - sent, CHUNK)
+        if todo <= 0:
+            wait = pacer.wait(sent, elapsed)
+            if duration_s is not None:
+                wait = min(wait, max(0.0, duration_s - elapsed))
+            poll(min(wait, 0.05))  # serves delivery callbacks while we wait
+            continue
+        for _ in range(todo):
+            key, value = schedule[idx]
+            idx += 1
+            if idx == n:
+                idx = 0
+            while True:
+                try:
+                    produce_one(topic, value, key, on_delivery=deliveries)
+                    break
+                except BufferError:  # local queue full: let librdkafka drain it
+                    poll(0.01)
+        sent += todo
+        poll(0)
+    while len(producer) > 0:
+        producer.flush(0.5)
+        if on_progress is not None:
+            on_progress(Progress(clock() - start, sent, deliveries.acked, deliveries.errors,
+                                 deliveries.bytes_acked))
+    return ProduceResult(sent=sent, elapsed=clock() - start, deliveries=deliveries)

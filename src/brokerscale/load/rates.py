@@ -1,0 +1,26 @@
+"""Parsing `--rate`: messages per second, bytes per second, or unthrottled."""
+
+from __future__ import annotations
+
+import re
+
+from brokerscale.errors import BadInput
+from brokerscale.units import parse_size
+
+_HELP = "examples: 2000, 2000/s, 10MB/s, 0 (as fast as possible)"
+
+
+def parse_rate(text: str, mean_size: int, *, what: str = "--rate") -> float:
+    """Messages per second for `text`; a byte rate is divided by the mean message size."""
+    s = str(text).strip()
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(?:msgs?)?\s*(?:/s)?", s, flags=re.IGNORECASE)
+    if m:
+        return float(m.group(1))
+    m = re.fullmatch(r"(.+?)\s*/s", s, flags=re.IGNORECASE)
+    if m:
+        try:
+            per_second = parse_size(m.group(1), what=what)
+        except BadInput:
+            raise BadInput(f"{what}: {text!r} is not a rate ({_HELP})") from None
+        return per_second / mean_size
+    raise BadInput(f"{what}: {text!r} is not a rate ({_HELP})")
