@@ -44,6 +44,8 @@ def _root(
 def _register() -> None:
     """Attach every verb. Imports are here so `--help` stays fast and a verb's deps stay its own."""
     # Verbs are added here as they are built: one import and one add_typer/command line each.
+    from brokerscale.cloud.cli import app as cloud_app
+    app.add_typer(cloud_app, name="cloud")
     from brokerscale.plan.cli import plan_command
     app.command("plan")(plan_command)
     from brokerscale.balance.cli import app as rebalance_app

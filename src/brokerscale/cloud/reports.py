@@ -75,13 +75,13 @@ def _advice(r: StorageReport, limits: LimitsProfile) -> str:
         return f"the {r.tier} tier has no storage limit; plan cost, not capacity"
     bigger = next((t.name for t in limits.tiers
                    if t.name != r.tier and (t.storage_bytes is None or t.storage_bytes > limit)), None)
-    target = f"upgrade to {bigger.capitalize()}" if bigger else "reduce retention"
+    target = f"upgrade to {bigger.capitalize()}" if bigger else "reduce retention"  # an imperative
     if r.current_bytes is not None and r.current_bytes >= limit:
         return f"over the {r.tier} tier's storage limit now: {target}"
     if (r.projected_30d_bytes or 0) > limit:
         return f"projected over the {r.tier} tier's storage limit within 30 days: {target} now"
     if (r.projected_90d_bytes or 0) > limit:
-        return f"projected over the {r.tier} tier's storage limit within 90 days: consider to {target}"
+        return f"projected over the {r.tier} tier's storage limit within 90 days: plan to {target}"
     return f"within the {r.tier} tier's storage limit for the next 90 days"
 
 
