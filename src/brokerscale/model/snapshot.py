@@ -114,6 +114,7 @@ class PartitionLag(_Model):
     log_start_offset: int | None = None
     lag_offsets: int | None = None
     lag_seconds: float | None = None
+    lag_seconds_lower_bound: bool = False
     expired_offsets: int = 0
     status: LagStatus = LagStatus.UNKNOWN
     reason: str = ""

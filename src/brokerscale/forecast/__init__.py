@@ -1,0 +1,1 @@
+"""forecast: storage and load trends and projections (pure: samples and limits in, projections out)."""

@@ -1,0 +1,1 @@
+"""observe: metric sources -> Snapshot; lag evaluation; trigger evaluation -> Findings."""

@@ -1,0 +1,203 @@
+"""One observation loop for `observe`, `check`, `lag` and the exporter: admin view + broker metrics ->
+Snapshot, with the offset history that time lag and lag status need.
+
+The Observer keeps the previous broker scrape and the offset history between rounds, so `--watch` and
+the exporter get rates over their own interval; a one-shot command takes two rounds `interval` apart.
+History is also written to and read back from the store, so separate runs build on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from brokerscale.connect import ConnectionProfile
+from brokerscale.errors import BadInput, Unreachable
+from brokerscale.model.snapshot import Finding, Snapshot
+from brokerscale.observe import jmx, kafka_source
+from brokerscale.observe.capacity import Capacity, CapacityFile, Utilization, from_brokers, utilization
+from brokerscale.observe.lag_eval import LagThresholds
+from brokerscale.observe.lag_history import COMMITTED_METRIC, LEO_METRIC, OffsetHistory, lag_snapshot
+from brokerscale.observe.rules import RuleSet
+from brokerscale.observe.triggers import evaluate
+from brokerscale.store.samples import Sample
+
+# Cluster-wide figures kept as history (forecast storage reads retained_bytes back).
+HISTORY_FIELDS = ("bytes_in_per_s", "bytes_out_per_s", "messages_in_per_s", "connections", "requests_per_s",
+                  "partition_count", "retained_bytes", "under_replicated_partitions")
+
+
+def parse_metrics_urls(values: list[str]) -> dict[int, str]:
+    """`--metrics-url 1=http://host:port/metrics` (repeatable) -> {1: url}."""
+    out: dict[int, str] = {}
+    for v in values:
+        bid, sep, url = v.partition("=")
+        if not sep or not bid.strip().isdigit() or not url.startswith(("http://", "https://")):
+            raise BadInput(f"--metrics-url: {v!r} is not BROKER_ID=http://HOST:PORT/metrics")
+        out[int(bid)] = url
+    return out
+
+
+def dev_metrics_urls(bootstrap: str) -> dict[int, str]:
+    """JMX exporter URLs of the local dev cluster that serves `bootstrap`, if it is one."""
+    try:
+        from brokerscale.dev.cluster import DevCluster
+    except ImportError:
+        return {}
+    ports = {int(hp.rsplit(":", 1)[1]) for hp in bootstrap.split(",") if ":" in hp and hp.rsplit(":", 1)[1].isdigit()}
+    for c in DevCluster.all():
+        if ports & {n.port for n in c.nodes.values()}:
+            return c.metrics_urls
+    return {}
+
+
+@dataclass
+class Round:
+    snapshot: Snapshot
+    utilization: list[Utilization]
+    findings: list[Finding]
+
+
+@dataclass
+class Observer:
+    """Observe one cluster repeatedly. `store=None` keeps history in memory only."""
+
+    profile: ConnectionProfile
+    rules: RuleSet
+    capacity: Capacity | None = None
+    capacity_file: CapacityFile | None = None
+    metrics_urls: dict[int, str] = field(default_factory=dict)
+    prometheus_url: str | None = None
+    store: Any = None
+    groups_only: bool = False
+    history: OffsetHistory = field(default_factory=OffsetHistory)
+    _admin: Any = None
+    _prev: dict[int, jmx.Scrape] = field(default_factory=dict)
+    _prev_prom: list[jmx.Scrape] = field(default_factory=list)
+    _http: httpx.Client | None = None
+    _loaded: bool = False
+
+    @property
+    def cluster(self) -> str:
+        return self.profile.label
+
+    def admin(self) -> Any:
+        if self._admin is None:
+            self._admin = self.profile.admin()
+        return self._admin
+
+    def close(self) -> None:
+        if self._admin is not None:
+            with contextlib.suppress(Exception):  # closing a dead cluster's client must not mask the error
+                self._admin.close()
+            self._admin = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def _load_history(self, now: float) -> None:
+        if self._loaded or self.store is None:
+            return
+        since = now - self.rules.consumer_lag.window
+        self.history.add_samples(self.store.read_samples(self.cluster, LEO_METRIC, since=since),
+                                 self.store.read_samples(self.cluster, COMMITTED_METRIC, since=since))
+        self._loaded = True
+
+    def _scrape_all(self) -> tuple[dict[int, jmx.Scrape], list[str]]:
+        if self._http is None:
+            self._http = httpx.Client()
+        got: dict[int, jmx.Scrape] = {}
+        failed: list[str] = []
+        for bid, url in self.metrics_urls.items():
+            try:
+                got[bid] = jmx.scrape(bid, url, client=self._http)
+            except Unreachable as exc:
+                failed.append(str(exc))
+        return got, failed
+
+    def _prometheus(self, now: float) -> tuple[list[jmx.Scrape], list[jmx.Scrape]]:
+        from brokerscale.observe.prometheus_source import query_scrapes
+
+        assert self.prometheus_url is not None
+        cur = query_scrapes(self.prometheus_url, now, client=self._http)
+        prev = self._prev_prom or query_scrapes(self.prometheus_url, now - 60.0, client=self._http)
+        self._prev_prom = cur
+        return prev, cur
+
+    def sample(self) -> Round:
+        """One round: scrape brokers, read the admin view, judge lag and triggers."""
+        scrapes, _failed = self._scrape_all() if self.metrics_urls else ({}, [])
+        view = kafka_source.collect(self.admin(), sizes=not self.groups_only, configs=not self.groups_only)
+        self._load_history(view.ts)
+        self.history.add_view(view)
+        self.history.prune(view.ts - self.rules.consumer_lag.window)
+        lag_rule = self.rules.consumer_lag
+        thresholds = LagThresholds(lag_rule.max_lag_offsets, lag_rule.max_lag_seconds)
+        groups = lag_snapshot(self.history, view, min_points=lag_rule.min_observations, thresholds=thresholds)
+        brokers = {b.id: b for b in view.brokers}
+        window: float | None = None
+        prev_scrapes: list[jmx.Scrape] = []
+        cur_scrapes: list[jmx.Scrape] = []
+        if self.prometheus_url:
+            if self._http is None:
+                self._http = httpx.Client()
+            prev_list, cur_list = self._prometheus(view.ts)
+            prev_scrapes, cur_scrapes = prev_list, cur_list
+        else:
+            for bid, cur in scrapes.items():
+                prev = self._prev.get(bid)
+                if prev is not None:
+                    prev_scrapes.append(prev)
+                    cur_scrapes.append(cur)
+            self._prev.update(scrapes)
+        prev_by = {s.broker_id: s for s in prev_scrapes}
+        for cur in cur_scrapes:
+            prev = prev_by.get(cur.broker_id)
+            if prev is None or cur.broker_id not in brokers or not brokers[cur.broker_id].alive:
+                continue
+            load = jmx.broker_load(prev, cur)
+            window = cur.ts - prev.ts
+            keep = brokers[cur.broker_id]
+            brokers[cur.broker_id] = load.model_copy(update={
+                "rack": keep.rack, "host": keep.host, "port": keep.port, "alive": True,
+                "partition_replicas": keep.partition_replicas, "leaders": keep.leaders,
+                "disk_used_bytes": keep.disk_used_bytes if keep.disk_used_bytes is not None
+                else load.disk_used_bytes})
+        rates = jmx.topic_rates(prev_scrapes, cur_scrapes) if cur_scrapes else {}
+        topics = [t.model_copy(update=rates.get(t.name, {}) if cur_scrapes else {}) for t in view.topics]
+        snap = Snapshot(cluster=self.cluster, source="kafka-admin+prometheus" if self.prometheus_url else
+                        ("kafka-admin+jmx" if self.metrics_urls else "kafka-admin"),
+                        taken_at=view.ts, window_s=window, brokers=[brokers[k] for k in sorted(brokers)],
+                        topics=topics, groups=groups).with_totals()
+        cap = self.capacity
+        if cap is None and self.capacity_file is not None:
+            cap = from_brokers(self.capacity_file, [b.id for b in snap.brokers])
+        utils = utilization(snap, cap) if cap is not None else []
+        findings = evaluate(snap, self.rules, utils, cap)
+        if self.store is not None:
+            self.store.write_samples(self.history.to_samples(self.cluster, view) + self._cluster_samples(snap))
+        return Round(snap, utils, findings)
+
+    def _cluster_samples(self, snap: Snapshot) -> list[Sample]:
+        out = []
+        for name in HISTORY_FIELDS:
+            v = getattr(snap, name)
+            if v is not None:
+                out.append(Sample(snap.taken_at, self.cluster, name, float(v), {}))
+        return out
+
+    def observe(self, interval: float, rounds: int = 2, on_round: Any = None) -> Round:
+        """`rounds` rounds `interval` seconds apart; the last one is returned (rates over the last interval)."""
+        last: Round | None = None
+        for i in range(max(1, rounds)):
+            if i:
+                time.sleep(interval)
+            last = self.sample()
+            if on_round is not None:
+                on_round(i + 1, rounds)
+        assert last is not None
+        return last

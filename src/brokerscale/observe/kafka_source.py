@@ -1,0 +1,228 @@
+"""The Kafka admin API as a metric source: metadata, log sizes, offsets and consumer groups.
+
+Every call is batched the way Kafka allows: one Metadata request, one DescribeLogDirs per broker, one
+ListOffsets per partition leader (per spec: latest, earliest), one DescribeGroups and one OffsetFetch
+per group coordinator. Never one request per partition or per group — that is what makes a lag snapshot
+of thousands of partitions cheap. Reads metadata and offsets only, never message payloads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from brokerscale.errors import Unreachable
+from brokerscale.model.snapshot import BrokerLoad, PartitionState, TopicLoad
+
+TP = tuple[str, int]
+
+
+@dataclass
+class GroupInfo:
+    group: str
+    state: str | None
+    members: int | None
+    coordinator: int | None
+    protocol_type: str | None = None
+    assigned: dict[str, int] = field(default_factory=dict)  # topic -> members assigned to it
+
+
+@dataclass
+class AdminView:
+    """What the admin API showed at `ts`: cluster layout, offsets and groups."""
+
+    ts: float
+    cluster_id: str | None
+    brokers: list[BrokerLoad]
+    topics: list[TopicLoad]
+    groups: dict[str, GroupInfo] = field(default_factory=dict)
+    committed: dict[str, dict[TP, int | None]] = field(default_factory=dict)
+    group_errors: dict[str, str] = field(default_factory=dict)
+
+    def log_end_offsets(self) -> dict[TP, int]:
+        out: dict[TP, int] = {}
+        for t in self.topics:
+            for p in t.partitions:
+                if p.log_end_offset is not None:
+                    out[(t.name, p.partition)] = p.log_end_offset
+        return out
+
+    def log_start_offsets(self) -> dict[TP, int]:
+        out: dict[TP, int] = {}
+        for t in self.topics:
+            for p in t.partitions:
+                if p.log_start_offset is not None:
+                    out[(t.name, p.partition)] = p.log_start_offset
+        return out
+
+
+def _kafka_errors() -> tuple[type[BaseException], ...]:
+    from kafka.errors import KafkaError
+
+    return (KafkaError, OSError)
+
+
+def _offsets(admin: Any, tps: list[TP], spec_name: str) -> dict[TP, int]:
+    """ListOffsets for many partitions: kafka-python routes them, one request per leader."""
+    from kafka import TopicPartition
+    from kafka.admin import OffsetSpec
+
+    if not tps:
+        return {}
+    spec = getattr(OffsetSpec, spec_name)
+    res = admin.list_partition_offsets({TopicPartition(t, p): spec for t, p in tps})
+    return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
+
+
+def _min_isr(admin: Any, topics: list[str]) -> dict[str, int]:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    if not topics:
+        return {}
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t, configs={"min.insync.replicas": None}) for t in topics]
+    res = admin.describe_configs(resources, config_filter="all").get("topic", {})
+    out: dict[str, int] = {}
+    for name, cfg in res.items():
+        v = (cfg.get("min.insync.replicas") or {}).get("value")
+        if v is not None:
+            out[name] = int(v)
+    return out
+
+
+def collect(admin: Any, *, sizes: bool = True, configs: bool = True, groups: bool = True,
+            include_internal: bool = True, topics: list[str] | None = None) -> AdminView:
+    """One admin view of the cluster. Kafka errors become one `Unreachable` line."""
+    try:
+        return _collect(admin, sizes=sizes, configs=configs, groups=groups,
+                        include_internal=include_internal, only=topics)
+    except _kafka_errors() as exc:
+        raise Unreachable(f"Kafka admin request failed: {type(exc).__name__}: {exc}") from None
+
+
+def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_internal: bool,
+             only: list[str] | None) -> AdminView:
+    ts = time.time()
+    cluster = admin.describe_cluster()
+    brokers = {b["broker_id"]: BrokerLoad(id=b["broker_id"], host=b.get("host"), port=b.get("port"),
+                                          rack=b.get("rack"), alive=not b.get("is_fenced", False))
+               for b in cluster.get("brokers", [])}
+    meta = admin.describe_topics(only)
+    topic_list: list[TopicLoad] = []
+    for t in meta:
+        if t.get("error_code"):
+            continue
+        internal = bool(t.get("is_internal")) or t["name"].startswith("__")
+        if internal and not include_internal:
+            continue
+        parts = [PartitionState(partition=p["partition_index"],
+                                leader=p["leader_id"] if p["leader_id"] >= 0 else None,
+                                replicas=list(p["replica_nodes"]), isr=list(p["isr_nodes"]))
+                 for p in sorted(t["partitions"], key=lambda p: p["partition_index"])]
+        topic_list.append(TopicLoad(name=t["name"], internal=internal, partitions=parts))
+    # Brokers that host replicas but are not registered are down.
+    for t in topic_list:
+        for p in t.partitions:
+            for r in p.replicas:
+                if r not in brokers:
+                    brokers[r] = BrokerLoad(id=r, alive=False)
+    tps = [(t.name, p.partition) for t in topic_list for p in t.partitions if p.leader is not None]
+    leo = _offsets(admin, tps, "LATEST")
+    start = _offsets(admin, tps, "EARLIEST")
+    by_name = {t.name: t for t in topic_list}
+    for (name, part), off in leo.items():
+        by_name[name].partitions[part].log_end_offset = off
+    for (name, part), off in start.items():
+        by_name[name].partitions[part].log_start_offset = off
+    if sizes:
+        _apply_sizes(admin, by_name, brokers)
+    if configs:
+        for name, v in _min_isr(admin, [t.name for t in topic_list]).items():
+            by_name[name].min_insync_replicas = v
+    view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
+                     brokers=[brokers[k] for k in sorted(brokers)])
+    for b in view.brokers:
+        hosted = [p for t in topic_list for p in t.partitions if b.id in p.replicas]
+        b.partition_replicas = len(hosted)
+        b.leaders = sum(1 for p in hosted if p.leader == b.id)
+    if groups:
+        _collect_groups(admin, view)
+    return view
+
+
+def _apply_sizes(admin: Any, by_name: dict[str, TopicLoad], brokers: dict[int, BrokerLoad]) -> None:
+    """DescribeLogDirs, one request per live broker: replica sizes -> partition, topic and broker totals."""
+    alive = [b for b, info in brokers.items() if info.alive]
+    per_part: dict[TP, int] = defaultdict(int)
+    per_topic: dict[str, int] = defaultdict(int)
+    for entry in admin.describe_log_dirs(brokers=alive):
+        used = 0
+        for d in entry.get("log_dirs", []):
+            if d.get("error_code"):
+                continue
+            for t in d.get("topics", []):
+                for p in t.get("partitions", []):
+                    if p.get("is_future_key"):
+                        continue
+                    size = int(p.get("partition_size", 0))
+                    used += size
+                    key = (t["name"], p["partition_index"])
+                    per_part[key] = max(per_part[key], size)  # the leader's log is the complete one
+                    per_topic[t["name"]] += size
+        if entry["broker"] in brokers:
+            brokers[entry["broker"]].disk_used_bytes = used
+    for name, topic in by_name.items():
+        topic.size_bytes = per_topic.get(name, 0)
+        for p in topic.partitions:
+            p.size_bytes = per_part.get((name, p.partition))
+
+
+def _collect_groups(admin: Any, view: AdminView) -> None:
+    from kafka.errors import KafkaError
+
+    listed = admin.list_groups()
+    ids = sorted({g["group_id"] for g in listed if g.get("protocol_type", "consumer") in ("consumer", "")})
+    if not ids:
+        return
+    described = admin.describe_groups(ids)
+    for gid in ids:
+        d = described.get(gid) or {}
+        members = d.get("members")
+        assigned: dict[str, int] = defaultdict(int)
+        for m in members or []:
+            a = m.get("member_assignment")
+            for topic in _assigned_topics(a):
+                assigned[topic] += 1
+        view.groups[gid] = GroupInfo(group=gid, state=d.get("group_state") or d.get("state"),
+                                     members=len(members) if members is not None else None,
+                                     coordinator=None, protocol_type=d.get("protocol_type"),
+                                     assigned=dict(assigned))
+    try:
+        offsets = admin.list_group_offsets(ids)
+    except KafkaError:
+        offsets = {}
+        for gid in ids:  # one bad group must not hide the others
+            try:
+                offsets.update(admin.list_group_offsets([gid]))
+            except KafkaError as exc:
+                view.group_errors[gid] = type(exc).__name__
+    for gid, tps in offsets.items():
+        view.committed[gid] = {(tp.topic, tp.partition): (om.offset if om.offset is not None and om.offset >= 0
+                                                          else None) for tp, om in tps.items()}
+
+
+def _assigned_topics(assignment: Any) -> list[str]:
+    if assignment is None:
+        return []
+    parts = getattr(assignment, "assigned_partitions", None) or getattr(assignment, "partitions", None)
+    if parts is None and isinstance(assignment, dict):
+        parts = assignment.get("assigned_partitions") or assignment.get("partitions")
+    topics: list[str] = []
+    for item in parts or []:
+        name = getattr(item, "topic", None) or (item.get("topic") if isinstance(item, dict) else None)
+        if name is None and isinstance(item, (tuple, list)) and item:
+            name = item[0]
+        if isinstance(name, str):
+            topics.append(name)
+    return topics

@@ -1,0 +1,167 @@
+"""Consumer lag judged from a window of observations: time lag and Burrow-style status.
+
+Pure: histories and `now` are passed in. Time lag is read off the partition's own history of
+(time, log-end offset) samples by linear interpolation *between* samples — never extrapolated past
+them — so a producer burst cannot turn a few seconds of lag into hours (kafka-lag-exporter's failure).
+When the committed offset predates the oldest sample the answer is a lower bound, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from brokerscale.model.snapshot import LagStatus, PartitionLag
+
+# Worst first: the order in which a group's status is taken from its partitions.
+_SEVERITY = {
+    LagStatus.STOP: 6, LagStatus.STALL: 5, LagStatus.REWIND: 4, LagStatus.WARNING: 3,
+    LagStatus.UNKNOWN: 2, LagStatus.NO_OFFSET: 1, LagStatus.OK: 0,
+}
+
+
+@dataclass(frozen=True)
+class OffsetPoint:
+    """One observation of a partition for one group at time `ts` (Unix seconds)."""
+
+    ts: float
+    committed: int | None
+    log_end: int
+
+
+@dataclass(frozen=True)
+class TimeLag:
+    seconds: float
+    lower_bound: bool = False
+
+
+@dataclass(frozen=True)
+class LagThresholds:
+    """Optional limits beyond Burrow's rules: lag at or above them is at least a WARNING."""
+
+    max_offsets: int | None = None
+    max_seconds: float | None = None
+
+
+def time_lag(committed: int, now: float, log_end_history: Sequence[tuple[float, int]]) -> TimeLag | None:
+    """Seconds since the first record the group has not consumed (offset `committed`) was appended.
+
+    `log_end_history` is (ts, log-end offset), any order. The record at offset C exists once the
+    log-end offset exceeds C, so we find when LEO first reached C + 1 and interpolate between the two
+    samples around that moment. Returns None with no history; 0 when the group is caught up.
+    """
+    hist = sorted(log_end_history)
+    if not hist:
+        return None
+    if committed >= hist[-1][1]:
+        return TimeLag(0.0)
+    target = committed + 1
+    prev: tuple[float, int] | None = None
+    for ts, leo in hist:
+        if leo >= target:
+            if prev is None or prev[1] >= target:
+                return TimeLag(max(0.0, now - ts), lower_bound=True)
+            t0, l0 = prev
+            frac = (target - l0) / (leo - l0)
+            produced_at = t0 + frac * (ts - t0)
+            return TimeLag(max(0.0, now - produced_at))
+        prev = (ts, leo)
+    return TimeLag(0.0)  # unreachable: the newest sample is above `committed`
+
+
+def partition_status(points: Sequence[OffsetPoint], *, group_active: bool | None = None,
+                     min_points: int = 3, thresholds: LagThresholds | None = None,
+                     lag_seconds: float | None = None) -> tuple[LagStatus, str]:
+    """Burrow's window rules on one partition's observations (oldest first), plus optional thresholds.
+
+    OK: lag reached zero somewhere in the window. REWIND: a committed offset went backwards.
+    STOP: the group stopped committing (no active members, offsets frozen, lag > 0).
+    STALL: members are there but the committed offset did not move while lag > 0.
+    WARNING: the offset moves but lag never decreased across the window.
+    """
+    pts = sorted(points, key=lambda p: p.ts)
+    if not pts or pts[-1].committed is None:
+        return LagStatus.NO_OFFSET, "no committed offset: the group has not consumed this partition"
+    pts = [p for p in pts if p.committed is not None]
+    lags = [max(0, p.log_end - (p.committed or 0)) for p in pts]
+    if lags[-1] == 0 or (len(pts) >= min_points and 0 in lags):
+        status, reason = LagStatus.OK, "lag reached zero in the window"
+    elif len(pts) < min_points:
+        status, reason = LagStatus.UNKNOWN, f"{len(pts)} observation(s) in the window, {min_points} needed"
+    else:
+        committed = [p.committed or 0 for p in pts]
+        # Lag as it stood at each new commit: polling between commits must not fake a decrease.
+        moved = zip(pairwise(committed), lags[1:], strict=True)
+        at_commits = [lags[0]] + [lag for (a, b), lag in moved if b != a]
+        if any(b < a for a, b in pairwise(committed)):
+            status, reason = LagStatus.REWIND, "a committed offset went backwards"
+        elif committed[0] == committed[-1]:
+            if group_active is False:
+                status = LagStatus.STOP
+                reason = "the group stopped committing (no active members) with lag > 0"
+            else:
+                status, reason = LagStatus.STALL, "committed offset did not move while lag > 0"
+        elif len(at_commits) >= 2 and all(b >= a for a, b in pairwise(at_commits)):
+            status, reason = LagStatus.WARNING, f"lag never decreased over {len(pts)} observations"
+        else:
+            status, reason = LagStatus.OK, "consumer is making progress"
+    if status == LagStatus.OK and thresholds is not None:
+        if thresholds.max_offsets is not None and lags[-1] >= thresholds.max_offsets:
+            return LagStatus.WARNING, f"lag {lags[-1]} offsets ≥ threshold {thresholds.max_offsets}"
+        limit_s = thresholds.max_seconds
+        if limit_s is not None and lag_seconds is not None and lag_seconds >= limit_s:
+            return LagStatus.WARNING, f"lag {lag_seconds:.1f} s ≥ threshold {thresholds.max_seconds:g} s"
+    return status, reason
+
+
+def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint], *, now: float,
+                       log_end_history: Sequence[tuple[float, int]], log_start: int | None = None,
+                       group_active: bool | None = None, min_points: int = 3,
+                       thresholds: LagThresholds | None = None) -> PartitionLag:
+    """Lag in offsets and seconds plus status for one group on one partition.
+
+    A committed offset below the log start offset means retention deleted records the group never
+    read: those are reported as `expired_offsets`, and lag is counted from the log start.
+    """
+    pts = sorted(points, key=lambda p: p.ts)
+    last = pts[-1] if pts else None
+    if last is None or last.committed is None:
+        return PartitionLag(topic=topic, partition=partition, log_end_offset=last.log_end if last else None,
+                            log_start_offset=log_start, status=LagStatus.NO_OFFSET,
+                            reason="no committed offset: not counted as lag")
+    committed = last.committed
+    expired = 0
+    effective = committed
+    if log_start is not None and committed < log_start:
+        expired = log_start - committed
+        effective = log_start
+    lag = max(0, last.log_end - effective)
+    tl = time_lag(effective, now, log_end_history) if lag > 0 else TimeLag(0.0)
+    status, reason = partition_status(pts, group_active=group_active, min_points=min_points,
+                                      thresholds=thresholds, lag_seconds=tl.seconds if tl else None)
+    if tl is not None and tl.lower_bound:
+        reason += "; time lag is a lower bound (offset older than the history)"
+    if expired:
+        reason += f"; {expired} offsets deleted by retention before they were consumed (not counted as lag)"
+    return PartitionLag(topic=topic, partition=partition, committed_offset=committed,
+                        log_end_offset=last.log_end, log_start_offset=log_start, lag_offsets=lag,
+                        lag_seconds=round(tl.seconds, 3) if tl is not None else None,
+                        lag_seconds_lower_bound=bool(tl and tl.lower_bound),
+                        expired_offsets=expired, status=status, reason=reason)
+
+
+def group_status(parts: Sequence[PartitionLag]) -> tuple[LagStatus, str]:
+    """The worst partition status; a group whose partitions all lack offsets is NO_OFFSET."""
+    if not parts:
+        return LagStatus.NO_OFFSET, "no committed offsets"
+    worst = max(parts, key=lambda p: _SEVERITY[p.status])
+    if worst.status == LagStatus.OK:
+        return LagStatus.OK, ""
+    n = sum(1 for p in parts if p.status == worst.status)
+    where = f"{worst.topic}[{worst.partition}]"
+    return worst.status, f"{n} partition(s) {worst.status.value}: {where} {worst.reason}"
+
+
+def severity_rank(status: LagStatus) -> int:
+    return _SEVERITY[status]

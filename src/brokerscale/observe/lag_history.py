@@ -1,0 +1,117 @@
+"""A window of offset observations per partition and group, and the lag snapshot built from it.
+
+Pure: observations are added with their own timestamps; nothing here reads a clock or the network.
+The same history round-trips through the store as samples (`log_end_offset`, `committed_offset`), so a
+`brokerscale lag` run continues where the exporter or an earlier run left off.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from brokerscale.model.snapshot import GroupLag, LagStatus
+from brokerscale.observe.kafka_source import TP, AdminView
+from brokerscale.observe.lag_eval import LagThresholds, OffsetPoint, evaluate_partition, group_status
+from brokerscale.store.samples import Sample
+
+LEO_METRIC = "log_end_offset"
+COMMITTED_METRIC = "committed_offset"
+INACTIVE_STATES = {"Empty", "Dead"}
+
+
+class OffsetHistory:
+    """(ts, log-end offset) per partition and (ts, committed, log-end) per group and partition."""
+
+    def __init__(self) -> None:
+        self.leo: dict[TP, list[tuple[float, int]]] = defaultdict(list)
+        self.points: dict[str, dict[TP, list[OffsetPoint]]] = defaultdict(lambda: defaultdict(list))
+
+    def add_view(self, view: AdminView) -> None:
+        leo = view.log_end_offsets()
+        for tp, off in leo.items():
+            self.leo[tp].append((view.ts, off))
+        for group, committed in view.committed.items():
+            for tp, pos in committed.items():
+                if tp in leo:
+                    self.points[group][tp].append(OffsetPoint(view.ts, pos, leo[tp]))
+
+    def prune(self, since: float) -> None:
+        """Forget observations older than `since` (the window's start)."""
+        for tp in list(self.leo):
+            self.leo[tp] = [x for x in self.leo[tp] if x[0] >= since]
+        for parts in self.points.values():
+            for tp in list(parts):
+                parts[tp] = [p for p in parts[tp] if p.ts >= since]
+
+    def to_samples(self, cluster: str, view: AdminView) -> list[Sample]:
+        """The samples of one view, for the store's history."""
+        out = [Sample(view.ts, cluster, LEO_METRIC, float(off), {"topic": t, "partition": str(p)})
+               for (t, p), off in view.log_end_offsets().items()]
+        for group, committed in view.committed.items():
+            out.extend(Sample(view.ts, cluster, COMMITTED_METRIC, float(off),
+                              {"group": group, "topic": t, "partition": str(p)})
+                       for (t, p), off in committed.items() if off is not None)
+        return out
+
+    def add_samples(self, leo_samples: Iterable[Sample], committed_samples: Iterable[Sample]) -> None:
+        """Rebuild history from stored samples (observations taken at the same ts are joined)."""
+        leo_at: dict[tuple[float, TP], int] = {}
+        for s in leo_samples:
+            tp = (s.labels["topic"], int(s.labels["partition"]))
+            self.leo[tp].append((s.ts, int(s.value)))
+            leo_at[(s.ts, tp)] = int(s.value)
+        for s in committed_samples:
+            tp = (s.labels["topic"], int(s.labels["partition"]))
+            end = leo_at.get((s.ts, tp))
+            if end is not None:
+                self.points[s.labels["group"]][tp].append(OffsetPoint(s.ts, int(s.value), end))
+        for tp in self.leo:
+            self.leo[tp].sort()
+        for parts in self.points.values():
+            for tp in parts:
+                parts[tp].sort(key=lambda p: p.ts)
+
+
+def lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int = 3,
+                 thresholds: LagThresholds | None = None, groups: list[str] | None = None) -> list[GroupLag]:
+    """Lag per group and partition as of `view`, judged over the history window (which includes `view`).
+
+    Partitions of topics a group is assigned to but has never committed on are NO_OFFSET, not lag.
+    """
+    out: list[GroupLag] = []
+    start = view.log_start_offsets()
+    leo_now = view.log_end_offsets()
+    topic_parts: dict[str, list[int]] = defaultdict(list)
+    for tp in leo_now:
+        topic_parts[tp[0]].append(tp[1])
+    wanted = sorted(set(view.groups) | set(view.committed)) if groups is None else groups
+    for gid in wanted:
+        info = view.groups.get(gid)
+        committed = view.committed.get(gid, {})
+        active = None
+        if info is not None and info.state is not None:
+            active = info.state not in INACTIVE_STATES and (info.members or 0) > 0
+        tps = set(committed)
+        if info is not None:
+            for topic in info.assigned:
+                tps.update((topic, p) for p in topic_parts.get(topic, []))
+        parts = []
+        for tp in sorted(tps):
+            if tp not in leo_now:
+                continue
+            pts = list(history.points.get(gid, {}).get(tp, []))
+            if committed.get(tp) is None:
+                pts = [*pts, OffsetPoint(view.ts, None, leo_now[tp])]
+            parts.append(evaluate_partition(
+                tp[0], tp[1], pts, now=view.ts, log_end_history=history.leo.get(tp, []),
+                log_start=start.get(tp), group_active=active, min_points=min_points, thresholds=thresholds))
+        status, reason = group_status(parts)
+        if gid in view.group_errors:
+            status, reason = LagStatus.UNKNOWN, f"offsets could not be read: {view.group_errors[gid]}"
+        known = [p.lag_seconds for p in parts if p.lag_seconds is not None]
+        out.append(GroupLag(group=gid, state=info.state if info else None,
+                            members=info.members if info else None,
+                            partitions=parts, lag_offsets=sum(p.lag_offsets or 0 for p in parts),
+                            max_lag_seconds=max(known) if known else None, status=status, reason=reason))
+    return out
