@@ -227,7 +227,7 @@ def optimize_command(
         return
     console.print(traffic_table(reviews))
     if any(r.has_changes or (r.partitions and r.partitions.action == "decrease") for r in reviews):
-        console.print(changes_table(reviews, configs_only=configs_only))
+        console.print(changes_table(reviews, configs_only=configs_only, allow_key_remap=allow_key_remap))
     if any(r.findings for r in reviews):
         console.print(findings_table(reviews))
     if apply:

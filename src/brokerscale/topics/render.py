@@ -54,7 +54,8 @@ def list_table(rows: Sequence[tuple[TopicReview, list[Finding]]]) -> Table:
     return t
 
 
-def changes_table(reviews: Sequence[TopicReview], *, configs_only: bool = False) -> Table:
+def changes_table(reviews: Sequence[TopicReview], *, configs_only: bool = False,
+                  allow_key_remap: bool = False) -> Table:
     t = Table(title="Changes", title_justify="left")
     for col in ("topic", "change", "current", "target", "reason"):
         t.add_column(col, overflow="fold")
@@ -68,6 +69,8 @@ def changes_table(reviews: Sequence[TopicReview], *, configs_only: bool = False)
             what = "partitions"
             if configs_only:
                 what += " [dim](skipped: --configs-only)[/]"
+            elif p.needs_key_remap and allow_key_remap:
+                what += f" [yellow](remaps {p.partition_key}: allowed by --allow-key-remap)[/]"
             elif p.needs_key_remap:
                 what += f" [yellow](remaps {p.partition_key}: needs --allow-key-remap)[/]"
         else:

@@ -1,0 +1,195 @@
+"""`brokerscale topics` against the real 3-broker cluster: optimize, apply, refusals, hot partitions."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from brokerscale.plan.partitions import partition_target
+from brokerscale.topics.policy import DAY_MS
+
+pytestmark = pytest.mark.kafka
+
+
+def _admin(bootstrap: str) -> Any:
+    from kafka import KafkaAdminClient
+
+    return KafkaAdminClient(bootstrap_servers=bootstrap)
+
+
+def _create(bootstrap: str, name: str, partitions: int, **configs: str) -> None:
+    admin = _admin(bootstrap)
+    try:
+        admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 3, "configs": configs}})
+    finally:
+        admin.close()
+
+
+def _describe(bootstrap: str, name: str) -> tuple[int, dict[str, str]]:
+    """Partition count and the policy-relevant configs, read with plain kafka-python (not brokerscale)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = _admin(bootstrap)
+    try:
+        parts = len(admin.describe_topics([name])[0]["partitions"])
+        keys = ["retention.ms", "min.insync.replicas", "cleanup.policy", "max.message.bytes"]
+        raw = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, keys)], config_filter="all")
+        return parts, {k: v["value"] for k, v in raw["topic"][name].items()}
+    finally:
+        admin.close()
+
+
+@contextmanager
+def _load(bootstrap: str, topic: str, seconds: float, keys: list[str], weights: list[float] | None = None,
+          size: int = 400) -> Iterator[dict[str, Any]]:
+    """Synthetic records with the given key distribution, in a background thread, for `seconds`."""
+    from confluent_kafka import Producer
+
+    stats: dict[str, Any] = {"bytes": 0, "partition_of": {}, "per_key": Counter(), "elapsed": 0.0}
+    stop = threading.Event()
+
+    def run() -> None:
+        rng = random.Random(42)
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10})
+
+        def delivered(err: Any, msg: Any) -> None:
+            if err is None:
+                stats["partition_of"][msg.key().decode()] = msg.partition()
+
+        t0 = time.monotonic()
+        while not stop.is_set() and time.monotonic() - t0 < seconds:
+            for k in rng.choices(keys, weights, k=100):
+                producer.produce(topic, key=k, value=b"x" * size, on_delivery=delivered)
+                stats["bytes"] += size
+                stats["per_key"][k] += 1
+            producer.poll(0)
+            time.sleep(0.005)
+        producer.flush(10)
+        stats["elapsed"] = time.monotonic() - t0
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    time.sleep(0.5)  # producer connected and flowing before measuring
+    try:
+        yield stats
+    finally:
+        stop.set()
+        th.join(30)
+
+
+def _audit(action: str, target: str) -> list[dict[str, Any]]:
+    from brokerscale.store import open_store
+
+    store = open_store()
+    try:
+        return [r for r in store.audit_records(action_prefix=action, limit=200) if r["target"] == target]
+    finally:
+        store.close()
+
+
+def test_dry_run_changes_nothing_and_apply_fixes_retention_and_min_isr(cli: Any, bootstrap: str) -> None:
+    topic = "clinical.results"
+    _create(bootstrap, topic, 24, **{"retention.ms": str(DAY_MS), "min.insync.replicas": "1"})
+    before = _describe(bootstrap, topic)
+
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s",
+                         "--format", "json")
+    assert code == 0, err
+    review = json.loads(out)["topics"][0]
+    assert {"retention-below-policy", "min-isr-below-policy"} <= {f["code"] for f in review["findings"]}
+    assert _describe(bootstrap, topic) == before  # a dry run changes nothing
+
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply")
+    assert code == 0, err
+    parts, configs = _describe(bootstrap, topic)
+    assert parts == 24
+    assert int(configs["retention.ms"]) >= 30 * DAY_MS
+    assert int(configs["min.insync.replicas"]) == 2
+    records = _audit("topics.alter_config", topic)
+    assert len(records) == 1 and records[0]["result"] == "ok"
+    assert records[0]["before"]["retention.ms"] == str(DAY_MS)
+    assert records[0]["after"]["min.insync.replicas"] == "2"
+
+    # converged: a second run finds nothing to change
+    code, out, _ = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--format", "json")
+    assert code == 0 and json.loads(out)["topics"][0]["config_changes"] == []
+
+
+def test_keyed_topic_under_load_gets_rule_target_refused_without_remap_then_applied(cli: Any,
+                                                                                    bootstrap: str) -> None:
+    topic = "clinical.labs"
+    _create(bootstrap, topic, 3)
+    patients = [f"patient-{i}" for i in range(300)]
+    with _load(bootstrap, topic, 6.0, patients) as stats:
+        code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "2s",
+                             "--format", "json")
+    assert code == 0, err
+    review = json.loads(out)["topics"][0]
+    rate = review["rate"]
+    produced_rate = stats["bytes"] / stats["elapsed"]
+    assert 0.2 * produced_rate < rate["bytes_in_per_s"] < 5 * produced_rate
+    expected = partition_target(rate["throughput_mb_s"], "high-volume-clinical")
+    assert review["partitions"]["target"] == expected.partitions == expected.floor  # light load: the floor
+    assert review["partitions"]["needs_key_remap"] is True
+
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply")
+    assert code == 2
+    flat = " ".join(err.split())
+    assert "per-patient ordering breaks" in flat and "nothing was changed" in flat
+    assert _describe(bootstrap, topic)[0] == 3
+    assert _audit("topics.", topic) == []
+
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply",
+                         "--allow-key-remap")
+    assert code == 0, err
+    assert _describe(bootstrap, topic)[0] == expected.partitions
+    records = _audit("topics.create_partitions", topic)
+    assert len(records) == 1
+    assert records[0]["result"] == "ok" and records[0]["before"] == {"partitions": 3}
+    assert records[0]["after"] == {"partitions": expected.partitions}
+    assert records[0]["intent"]["partitions"] == expected.partitions
+
+
+def test_decrease_is_reported_and_not_attempted(cli: Any, bootstrap: str) -> None:
+    topic = "reference.loinc"
+    _create(bootstrap, topic, 9)
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply")
+    assert code == 0, err
+    assert "never attempted" in " ".join(out.split())
+    assert _describe(bootstrap, topic)[0] == 9
+    assert _audit("topics.create_partitions", topic) == []
+
+
+def test_phi_compaction_is_a_finding_without_apply(cli: Any, bootstrap: str) -> None:
+    topic = "patient.demographics"
+    _create(bootstrap, topic, 24, **{"cleanup.policy": "compact", "min.insync.replicas": "2",
+                                     "retention.ms": str(40 * DAY_MS)})
+    code, out, _ = cli("topics", "list", "-b", bootstrap, "--topic", topic, "--format", "json")
+    assert code == 0
+    row = json.loads(out)[0]
+    assert row["class"] == "clinical" and "phi-compacted" in {f["code"] for f in row["findings"]}
+    assert _describe(bootstrap, topic)[1]["cleanup.policy"] == "compact"
+
+
+def test_zipf_skewed_key_makes_a_flagged_hot_partition(cli: Any, bootstrap: str) -> None:
+    topic = "device.vitals"
+    _create(bootstrap, topic, 6)
+    devices = [f"monitor-{i}" for i in range(200)]
+    weights = [1 / (rank + 1) ** 1.6 for rank in range(200)]  # Zipf, s = 1.6: monitor-0 dominates
+    with _load(bootstrap, topic, 5.0, devices, weights) as stats:
+        code, out, err = cli("topics", "hot", "-b", bootstrap, "--topic", topic, "--window", "2s",
+                             "--format", "json")
+    assert code == 0, err
+    hot = json.loads(out)["hot_partitions"]
+    assert hot, "expected a hot partition"
+    busiest_key = stats["per_key"].most_common(1)[0][0]
+    assert hot[0]["partition"] == stats["partition_of"][busiest_key]
+    assert hot[0]["share"] > 0.3 and "more partitions will not" in hot[0]["suggestion"]
