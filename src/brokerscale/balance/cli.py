@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from brokerscale.balance.executor import Executor, Progress, cancel, throttle_plan
 from brokerscale.balance.goals import Thresholds
+from brokerscale.balance.kafka_ops import KafkaOps
 from brokerscale.balance.model import ClusterModel, load_cluster_file
 from brokerscale.balance.optimizer import Proposal, optimize
 from brokerscale.balance.proposal import reassignment, render, to_json
+from brokerscale.balance.reassignment_file import read_reassignment
+from brokerscale.balance.state import ExecState, Move, default_state_path, load_state, plan_id
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
 from brokerscale.console import console, print_json
 from brokerscale.errors import BadInput
+from brokerscale.units import format_bytes, parse_duration, parse_size
 
 app = typer.Typer(
     help="Add or drain brokers and rebalance with the least data moved (goals, optimizer, throttled executor).",
@@ -138,3 +143,265 @@ def _write(path: Path, doc: object) -> None:
 
 def proposal_for(model: ClusterModel, mode: str, brokers: list[int], th: Thresholds) -> Proposal:
     return optimize(model, mode, brokers, th)
+
+
+# -- execute / status / cancel ---------------------------------------------------------------------
+
+StateOpt = Annotated[Path | None, typer.Option(
+    "--state", metavar="FILE", help="Executor state file. Default: one per cluster under the data dir.",
+    show_default=False)]
+ApplyOpt = Annotated[bool, typer.Option("--apply", help="Really do it. Without it: print the exact changes only.")]
+
+
+@app.command("execute")
+def execute(
+    bootstrap: BootstrapOpt = None,
+    command_config: CommandConfigOpt = None,
+    cluster: ClusterOpt = None,
+    proposal: Annotated[Path | None, typer.Option(
+        "--proposal", "-p", metavar="FILE",
+        help="Output of `propose -o`, or any Kafka reassignment JSON. Omit to resume the unfinished run.",
+        show_default=False)] = None,
+    throttle: Annotated[str, typer.Option(help="Replication throttle per broker (bytes/s), e.g. 20MB.")] = "50MB",
+    no_throttle: Annotated[bool, typer.Option("--no-throttle", help="Move without a replication throttle.")] = False,
+    max_per_broker: Annotated[int, typer.Option(min=1, help="At most this many concurrent moves per broker.")] = 5,
+    stall_timeout: Annotated[str, typer.Option(help="Stop when no partition finishes for this long.")] = "10m",
+    poll: Annotated[str, typer.Option(help="How often to check progress.")] = "1s",
+    state_file: StateOpt = None,
+    apply: ApplyOpt = False,
+) -> None:
+    """Execute a proposal: batched AlterPartitionReassignments with replication throttles. Dry run by default.
+
+    At most --max-per-broker moves touch a broker at once; throttles are set on the brokers and topic
+    replicas involved and always removed at the end, on cancel and on failure. Progress is saved after
+    each partition: run the command again (without --proposal) to resume. A dead destination broker
+    stops the run with a message instead of hanging. Every change is written to the audit log.
+
+    Examples:
+
+      brokerscale rebalance execute --proposal plan.json                 # show what would change
+
+      brokerscale rebalance execute --proposal plan.json --throttle 20MB --apply
+
+      brokerscale rebalance execute --apply                              # resume after a failure
+    """
+    rate = None if no_throttle else parse_size(throttle, what="--throttle")
+    stall_s = parse_duration(stall_timeout, what="--stall-timeout")
+    poll_s = parse_duration(poll, what="--poll")
+    targets = read_reassignment(proposal) if proposal is not None else None
+    prof = profile(bootstrap, command_config, cluster)
+    path = state_file or default_state_path(prof.label)
+    existing = load_state(path)
+    ops = KafkaOps(prof.admin())
+    try:
+        if targets is not None:
+            moves = _moves_for(ops, targets)
+            pid = plan_id(moves) if moves else ""
+            if existing is not None and existing.active and existing.plan_id != pid:
+                raise BadInput(f"{path}: another rebalance ({existing.plan_id}, {existing.status}) is unfinished; "
+                               "resume it with `brokerscale rebalance execute --apply` or drop it with "
+                               "`brokerscale rebalance cancel --apply`")
+            if existing is not None and existing.active and existing.plan_id == pid:
+                state = existing
+            else:
+                state = ExecState(plan_id=pid, cluster=prof.label, moves=moves)
+        elif existing is not None and existing.active:
+            state = existing
+        else:
+            raise BadInput("--proposal: nothing to resume for this cluster; pass the file from "
+                           "`brokerscale rebalance propose -o plan.json`")
+        state.throttle_bytes_s = rate
+        state.max_per_broker = max_per_broker
+        done = set(state.completed)
+        pending = [m for m in state.moves if m.key not in done]
+        if not state.moves:
+            console.print("nothing to do: every partition already has the proposed replicas")
+            return
+        if not apply:
+            _show_plan(pending, len(state.moves), rate)
+            console.print(f"[bold]dry run[/]: nothing changed. Add --apply to execute "
+                          f"({len(pending)} of {len(state.moves)} partitions pending, state {path}).")
+            return
+        _run(ops, state, path, poll_s, stall_s)
+    finally:
+        ops.close()
+
+
+def _moves_for(ops: KafkaOps, targets: dict[tuple[str, int], list[int]]) -> list[Move]:
+    import re
+
+    from brokerscale.balance.live import model_from_admin
+
+    topics = sorted({t for t, _ in targets})
+    current = ops.assignments(topics)
+    known = ops.live_brokers() | {b for r in current.values() for b in r}
+    for (t, p), reps in sorted(targets.items()):
+        if (t, p) not in current:
+            raise BadInput(f"--proposal: partition {t}-{p} does not exist in the cluster")
+        unknown = [b for b in reps if b not in known]
+        if unknown:
+            raise BadInput(f"--proposal: {t}-{p}: unknown broker id {unknown[0]}")
+    model = model_from_admin(ops.admin, "|".join(re.escape(t) for t in topics))
+    sizes = {(model.topics[i], model.partitions[i]): model.sizes[i] for i in range(len(model))}
+    return [Move(t, p, list(reps), list(current[(t, p)]), sizes.get((t, p), 0))
+            for (t, p), reps in sorted(targets.items()) if current[(t, p)] != reps]
+
+
+def _show_plan(pending: list[Move], total: int, rate: int | None) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"reassignments to start ({len(pending)} of {total})")
+    for col in ("partition", "replicas now", "replicas after", "adds", "bytes"):
+        table.add_column(col, justify="right" if col == "bytes" else "left")
+    for m in pending[:200]:
+        table.add_row(f"{m.topic}-{m.partition}", str(m.original), str(m.target),
+                      ",".join(map(str, m.adding)) or "(leader only)", format_bytes(m.bytes))
+    console.print(table)
+    if len(pending) > 200:
+        console.print(f"… and {len(pending) - 200} more")
+    brokers, topics = throttle_plan(pending, rate)
+    if brokers:
+        console.print(f"throttle: leader/follower.replication.throttled.rate={rate} on brokers "
+                      f"{','.join(map(str, sorted(brokers)))}; leader/follower.replication.throttled.replicas "
+                      f"on topics {','.join(sorted(topics))}; all removed when the run ends")
+    else:
+        console.print("throttle: none (--no-throttle)")
+    console.print(f"bytes to move: {format_bytes(sum(m.bytes for m in pending))}")
+
+
+def _run(ops: KafkaOps, state: ExecState, path: Path, poll_s: float, stall_s: float) -> None:
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    from brokerscale.store import open_store
+
+    store = open_store()
+    moves = state.moves
+    intent = {"plan_id": state.plan_id, "partitions": len(moves), "bytes": sum(m.bytes for m in moves),
+              "throttle_bytes_s": state.throttle_bytes_s, "max_per_broker": state.max_per_broker,
+              "reassignment": [{"topic": m.topic, "partition": m.partition, "replicas": m.target} for m in moves]}
+    before = {f"{m.topic}-{m.partition}": m.original for m in moves}
+    with Bar(TextColumn("[bold]rebalance[/]"), BarColumn(), DownloadColumn(), TextColumn("{task.description}"),
+             TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("", total=max(1, sum(m.bytes for m in moves)))
+
+        def show(p: Progress) -> None:
+            bar.update(task, completed=p.done_bytes, total=max(1, p.total_bytes),
+                       description=f"{p.done}/{p.total} partitions, {p.in_flight} moving")
+
+        with store.audited(actor="cli", action="rebalance.execute", target=state.cluster, intent=intent,
+                           before=before, correlation_id=state.plan_id) as change:
+            ex = Executor(ops=ops, state=state, path=path, audit=store, poll_s=poll_s, stall_timeout_s=stall_s,
+                          on_progress=show)
+            try:
+                ex.run()
+            finally:
+                change.after = {"status": state.status, "completed": len(state.completed), "message": state.message}
+    console.print(f"[green]done[/]: {state.message}; throttles removed (state {path})")
+
+
+@app.command("status")
+def status(
+    bootstrap: BootstrapOpt = None,
+    command_config: CommandConfigOpt = None,
+    cluster: ClusterOpt = None,
+    state_file: StateOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """List ongoing reassignments — including those started by other tools — and this cluster's run.
+
+    Examples:
+
+      brokerscale rebalance status
+
+      brokerscale rebalance status --format json
+    """
+    prof = profile(bootstrap, command_config, cluster)
+    path = state_file or default_state_path(prof.label)
+    state = load_state(path)
+    ops = KafkaOps(prof.admin())
+    try:
+        ongoing = ops.ongoing()
+        live = ops.live_brokers()
+        brokers = sorted(live | set(state.throttled_brokers if state else []))
+        throttles = ops.throttle_configs(brokers, state.throttled_topics if state else [])
+    finally:
+        ops.close()
+    mine = {(m.topic, m.partition) for m in state.moves} if state else set()
+    rows: list[dict[str, Any]] = [
+        {"topic": t, "partition": p, "replicas": v["replicas"], "adding": v["adding_replicas"],
+             "removing": v["removing_replicas"], "started_by": "brokerscale" if (t, p) in mine else "other"}
+            for (t, p), v in sorted(ongoing.items())]
+    run: dict[str, Any] | None = None
+    if state is not None:
+        done = set(state.completed)
+        run = {"plan_id": state.plan_id, "status": state.status, "completed": len(done), "total": len(state.moves),
+               "bytes_done": sum(m.bytes for m in state.moves if m.key in done),
+               "bytes_total": sum(m.bytes for m in state.moves), "message": state.message, "state_file": str(path)}
+    if fmt == OutputFormat.json:
+        print_json({"ongoing": rows, "run": run, "throttles": throttles})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"ongoing reassignments ({len(rows)})")
+    for col in ("partition", "replicas", "adding", "removing", "started by"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(f"{r['topic']}-{r['partition']}", str(r["replicas"]), str(r["adding"]), str(r["removing"]),
+                      r["started_by"])
+    console.print(table)
+    if run is not None:
+        console.print(f"last brokerscale run {run['plan_id']}: [bold]{run['status']}[/], {run['completed']}/"
+                      f"{run['total']} partitions, {format_bytes(run['bytes_done'])} of "
+                      f"{format_bytes(run['bytes_total'])}. {run['message']}")
+    else:
+        console.print("no brokerscale rebalance has run against this cluster")
+    console.print("throttles set: " + ("; ".join(f"{k}: {v}" for k, v in throttles.items()) if throttles else "none"))
+
+
+@app.command("cancel")
+def cancel_cmd(
+    bootstrap: BootstrapOpt = None,
+    command_config: CommandConfigOpt = None,
+    cluster: ClusterOpt = None,
+    state_file: StateOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Cancel every ongoing reassignment, also other tools'.")] = False,
+    apply: ApplyOpt = False,
+) -> None:
+    """Cancel the in-flight reassignments of the current run and remove its throttles. Dry run by default.
+
+    Kafka returns a cancelled partition to its original replicas; partitions that already finished stay
+    where they are. Either way the cluster is consistent and throttle-free afterwards.
+
+    Examples:
+
+      brokerscale rebalance cancel              # show what would be cancelled
+
+      brokerscale rebalance cancel --apply
+    """
+    prof = profile(bootstrap, command_config, cluster)
+    path = state_file or default_state_path(prof.label)
+    state = load_state(path)
+    if state is None and not all_:
+        raise BadInput(f"{path}: no brokerscale rebalance for this cluster; use --all to cancel every "
+                       "ongoing reassignment")
+    if state is None:
+        state = ExecState(plan_id="external", cluster=prof.label, moves=[])
+    ops = KafkaOps(prof.admin())
+    try:
+        ongoing = ops.ongoing()
+        mine = {(m.topic, m.partition) for m in state.moves}
+        chosen = sorted(tp for tp in ongoing if all_ or tp in mine)
+        if not apply:
+            console.print(f"would cancel {len(chosen)} in-flight reassignments"
+                          + (": " + ", ".join(f"{t}-{p}" for t, p in chosen[:20]) if chosen else ""))
+            console.print(f"would remove throttles on brokers {state.throttled_brokers or 'none'} and topics "
+                          f"{state.throttled_topics or 'none'}")
+            console.print("[bold]dry run[/]: nothing changed. Add --apply to cancel.")
+            return
+        from brokerscale.store import open_store
+
+        done = cancel(ops, state, open_store(), path, everything=all_)
+    finally:
+        ops.close()
+    console.print(f"cancelled {len(done)} in-flight reassignments; throttles removed")

@@ -1,0 +1,298 @@
+"""The executor: apply a reassignment in throttled batches, resumable, never hanging on a dead broker.
+
+Why it looks like this:
+- At most N moves touch any broker at once (default 5), so one broker's disk and network are never
+  swamped, and a slow broker only slows its own moves.
+- Replication throttles are set on exactly the brokers and topic replicas involved and are removed in
+  a `finally`: at the end, on cancel, on failure, on Ctrl-C.
+- State is saved after every completed partition, so re-running resumes; the controller's own list of
+  ongoing reassignments is the source of truth for what is in flight.
+- Each poll checks that every destination broker is alive; a dead one stops the run with a message
+  saying what waits for it, instead of waiting forever (Cruise Control #664, #809, #1086).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from brokerscale.balance.kafka_ops import BROKER_RATES, TOPIC_LISTS, TP
+from brokerscale.balance.state import ExecState, Move, save_state
+from brokerscale.errors import OperationFailed
+
+
+class Ops(Protocol):
+    def live_brokers(self) -> set[int]: ...
+    def assignments(self, topics: list[str]) -> dict[TP, list[int]]: ...
+    def ongoing(self) -> dict[TP, dict[str, list[int]]]: ...
+    def submit(self, changes: dict[TP, list[int] | None]) -> dict[TP, str]: ...
+    def set_configs(self, brokers: dict[int, dict[str, str | None]],
+                    topics: dict[str, dict[str, str | None]]) -> None: ...
+    def elect_preferred(self, partitions: list[TP]) -> None: ...
+
+
+class Audit(Protocol):
+    def audited(self, *, actor: str, action: str, target: str, intent: dict[str, Any] | None = None,
+                before: dict[str, Any] | None = None, correlation_id: str | None = None) -> Any: ...
+
+
+@dataclass
+class Progress:
+    """What the progress bar shows; `on_progress` gets one after every poll."""
+
+    total_bytes: int
+    done_bytes: int
+    done: int
+    total: int
+    in_flight: int
+
+
+def throttle_plan(moves: list[Move], rate: int | None) -> tuple[dict[int, dict[str, str | None]],
+                                                                 dict[str, dict[str, str | None]]]:
+    """Broker rates on every broker a pending move touches; per-topic replica lists as Kafka's tool sets
+    them (leader throttle on the current replicas, follower throttle on the replicas being added)."""
+    if rate is None or not moves:
+        return {}, {}
+    brokers: dict[int, dict[str, str | None]] = {}
+    leader: dict[str, list[str]] = {}
+    follower: dict[str, list[str]] = {}
+    for m in moves:
+        for b in set(m.original) | set(m.target):
+            brokers[b] = dict.fromkeys(BROKER_RATES, str(rate))
+        leader.setdefault(m.topic, []).extend(f"{m.partition}:{b}" for b in m.original)
+        follower.setdefault(m.topic, []).extend(f"{m.partition}:{b}" for b in m.adding)
+    topics: dict[str, dict[str, str | None]] = {}
+    for t in sorted(set(leader) | set(follower)):
+        topics[t] = {TOPIC_LISTS[0]: ",".join(leader.get(t, [])) or None,
+                     TOPIC_LISTS[1]: ",".join(follower.get(t, [])) or None}
+        topics[t] = {k: v for k, v in topics[t].items() if v is not None}
+    return brokers, topics
+
+
+def clear_throttles(ops: Ops, state: ExecState, audit: Audit | None, path: Path | None, actor: str) -> None:
+    """Remove every throttle this run set (recorded in the state before it was set)."""
+    if not state.throttled_brokers and not state.throttled_topics:
+        return
+    brokers: dict[int, dict[str, str | None]] = {b: dict.fromkeys(BROKER_RATES) for b in state.throttled_brokers}
+    topics: dict[str, dict[str, str | None]] = {t: dict.fromkeys(TOPIC_LISTS) for t in state.throttled_topics}
+    intent = {"brokers": sorted(brokers), "topics": sorted(topics), "delete": list(BROKER_RATES + TOPIC_LISTS)}
+    if audit is not None:
+        with audit.audited(actor=actor, action="rebalance.throttle.remove", target=state.cluster,
+                           intent=intent, correlation_id=state.plan_id) as change:
+            ops.set_configs(brokers, topics)
+            change.after = {"removed": True}
+    else:
+        ops.set_configs(brokers, topics)
+    state.throttled_brokers = []
+    state.throttled_topics = []
+    if path is not None:
+        save_state(path, state)
+
+
+@dataclass
+class Executor:
+    ops: Ops
+    state: ExecState
+    path: Path | None
+    audit: Audit | None = None
+    actor: str = "cli"
+    poll_s: float = 1.0
+    stall_timeout_s: float = 600.0
+    on_progress: Callable[[Progress], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    submitted: set[str] = field(default_factory=set)
+    suspect: dict[str, int] = field(default_factory=dict)
+
+    def _save(self) -> None:
+        if self.path is not None:
+            save_state(self.path, self.state)
+
+    def _progress(self, in_flight: int) -> None:
+        if self.on_progress is None:
+            return
+        done = set(self.state.completed)
+        self.on_progress(Progress(
+            total_bytes=sum(m.bytes for m in self.state.moves),
+            done_bytes=sum(m.bytes for m in self.state.moves if m.key in done),
+            done=len(done), total=len(self.state.moves), in_flight=in_flight))
+
+    def run(self) -> ExecState:
+        """Execute to completion; raises OperationFailed (state saved, throttles removed) when it cannot."""
+        st = self.state
+        st.status = "running"
+        st.message = ""
+        self._save()
+        try:
+            self._set_throttles()
+            self._loop()
+            self._finish()
+            st.status = "done"
+            st.message = f"{len(st.moves)} partitions reassigned"
+        except OperationFailed as exc:
+            st.status = "failed"
+            st.message = exc.message
+            raise
+        except KeyboardInterrupt:
+            st.status = "interrupted"
+            st.message = "interrupted; run `brokerscale rebalance execute` again to resume"
+            raise
+        finally:
+            try:
+                clear_throttles(self.ops, st, self.audit, self.path, self.actor)
+            finally:
+                self._save()
+        return st
+
+    def _pending(self) -> list[Move]:
+        done = set(self.state.completed)
+        return [m for m in self.state.moves if m.key not in done]
+
+    def _set_throttles(self) -> None:
+        st = self.state
+        brokers, topics = throttle_plan(self._pending(), st.throttle_bytes_s)
+        if not brokers and not topics:
+            return
+        # record first: a crash between the two lines still lets `cancel` remove them
+        st.throttled_brokers = sorted(set(st.throttled_brokers) | set(brokers))
+        st.throttled_topics = sorted(set(st.throttled_topics) | set(topics))
+        self._save()
+        intent = {"rate_bytes_s": st.throttle_bytes_s, "brokers": sorted(brokers), "topics": topics}
+        if self.audit is not None:
+            with self.audit.audited(actor=self.actor, action="rebalance.throttle.set", target=st.cluster,
+                                    intent=intent, correlation_id=st.plan_id) as change:
+                self.ops.set_configs(brokers, topics)
+                change.after = {"set": True}
+        else:
+            self.ops.set_configs(brokers, topics)
+
+    def _loop(self) -> None:
+        st = self.state
+        by_key = {m.key: m for m in st.moves}
+        topics = sorted({m.topic for m in st.moves})
+        last_progress = self.clock()
+        while True:
+            current = self.ops.assignments(topics)
+            ongoing = self.ops.ongoing()
+            live = self.ops.live_brokers()
+            done = set(st.completed)
+            changed = False
+            for m in st.moves:
+                tp = (m.topic, m.partition)
+                if m.key in done or tp in ongoing:
+                    continue
+                now = current.get(tp)
+                if now is None:
+                    raise OperationFailed(f"{m.topic}-{m.partition} no longer exists; "
+                                          "run `brokerscale rebalance cancel --apply` and propose again")
+                if now == m.target:
+                    st.completed.append(m.key)
+                    done.add(m.key)
+                    changed = True
+                elif m.key in self.submitted:
+                    # metadata can lag the controller for a moment: only a persistent mismatch counts
+                    self.suspect[m.key] = self.suspect.get(m.key, 0) + 1
+                    if self.suspect[m.key] < 5:
+                        continue
+                    raise OperationFailed(f"the reassignment of {m.topic}-{m.partition} was cancelled outside "
+                                          f"brokerscale (replicas {now}, wanted {m.target})")
+            if changed:
+                last_progress = self.clock()
+                self._save()
+            in_flight = [by_key[f"{t}:{p}"] for (t, p) in ongoing if f"{t}:{p}" in by_key
+                         and f"{t}:{p}" not in done]
+            dead = sorted({b for m in in_flight for b in m.adding if b not in live})
+            if dead:
+                waiting = [m for m in in_flight if set(m.adding) & set(dead)]
+                raise OperationFailed(
+                    f"destination broker {','.join(map(str, dead))} is offline: {len(waiting)} moving partitions "
+                    f"wait for it (e.g. {waiting[0].topic}-{waiting[0].partition}); stopped. Start the broker and "
+                    "run `brokerscale rebalance execute` to resume, or `brokerscale rebalance cancel --apply`")
+            pending = [m for m in st.moves if m.key not in done]
+            if not pending:
+                self._progress(0)
+                return
+            started = self._fill(pending, in_flight, ongoing, live)
+            self._progress(len(in_flight) + started)
+            if started:
+                last_progress = self.clock()
+            if self.clock() - last_progress > self.stall_timeout_s:
+                raise OperationFailed(f"no partition finished moving in {self.stall_timeout_s:.0f} s "
+                                      f"({len(in_flight)} in flight); stopped. Check the brokers, then re-run "
+                                      "`brokerscale rebalance execute` to resume or `rebalance cancel --apply`")
+            self.sleep(self.poll_s)
+
+    def _fill(self, pending: list[Move], in_flight: list[Move], ongoing: dict[TP, Any], live: set[int]) -> int:
+        """Start as many pending moves as the per-broker limit allows (largest first: they take longest)."""
+        limit = self.state.max_per_broker
+        load: dict[int, int] = {}
+        for m in in_flight:
+            for b in set(m.adding) | set(m.removing):
+                load[b] = load.get(b, 0) + 1
+        batch: dict[TP, list[int] | None] = {}
+        for m in sorted(pending, key=lambda x: (-x.bytes, x.topic, x.partition)):
+            tp = (m.topic, m.partition)
+            if tp in ongoing:
+                continue
+            touched = set(m.adding) | set(m.removing)
+            if any(b not in live for b in m.adding):
+                continue
+            if any(load.get(b, 0) >= limit for b in touched):
+                continue
+            for b in touched:
+                load[b] = load.get(b, 0) + 1
+            batch[tp] = list(m.target)
+        if not batch:
+            if not in_flight:
+                dead = sorted({b for m in pending for b in m.adding if b not in live})
+                if dead:
+                    raise OperationFailed(f"destination broker {','.join(map(str, dead))} is offline; nothing "
+                                          "can move to it. Start it and re-run `brokerscale rebalance execute`")
+            return 0
+        refused = self.ops.submit(batch)
+        if refused:
+            (t, p), why = sorted(refused.items())[0]
+            raise OperationFailed(f"the controller refused to reassign {t}-{p}: {why}"
+                                  + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
+        self.submitted.update(f"{t}:{p}" for t, p in batch)
+        return len(batch)
+
+    def _finish(self) -> None:
+        """Elect the proposed leaders (reordering replicas only sets the *preferred* leader)."""
+        self.ops.elect_preferred([(m.topic, m.partition) for m in self.state.moves
+                                  if m.original[:1] != m.target[:1]])
+
+
+def cancel(ops: Ops, state: ExecState, audit: Audit | None, path: Path | None, *, actor: str = "cli",
+           everything: bool = False) -> list[TP]:
+    """Cancel this plan's in-flight reassignments (all of them with `everything`) and remove throttles.
+
+    Kafka rolls a cancelled partition back to its original replicas; partitions that already finished
+    keep their new place, which is a consistent state the next proposal starts from.
+    """
+    ongoing = ops.ongoing()
+    mine = {(m.topic, m.partition) for m in state.moves}
+    targets = sorted(tp for tp in ongoing if everything or tp in mine)
+    try:
+        if targets:
+            intent = {"partitions": [f"{t}-{p}" for t, p in targets]}
+            if audit is not None:
+                with audit.audited(actor=actor, action="rebalance.cancel", target=state.cluster, intent=intent,
+                                   correlation_id=state.plan_id) as change:
+                    refused = ops.submit(dict.fromkeys(targets))
+                    change.after = {"refused": {f"{t}-{p}": e for (t, p), e in refused.items()}}
+            else:
+                refused = ops.submit(dict.fromkeys(targets))
+            if refused:
+                (t, p), why = sorted(refused.items())[0]
+                raise OperationFailed(f"the controller refused to cancel {t}-{p}: {why}")
+    finally:
+        clear_throttles(ops, state, audit, path, actor)
+        state.status = "cancelled"
+        state.message = f"cancelled {len(targets)} in-flight reassignments"
+        if path is not None:
+            save_state(path, state)
+    return targets

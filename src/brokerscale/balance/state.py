@@ -1,0 +1,99 @@
+"""The executor's persisted state: what to move, what is done, which throttles are set.
+
+Written atomically after every change of fact, so a crash, a Ctrl-C or a dead broker leaves a file
+from which `rebalance execute` resumes and `rebalance cancel` knows exactly what to undo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brokerscale.errors import BadInput
+
+ACTIVE = ("running", "interrupted", "failed")
+
+
+@dataclass
+class Move:
+    topic: str
+    partition: int
+    target: list[int]
+    original: list[int]
+    size: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.topic}:{self.partition}"
+
+    @property
+    def adding(self) -> list[int]:
+        return [b for b in self.target if b not in self.original]
+
+    @property
+    def removing(self) -> list[int]:
+        return [b for b in self.original if b not in self.target]
+
+    @property
+    def bytes(self) -> int:
+        return self.size * len(self.adding)
+
+
+@dataclass
+class ExecState:
+    plan_id: str
+    cluster: str
+    moves: list[Move]
+    status: str = "running"
+    throttle_bytes_s: int | None = None
+    max_per_broker: int = 5
+    completed: list[str] = field(default_factory=list)
+    throttled_brokers: list[int] = field(default_factory=list)
+    throttled_topics: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ExecState:
+        moves = [Move(**m) for m in doc.get("moves", [])]
+        return cls(**{**doc, "moves": moves})
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+def plan_id(moves: list[Move]) -> str:
+    """The same target assignment gives the same id, so re-running a proposal resumes it."""
+    text = json.dumps(sorted((m.topic, m.partition, m.target) for m in moves))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_state_path(cluster_label: str) -> Path:
+    from brokerscale.store.store import data_dir
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", cluster_label) or "cluster"
+    return data_dir() / "rebalance" / f"{safe}.json"
+
+
+def load_state(path: Path) -> ExecState | None:
+    if not path.exists():
+        return None
+    try:
+        return ExecState.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise BadInput(f"{path}: not a rebalance state file ({exc})") from None
+
+
+def save_state(path: Path, state: ExecState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state.to_json(), indent=1))
+    os.replace(tmp, path)

@@ -1,0 +1,213 @@
+"""The executor against a simulated controller: batching limits, throttles always removed, resume,
+a dead destination broker, cancel. (The real cluster runs the same code in test_balance_kafka.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brokerscale.balance.executor import Executor, cancel, throttle_plan
+from brokerscale.balance.kafka_ops import TP
+from brokerscale.balance.state import ExecState, Move, load_state, plan_id
+from brokerscale.errors import OperationFailed
+
+
+class FakeController:
+    """Reassignments finish `ticks` polls after they start, unless a destination broker is down."""
+
+    def __init__(self, assignment: dict[TP, list[int]], brokers: set[int], ticks: int = 2) -> None:
+        self.assignment = {k: list(v) for k, v in assignment.items()}
+        self.live = set(brokers)
+        self.ticks = ticks
+        self.running: dict[TP, tuple[list[int], list[int], int]] = {}  # tp -> (target, original, age)
+        self.configs: dict[str, dict[str, str]] = {}
+        self.max_concurrent: dict[int, int] = {}
+        self.elected: list[TP] = []
+        self.config_log: list[str] = []
+
+    def _tick(self) -> None:
+        for tp, (target, original, age) in list(self.running.items()):
+            adding = [b for b in target if b not in original]
+            if any(b not in self.live for b in adding):
+                continue
+            if age + 1 >= self.ticks:
+                self.assignment[tp] = list(target)
+                del self.running[tp]
+            else:
+                self.running[tp] = (target, original, age + 1)
+
+    # Ops protocol
+    def live_brokers(self) -> set[int]:
+        return set(self.live)
+
+    def assignments(self, topics: list[str]) -> dict[TP, list[int]]:
+        self._tick()
+        return {tp: list(r) for tp, r in self.assignment.items() if tp[0] in topics}
+
+    def ongoing(self) -> dict[TP, dict[str, list[int]]]:
+        return {tp: {"replicas": t, "adding_replicas": [b for b in t if b not in o],
+                     "removing_replicas": [b for b in o if b not in t]} for tp, (t, o, _) in self.running.items()}
+
+    def submit(self, changes: dict[TP, list[int] | None]) -> dict[TP, str]:
+        for tp, target in changes.items():
+            if target is None:
+                self.running.pop(tp, None)  # Kafka rolls back to the original replicas
+                continue
+            self.running[tp] = (list(target), list(self.assignment[tp]), 0)
+        load: dict[int, int] = {}
+        for t, o, _ in self.running.values():
+            for b in set(t) ^ set(o):
+                load[b] = load.get(b, 0) + 1
+        for b, n in load.items():
+            self.max_concurrent[b] = max(self.max_concurrent.get(b, 0), n)
+        return {}
+
+    def set_configs(self, brokers: dict[int, dict[str, str | None]], topics: dict[str, dict[str, str | None]]) -> None:
+        named = [(f"broker {b}", c) for b, c in brokers.items()] + [(f"topic {t}", c) for t, c in topics.items()]
+        for name, cfg in named:
+            cur = self.configs.setdefault(name, {})
+            for k, v in cfg.items():
+                self.config_log.append(f"{name} {k}={v}")
+                if v is None:
+                    cur.pop(k, None)
+                else:
+                    cur[k] = v
+            if not cur:
+                del self.configs[name]
+
+    def elect_preferred(self, partitions: list[TP]) -> None:
+        self.elected.extend(partitions)
+
+
+class Recorder:
+    """An audit store double that records intent/result pairs the way the real store does."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def audited(self, **kw: object):  # type: ignore[no-untyped-def]
+        from contextlib import contextmanager
+
+        rows = self.rows
+
+        class Change:
+            after: object = None
+
+        @contextmanager
+        def cm():  # type: ignore[no-untyped-def]
+            rows.append(("intent", str(kw["action"])))
+            try:
+                yield Change()
+            except BaseException:
+                rows.append(("error", str(kw["action"])))
+                raise
+            rows.append(("ok", str(kw["action"])))
+
+        return cm()
+
+
+def _plan(n: int = 12) -> tuple[dict[TP, list[int]], list[Move]]:
+    assignment = {("adt", p): [1 + p % 3, 1 + (p + 1) % 3] for p in range(n)}
+    moves = []
+    for (t, p), reps in assignment.items():
+        target = [4, reps[1]] if p % 2 == 0 else [reps[1], reps[0]]  # half data moves, half leader-only
+        moves.append(Move(t, p, target, reps, 1000 * (p + 1)))
+    return assignment, moves
+
+
+def _executor(ctrl: FakeController, state: ExecState, path: Path, audit: Recorder | None = None) -> Executor:
+    return Executor(ops=ctrl, state=state, path=path, audit=audit, poll_s=0, stall_timeout_s=60,
+                    sleep=lambda s: None)
+
+
+def test_runs_to_completion_with_limits_and_throttles_removed(tmp_path: Path) -> None:
+    assignment, moves = _plan()
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=3)
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=10_000_000, max_per_broker=2)
+    audit = Recorder()
+    seen = []
+    ex = _executor(ctrl, state, tmp_path / "s.json", audit)
+    ex.on_progress = seen.append
+    ex.run()
+    assert state.status == "done"
+    assert all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+    assert max(ctrl.max_concurrent.values()) <= 2
+    assert ctrl.configs == {}, "no throttle config may be left behind"
+    assert any("leader.replication.throttled.rate=10000000" in x for x in ctrl.config_log)
+    assert any("follower.replication.throttled.replicas=0:4" in x for x in ctrl.config_log)
+    assert sorted(ctrl.elected) == sorted((m.topic, m.partition) for m in moves if m.original[0] != m.target[0])
+    assert ("intent", "rebalance.throttle.set") in audit.rows and ("ok", "rebalance.throttle.remove") in audit.rows
+    assert seen[-1].done == len(moves) and seen[-1].done_bytes == seen[-1].total_bytes
+    assert load_state(tmp_path / "s.json").status == "done"  # type: ignore[union-attr]
+
+
+def test_dead_destination_stops_then_resume_completes(tmp_path: Path) -> None:
+    assignment, moves = _plan()
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=2)
+    path = tmp_path / "s.json"
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000)
+    ex = _executor(ctrl, state, path)
+    polls = {"n": 0}
+
+    def kill_after_first_poll(_: float) -> None:
+        polls["n"] += 1
+        if polls["n"] == 1:
+            ctrl.live.discard(4)
+
+    ex.sleep = kill_after_first_poll
+    with pytest.raises(OperationFailed, match="destination broker 4 is offline"):
+        ex.run()
+    saved = load_state(path)
+    assert saved is not None and saved.status == "failed" and saved.active
+    assert ctrl.configs == {}, "throttles are removed on failure too"
+    assert len(saved.completed) < len(moves)
+    # broker comes back: a new executor from the saved state resumes to completion
+    ctrl.live.add(4)
+    again = _executor(ctrl, saved, path)
+    again.run()
+    assert saved.status == "done"
+    assert all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+    assert ctrl.configs == {}
+
+
+def test_cancel_rolls_back_in_flight_and_clears_throttles(tmp_path: Path) -> None:
+    assignment, moves = _plan()
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=1000)  # nothing ever finishes
+    path = tmp_path / "s.json"
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000)
+    ex = _executor(ctrl, state, path)
+    ex.stall_timeout_s = -1  # give up at the first poll, leaving moves in flight
+    with pytest.raises(OperationFailed, match="no partition finished"):
+        ex.run()
+    assert ctrl.running, "moves are still in flight in the controller"
+    # simulate a crash that left throttles set: cancel must remove them from the recorded list
+    state.throttled_brokers, state.throttled_topics = [1, 4], ["adt"]
+    ctrl.configs = {"broker 1": {"leader.replication.throttled.rate": "1"}, "topic adt": {"x": "y"}}
+    audit = Recorder()
+    cancelled = cancel(ctrl, state, audit, path)
+    assert cancelled and not ctrl.running
+    assert "broker 1" not in ctrl.configs
+    assert load_state(path).status == "cancelled"  # type: ignore[union-attr]
+    assert ("ok", "rebalance.cancel") in audit.rows
+    for m in moves:  # every partition is either where it was or where it was meant to go
+        assert ctrl.assignment[(m.topic, m.partition)] in (m.original, m.target)
+
+
+def test_refused_reassignment_fails_cleanly(tmp_path: Path) -> None:
+    assignment, moves = _plan(4)
+    ctrl = FakeController(assignment, {1, 2, 3, 4})
+    ctrl.submit = lambda changes: dict.fromkeys(changes, "InvalidReplicaAssignmentError")  # type: ignore[method-assign]
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=5)
+    with pytest.raises(OperationFailed, match="refused to reassign"):
+        _executor(ctrl, state, tmp_path / "s.json").run()
+    assert ctrl.configs == {} and state.status == "failed"
+
+
+def test_throttle_plan_matches_kafka_conventions() -> None:
+    m = Move("adt", 3, [4, 2], [1, 2], 10)
+    brokers, topics = throttle_plan([m], 1000)
+    assert sorted(brokers) == [1, 2, 4]
+    assert topics["adt"]["leader.replication.throttled.replicas"] == "3:1,3:2"
+    assert topics["adt"]["follower.replication.throttled.replicas"] == "3:4"
+    assert throttle_plan([m], None) == ({}, {})
