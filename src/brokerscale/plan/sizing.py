@@ -172,8 +172,8 @@ def size_brokers(workload: Workload, limits: LimitsProfile, ingress: float, egre
     ]
     floor = max(MIN_BROKERS, rf)
     brokers, binding = _binding(dims, floor, "minimum")
-    rule = (f"largest dimension at {pct} utilisation (the seed's 70 % trigger), at least {floor} "
-            f"(3 brokers, replication factor {rf})")
+    rule = (f"largest dimension at {pct} utilisation (the seed's scaling trigger); "
+            f"at least {floor} (3 brokers, replication factor {rf})")
     if workload.availability == "multi-zone" and brokers % ZONES:
         brokers += ZONES - brokers % ZONES
         rule += f"; rounded up to a multiple of {ZONES} zones"
