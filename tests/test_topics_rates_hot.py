@@ -9,6 +9,7 @@ from brokerscale.topics.rates import (
     DEFAULT_RECORD_BYTES,
     OffsetSample,
     partition_bytes_in,
+    partition_bytes_in_series,
     record_sizes,
     topic_rates,
 )
@@ -75,3 +76,46 @@ def test_single_partition_topic_is_never_hot() -> None:
 def test_factor_must_exceed_one() -> None:
     with pytest.raises(ValueError):
         find_hot_partitions({}, factor=1.0)
+
+
+def test_two_hot_partitions_are_still_heavy_keys_three_are_uneven_spread() -> None:
+    base = {("t", p): 1000.0 for p in range(8)}
+    two = {**base, ("t", 0): 9000.0, ("t", 1): 4000.0}
+    assert {h.cause for h in find_hot_partitions(two)} == {"key"}
+    three = {**two, ("t", 2): 5000.0}
+    hot = find_hot_partitions(three)
+    assert len(hot) == 3 and {h.cause for h in hot} == {"uneven-keys"}
+    assert "partitioner" in hot[0].suggestion
+
+
+def test_hot_partitions_that_are_exactly_one_brokers_leadership_point_at_the_broker() -> None:
+    rates = {("t", p): (5000.0 if p % 3 == 0 else 1000.0) for p in range(9)}
+    leaders = {("t", p): p % 3 + 1 for p in range(9)}  # broker 1 leads 0, 3, 6
+    hot = find_hot_partitions(rates, leaders=leaders)
+    assert [h.partition for h in sorted(hot, key=lambda h: h.partition)] == [0, 3, 6]
+    assert {h.cause for h in hot} == {"leader"} and {h.leader for h in hot} == {1}
+    assert "broker 1" in hot[0].suggestion
+    # the same partitions hot, but broker 1 also leads a quiet one: not the broker's fault
+    leaders[("t", 1)] = 1
+    assert {h.cause for h in find_hot_partitions(rates, leaders=leaders)} == {"uneven-keys"}
+
+
+def test_fitted_rate_resists_a_late_batch_at_the_window_edge() -> None:
+    # steady 100 records/s, but the last sample catches a delayed batch of 150 records
+    samples = [OffsetSample(float(t), {("t", 0): 100 * t}) for t in range(9)]
+    samples[-1] = OffsetSample(8.0, {("t", 0): 800 + 150})
+    two_point = partition_bytes_in(samples[0], samples[-1], {("t", 0): 1.0})[("t", 0)]
+    fitted = partition_bytes_in_series(samples, {("t", 0): 1.0})[("t", 0)]
+    assert abs(fitted - 100) < abs(two_point - 100)
+    steady = [OffsetSample(float(t), {("t", 0): 100 * t}) for t in range(9)]
+    assert partition_bytes_in_series(steady, {("t", 0): 1.0})[("t", 0)] == pytest.approx(100)
+
+
+def test_fitted_rate_handles_new_and_reset_partitions() -> None:
+    samples = [OffsetSample(0.0, {("t", 0): 0}), OffsetSample(1.0, {("t", 0): 50, ("t", 1): 10}),
+               OffsetSample(2.0, {("t", 0): 10, ("t", 1): 30})]
+    out = partition_bytes_in_series(samples, {("t", 0): 1.0, ("t", 1): 1.0})
+    assert out[("t", 0)] == 10 / 2  # reset: first/last difference
+    assert out[("t", 1)] == pytest.approx(20)
+    with pytest.raises(ValueError):
+        partition_bytes_in_series(samples[:1], {})

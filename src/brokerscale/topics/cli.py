@@ -295,7 +295,8 @@ def hot_command(
     for n in names:
         match = pol.classify(n)
         keys[n] = match[1].partition_key if match else None
-    hot = find_hot_partitions(measurement.partition_bytes_in, factor=factor, min_bytes_per_s=min_bps, keys=keys)
+    hot = find_hot_partitions(measurement.partition_bytes_in, factor=factor, min_bytes_per_s=min_bps, keys=keys,
+                              leaders=measurement.leaders)
     if fmt is OutputFormat.json:
         print_json({"cluster": prof.label, "window_s": measurement.window_s, "factor": factor,
                     "hot_partitions": [vars(h) for h in hot]})
@@ -305,5 +306,5 @@ def hot_command(
                       f"topic(s) measured over {measurement.window_s:.1f} s (factor {factor:g}× median)")
         return
     console.print(hot_table(hot))
-    for t in sorted({h.topic for h in hot}):
-        console.print(f"[bold]{t}[/]: {next(h.suggestion for h in hot if h.topic == t)}")
+    for text in dict.fromkeys(h.suggestion for h in hot):
+        console.print(f"• {text}")

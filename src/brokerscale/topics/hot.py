@@ -3,6 +3,12 @@
 With patient- or device-keyed topics the usual cause is one very busy key (an ICU monitor, a
 patient with a long stay streaming vitals). Hashing sends every record of a key to one partition,
 so adding partitions does not spread that key: the fix is a better key. Pure: rates in, flags out.
+
+Two look-alikes are told apart, because their fixes differ:
+- three or more hot partitions on different leaders: keys spread unevenly (few distinct keys, or a
+  partitioner that hashes them poorly), not one key;
+- the hot partitions are exactly the ones one broker leads: the skew follows leadership (one broker
+  faster or slower than the rest on the produce path), not the keys.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from brokerscale.topics.model import HotPartition
 DEFAULT_FACTOR = 2.0
 #: Below this a partition is too quiet for skew to matter (and offset noise dominates).
 DEFAULT_MIN_BYTES_PER_S = 1000.0
+#: One or two hot partitions are heavy keys (a Zipf head has a first and a second); three or more is spread.
+UNEVEN_MIN_PARTITIONS = 3
 
 
 def suggestion(topic: str, key: str | None) -> str:
@@ -26,25 +34,51 @@ def suggestion(topic: str, key: str | None) -> str:
             "or device_id + channel); otherwise give the busy source its own topic.")
 
 
+def _uneven_suggestion(topic: str) -> str:
+    return (f"several partitions of {topic} run hot: keys are spread unevenly — too few distinct keys, or "
+            "producers using different partitioners (librdkafka's default hashes with CRC32, Java clients "
+            "with murmur2: set partitioner=murmur2_random in librdkafka clients so one key lands on one "
+            "partition everywhere).")
+
+
+def _leader_suggestion(topic: str, broker: int) -> str:
+    return (f"the hot partitions of {topic} are exactly those led by broker {broker}: the skew follows "
+            "leadership, not keys — producers get through to that broker faster than to the others (they are "
+            "slow, their backlog waits in the producers) or it is catching up a backlog of its own. Compare "
+            "produce latency and request queue time across brokers; measure again with a longer --window.")
+
+
 def find_hot_partitions(bytes_in: Mapping[tuple[str, int], float], *, factor: float = DEFAULT_FACTOR,
                         min_bytes_per_s: float = DEFAULT_MIN_BYTES_PER_S,
-                        keys: Mapping[str, str | None] | None = None) -> list[HotPartition]:
+                        keys: Mapping[str, str | None] | None = None,
+                        leaders: Mapping[tuple[str, int], int] | None = None) -> list[HotPartition]:
     """Partitions above `factor` × the median bytes-in of their topic, busiest share first."""
     if factor <= 1:
         raise ValueError("factor must be greater than 1")
     by_topic: dict[str, dict[int, float]] = defaultdict(dict)
     for (topic, partition), rate in bytes_in.items():
         by_topic[topic][partition] = rate
+    leaders = leaders or {}
     hot: list[HotPartition] = []
     for topic, parts in by_topic.items():
         if len(parts) < 2:
             continue  # a single partition has no siblings to be hotter than
         total = sum(parts.values())
         median = statistics.median(parts.values())
-        for partition, rate in sorted(parts.items()):
-            if rate < min_bytes_per_s or rate <= factor * median:
-                continue
-            ratio = rate / median if median > 0 else None
-            hot.append(HotPartition(topic, partition, rate, median, ratio, rate / total,
-                                    suggestion(topic, (keys or {}).get(topic))))
+        flagged = [p for p, rate in sorted(parts.items()) if rate >= min_bytes_per_s and rate > factor * median]
+        if not flagged:
+            continue
+        cause, text = "key", suggestion(topic, (keys or {}).get(topic))
+        hot_leaders = {leaders.get((topic, p)) for p in flagged}
+        if len(flagged) > 1 and len(hot_leaders) == 1 and None not in hot_leaders:
+            broker = next(iter(hot_leaders)) or 0
+            led = {p for p in parts if leaders.get((topic, p)) == broker}
+            if led == set(flagged):
+                cause, text = "leader", _leader_suggestion(topic, int(broker))
+        if cause == "key" and len(flagged) >= UNEVEN_MIN_PARTITIONS:
+            cause, text = "uneven-keys", _uneven_suggestion(topic)
+        for p in flagged:
+            rate = parts[p]
+            hot.append(HotPartition(topic, p, rate, median, rate / median if median > 0 else None, rate / total,
+                                    text, cause, leaders.get((topic, p))))
     return sorted(hot, key=lambda h: (-h.share, h.topic, h.partition))

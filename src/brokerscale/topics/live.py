@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput, OperationFailed, Unreachable
 from brokerscale.topics.model import TopicRate, TopicState
-from brokerscale.topics.rates import TP, OffsetSample, partition_bytes_in, record_sizes, topic_rates
+from brokerscale.topics.rates import TP, OffsetSample, partition_bytes_in_series, record_sizes, topic_rates
 from brokerscale.topics.review import POLICY_CONFIG_KEYS
 
 
@@ -44,6 +44,7 @@ class Measurement:
     rates: dict[str, TopicRate]
     partition_bytes_in: dict[TP, float]
     window_s: float
+    leaders: dict[TP, int] = field(default_factory=dict)
 
 
 class TopicsAdmin:
@@ -80,13 +81,20 @@ class TopicsAdmin:
             names = list(self.admin.list_topics())
         return sorted(n for n in names if include_internal or not is_internal(n))
 
-    def partitions(self, names: list[str]) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
+    def layout(self, names: list[str]) -> tuple[dict[str, list[int]], dict[TP, int]]:
+        """Partition ids per topic, and the leader broker of each partition (-1: none)."""
+        parts: dict[str, list[int]] = {}
+        leaders: dict[TP, int] = {}
         for t in self._describe(names):
             if t.get("error_code"):
                 raise BadInput(f"--topic: {t['name']!r} does not exist on {self.profile.bootstrap}")
-            out[t["name"]] = sorted(p["partition_index"] for p in t["partitions"])
-        return out
+            parts[t["name"]] = sorted(p["partition_index"] for p in t["partitions"])
+            for p in t["partitions"]:
+                leaders[(t["name"], p["partition_index"])] = int(p["leader_id"])
+        return parts, leaders
+
+    def partitions(self, names: list[str]) -> dict[str, list[int]]:
+        return self.layout(names)[0]
 
     def configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """Effective values (defaults included) of the configs the policy speaks about."""
@@ -163,23 +171,37 @@ class TopicsAdmin:
 
     def measure(self, names: list[str], window_s: float, *, clock: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep,
-                tick: Callable[[float], None] | None = None) -> Measurement:
-        """Two offset samples `window_s` apart -> bytes in/out per topic and bytes in per partition."""
-        parts = self.partitions(names)
+                tick: Callable[[float], None] | None = None, samples: int = 9) -> Measurement:
+        """Offsets sampled `samples` times over `window_s` -> bytes in/out per topic and in per partition.
+
+        Log-end offsets are sampled evenly across the window and fitted (least squares) per partition;
+        consumer-group offsets are read at both ends only (commits are step-wise anyway).
+        """
+        parts, leaders = self.layout(names)
         tps = [(t, p) for t, ps in parts.items() for p in ps]
         first = self.sample(tps, set(names), clock)
+        series = [first]
+        step = window_s / max(1, samples - 1)
         deadline = first.taken_at + window_s
+        next_at = first.taken_at + step
         while (left := deadline - clock()) > 0:
-            sleep(min(0.25, left))
+            sleep(max(0.0, min(0.25, left, next_at - clock())))
+            now = clock()
+            if now >= next_at and deadline - now > step / 2:
+                series.append(OffsetSample(now, self.offsets(tps)))
+                next_at += step
             if tick is not None:
                 tick(min(1.0, 1 - max(0.0, deadline - clock()) / window_s))
         second = self.sample(tps, set(names), clock)
+        series.append(second)
         starts = self.offsets(tps, "EARLIEST")
         avg = record_sizes(self.sizes(names), starts, second.end_offsets)
-        rates = topic_rates(first, second, avg)
+        per_partition = partition_bytes_in_series(series, avg)
+        rates = topic_rates(first, second, avg, per_partition)
+        window = second.taken_at - first.taken_at
         for n in names:  # an idle topic measured 0, which is different from "not measured"
-            rates.setdefault(n, TopicRate(0.0, 0.0, f"offset deltas over {window_s:g} s"))
-        return Measurement(rates, partition_bytes_in(first, second, avg), second.taken_at - first.taken_at)
+            rates.setdefault(n, TopicRate(0.0, 0.0, f"offset deltas over {window:.1f} s"))
+        return Measurement(rates, per_partition, window, leaders)
 
     # -- writes ------------------------------------------------------------------------------
     def create_partitions(self, topic: str, count: int) -> None:

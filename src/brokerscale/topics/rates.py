@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from brokerscale.topics.model import TopicRate
 
@@ -72,6 +73,39 @@ def partition_bytes_in(first: OffsetSample, second: OffsetSample,
     return out
 
 
+def _slope(points: list[tuple[float, int]]) -> float:
+    """Least-squares offsets/second: one late batch at either end of the window moves it far less than
+    it moves a two-point difference."""
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_o = sum(o for _, o in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var <= 0:
+        return 0.0
+    return sum((t - mean_t) * (o - mean_o) for t, o in points) / var
+
+
+def partition_bytes_in_series(samples: list[OffsetSample], sizes: Mapping[TP, float]) -> dict[TP, float]:
+    """Bytes/s appended to each partition, fitted over all samples (two samples: the plain difference)."""
+    if len(samples) < 2:
+        raise ValueError("need at least two offset samples")
+    if len(samples) == 2:
+        return partition_bytes_in(samples[0], samples[1], sizes)
+    _window(samples[0], samples[-1])
+    out: dict[TP, float] = {}
+    for tp in samples[-1].end_offsets:
+        points = [(s.taken_at, s.end_offsets[tp]) for s in samples if tp in s.end_offsets]
+        if len(points) < 2 or any(b[1] < a[1] for a, b in pairwise(points)):
+            # new partition or a reset offset: fall back to the first/last difference rule
+            first = OffsetSample(points[0][0], {tp: points[0][1]})
+            last = OffsetSample(points[-1][0], {tp: points[-1][1]})
+            if len(points) >= 2:
+                out.update(partition_bytes_in(first, last, sizes))
+            continue
+        out[tp] = max(0.0, _slope(points)) * sizes.get(tp, DEFAULT_RECORD_BYTES)
+    return out
+
+
 def partition_bytes_out(first: OffsetSample, second: OffsetSample,
                         sizes: Mapping[TP, float]) -> dict[TP, float]:
     """Bytes/s consumed from each partition, summed over consumer groups (each group reads it once)."""
@@ -86,9 +120,10 @@ def partition_bytes_out(first: OffsetSample, second: OffsetSample,
     return dict(out)
 
 
-def topic_rates(first: OffsetSample, second: OffsetSample, sizes: Mapping[TP, float]) -> dict[str, TopicRate]:
-    """Ingress and egress per topic, summed over its partitions."""
-    ins = partition_bytes_in(first, second, sizes)
+def topic_rates(first: OffsetSample, second: OffsetSample, sizes: Mapping[TP, float],
+                bytes_in: Mapping[TP, float] | None = None) -> dict[str, TopicRate]:
+    """Ingress and egress per topic, summed over its partitions (`bytes_in`: already fitted per partition)."""
+    ins = dict(bytes_in) if bytes_in is not None else partition_bytes_in(first, second, sizes)
     outs = partition_bytes_out(first, second, sizes)
     totals_in: dict[str, float] = defaultdict(float)
     totals_out: dict[str, float] = defaultdict(float)

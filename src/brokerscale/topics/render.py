@@ -118,12 +118,15 @@ def applied_table(applied: Sequence[Applied]) -> Table:
 
 def hot_table(hot: Sequence[HotPartition]) -> Table:
     t = Table(title="Hot partitions", title_justify="left")
-    for col in ("topic", "partition", "bytes in /s", "topic median /s", "× median", "share of topic"):
-        t.add_column(col, justify="left" if col == "topic" else "right")
+    for col in ("topic", "partition", "leader", "bytes in /s", "topic median /s", "× median", "share of topic",
+                "likely cause"):
+        t.add_column(col, justify="left" if col in ("topic", "likely cause") else "right")
+    causes = {"key": "one busy key", "uneven-keys": "keys spread unevenly", "leader": "slow leader broker"}
     for h in hot:
-        t.add_row(escape(h.topic), str(h.partition), format_bytes(h.bytes_in_per_s),
-                  format_bytes(h.topic_median_bytes_per_s),
-                  f"{h.ratio:.1f}" if h.ratio is not None else "∞ (median idle)", f"{h.share:.0%}")
+        t.add_row(escape(h.topic), str(h.partition), "—" if h.leader is None else str(h.leader),
+                  format_bytes(h.bytes_in_per_s), format_bytes(h.topic_median_bytes_per_s),
+                  f"{h.ratio:.1f}" if h.ratio is not None else "∞ (median idle)", f"{h.share:.0%}",
+                  causes.get(h.cause, h.cause))
     return t
 
 
