@@ -62,6 +62,10 @@ def _register() -> None:
     app.command("audit")(audit_command)
     from brokerscale.load import load_command
     app.command("load")(load_command)
+    from brokerscale.observe.cli import register as register_observe
+    register_observe(app)  # observe, check, lag, exporter
+    from brokerscale.forecast.cli import app as forecast_app
+    app.add_typer(forecast_app, name="forecast")
 
 
 _register()

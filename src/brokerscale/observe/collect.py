@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from brokerscale.connect import ConnectionProfile
-from brokerscale.errors import BadInput, Unreachable
+from brokerscale.errors import BadInput
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe import jmx, kafka_source
 from brokerscale.observe.capacity import Capacity, CapacityFile, Utilization, from_brokers, utilization
@@ -110,14 +110,7 @@ class Observer:
     def _scrape_all(self) -> tuple[dict[int, jmx.Scrape], list[str]]:
         if self._http is None:
             self._http = httpx.Client()
-        got: dict[int, jmx.Scrape] = {}
-        failed: list[str] = []
-        for bid, url in self.metrics_urls.items():
-            try:
-                got[bid] = jmx.scrape(bid, url, client=self._http)
-            except Unreachable as exc:
-                failed.append(str(exc))
-        return got, failed
+        return jmx.scrape_many(self.metrics_urls, client=self._http)
 
     def _prometheus(self, now: float) -> tuple[list[jmx.Scrape], list[jmx.Scrape]]:
         from brokerscale.observe.prometheus_source import query_scrapes
@@ -193,9 +186,10 @@ class Observer:
     def observe(self, interval: float, rounds: int = 2, on_round: Any = None) -> Round:
         """`rounds` rounds `interval` seconds apart; the last one is returned (rates over the last interval)."""
         last: Round | None = None
+        started = time.monotonic()
         for i in range(max(1, rounds)):
-            if i:
-                time.sleep(interval)
+            if i:  # keep the cadence: a slow round eats into the wait, not on top of it
+                time.sleep(max(0.0, started + i * interval - time.monotonic()))
             last = self.sample()
             if on_round is not None:
                 on_round(i + 1, rounds)

@@ -34,6 +34,21 @@ WANTED_PREFIXES = (
     "kafka_log_log_size",
 )
 
+# Asked for by name (`?name[]=...`): the exporter then skips the other ~5,000 series, which on a busy
+# broker cuts a scrape from seconds to about half of that.
+EXPORTER_NAMES = (
+    "kafka_server_brokertopicmetrics_bytesin_total", "kafka_server_brokertopicmetrics_bytesout_total",
+    "kafka_server_brokertopicmetrics_messagesin_total", "kafka_network_requestmetrics_requests_total",
+    "kafka_network_requestmetrics_totaltimems", "kafka_network_requestmetrics_requestqueuetimems",
+    "kafka_network_requestmetrics_requestqueuetimems_count_total",
+    "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent_count_total",
+    "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
+    "kafka_network_socketserver_networkprocessoravgidle_percent",
+    "kafka_server_socket_server_metrics_connection_count", "kafka_server_replicamanager_underreplicatedpartitions",
+    "kafka_server_replicamanager_underminisrpartitioncount", "kafka_server_replicamanager_partitioncount",
+    "kafka_server_replicamanager_leadercount", "kafka_log_log_size",
+)
+
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -91,15 +106,35 @@ def parse(text: str, broker_id: int, ts: float) -> Scrape:
     return scrape
 
 
-def scrape(broker_id: int, url: str, *, client: httpx.Client | None = None, timeout_s: float = 5.0) -> Scrape:
-    """GET a broker's /metrics. An exporter that does not answer is `Unreachable`, one line."""
+def scrape(broker_id: int, url: str, *, client: httpx.Client | None = None, timeout_s: float = 15.0) -> Scrape:
+    """GET a broker's /metrics (only the series we read). An exporter that does not answer is `Unreachable`."""
     try:
-        resp = (client or httpx).get(url, timeout=timeout_s)
+        params = httpx.QueryParams([("name[]", n) for n in EXPORTER_NAMES] if "?" not in url else [])
+        resp = (client or httpx).get(url, params=params, timeout=timeout_s)
         resp.raise_for_status()
     except httpx.HTTPError as exc:
         why = type(exc).__name__
         raise Unreachable(f"cannot scrape broker {broker_id} metrics at {url}: {why}") from None
     return parse(resp.text, broker_id, time.time())
+
+
+def scrape_many(urls: dict[int, str], *, client: httpx.Client | None = None,
+                timeout_s: float = 15.0) -> tuple[dict[int, Scrape], list[str]]:
+    """Scrape every broker at once (a scrape costs the broker seconds; in sequence they would add up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    got: dict[int, Scrape] = {}
+    failed: list[str] = []
+    if not urls:
+        return got, failed
+    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+        futures = {bid: pool.submit(scrape, bid, url, client=client, timeout_s=timeout_s) for bid, url in urls.items()}
+        for bid, fut in futures.items():
+            try:
+                got[bid] = fut.result()
+            except Unreachable as exc:
+                failed.append(str(exc))
+    return got, failed
 
 
 def _rate(prev: float | None, cur: float | None, dt: float) -> float | None:
@@ -133,6 +168,12 @@ def broker_load(prev: Scrape, cur: Scrape) -> BrokerLoad:
         v = cur.get(name)
         return int(v) if v is not None else None
 
+    def served(request: str) -> bool:
+        """Quantiles are kept between requests: judge them only if the request ran in the window."""
+        before = prev.get("kafka_network_requestmetrics_requests_total", request=request)
+        after = cur.get("kafka_network_requestmetrics_requests_total", request=request)
+        return before is not None and after is not None and after > before
+
     return BrokerLoad(
         id=cur.broker_id,
         bytes_in_per_s=_rate(prev.only("kafka_server_brokertopicmetrics_bytesin_total"),
@@ -145,9 +186,9 @@ def broker_load(prev: Scrape, cur: Scrape) -> BrokerLoad:
         requests_per_s=_rate(prev.get("kafka_network_requestmetrics_requests_total"),
                              cur.get("kafka_network_requestmetrics_requests_total"), dt),
         produce_p99_ms=cur.get("kafka_network_requestmetrics_totaltimems", quantile="0.99",
-                               request="Produce"),
+                               request="Produce") if served("Produce") else None,
         fetch_p99_ms=cur.get("kafka_network_requestmetrics_totaltimems", quantile="0.99",
-                             request="FetchConsumer"),
+                             request="FetchConsumer") if served("FetchConsumer") else None,
         request_queue_time_avg_ms=_queue_time_avg_ms(prev, cur),
         request_handler_idle_ratio=min(1.0, idle_ns / 1e9) if idle_ns is not None else
         cur.get("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent"),

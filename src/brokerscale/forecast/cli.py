@@ -1,0 +1,100 @@
+"""`brokerscale forecast storage`: the seed's storage monitor for self-managed (and any) clusters,
+fitted on the retained-bytes history that `observe`, `check` and the exporter record."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
+from brokerscale.console import console, print_json
+from brokerscale.errors import BadInput
+from brokerscale.forecast.storage import forecast_storage
+from brokerscale.units import format_bytes, parse_duration, parse_size
+
+app = typer.Typer(help="Projections from recorded history.\n\nExamples:\n\n"
+                       "  brokerscale forecast storage --tier basic\n\n"
+                       "  brokerscale forecast storage --disk 48TB --history 30d",
+                  no_args_is_help=True)
+
+
+@app.command("storage")
+def storage_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    history: Annotated[str, typer.Option("--history", metavar="DURATION",
+                                         help="How far back to fit (the seed uses 30 days).")] = "30d",
+    tier: Annotated[str | None, typer.Option("--tier", metavar="NAME", show_default=False,
+                                             help="Confluent Cloud tier whose storage limit applies (basic: 5 TB).")]
+    = None,
+    limits: Annotated[str, typer.Option("--limits", metavar="NAME|FILE", help="Limits profile for --tier.")]
+    = "design-doc",
+    disk: Annotated[str | None, typer.Option("--disk", metavar="SIZE", show_default=False,
+                                             help="Total log disk of a self-managed cluster (e.g. 48TB).")] = None,
+    min_samples: Annotated[int, typer.Option("--min-samples", min=2, help="Fewer samples: no forecast.")] = 3,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Retained bytes → daily growth, 30- and 90-day projections, days until the disk or tier limit.
+
+    Reads the `retained_bytes` history from the store (BROKERSCALE_STORE_URL); it does not contact the
+    cluster, so it works offline. The line is a least-squares fit over every sample; when the history is
+    short or too small, it says so instead of guessing.
+
+    Examples:
+
+      brokerscale forecast storage                     # the local dev cluster's history
+
+      brokerscale forecast storage -b kafka1:9092 --disk 48TB
+
+      brokerscale forecast storage --cluster prod --tier basic --format json
+    """
+    from brokerscale.store import open_store
+
+    if tier is not None and disk is not None:
+        raise BadInput("--tier and --disk: give one (a Confluent tier's storage limit, or your own disk)")
+    limit: float | None = None
+    label: str | None = None
+    if disk is not None:
+        limit = float(parse_size(disk, what="--disk"))
+        label = f"{format_bytes(limit)} of disk"
+    if tier is not None:
+        from brokerscale.model.limits import load_limits
+
+        tier_limits = load_limits(limits).tier(tier.lower())
+        if tier_limits.storage_bytes is None:
+            label = f"{tier_limits.name} tier: no storage limit"
+        else:
+            limit = float(tier_limits.storage_bytes)
+            label = f"{format_bytes(limit)} storage limit"
+    span = parse_duration(history, what="--history")
+    prof = profile(bootstrap, command_config, cluster)
+    now = time.time()
+    store = open_store()
+    samples = store.read_samples(prof.label, "retained_bytes", since=now - span)
+    fc = forecast_storage([(s.ts, s.value) for s in samples], now=now, limit_bytes=limit, limit_label=label,
+                          tier=tier.lower() if tier and limit is not None else None, min_points=min_samples)
+    if fmt == OutputFormat.json:
+        print_json({"cluster": prof.label, **fc.model_dump(mode="json")})
+        return
+    console.print(f"[bold]storage forecast[/] for {prof.label}: {fc.samples} sample(s) over "
+                  f"{fc.span_days * 24:.1f} h" if fc.span_days < 2 else
+                  f"[bold]storage forecast[/] for {prof.label}: {fc.samples} samples over {fc.span_days:.1f} days")
+    if not fc.ok:
+        console.print(f"[yellow]no forecast:[/] {fc.reason}")
+        return
+    t = Table(header_style="bold")
+    for col in ("now", "growth / day", "in 30 days", "in 90 days", "limit", "days to limit"):
+        t.add_column(col, justify="right")
+    growth = format_bytes(fc.daily_growth_bytes or 0.0)
+    if fc.daily_growth_stderr_bytes is not None:
+        growth += f" ± {format_bytes(2 * fc.daily_growth_stderr_bytes)}"
+    t.add_row(format_bytes(fc.current_bytes or 0), growth, format_bytes(fc.projected_30d_bytes or 0),
+              format_bytes(fc.projected_90d_bytes or 0), label or "–",
+              "–" if fc.days_until_limit is None else f"{fc.days_until_limit:,.0f}")
+    console.print(t)
+    if fc.reason:
+        console.print(f"[yellow]note:[/] {fc.reason}")
+    for a in fc.advice:
+        console.print(f"[bold]recommendation:[/] {a}")

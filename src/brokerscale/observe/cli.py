@@ -1,0 +1,231 @@
+"""`brokerscale observe`, `check`, `lag` and `exporter`: how loaded the cluster is, which scaling
+triggers fire, how far behind the consumers are, and all of it as Prometheus metrics."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
+from brokerscale.console import console, err, print_json
+from brokerscale.errors import BrokerscaleError
+from brokerscale.model.snapshot import Finding
+from brokerscale.observe import render
+from brokerscale.observe.collect import Observer, Round
+from brokerscale.observe.options import (
+    CapacityOpt,
+    CkusOpt,
+    IntervalOpt,
+    LimitsOpt,
+    MetricsUrlOpt,
+    NoHistoryOpt,
+    PrometheusOpt,
+    RulesOpt,
+    build_observer,
+    interval_seconds,
+)
+from brokerscale.observe.triggers import worst
+
+
+def _round_json(r: Round, obs: Observer) -> dict[str, object]:
+    cap = obs.capacity
+    return {"snapshot": r.snapshot.model_dump(mode="json"),
+            "capacity": cap.model_dump(mode="json") if cap else None,
+            "utilization": [u.model_dump(mode="json") for u in r.utilization],
+            "findings": [f.model_dump(mode="json") for f in r.findings]}
+
+
+def _sample_with_progress(obs: Observer, interval: float, rounds: int) -> Round:
+    with err.status(f"sampling {obs.cluster}: {rounds} samples {interval:g} s apart") as status:
+        def tick(i: int, n: int) -> None:
+            status.update(f"sampling {obs.cluster}: sample {i}/{n} taken")
+        return obs.observe(interval, rounds=rounds, on_round=tick)
+
+
+def observe_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
+    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "5s",
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep observing every --interval (Ctrl-C stops).")]
+    = False,
+    brokers: Annotated[bool, typer.Option("--brokers/--no-brokers", help="Show the per-broker table.")] = True,
+    no_history: NoHistoryOpt = False, fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Live load snapshot: brokers, topics, rates, latency, queue time, lag, utilization and findings.
+
+    Rates come from two samples --interval apart (broker JMX exporters, or --prometheus); samples are
+    kept in the store's history for `lag` and `forecast storage`.
+
+    Examples:
+
+      brokerscale observe                                   # the local dev cluster
+
+      brokerscale observe -b kafka1:9092 --ckus 4 --limits design-doc
+
+      brokerscale observe --capacity brokers.yaml --watch --interval 10s
+
+      brokerscale observe --format json | jq '.findings'
+    """
+    obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
+                         rules=rules, metrics_url=metrics_url, prometheus=prometheus, no_history=no_history)
+    secs = interval_seconds(interval)
+    try:
+        r = _sample_with_progress(obs, secs, 2) if fmt == OutputFormat.table else obs.observe(secs, 2)
+        while True:
+            if fmt == OutputFormat.json:
+                if watch:
+                    import json
+
+                    sys.stdout.write(json.dumps(_round_json(r, obs), default=str) + "\n")
+                    sys.stdout.flush()
+                else:
+                    print_json(_round_json(r, obs))
+            else:
+                if watch:
+                    console.clear()
+                _render_round(r, obs, brokers=brokers)
+            if not watch:
+                return
+            time.sleep(secs)
+            r = obs.sample()
+    finally:
+        obs.close()
+
+
+def _render_round(r: Round, obs: Observer, *, brokers: bool) -> None:
+    cap = obs.capacity
+    if cap is None and obs.capacity_file is not None:
+        from brokerscale.observe.capacity import from_brokers
+
+        cap = from_brokers(obs.capacity_file, [b.id for b in r.snapshot.brokers])
+    render.snapshot_summary(console, r.snapshot, cap)
+    if brokers:
+        render.brokers_table(console, r.snapshot)
+    render.topics_table(console, r.snapshot)
+    render.utilization_table(console, r.utilization)
+    if r.snapshot.groups:
+        render.groups_table(console, r.snapshot.groups)
+    render.findings_table(console, r.findings)
+
+
+def _summary(findings: list[Finding]) -> tuple[int, str]:
+    sev = worst(findings)
+    if sev is None:
+        return 0, "OK - no scaling triggers fired"
+    code = 2 if sev == "critical" else 1
+    crit = sum(1 for f in findings if f.severity == "critical")
+    warn = len(findings) - crit
+    head = findings[0]
+    counts = ", ".join(x for x in (f"{crit} critical" if crit else "", f"{warn} warning" if warn else "") if x)
+    return code, (f"{sev.upper()} - {counts}: {head.metric} {head.value:,.4g}{'%' if head.unit == '%' else ''} "
+                  f"on {head.scope} {head.target} (> {head.threshold:g}) — {head.action}")
+
+
+def check_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
+    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "5s",
+    no_history: NoHistoryOpt = False, fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """For monitoring systems: one summary line first, then one line per finding.
+
+    Exit codes follow the Nagios/Icinga convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (cluster
+    unreachable, bad rules or capacity file — the reason is on the summary line).
+
+    Examples:
+
+      brokerscale check --ckus 2                       # in a Nagios/Icinga/Sensu check definition
+
+      brokerscale check --capacity brokers.yaml --rules ops/rules.yaml --interval 10s
+    """
+    try:
+        obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
+                             rules=rules, metrics_url=metrics_url, prometheus=prometheus, no_history=no_history)
+        try:
+            r = obs.observe(interval_seconds(interval), 2)
+        finally:
+            obs.close()
+    except BrokerscaleError as exc:
+        if fmt == OutputFormat.json:
+            print_json({"status": "UNKNOWN", "exit_code": 3, "reason": exc.message})
+        else:
+            sys.stdout.write(f"UNKNOWN - {exc.message}\n")
+        raise typer.Exit(3) from None
+    code, line = _summary(r.findings)
+    if fmt == OutputFormat.json:
+        print_json({"status": line.split(" ", 1)[0], "exit_code": code, "summary": line,
+                    "findings": [f.model_dump(mode="json") for f in r.findings]})
+    else:
+        out = [line] + [f"{f.severity.upper()}: {f.scope} {f.target}: {f.message} — {f.action}" for f in r.findings]
+        sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()
+    raise typer.Exit(code)
+
+
+def lag_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    group: Annotated[list[str] | None, typer.Option("--group", "-g", metavar="GROUP",
+                                                    help="Only this group (repeatable).", show_default=False)] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, max=100,
+                                         help="Observations to take now (history in the store adds to them).")] = 3,
+    interval: IntervalOpt = "2s",
+    max_lag_offsets: Annotated[int | None, typer.Option("--max-lag-offsets", min=1, show_default=False,
+                                                        help="Lag at or above this is at least WARNING.")] = None,
+    max_lag_seconds: Annotated[float | None, typer.Option("--max-lag-seconds", min=0.001, show_default=False,
+                                                          help="Time lag at or above this is at least WARNING.")]
+    = None,
+    partitions: Annotated[bool, typer.Option("--partitions", "-p", help="Show every partition.")] = False,
+    rules: RulesOpt = None, no_history: NoHistoryOpt = False, fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Consumer lag per group and partition, in offsets and seconds, with Burrow-style status.
+
+    OK: lag reached zero in the window. WARNING: lag never decreased. STALL: offsets not moving with
+    members present. STOP: no member committing. REWIND: an offset went backwards. NO_OFFSET: never
+    committed (not counted as lag). Time lag is interpolated from the history of log-end offsets and
+    never extrapolated; '+' marks a lower bound. Requests are batched per broker and coordinator.
+
+    Examples:
+
+      brokerscale lag
+
+      brokerscale lag --group billing-etl --partitions
+
+      brokerscale lag --samples 5 --interval 5s --max-lag-seconds 60 --format json
+    """
+    obs = build_observer(bootstrap, command_config, cluster, rules=rules, no_history=no_history,
+                         groups_only=True, lag_overrides={"max_lag_offsets": max_lag_offsets,
+                                                          "max_lag_seconds": max_lag_seconds})
+    obs.metrics_urls = {}
+    secs = interval_seconds(interval)
+    try:
+        r = _sample_with_progress(obs, secs, samples) if fmt == OutputFormat.table and samples > 1 \
+            else obs.observe(secs, samples)
+    finally:
+        obs.close()
+    groups = r.snapshot.groups
+    if group:
+        known = {g.group for g in groups}
+        missing = [g for g in group if g not in known]
+        if missing:
+            from brokerscale.errors import BadInput
+
+            raise BadInput(f"--group: no consumer group {', '.join(map(repr, missing))} on {obs.cluster}")
+        groups = [g for g in groups if g.group in group]
+    if fmt == OutputFormat.json:
+        print_json({"cluster": obs.cluster, "taken_at": r.snapshot.taken_at,
+                    "groups": [g.model_dump(mode="json") for g in groups]})
+    else:
+        render.groups_table(console, groups, partitions=partitions)
+
+
+def register(app: typer.Typer) -> None:
+    """The observe verbs as top-level commands (one registration line in brokerscale.cli)."""
+    from brokerscale.observe.exporter import exporter_command
+
+    app.command("observe")(observe_command)
+    app.command("check")(check_command)
+    app.command("lag")(lag_command)
+    app.command("exporter")(exporter_command)

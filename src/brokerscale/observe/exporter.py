@@ -1,0 +1,192 @@
+"""`brokerscale exporter`: the latest observation as Prometheus metrics on /metrics.
+
+A background thread observes every --interval; each scrape serves the latest round (a scrape never
+waits on Kafka). Exposed: utilization per dimension and scope, findings by severity and each firing
+finding, consumer lag in offsets and seconds per partition and group, lag status, and cluster load.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt
+from brokerscale.console import err
+from brokerscale.errors import BadInput, BrokerscaleError
+from brokerscale.model.snapshot import LagStatus
+from brokerscale.observe.collect import Observer, Round
+from brokerscale.observe.options import (
+    CapacityOpt,
+    CkusOpt,
+    IntervalOpt,
+    LimitsOpt,
+    MetricsUrlOpt,
+    PrometheusOpt,
+    RulesOpt,
+    build_observer,
+    interval_seconds,
+)
+
+STATUS_CODE = {LagStatus.OK: 0, LagStatus.NO_OFFSET: 0, LagStatus.UNKNOWN: -1, LagStatus.WARNING: 1,
+               LagStatus.REWIND: 2, LagStatus.STALL: 3, LagStatus.STOP: 4}
+CLUSTER_GAUGES = (("bytes_in_per_second", "bytes_in_per_s"), ("bytes_out_per_second", "bytes_out_per_s"),
+                  ("messages_in_per_second", "messages_in_per_s"), ("connections", "connections"),
+                  ("requests_per_second", "requests_per_s"), ("produce_p99_milliseconds", "produce_p99_ms"),
+                  ("request_queue_time_milliseconds", "request_queue_time_avg_ms"),
+                  ("partitions", "partition_count"), ("under_replicated_partitions", "under_replicated_partitions"),
+                  ("retained_bytes", "retained_bytes"))
+
+
+class ObserveCollector(Collector):
+    """Serves whatever the observer thread last produced."""
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+        self.latest: Round | None = None
+        self.last_error: str | None = None
+        self.last_ok_ts: float = 0.0
+        self.lock = threading.Lock()
+
+    def update(self, r: Round | None, error: str | None = None) -> None:
+        with self.lock:
+            if r is not None:
+                self.latest = r
+                self.last_ok_ts = r.snapshot.taken_at
+            self.last_error = error
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.lock:
+            r, error, ok_ts = self.latest, self.last_error, self.last_ok_ts
+        c = self.cluster
+        up = GaugeMetricFamily("brokerscale_up", "1 if the last observation succeeded", labels=["cluster"])
+        up.add_metric([c], 0.0 if error or r is None else 1.0)
+        yield up
+        ts = GaugeMetricFamily("brokerscale_last_observation_timestamp_seconds",
+                               "Unix time of the last successful observation", labels=["cluster"])
+        ts.add_metric([c], ok_ts)
+        yield ts
+        if r is None:
+            return
+        s = r.snapshot
+        for name, attr in CLUSTER_GAUGES:
+            v = getattr(s, attr)
+            if v is not None:
+                gauge = GaugeMetricFamily(f"brokerscale_cluster_{name}", f"Cluster {name.replace('_', ' ')}",
+                                          labels=["cluster"])
+                gauge.add_metric([c], float(v))
+                yield gauge
+        util = GaugeMetricFamily("brokerscale_utilization_percent", "Share of provisioned capacity in use",
+                                 labels=["cluster", "dimension", "scope", "target"])
+        for u in r.utilization:
+            util.add_metric([c, u.dimension, u.scope, u.target], u.percent)
+        yield util
+        by_sev = GaugeMetricFamily("brokerscale_findings", "Scaling triggers firing, by severity",
+                                   labels=["cluster", "severity"])
+        for sev in ("warning", "critical"):
+            by_sev.add_metric([c, sev], float(sum(1 for f in r.findings if f.severity == sev)))
+        yield by_sev
+        each = GaugeMetricFamily("brokerscale_finding", "A firing trigger (value is the measured value)",
+                                 labels=["cluster", "rule", "severity", "metric", "scope", "target"])
+        for f in r.findings:
+            each.add_metric([c, f.rule, f.severity, f.metric, f.scope, f.target], f.value)
+        yield each
+        p_off = GaugeMetricFamily("brokerscale_consumer_lag_offsets", "Lag per partition in offsets",
+                                  labels=["cluster", "group", "topic", "partition"])
+        p_sec = GaugeMetricFamily("brokerscale_consumer_lag_seconds", "Lag per partition in seconds "
+                                  "(interpolated from log-end offset history)",
+                                  labels=["cluster", "group", "topic", "partition"])
+        g_off = GaugeMetricFamily("brokerscale_consumer_group_lag_offsets", "Total lag of a group in offsets",
+                                  labels=["cluster", "group"])
+        g_sec = GaugeMetricFamily("brokerscale_consumer_group_max_lag_seconds", "Largest partition lag in seconds",
+                                  labels=["cluster", "group"])
+        g_status = GaugeMetricFamily("brokerscale_consumer_group_status",
+                                     "Lag status: 0 OK, 1 WARNING, 2 REWIND, 3 STALL, 4 STOP, -1 UNKNOWN",
+                                     labels=["cluster", "group", "status"])
+        for g in s.groups:
+            for p in g.partitions:
+                if p.lag_offsets is not None:
+                    p_off.add_metric([c, g.group, p.topic, str(p.partition)], float(p.lag_offsets))
+                if p.lag_seconds is not None:
+                    p_sec.add_metric([c, g.group, p.topic, str(p.partition)], p.lag_seconds)
+            g_off.add_metric([c, g.group], float(g.lag_offsets))
+            if g.max_lag_seconds is not None:
+                g_sec.add_metric([c, g.group], g.max_lag_seconds)
+            g_status.add_metric([c, g.group, g.status.value], float(STATUS_CODE[g.status]))
+        yield from (p_off, p_sec, g_off, g_sec, g_status)
+
+
+def run_observer(obs: Observer, collector: ObserveCollector, interval: float, stop: threading.Event) -> None:
+    """Observe until `stop` is set; a failed round is reported as brokerscale_up 0, not a crash."""
+    while not stop.is_set():
+        try:
+            collector.update(obs.sample())
+        except BrokerscaleError as exc:
+            collector.update(None, exc.message)
+            err.print(f"observation failed: {exc.message}")
+        stop.wait(interval)
+
+
+def serve(obs: Observer, port: int, interval: float, stop: threading.Event, *,
+          addr: str = "127.0.0.1") -> tuple[ObserveCollector, object]:
+    """Start the HTTP server and the observer thread; returns (collector, server)."""
+    from prometheus_client import start_http_server
+
+    registry = CollectorRegistry()
+    collector = ObserveCollector(obs.cluster)
+    registry.register(collector)
+    try:
+        server, _thread = start_http_server(port, addr=addr, registry=registry)
+    except OSError as exc:
+        raise BadInput(f"--port: cannot listen on {addr}:{port} ({exc.strerror or exc})") from None
+    threading.Thread(target=run_observer, args=(obs, collector, interval, stop), daemon=True,
+                     name="brokerscale-observer").start()
+    return collector, server
+
+
+def exporter_command(
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port for /metrics.")] = 9308,
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
+    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "15s",
+    duration: Annotated[str | None, typer.Option("--duration", metavar="DURATION", show_default=False,
+                                                 help="Stop after this long (default: until Ctrl-C).")] = None,
+) -> None:
+    """Serve utilization, findings by severity, consumer lag (offsets, seconds, status) on /metrics.
+
+    Listens on 127.0.0.1 only. Observes every --interval in the background and records history.
+
+    Examples:
+
+      brokerscale exporter --port 9308 --ckus 4
+
+      brokerscale exporter --port 9308 --capacity brokers.yaml --interval 30s
+
+      curl -s localhost:9308/metrics | grep brokerscale_consumer_lag_seconds
+    """
+    from brokerscale.units import parse_duration
+
+    obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
+                         rules=rules, metrics_url=metrics_url, prometheus=prometheus)
+    secs = interval_seconds(interval)
+    limit = parse_duration(duration, what="--duration") if duration else None
+    stop = threading.Event()
+    _collector, server = serve(obs, port, secs, stop)
+    err.print(f"serving http://127.0.0.1:{port}/metrics for {obs.cluster} (every {secs:g} s; Ctrl-C stops)")
+    started = time.time()
+    try:
+        while not stop.is_set():
+            if limit is not None and time.time() - started >= limit:
+                break
+            stop.wait(0.5)
+    finally:
+        stop.set()
+        shutdown = getattr(server, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        obs.close()

@@ -1,0 +1,86 @@
+"""Options shared by observe, check, lag and exporter, and turning them into an Observer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from brokerscale.cli_common import profile
+from brokerscale.errors import BadInput
+from brokerscale.observe.capacity import from_ckus, load_capacity_file
+from brokerscale.observe.collect import Observer, dev_metrics_urls, parse_metrics_urls
+from brokerscale.observe.rules import load_rules
+from brokerscale.units import parse_duration
+
+CapacityOpt = Annotated[
+    Path | None,
+    typer.Option("--capacity", metavar="FILE", show_default=False,
+                 help="Broker capacity file (YAML: broker.throughput_mb_s, disk, connections, partition_replicas)."),
+]
+CkusOpt = Annotated[
+    int | None,
+    typer.Option("--ckus", metavar="N", show_default=False, help="Provisioned CKUs (with --limits)."),
+]
+LimitsOpt = Annotated[
+    str | None,
+    typer.Option("--limits", metavar="NAME|FILE", show_default=False,
+                 help="Limits profile for --ckus: design-doc (default, the seed's figures) or confluent-2026."),
+]
+RulesOpt = Annotated[
+    Path | None,
+    typer.Option("--rules", metavar="FILE", envvar="BROKERSCALE_RULES", show_default=False,
+                 help="Trigger rules YAML merged over the shipped defaults (the seed's trigger table)."),
+]
+MetricsUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option("--metrics-url", metavar="ID=URL", show_default=False,
+                 help="A broker's JMX exporter /metrics URL (repeatable). Default: found for local dev clusters."),
+]
+PrometheusOpt = Annotated[
+    str | None,
+    typer.Option("--prometheus", metavar="URL", show_default=False,
+                 help="Read broker metrics from a Prometheus server's HTTP API instead of the exporters."),
+]
+IntervalOpt = Annotated[
+    str, typer.Option("--interval", "-i", metavar="DURATION", help="Time between the two samples rates come from."),
+]
+NoHistoryOpt = Annotated[
+    bool, typer.Option("--no-history", help="Neither read nor write the store's history (BROKERSCALE_STORE_URL)."),
+]
+
+
+def build_observer(bootstrap: str | None, command_config: Path | None, cluster: str | None, *,
+                   capacity: Path | None = None, ckus: int | None = None, limits: str | None = None,
+                   rules: Path | None = None, metrics_url: list[str] | None = None,
+                   prometheus: str | None = None, no_history: bool = False, groups_only: bool = False,
+                   lag_overrides: dict[str, Any] | None = None) -> Observer:
+    """Validate every option first (a bad file is one line before any network call), then connect lazily."""
+    rule_set = load_rules(rules)
+    if lag_overrides:
+        rule_set = rule_set.model_copy(update={"consumer_lag": rule_set.consumer_lag.model_copy(
+            update={k: v for k, v in lag_overrides.items() if v is not None})})
+    if capacity is not None and ckus is not None:
+        raise BadInput("--capacity and --ckus: give one (a broker capacity file, or a CKU count with --limits)")
+    if limits is not None and ckus is None:
+        raise BadInput("--limits: needs --ckus N (the limits profile sizes CKUs)")
+    cap = from_ckus(ckus, limits or "design-doc") if ckus is not None else None
+    cap_file = load_capacity_file(capacity) if capacity is not None else None
+    prof = profile(bootstrap, command_config, cluster)
+    urls = parse_metrics_urls(metrics_url or [])
+    if not urls and prometheus is None:
+        urls = dev_metrics_urls(prof.bootstrap)
+    if prometheus is not None and not prometheus.startswith(("http://", "https://")):
+        raise BadInput(f"--prometheus: {prometheus!r} is not an http(s) URL")
+    store = None
+    if not no_history:
+        from brokerscale.store import open_store
+
+        store = open_store()
+    return Observer(prof, rule_set, capacity=cap, capacity_file=cap_file, metrics_urls=urls,
+                    prometheus_url=prometheus, store=store, groups_only=groups_only)
+
+
+def interval_seconds(text: str) -> float:
+    return parse_duration(text, what="--interval")
