@@ -1,0 +1,127 @@
+"""Lag core: time-lag interpolation (never extrapolated) and Burrow-style window rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from brokerscale.model.snapshot import LagStatus
+from brokerscale.observe.lag_eval import (
+    LagThresholds,
+    OffsetPoint,
+    evaluate_partition,
+    group_status,
+    partition_status,
+    time_lag,
+)
+
+
+def test_time_lag_interpolates_between_samples() -> None:
+    # LEO grows 100 offsets/s from t=0. Offset 450 was appended when LEO reached 451, at t = 4.51.
+    hist = [(float(t), 100 * t) for t in range(0, 11)]
+    tl = time_lag(450, now=10.0, log_end_history=hist)
+    assert tl is not None and not tl.lower_bound
+    assert tl.seconds == pytest.approx(10.0 - 4.51)
+
+
+def test_time_lag_burst_does_not_jump() -> None:
+    # Idle for 100 s, then a burst of 10,000 records in the last second. A consumer 10 records behind
+    # is behind by less than a second of real time, whatever the average rate says.
+    hist = [(0.0, 0), (50.0, 0), (100.0, 0), (101.0, 10_000)]
+    tl = time_lag(9_990, now=101.0, log_end_history=hist)
+    assert tl is not None
+    assert tl.seconds < 1.0
+
+
+def test_time_lag_older_than_history_is_a_lower_bound() -> None:
+    hist = [(100.0, 1000), (110.0, 2000)]
+    tl = time_lag(500, now=110.0, log_end_history=hist)
+    assert tl is not None and tl.lower_bound
+    assert tl.seconds == pytest.approx(10.0)
+
+
+def test_time_lag_caught_up_and_no_history() -> None:
+    tl = time_lag(2000, now=5.0, log_end_history=[(0.0, 1000), (5.0, 2000)])
+    assert tl is not None and tl.seconds == 0.0
+    assert time_lag(10, now=5.0, log_end_history=[]) is None
+
+
+def _pts(rows: list[tuple[float, int | None, int]]) -> list[OffsetPoint]:
+    return [OffsetPoint(ts, c, leo) for ts, c, leo in rows]
+
+
+def test_status_ok_when_lag_reaches_zero_in_window() -> None:
+    pts = _pts([(0, 100, 150), (1, 150, 150), (2, 160, 200), (3, 190, 260)])
+    assert partition_status(pts)[0] == LagStatus.OK
+
+
+def test_status_warning_when_lag_never_decreases() -> None:
+    pts = _pts([(0, 100, 150), (1, 130, 200), (2, 160, 250), (3, 190, 300)])
+    status, reason = partition_status(pts)
+    assert status == LagStatus.WARNING
+    assert "never decreased" in reason
+
+
+def test_status_polls_between_commits_do_not_fake_progress() -> None:
+    # Commits every 2 observations: between commits lag grows, at commits it grows too -> WARNING.
+    pts = _pts([(0, 100, 150), (1, 100, 200), (2, 180, 250), (3, 180, 300), (4, 260, 350)])
+    assert partition_status(pts)[0] == LagStatus.WARNING
+
+
+def test_status_ok_when_consumer_gains() -> None:
+    pts = _pts([(0, 100, 200), (1, 190, 250), (2, 260, 280), (3, 290, 300)])
+    assert partition_status(pts)[0] == LagStatus.OK
+
+
+def test_status_stall_and_stop() -> None:
+    pts = _pts([(0, 100, 150), (1, 100, 200), (2, 100, 250)])
+    assert partition_status(pts, group_active=True)[0] == LagStatus.STALL
+    assert partition_status(pts, group_active=False)[0] == LagStatus.STOP
+
+
+def test_status_rewind() -> None:
+    pts = _pts([(0, 500, 600), (1, 100, 650), (2, 150, 700)])
+    assert partition_status(pts)[0] == LagStatus.REWIND
+
+
+def test_status_unknown_with_too_few_points_and_no_offset() -> None:
+    assert partition_status(_pts([(0, 100, 150)]))[0] == LagStatus.UNKNOWN
+    assert partition_status(_pts([(0, None, 150)]))[0] == LagStatus.NO_OFFSET
+
+
+def test_thresholds_raise_ok_to_warning() -> None:
+    pts = _pts([(0, 100, 150), (1, 150, 150), (2, 1000, 5000)])
+    assert partition_status(pts)[0] == LagStatus.OK
+    st, reason = partition_status(pts, thresholds=LagThresholds(max_offsets=1000))
+    assert st == LagStatus.WARNING and "threshold" in reason
+    st, _ = partition_status(pts, thresholds=LagThresholds(max_seconds=30), lag_seconds=45.0)
+    assert st == LagStatus.WARNING
+    st, _ = partition_status(pts, thresholds=LagThresholds(max_seconds=60), lag_seconds=45.0)
+    assert st == LagStatus.OK
+
+
+def test_expired_offsets_are_not_lag() -> None:
+    # Retention deleted up to offset 5,000; the group last committed 1,000.
+    pts = _pts([(0, 1000, 9000), (1, 1000, 9100), (2, 1000, 9200)])
+    p = evaluate_partition("clinical.adt", 0, pts, now=2.0, log_end_history=[(0, 9000), (1, 9100), (2, 9200)],
+                           log_start=5000, group_active=False)
+    assert p.expired_offsets == 4000
+    assert p.lag_offsets == 4200
+    assert "retention" in p.reason
+
+
+def test_no_committed_offset_is_not_lag() -> None:
+    p = evaluate_partition("clinical.adt", 1, _pts([(0, None, 300)]), now=0.0, log_end_history=[(0, 300)])
+    assert p.status == LagStatus.NO_OFFSET
+    assert p.lag_offsets is None
+
+
+def test_group_status_is_worst_partition() -> None:
+    a = evaluate_partition("t", 0, _pts([(0, 10, 10), (1, 20, 20), (2, 30, 30)]), now=2.0,
+                           log_end_history=[(0, 10), (1, 20), (2, 30)])
+    b = evaluate_partition("t", 1, _pts([(0, 10, 50), (1, 10, 60), (2, 10, 70)]), now=2.0,
+                           log_end_history=[(0, 50), (1, 60), (2, 70)], group_active=False)
+    status, reason = group_status([a, b])
+    assert status == LagStatus.STOP
+    assert "t[1]" in reason
+    assert group_status([a])[0] == LagStatus.OK
+    assert group_status([])[0] == LagStatus.NO_OFFSET
