@@ -99,10 +99,11 @@ class ContractLog:
         return {"response": [self.hook]}
 
     # -- server side: the emulator's record ------------------------------------------------------------
-    def check_exchanges(self, exchanges: list[Any]) -> None:
+    def check_exchanges(self, exchanges: list[Any], *, requests: bool = True) -> None:
+        """`requests=False` for tests that send deliberately invalid requests (no key, say)."""
         for x in exchanges:
             self.check(x.method, x.path, x.query, x.request_headers, x.request_body, x.status,
-                       x.response_headers, x.response_body)
+                       x.response_headers, x.response_body, request=requests)
 
     def assert_clean(self) -> None:
         assert self.checked > 0, "no exchange was checked"

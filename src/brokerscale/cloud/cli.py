@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -78,6 +79,12 @@ class _Api:
     def __exit__(self, *exc: object) -> None:
         self.cmk_http.close()
         self.metrics_http.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _url(url: str, flag: str) -> str:
@@ -454,6 +461,8 @@ def emulator_command(
             raise BadInput("--state: give a state file (the generated key is written next to it) or set "
                            f"{KEY_ENV} and {SECRET_ENV}")
     logging.getLogger("brokerscale.cloud").setLevel(logging.WARNING)
+    if port == 0:
+        port = _free_port()
     server = EmulatorServer(st, port=port)
     err.print(f"Confluent Cloud emulator on http://127.0.0.1:{port}  (Ctrl-C stops it)")
     err.print(f"  export CONFLUENT_CLOUD_API_URL=http://127.0.0.1:{port} "

@@ -82,8 +82,19 @@ def _cluster_filter(flt: Any) -> str | None:
 
 
 def metric_value(state: EmulatorState, c: EmulatedCluster, metric: str, ts: float, span: float) -> float | None:
-    """The point of `metric` for the bucket [ts, ts+span), whole cluster."""
-    v = state.load_values(c, ts + span / 2)
+    """The point of `metric` for the bucket [ts, ts+span), whole cluster.
+
+    Counters are the rate at the bucket's middle times its length; gauges are the last level seen in
+    the bucket (its end, or now for the bucket in progress), so a resize shows in the bucket it ends in.
+    """
+    if metric not in (RECEIVED_BYTES, SENT_BYTES, REQUEST_COUNT):
+        at = min(ts + span, state.clock()) - 1e-3
+        if metric == DEDICATED_CKU:
+            cku = state.cku_at(c, at)
+            return None if cku is None else float(cku)
+        v = state.load_values(c, at)
+    else:
+        v = state.load_values(c, ts + span / 2)
     if metric == RECEIVED_BYTES:
         return float(v["received_mb_s"]) * 1e6 * span
     if metric == SENT_BYTES:
@@ -100,9 +111,6 @@ def metric_value(state: EmulatorState, c: EmulatedCluster, metric: str, ts: floa
         return float(round(v["lag"]))
     if metric == CLUSTER_LOAD:
         return round(float(v["load_percent"]) / 100.0, 4)
-    if metric == DEDICATED_CKU:
-        cku = state.cku_at(c, ts + span / 2)
-        return None if cku is None else float(cku)
     raise KeyError(metric)
 
 

@@ -68,9 +68,11 @@ class EmulatedCluster(_M):
 
 
 class Fault(_M):
-    """Answer the next `count` matching requests with `status` (429 carries `retry_after`)."""
+    """Answer the next `count` matching requests with `status` (429 carries `retry_after`).
 
-    status: int = Field(ge=400, le=599)
+    Only the statuses Confluent's OpenAPI files document for every operation (429, 500) can be injected."""
+
+    status: Literal[429, 500]
     count: int = Field(1, ge=0)
     method: str | None = None
     path_prefix: str = "/"
