@@ -93,7 +93,7 @@ def _url(url: str, flag: str) -> str:
     return url
 
 
-def _cluster_table(clusters: list[CloudCluster], title: str) -> Table:
+def cluster_table(clusters: list[CloudCluster], title: str) -> Table:
     t = Table("id", "name", "type", "availability", "cloud/region", "CKU (spec)", "CKU (status)", "phase",
               title=title, title_justify="left")
     for c in clusters:
@@ -128,7 +128,7 @@ def cluster_list(environment: EnvOpt, api_url: ApiUrlOpt = API_URL, metrics_url:
     if fmt == OutputFormat.json:
         print_json([c.summary() for c in clusters])
         return
-    console.print(_cluster_table(clusters, f"Clusters in {environment}"))
+    console.print(cluster_table(clusters, f"Clusters in {environment}"))
 
 
 @cluster_app.command("show")
@@ -146,7 +146,7 @@ def cluster_show(cluster_id: ClusterIdOpt, environment: EnvOpt, api_url: ApiUrlO
     if fmt == OutputFormat.json:
         print_json(c.summary())
         return
-    console.print(_cluster_table([c], f"Cluster {c.id}"))
+    console.print(cluster_table([c], f"Cluster {c.id}"))
     console.print(f"bootstrap: {c.bootstrap or '-'}   REST: {c.http_endpoint or '-'}")
     if c.resizing:
         console.print(f"[yellow]resize in progress:[/] status.cku {c.status_cku} -> spec {c.spec_cku}")
