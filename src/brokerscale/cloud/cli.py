@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import sys
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -345,6 +346,48 @@ def metrics_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
     for g in snap.groups:
         t.add_row(f"lag {g.group}", f"{g.lag_offsets:,} offsets")
     console.print(t)
+
+
+@app.command("check")
+def check_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
+                  window: Annotated[str, typer.Option("--window", help="Average rates over this window.")] = "10m",
+                  rules: Annotated[Path | None, typer.Option("--rules", metavar="FILE", show_default=False,
+                                                             help="Trigger rules overriding the defaults.")] = None,
+                  limits: LimitsOpt = DEFAULT_LIMITS, api_url: ApiUrlOpt = API_URL,
+                  metrics_url: MetricsUrlOpt = METRICS_URL, credentials_file: CredsOpt = None,
+                  fmt: FormatOpt = OutputFormat.table) -> None:
+    """Monitoring check for a Confluent Cloud cluster: the same triggers as `brokerscale check`.
+
+    Utilisation is measured against the cluster's CKUs under the limits profile. Exit codes: 0 OK,
+    1 WARNING, 2 CRITICAL, 3 UNKNOWN (API unreachable, bad credentials or rules — reason on the line).
+
+    Example:
+
+      brokerscale cloud check -k lkc-health1 -e env-health --rules ops/rules.yaml
+    """
+    from brokerscale.cloud.checks import run_check
+    from brokerscale.errors import BrokerscaleError
+
+    try:
+        window_s = parse_duration(window, what="--window")
+        with _Api(api_url, metrics_url, credentials_file) as api:
+            cluster = api.cmk.get_cluster(cluster_id, environment)
+            snap = collect_snapshot(api.metrics, cluster, now=time.time(), window_s=window_s)
+        code, line, findings = run_check(snap, rules_file=rules, limits_name=limits)
+    except BrokerscaleError as exc:
+        if fmt == OutputFormat.json:
+            print_json({"status": "UNKNOWN", "exit_code": 3, "reason": exc.message})
+        else:
+            sys.stdout.write(f"UNKNOWN - {exc.message}\n")
+        raise typer.Exit(3) from None
+    if fmt == OutputFormat.json:
+        print_json({"status": line.split(" ", 1)[0], "exit_code": code, "summary": line,
+                    "findings": [f.model_dump(mode="json") for f in findings]})
+    else:
+        lines = [line] + [f"{f.severity.upper()}: {f.scope} {f.target}: {f.message} — {f.action}" for f in findings]
+        sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    raise typer.Exit(code)
 
 
 @app.command("storage")

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
+from brokerscale.cloud.checks import run_check
 from brokerscale.cloud.cli import cluster_table
 from brokerscale.cloud.cmk import ClusterManagementClient
 from brokerscale.cloud.credentials import CloudCredentials
@@ -53,6 +54,8 @@ def demo_step(ctx: Any) -> None:
         before = cmk.get_cluster(CLUSTER, ENV)
         snap_before = collect_snapshot(metrics, before, now=time.time(), window_s=300)
 
+        _, line, _ = run_check(snap_before, rules_file=None, limits_name="design-doc")
+        out.print(f"brokerscale cloud check (the same triggers as `check`): {line}")
         target = 3
         verdict = check_resize(before, target, partitions=snap_before.partition_count,
                                load_ratio=(snap_before.cluster_load_percent or 0) / 100, limits=limits)
@@ -75,6 +78,7 @@ def demo_step(ctx: Any) -> None:
                              what=f"resize {CLUSTER} to {target} CKUs", timeout_s=30, poll_s=0.5, console=out)
             audit.after = final.summary()
         snap_after = collect_snapshot(metrics, final, now=time.time(), window_s=60)
+        out.print(f"brokerscale cloud check: {run_check(snap_after, rules_file=None, limits_name='design-doc')[1]}")
         load = Table("", "CKUs", "in + out", "cluster load", title="Load before and after (same traffic)",
                      title_justify="left")
         _load_row(load, "before", snap_before)
