@@ -20,6 +20,14 @@ def test_budget_grows_with_time_and_is_capped_by_the_limit() -> None:
     assert Pacer(rate=0).budget(0) > 10**12
 
 
+def test_run_bounds() -> None:
+    assert Pacer(rate=2000).run_bounds(10) == (20000, 11.0)
+    assert Pacer(rate=2000).run_bounds(60) == (120000, 66.0)
+    assert Pacer(rate=2000, limit=500).run_bounds(10) == (500, 11.0)
+    assert Pacer(rate=0).run_bounds(10) == (None, 10)
+    assert Pacer(rate=0, limit=7).run_bounds(None) == (7, None)
+
+
 def test_wait_says_when_the_next_message_is_due() -> None:
     p = Pacer(rate=100)
     assert p.wait(sent=0, elapsed=0) == 0  # one is due at once

@@ -24,6 +24,22 @@ class Pacer:
         allowed = 2**62 if self.unthrottled else int(self.rate * max(0.0, elapsed)) + 1
         return allowed if self.limit is None else min(allowed, self.limit)
 
+    def run_bounds(self, duration: float | None) -> tuple[int | None, float | None]:
+        """(message limit, time cutoff) of a run of `duration` seconds.
+
+        A paced run sends exactly rate x duration messages: if the process was starved of CPU and fell
+        behind, it may finish them within a grace period (10%, at least 1 s) rather than silently sending
+        fewer — the report's rate (acks / elapsed time) then shows the lateness honestly. An unthrottled
+        run simply stops at `duration`.
+        """
+        if duration is None:
+            return self.limit, None
+        if self.unthrottled:
+            return self.limit, duration
+        total = round(self.rate * duration)
+        limit = total if self.limit is None else min(self.limit, total)
+        return limit, duration + max(1.0, 0.1 * duration)
+
     def wait(self, sent: int, elapsed: float) -> float:
         """Seconds until the next message is due (0 if one is due now)."""
         if self.unthrottled or sent < self.budget(elapsed):

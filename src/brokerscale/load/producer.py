@@ -98,7 +98,7 @@ def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, du
             *, verify: bool = False, overrides: dict[str, Any] | None = None,
             on_progress: Callable[[Progress], None] | None = None,
             clock: Callable[[], float] = time.monotonic) -> ProduceResult:
-    """Send until `duration_s` has passed or `pacer.limit` messages were sent, then wait for all acks."""
+    """Send for `duration_s` (see `Pacer.run_bounds`) or until `pacer.limit` messages, then wait for all acks."""
     from confluent_kafka import Producer
 
     deliveries = Deliveries(verify=verify)
@@ -113,11 +113,12 @@ def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, du
     idx = 0
     start = clock()
     next_progress = start + PROGRESS_EVERY_S
-    limit = pacer.limit
+    limit, cutoff = pacer.run_bounds(duration_s)
+    pacer = Pacer(pacer.rate, limit)  # budget() must never exceed the run's total
     while True:
         now = clock()
         elapsed = now - start
-        if (duration_s is not None and elapsed >= duration_s) or (limit is not None and sent >= limit):
+        if (cutoff is not None and elapsed >= cutoff) or (limit is not None and sent >= limit):
             break
         if on_progress is not None and now >= next_progress:
             next_progress = now + PROGRESS_EVERY_S
@@ -125,8 +126,8 @@ def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, du
         todo = min(pacer.budget(elapsed) - sent, CHUNK)
         if todo <= 0:
             wait = pacer.wait(sent, elapsed)
-            if duration_s is not None:
-                wait = min(wait, max(0.0, duration_s - elapsed))
+            if cutoff is not None:
+                wait = min(wait, max(0.0, cutoff - elapsed))
             poll(min(wait, 0.05))  # serves delivery callbacks while we wait
             continue
         for _ in range(todo):
