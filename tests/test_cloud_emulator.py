@@ -179,3 +179,24 @@ def test_emulator_command_serves_with_generated_credentials(tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_shipped_trace_plays_forward_at_its_time_scale(tmp_path: Path) -> None:
+    clock = {"now": 1_800_000_000.0}
+    state = EmulatorState.load(None, clock=lambda: clock["now"], trace_file=Path("cloud-morning-peak"))
+    c = state.cluster("lkc-health1")
+    assert c is not None
+    start = state.load_values(c, clock["now"])
+    assert start["received_mb_s"] == pytest.approx(12)
+    peak = state.load_values(c, clock["now"] + 120)  # two wall-clock minutes = two trace hours
+    assert peak["received_mb_s"] == pytest.approx(34) and peak["lag"] == pytest.approx(9000)
+    assert peak["load_percent"] == pytest.approx(98)  # (34 + 64) MB/s on 2 x 50 MB/s
+    clock["now"] += 60  # the emulator's resizes change the load the same trace produces
+    from brokerscale.cloud.emulator.app import apply_update
+
+    assert apply_update(state, c, {"config": {"kind": "Dedicated", "cku": 3}}) is None
+    clock["now"] += state.config.provisioning_delay_s
+    state.advance()
+    assert state.load_values(c, clock["now"] + 1)["cku"] == 3
+    assert state.load_values(c, 1_800_000_120.0)["load_percent"] == pytest.approx(98 * 2 / 3)  # 3 CKUs now
+    assert state.cku_at(c, 1_800_000_080.0) == 2  # before the resize finished: still 2

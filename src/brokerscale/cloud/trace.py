@@ -122,7 +122,18 @@ def parse_trace(data: object, source: str) -> Trace:
         raise from_validation_error(source, exc) from None
 
 
+TRACES_DIR = Path(__file__).resolve().parent.parent / "data" / "traces"
+
+
+def shipped_traces() -> list[str]:
+    return sorted(p.stem for p in TRACES_DIR.glob("*.yaml"))
+
+
 def load_trace(path: Path) -> Trace:
+    """Read a trace file; a bare name (`cloud-morning-peak`) means a trace shipped with brokerscale."""
+    shipped = TRACES_DIR / f"{path}.yaml"
+    if not path.exists() and "/" not in str(path) and shipped.is_file():
+        path = shipped
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
