@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -113,9 +114,11 @@ def load_command(
 ) -> None:
     """Produce synthetic HL7 v2 (ADT, ORU) and FHIR (Observation, Encounter) traffic, or consume it.
 
-    Records are keyed by synthetic patient MRN (SYN…), sized around --size, sent with acks=all and
-    idempotence, and paced to --rate. Reports msgs/s, MB/s, p50/p99 delivery latency and errors.
-    All data is synthetic; nothing is read from other topics.
+    Records are keyed by synthetic patient MRN (SYN…), sized around --size, sent with acks=all and idempotence.
+
+    Reports msgs/s, MB/s, p50/p99 delivery latency and errors; --verify reads back this run's records.
+
+    --consume runs a paced consumer group (meant for synthetic topics: payloads are counted, never inspected).
 
     Examples:
 
@@ -189,8 +192,7 @@ def load_command(
         if not json_out:
             err.print(f"verifying: reading back {d.acked:,} acknowledged records…")
         v = verify(conn, topic, start_offsets, d.offsets)
-        report = LoadReport(**{**report.__dict__, "verified": True, "read_back": v.read_back, "lost": v.lost,
-                               "corrupted": v.corrupted})
+        report = replace(report, verified=True, read_back=v.read_back, lost=v.lost, corrupted=v.corrupted)
     print_json(report.to_json()) if json_out else _print_report(report)
     sys.stdout.flush()
     if report.errors or report.lost or report.corrupted:
