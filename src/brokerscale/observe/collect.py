@@ -79,6 +79,7 @@ class Observer:
     _prev: dict[int, jmx.Scrape] = field(default_factory=dict)
     _prev_prom: list[jmx.Scrape] = field(default_factory=list)
     _http: httpx.Client | None = None
+    _prev_view: kafka_source.AdminView | None = None
     _loaded: bool = False
 
     @property
@@ -87,7 +88,7 @@ class Observer:
 
     def admin(self) -> Any:
         if self._admin is None:
-            self._admin = self.profile.admin()
+            self._admin = self.profile.admin(timeout_s=6.0)
         return self._admin
 
     def close(self) -> None:
@@ -161,7 +162,18 @@ class Observer:
                 "disk_used_bytes": keep.disk_used_bytes if keep.disk_used_bytes is not None
                 else load.disk_used_bytes})
         rates = jmx.topic_rates(prev_scrapes, cur_scrapes) if cur_scrapes else {}
-        topics = [t.model_copy(update=rates.get(t.name, {}) if cur_scrapes else {}) for t in view.topics]
+        if self._prev_view is not None and not self.groups_only:
+            # Bytes and messages in from exact, timestamped admin data; the exporter keeps bytes out.
+            t_rates, b_rates = kafka_source.admin_rates(self._prev_view, view)
+            for name, upd in t_rates.items():
+                rates.setdefault(name, {}).update(upd)
+            for bid, b in brokers.items():
+                if b.alive:
+                    brokers[bid] = b.model_copy(update=b_rates.get(bid, {"bytes_in_per_s": 0.0,
+                                                                          "messages_in_per_s": 0.0}))
+            window = view.ts - self._prev_view.ts
+        self._prev_view = view
+        topics = [t.model_copy(update=rates.get(t.name, {})) for t in view.topics]
         snap = Snapshot(cluster=self.cluster, source="kafka-admin+prometheus" if self.prometheus_url else
                         ("kafka-admin+jmx" if self.metrics_urls else "kafka-admin"),
                         taken_at=view.ts, window_s=window, brokers=[brokers[k] for k in sorted(brokers)],

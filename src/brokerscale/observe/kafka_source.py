@@ -91,6 +91,43 @@ def _min_isr(admin: Any, topics: list[str]) -> dict[str, int]:
     return out
 
 
+def admin_rates(prev: AdminView, cur: AdminView) -> tuple[dict[str, dict[str, float]], dict[int, dict[str, float]]]:
+    """Bytes and messages in per second per topic and per leader broker, from two admin views.
+
+    Leader log sizes (DescribeLogDirs) and log-end offsets are exact and carry the request's own time,
+    unlike exporter counters read at some moment inside a multi-second scrape. A log that shrank
+    (retention deleted a segment) contributes 0 for that window rather than negative load.
+    """
+    dt = cur.ts - prev.ts
+    topics: dict[str, dict[str, float]] = {}
+    brokers: dict[int, dict[str, float]] = defaultdict(lambda: {"bytes_in_per_s": 0.0, "messages_in_per_s": 0.0})
+    if dt <= 0:
+        return topics, dict(brokers)
+    old = {(t.name, p.partition): p for t in prev.topics for p in t.partitions}
+    for t in cur.topics:
+        b_sum = m_sum = 0.0
+        known = False
+        for p in t.partitions:
+            o = old.get((t.name, p.partition))
+            if o is None:
+                continue
+            b = m = 0.0
+            if p.size_bytes is not None and o.size_bytes is not None:
+                b = max(0, p.size_bytes - o.size_bytes) / dt
+                known = True
+            if p.log_end_offset is not None and o.log_end_offset is not None:
+                m = max(0, p.log_end_offset - o.log_end_offset) / dt
+                known = True
+            b_sum += b
+            m_sum += m
+            if p.leader is not None:
+                brokers[p.leader]["bytes_in_per_s"] += b
+                brokers[p.leader]["messages_in_per_s"] += m
+        if known:
+            topics[t.name] = {"bytes_in_per_s": b_sum, "messages_in_per_s": m_sum}
+    return topics, dict(brokers)
+
+
 def collect(admin: Any, *, sizes: bool = True, configs: bool = True, groups: bool = True,
             include_internal: bool = True, topics: list[str] | None = None) -> AdminView:
     """One admin view of the cluster. Kafka errors become one `Unreachable` line."""
@@ -103,7 +140,6 @@ def collect(admin: Any, *, sizes: bool = True, configs: bool = True, groups: boo
 
 def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_internal: bool,
              only: list[str] | None) -> AdminView:
-    ts = time.time()
     cluster = admin.describe_cluster()
     brokers = {b["broker_id"]: BrokerLoad(id=b["broker_id"], host=b.get("host"), port=b.get("port"),
                                           rack=b.get("rack"), alive=not b.get("is_fenced", False))
@@ -128,15 +164,18 @@ def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_in
                 if r not in brokers:
                     brokers[r] = BrokerLoad(id=r, alive=False)
     tps = [(t.name, p.partition) for t in topic_list for p in t.partitions if p.leader is not None]
-    leo = _offsets(admin, tps, "LATEST")
-    start = _offsets(admin, tps, "EARLIEST")
     by_name = {t.name: t for t in topic_list}
+    # The view's time is when offsets and sizes were read (rates divide by differences of it).
+    t0 = time.time()
+    leo = _offsets(admin, tps, "LATEST")
+    if sizes:
+        _apply_sizes(admin, by_name, brokers)
+    ts = (t0 + time.time()) / 2
+    start = _offsets(admin, tps, "EARLIEST")
     for (name, part), off in leo.items():
         by_name[name].partitions[part].log_end_offset = off
     for (name, part), off in start.items():
         by_name[name].partitions[part].log_start_offset = off
-    if sizes:
-        _apply_sizes(admin, by_name, brokers)
     if configs:
         for name, v in _min_isr(admin, [t.name for t in topic_list]).items():
             by_name[name].min_insync_replicas = v
@@ -155,7 +194,9 @@ def _apply_sizes(admin: Any, by_name: dict[str, TopicLoad], brokers: dict[int, B
     """DescribeLogDirs, one request per live broker: replica sizes -> partition, topic and broker totals."""
     alive = [b for b, info in brokers.items() if info.alive]
     per_part: dict[TP, int] = defaultdict(int)
+    leader_size: dict[TP, int] = {}
     per_topic: dict[str, int] = defaultdict(int)
+    leaders = {(name, p.partition): p.leader for name, t in by_name.items() for p in t.partitions}
     for entry in admin.describe_log_dirs(brokers=alive):
         used = 0
         for d in entry.get("log_dirs", []):
@@ -168,14 +209,16 @@ def _apply_sizes(admin: Any, by_name: dict[str, TopicLoad], brokers: dict[int, B
                     size = int(p.get("partition_size", 0))
                     used += size
                     key = (t["name"], p["partition_index"])
-                    per_part[key] = max(per_part[key], size)  # the leader's log is the complete one
+                    per_part[key] = max(per_part[key], size)
+                    if leaders.get(key) == entry["broker"]:
+                        leader_size[key] = size  # the leader's log is the complete one
                     per_topic[t["name"]] += size
         if entry["broker"] in brokers:
             brokers[entry["broker"]].disk_used_bytes = used
     for name, topic in by_name.items():
         topic.size_bytes = per_topic.get(name, 0)
         for p in topic.partitions:
-            p.size_bytes = per_part.get((name, p.partition))
+            p.size_bytes = leader_size.get((name, p.partition), per_part.get((name, p.partition)))
 
 
 def _collect_groups(admin: Any, view: AdminView) -> None:
