@@ -54,8 +54,9 @@ ApiUrlOpt = Annotated[str, typer.Option("--api-url", envvar="CONFLUENT_CLOUD_API
 MetricsUrlOpt = Annotated[str, typer.Option("--metrics-url", envvar="CONFLUENT_CLOUD_METRICS_URL", metavar="URL",
                                             help="Metrics API base URL.")]
 CredsOpt = Annotated[Path | None, typer.Option(
-    "--credentials-file", envvar="CONFLUENT_CLOUD_CREDENTIALS_FILE", metavar="FILE", show_default=False,
-    help="File with `key:` and `secret:` (default: CONFLUENT_CLOUD_API_KEY / _SECRET).")]
+    "--credentials-file", metavar="FILE", show_default=False,
+    help="File with `key:` and `secret:` (default: CONFLUENT_CLOUD_API_KEY / _SECRET, "
+         "else the file named by CONFLUENT_CLOUD_CREDENTIALS_FILE).")]
 EnvOpt = Annotated[str, typer.Option("--environment", "-e", envvar="CONFLUENT_ENVIRONMENT", metavar="ENV_ID",
                                      help="Confluent environment id (env-...).")]
 ClusterIdOpt = Annotated[str, typer.Option("--cluster-id", "-k", envvar="CONFLUENT_CLUSTER_ID", metavar="LKC_ID",
@@ -172,8 +173,8 @@ def cluster_resize(
 ) -> None:
     """Resize a Dedicated cluster to N CKUs; with --apply, wait (with progress) until status.cku == N.
 
-    Shrinking follows the Confluent CLI's guard: one CKU at a time, refused when the partitions exceed
-    4,500 x N or the cluster load is over 70%; multi-zone clusters keep at least 2 CKUs.
+    Shrinking follows the Confluent CLI's guard: one CKU at a time, refused when the partitions \
+exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at least 2 CKUs.
 
     Examples:
 
@@ -358,8 +359,9 @@ def check_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
                   fmt: FormatOpt = OutputFormat.table) -> None:
     """Monitoring check for a Confluent Cloud cluster: the same triggers as `brokerscale check`.
 
-    Utilisation is measured against the cluster's CKUs under the limits profile. Exit codes: 0 OK,
-    1 WARNING, 2 CRITICAL, 3 UNKNOWN (API unreachable, bad credentials or rules — reason on the line).
+    Utilisation is measured against the cluster's CKUs under the limits profile.
+
+    Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (API unreachable, bad credentials or rules).
 
     Example:
 
@@ -474,8 +476,10 @@ def emulator_command(
 ) -> None:
     """Run a local Confluent Cloud (cmk v2, Metrics API v2, Kafka REST v3) for tests and demos.
 
-    It accepts the key pair in its own CONFLUENT_CLOUD_API_KEY/_SECRET, keys listed in the state file,
-    or (when neither is set) a generated pair written to FILE.credentials for --credentials-file.
+    Keys: its own CONFLUENT_CLOUD_API_KEY/_SECRET, keys in the state file, or a generated pair \
+written to FILE.credentials (for --credentials-file).
+
+    Load traces: --trace FILE or a shipped name (cloud-morning-peak); format in brokerscale/cloud/trace.py.
 
     Example:
 
