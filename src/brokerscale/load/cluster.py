@@ -6,6 +6,7 @@ seconds with one line instead of hanging while the producer retries forever.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from brokerscale.connect import ConnectionProfile
@@ -14,8 +15,14 @@ from brokerscale.errors import BadInput, Unreachable
 PROBE_TIMEOUT_S = 5.0
 
 
-def probe(profile: ConnectionProfile, timeout_s: float = PROBE_TIMEOUT_S) -> int:
-    """Number of brokers the cluster reports; `Unreachable` if no broker answers in time."""
+@dataclass(frozen=True)
+class ClusterInfo:
+    brokers: int
+    topics: frozenset[str]
+
+
+def probe(profile: ConnectionProfile, timeout_s: float = PROBE_TIMEOUT_S) -> ClusterInfo:
+    """Brokers and topics the cluster reports; `Unreachable` if no broker answers in time."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
@@ -29,15 +36,21 @@ def probe(profile: ConnectionProfile, timeout_s: float = PROBE_TIMEOUT_S) -> int
                           f"{timeout_s:.0f} s ({_reason(exc)})") from None
     except ValueError as exc:  # librdkafka rejects a malformed configuration
         raise BadInput(f"connection settings for {profile.label}: {exc}") from None
-    return len(meta.brokers)
+    return ClusterInfo(brokers=len(meta.brokers), topics=frozenset(meta.topics))
 
 
 def ensure_topic(profile: ConnectionProfile, topic: str, partitions: int, replication: int | None,
-                 brokers: int) -> bool:
-    """Create `topic` if it does not exist (via the admin API). True if it was created."""
+                 info: ClusterInfo) -> bool:
+    """Create `topic` if it does not exist (via the admin API). True if it was created.
+
+    An existing topic is used as it is, without asking for create rights a client may not have.
+    """
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    if topic in info.topics:
+        return False
+    brokers = info.brokers
     rf = replication if replication is not None else min(3, brokers)
     if rf > brokers:
         raise BadInput(f"--replication-factor: {rf} is more than the {brokers} broker(s) of {profile.label}")

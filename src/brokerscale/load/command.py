@@ -139,7 +139,7 @@ def load_command(
     if verify_ and group:
         raise BadInput("--verify: only applies when producing, not with --consume")
     conn = profile(bootstrap, command_config, cluster)
-    brokers = probe(conn)
+    info = probe(conn)
     json_out = fmt is OutputFormat.json
     show_live = err.is_terminal
 
@@ -156,7 +156,7 @@ def load_command(
         print_json(creport.to_json()) if json_out else _print_consume(creport)
         return
 
-    created = ensure_topic(conn, topic, partitions, replication_factor, brokers)
+    created = ensure_topic(conn, topic, partitions, replication_factor, info)
     if not json_out:
         err.print(f"building the message pool ({', '.join(kind_list)}; mean {format_bytes(mean)}, "
                   f"{patients:,} patients{f', Zipf skew {skew}' if skew else ''})…")
