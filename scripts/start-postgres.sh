@@ -28,10 +28,21 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u "$OWNER" -- "$@"; else "$@"; fi
 }
 
+if [ "${1:-}" = "--stop" ]; then
+  if [ -d "$PGDIR/data" ] && PG_CTL=$(find_bin pg_ctl); then
+    [ "$(id -u)" = 0 ] && OWNER=postgres
+    as_owner "$PG_CTL" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1
+  fi
+  rm -rf "$PGDIR"
+  exit 0
+fi
+
 if ! INITDB=$(find_bin initdb); then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     log "PostgreSQL not found; trying apt-get install -y postgresql"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 2>&1; } || true
   fi
   INITDB=$(find_bin initdb) || { log "PostgreSQL is not installed; postgres tests will skip"; exit 0; }
 fi
@@ -41,12 +52,6 @@ if [ "$(id -u)" = 0 ]; then
   OWNER=postgres
   id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres >/dev/null 2>&1 || {
     log "cannot create the postgres OS user"; exit 0; }
-fi
-
-if [ "${1:-}" = "--stop" ]; then
-  [ -d "$PGDIR/data" ] && as_owner "$PG_CTL" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1
-  rm -rf "$PGDIR"
-  exit 0
 fi
 
 mkdir -p "$PGDIR"
