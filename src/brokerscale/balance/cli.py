@@ -56,7 +56,7 @@ def _thresholds(replica: float, leader: float, disk: float, network: float, topi
 
 
 def load_model(cluster_file: Path | None, bootstrap: str | None, command_config: Path | None,
-               cluster: str | None, topics: str | None) -> ClusterModel:
+               cluster: str | None, topics: str | None, include_internal: bool = False) -> ClusterModel:
     if cluster_file is not None:
         model = load_cluster_file(cluster_file)
         if topics:
@@ -75,7 +75,7 @@ def load_model(cluster_file: Path | None, bootstrap: str | None, command_config:
     from brokerscale.balance.live import model_from_cluster
 
     with console.status("reading brokers, replicas and log-dir sizes…"):
-        return model_from_cluster(profile(bootstrap, command_config, cluster), topics)
+        return model_from_cluster(profile(bootstrap, command_config, cluster), topics, include_internal)
 
 
 @app.command("propose")
@@ -87,6 +87,9 @@ def propose(
     mode: ModeOpt = "full",
     brokers: BrokersOpt = None,
     topics: TopicsOpt = None,
+    include_internal: Annotated[bool, typer.Option(
+        "--include-internal", help="Also move internal topics (__consumer_offsets…); needed to drain a broker fully.")]
+    = False,
     replica_threshold: Annotated[float, typer.Option(help="Replica-count band around the fair share.")] = 0.10,
     leader_threshold: Annotated[float, typer.Option(help="Leader-count band.")] = 0.10,
     disk_threshold: Annotated[float, typer.Option(help="Disk-usage band.")] = 0.10,
@@ -117,7 +120,7 @@ def propose(
 
       brokerscale rebalance propose --cluster-file cluster.json --mode full --disk-threshold 0.05
     """
-    model = load_model(cluster_file, bootstrap, command_config, cluster, topics)
+    model = load_model(cluster_file, bootstrap, command_config, cluster, topics, include_internal)
     th = _thresholds(replica_threshold, leader_threshold, disk_threshold, network_threshold, topic_threshold,
                      capacity_limit)
     proposal = optimize(model, mode, parse_ids(brokers), th)

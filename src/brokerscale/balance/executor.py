@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from brokerscale.balance.kafka_ops import BROKER_RATES, TOPIC_LISTS, TP
 from brokerscale.balance.state import ExecState, Move, save_state
-from brokerscale.errors import OperationFailed
+from brokerscale.errors import OperationFailed, Unreachable
 
 
 class Ops(Protocol):
@@ -73,21 +73,34 @@ def throttle_plan(moves: list[Move], rate: int | None) -> tuple[dict[int, dict[s
 
 
 def clear_throttles(ops: Ops, state: ExecState, audit: Audit | None, path: Path | None, actor: str) -> None:
-    """Remove every throttle this run set (recorded in the state before it was set)."""
+    """Remove every throttle this run set (recorded in the state before it was set).
+
+    A broker that is down cannot be asked to drop its own rate; it stays recorded in the state and the
+    next `execute` or `cancel` removes it once the broker is back.
+    """
     if not state.throttled_brokers and not state.throttled_topics:
         return
-    brokers: dict[int, dict[str, str | None]] = {b: dict.fromkeys(BROKER_RATES) for b in state.throttled_brokers}
+    try:
+        live = ops.live_brokers()
+    except Unreachable:
+        live = set(state.throttled_brokers)
+    reachable = [b for b in state.throttled_brokers if b in live]
+    left = [b for b in state.throttled_brokers if b not in live]
+    brokers: dict[int, dict[str, str | None]] = {b: dict.fromkeys(BROKER_RATES) for b in reachable}
     topics: dict[str, dict[str, str | None]] = {t: dict.fromkeys(TOPIC_LISTS) for t in state.throttled_topics}
     intent = {"brokers": sorted(brokers), "topics": sorted(topics), "delete": list(BROKER_RATES + TOPIC_LISTS)}
     if audit is not None:
         with audit.audited(actor=actor, action="rebalance.throttle.remove", target=state.cluster,
                            intent=intent, correlation_id=state.plan_id) as change:
             ops.set_configs(brokers, topics)
-            change.after = {"removed": True}
+            change.after = {"removed": True, "left_on_offline_brokers": left}
     else:
         ops.set_configs(brokers, topics)
-    state.throttled_brokers = []
+    state.throttled_brokers = left
     state.throttled_topics = []
+    if left:
+        state.message += (f" (the throttle rate stays on offline broker {','.join(map(str, left))} until it is back "
+                          "and `rebalance execute` or `rebalance cancel --apply` runs)")
     if path is not None:
         save_state(path, state)
 
@@ -175,9 +188,16 @@ class Executor:
         topics = sorted({m.topic for m in st.moves})
         last_progress = self.clock()
         while True:
-            current = self.ops.assignments(topics)
-            ongoing = self.ops.ongoing()
-            live = self.ops.live_brokers()
+            try:
+                current = self.ops.assignments(topics)
+                ongoing = self.ops.ongoing()
+                live = self.ops.live_brokers()
+            except Unreachable as exc:
+                # a broker that just died can fail one metadata call; keep polling until the stall timeout
+                if self.clock() - last_progress > self.stall_timeout_s:
+                    raise OperationFailed(f"the cluster stopped answering: {exc.message}") from None
+                self.sleep(max(self.poll_s, 0.5))
+                continue
             done = set(st.completed)
             changed = False
             for m in st.moves:
