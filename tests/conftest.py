@@ -7,7 +7,9 @@ own data directory, so the store and cluster state of a test run never touch the
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="brokerscale-test-"))
+atexit.register(shutil.rmtree, _SESSION_DIR, True)
 os.environ["BROKERSCALE_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ.pop("BROKERSCALE_STORE_URL", None)
 os.environ.pop("BROKERSCALE_BOOTSTRAP", None)
