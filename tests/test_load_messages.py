@@ -7,6 +7,8 @@ import hl7
 import pytest
 from fhir.resources.encounter import Encounter
 from fhir.resources.observation import Observation
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
 
 from brokerscale.load.messages import KINDS, build_message, make_patient
 
@@ -31,6 +33,17 @@ def test_hl7_messages_parse_and_carry_the_patient(kind: str, size: int) -> None:
     else:
         assert str(msg.segment("EVN")[1]) == "A01"
         assert msg[1][0][0] == "EVN"  # EVN directly follows MSH
+
+
+@pytest.mark.parametrize("size", [300, 5000])
+@pytest.mark.parametrize(("kind", "structure"), [("hl7-adt", "ADT_A01"), ("hl7-oru", "ORU_R01")])
+def test_hl7_messages_pass_strict_hl7apy_validation(kind: str, structure: str, size: int) -> None:
+    """Required segments present and every field of the right HL7 2.5.1 datatype."""
+    rng, patient = _patient()
+    raw = build_message(kind, patient, 17, rng, size).decode("ascii")
+    msg = parse_message(raw, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    assert msg.name == structure
+    assert msg.validate()
 
 
 @pytest.mark.parametrize("size", [300, 1200, 5000, 20_000])
