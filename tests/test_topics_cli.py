@@ -60,6 +60,9 @@ def test_invalid_policy_from_env_is_reported_too(cli: Any, tmp_path: Path, monke
     (["hot", "--factor", "1"], "--factor"),
     (["hot", "--min-rate", "fast"], "--min-rate"),
     (["list", "--bootstrap", "not a host"], "--bootstrap"),
+    (["optimize", "--source", "metrics"], "--source: metrics needs --metrics-url"),
+    (["optimize", "--metrics-url", "one=localhost"], "--metrics-url"),
+    (["optimize", "--source", "jmx"], "--source"),
 ])
 def test_bad_flags_are_one_line_exit_2(cli: Any, args: list[str], needle: str) -> None:
     code, out, err = cli("topics", *args, *([] if "--bootstrap" in args else ["-b", "127.0.0.1:1"]))

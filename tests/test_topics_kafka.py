@@ -17,6 +17,8 @@ from brokerscale.plan.partitions import partition_target
 from brokerscale.topics.policy import DAY_MS
 
 pytestmark = pytest.mark.kafka
+#: A short offsets-only measurement: enough for tests that do not look at traffic.
+FAST = ("--window", "1s", "--source", "offsets")
 
 
 def _admin(bootstrap: str) -> Any:
@@ -28,7 +30,8 @@ def _admin(bootstrap: str) -> Any:
 def _create(bootstrap: str, name: str, partitions: int, **configs: str) -> None:
     admin = _admin(bootstrap)
     try:
-        admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 3, "configs": configs}})
+        admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 3, "configs": configs}},
+                            wait_for_metadata=True)
     finally:
         admin.close()
 
@@ -54,6 +57,8 @@ def _load(bootstrap: str, topic: str, seconds: float, keys: list[str], weights: 
     from confluent_kafka import Producer
 
     stats: dict[str, Any] = {"bytes": 0, "partition_of": {}, "per_key": Counter(), "elapsed": 0.0}
+    # bytes the brokers acknowledged (not merely queued in the producer), and when
+    stats.update(delivered=0, first_ack=None, last_ack=None)
     stop = threading.Event()
 
     def run() -> None:
@@ -63,15 +68,23 @@ def _load(bootstrap: str, topic: str, seconds: float, keys: list[str], weights: 
         def delivered(err: Any, msg: Any) -> None:
             if err is None:
                 stats["partition_of"][msg.key().decode()] = msg.partition()
+                stats["delivered"] += len(msg.value())
+                now = time.monotonic()
+                stats["first_ack"] = stats["first_ack"] or now
+                stats["last_ack"] = now
 
         t0 = time.monotonic()
         while not stop.is_set() and time.monotonic() - t0 < seconds:
             for k in rng.choices(keys, weights, k=100):
-                producer.produce(topic, key=k, value=b"x" * size, on_delivery=delivered)
+                try:
+                    producer.produce(topic, key=k, value=b"x" * size, on_delivery=delivered)
+                except BufferError:  # the local queue is full: the cluster is slower than us, wait
+                    producer.poll(0.1)
+                    continue
                 stats["bytes"] += size
                 stats["per_key"][k] += 1
             producer.poll(0)
-            time.sleep(0.005)
+            time.sleep(0.05)  # about 2,000 records/s at most: light load, the queue stays short
         producer.flush(10)
         stats["elapsed"] = time.monotonic() - t0
 
@@ -100,14 +113,14 @@ def test_dry_run_changes_nothing_and_apply_fixes_retention_and_min_isr(cli: Any,
     _create(bootstrap, topic, 24, **{"retention.ms": str(DAY_MS), "min.insync.replicas": "1"})
     before = _describe(bootstrap, topic)
 
-    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s",
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST,
                          "--format", "json")
     assert code == 0, err
     review = json.loads(out)["topics"][0]
     assert {"retention-below-policy", "min-isr-below-policy"} <= {f["code"] for f in review["findings"]}
     assert _describe(bootstrap, topic) == before  # a dry run changes nothing
 
-    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply")
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST, "--apply")
     assert code == 0, err
     parts, configs = _describe(bootstrap, topic)
     assert parts == 24
@@ -119,7 +132,7 @@ def test_dry_run_changes_nothing_and_apply_fixes_retention_and_min_isr(cli: Any,
     assert records[0]["after"]["min.insync.replicas"] == "2"
 
     # converged: a second run finds nothing to change
-    code, out, _ = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--format", "json")
+    code, out, _ = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST, "--format", "json")
     assert code == 0 and json.loads(out)["topics"][0]["config_changes"] == []
 
 
@@ -128,26 +141,27 @@ def test_keyed_topic_under_load_gets_rule_target_refused_without_remap_then_appl
     topic = "clinical.labs"
     _create(bootstrap, topic, 3)
     patients = [f"patient-{i}" for i in range(300)]
-    with _load(bootstrap, topic, 6.0, patients) as stats:
+    with _load(bootstrap, topic, 30.0, patients) as stats:
         code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "2s",
-                             "--format", "json")
+                             "--source", "offsets", "--format", "json")
     assert code == 0, err
     review = json.loads(out)["topics"][0]
     rate = review["rate"]
-    produced_rate = stats["bytes"] / stats["elapsed"]
+    produced_rate = stats["delivered"] / (stats["last_ack"] - stats["first_ack"])
+    assert rate["source"].startswith("offset deltas")
     assert 0.2 * produced_rate < rate["bytes_in_per_s"] < 5 * produced_rate
     expected = partition_target(rate["throughput_mb_s"], "high-volume-clinical")
     assert review["partitions"]["target"] == expected.partitions == expected.floor  # light load: the floor
     assert review["partitions"]["needs_key_remap"] is True
 
-    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply")
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST, "--apply")
     assert code == 2
     flat = " ".join(err.split())
     assert "per-patient ordering breaks" in flat and "nothing was changed" in flat
     assert _describe(bootstrap, topic)[0] == 3
     assert _audit("topics.", topic) == []
 
-    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply",
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST, "--apply",
                          "--allow-key-remap")
     assert code == 0, err
     assert _describe(bootstrap, topic)[0] == expected.partitions
@@ -161,7 +175,7 @@ def test_keyed_topic_under_load_gets_rule_target_refused_without_remap_then_appl
 def test_decrease_is_reported_and_not_attempted(cli: Any, bootstrap: str) -> None:
     topic = "reference.loinc"
     _create(bootstrap, topic, 9)
-    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, "--window", "1s", "--apply")
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST, "--apply")
     assert code == 0, err
     assert "never attempted" in " ".join(out.split())
     assert _describe(bootstrap, topic)[0] == 9
@@ -184,7 +198,7 @@ def test_zipf_skewed_key_makes_a_flagged_hot_partition(cli: Any, bootstrap: str)
     _create(bootstrap, topic, 6)
     devices = [f"monitor-{i}" for i in range(200)]
     weights = [1 / (rank + 1) ** 1.6 for rank in range(200)]  # Zipf, s = 1.6: monitor-0 dominates
-    with _load(bootstrap, topic, 5.0, devices, weights) as stats:
+    with _load(bootstrap, topic, 30.0, devices, weights) as stats:
         code, out, err = cli("topics", "hot", "-b", bootstrap, "--topic", topic, "--window", "2s",
                              "--format", "json")
     assert code == 0, err

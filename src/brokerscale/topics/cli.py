@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput, OperationFailed
+from brokerscale.observe.options import MetricsUrlOpt
 from brokerscale.topics.apply import apply_reviews, refusals
 from brokerscale.topics.hot import DEFAULT_FACTOR, find_hot_partitions
 from brokerscale.topics.live import Measurement, TopicsAdmin
+from brokerscale.topics.metrics import MetricsSource, metrics_source
 from brokerscale.topics.model import Finding, TopicReview
 from brokerscale.topics.policy import load_policy
 from brokerscale.topics.render import (
@@ -52,10 +56,24 @@ TopicOpt = Annotated[
     typer.Option("--topic", "-t", metavar="NAME", show_default=False,
                  help="Only this topic (repeatable). Default: every non-internal topic."),
 ]
+
+
+class Source(StrEnum):
+    auto = "auto"
+    offsets = "offsets"
+    metrics = "metrics"
+
+
+SourceOpt = Annotated[
+    Source,
+    typer.Option("--source", help="Traffic per topic from: metrics (brokers' JMX exporters, exact bytes), "
+                                  "offsets (log-end and group offsets × average record size; works on any "
+                                  "cluster), or auto (metrics when exporter URLs are known, else offsets)."),
+]
 WindowOpt = Annotated[
     str,
     typer.Option("--window", "-w", metavar="DURATION",
-                 help="How long to measure traffic (two offset samples this far apart)."),
+                 help="How long to measure traffic (offsets sampled across it; metrics scraped at both ends)."),
 ]
 
 
@@ -66,16 +84,21 @@ def _window(text: str) -> float:
     return seconds
 
 
-def _measure(admin: TopicsAdmin, names: list[str], window_s: float, quiet: bool) -> Measurement:
+def _measure(admin: TopicsAdmin, names: list[str], window_s: float, quiet: bool,
+             metrics: MetricsSource | None = None) -> Measurement:
     if not names:
         return Measurement({}, {}, window_s)
     if quiet:
-        return admin.measure(names, window_s)
-    with Progress(TextColumn("measuring traffic on {task.fields[n]} topic(s)"), BarColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as progress:
-        task = progress.add_task("measure", total=1.0, n=len(names))
-        result = admin.measure(names, window_s, tick=lambda f: progress.update(task, completed=f))
-        progress.update(task, completed=1.0)
+        result = admin.measure(names, window_s, metrics=metrics)
+    else:
+        with Progress(TextColumn("measuring traffic on {task.fields[n]} topic(s)"), BarColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as progress:
+            task = progress.add_task("measure", total=1.0, n=len(names))
+            result = admin.measure(names, window_s, tick=lambda f: progress.update(task, completed=f),
+                                   metrics=metrics)
+            progress.update(task, completed=1.0)
+    if result.note:
+        err.print(f"[yellow]note:[/] {escape(result.note)}", soft_wrap=True)
     return result
 
 
@@ -167,6 +190,7 @@ def _explain_refusal(reviews: list[TopicReview], refused: set[str]) -> None:
 def optimize_command(
     bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
     policy: PolicyOpt = None, topic: TopicOpt = None, window: WindowOpt = "10s",
+    source: SourceOpt = Source.auto, metrics_url: MetricsUrlOpt = None,
     apply: Annotated[bool, typer.Option("--apply", help="Execute the changes (default: dry run).")] = False,
     allow_key_remap: Annotated[bool, typer.Option(
         "--allow-key-remap", help="Allow adding partitions to keyed topics (breaks per-key ordering during the "
@@ -177,9 +201,11 @@ def optimize_command(
 ) -> None:
     """Diff live topics against the policy and the planner's partition rule; --apply fixes them.
 
-    Traffic (bytes in + out per topic) is measured from two samples of log-end and consumer-group
-    offsets, --window apart, times the average record size on disk. The partition target is the
-    planner's rule (max(6, 3×ceil(ceil(1.3 × MB/s ÷ 10)/3)) within the class floor and cap).
+    Traffic (bytes in + out per topic) is measured over --window: from the brokers' own per-topic
+    byte counters when their JMX exporters are known (--metrics-url, or a local dev cluster), else
+    from log-end and consumer-group offsets times the average record size on disk. The partition
+    target is the planner's rule (max(6, 3×ceil(ceil(1.3 × MB/s ÷ 10)/3)) within the class floor
+    and cap).
 
     Safety: a dry run changes nothing. Kafka cannot reduce partitions, so a smaller target is
     reported, never attempted. Adding partitions to a keyed topic (patient_id, encounter_id) moves
@@ -201,10 +227,11 @@ def optimize_command(
     pol = load_policy(policy)
     prof = profile(bootstrap, command_config, cluster)
     quiet = fmt is OutputFormat.json
+    metrics = metrics_source(prof.bootstrap, metrics_url, source.value)
     with TopicsAdmin(prof) as admin:
         names = _selected(admin, topic, False)
         managed = [n for n in names if pol.classify(n) is not None]
-        measurement = _measure(admin, managed, window_s, quiet)
+        measurement = _measure(admin, managed, window_s, quiet, metrics)
         reviews = [r for r in review_topics(admin.states(names), measurement.rates, pol) if r.managed]
         refused = refusals(reviews, allow_key_remap=allow_key_remap, configs_only=configs_only) if apply else []
         applied: list[Any] = []

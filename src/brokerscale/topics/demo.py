@@ -54,10 +54,13 @@ def _synthetic_load(profile: ConnectionProfile, stop: threading.Event) -> None:
     weights = [1 / (rank + 1) ** 1.6 for rank in range(len(devices))]
     labs, vitals = b"L" * 900, b"V" * 300
     while not stop.is_set():
-        for k in rng.choices(patients, k=50):
-            producer.produce("clinical.labs", key=k, value=labs)
-        for k in rng.choices(devices, weights, k=100):
-            producer.produce("device.vitals", key=k, value=vitals)
+        try:
+            for k in rng.choices(patients, k=50):
+                producer.produce("clinical.labs", key=k, value=labs)
+            for k in rng.choices(devices, weights, k=100):
+                producer.produce("device.vitals", key=k, value=vitals)
+        except BufferError:  # the local queue is full: the cluster is slower than this loop
+            producer.poll(0.1)
         producer.poll(0)
         time.sleep(0.005)
     producer.flush(10)

@@ -15,6 +15,7 @@ from typing import Any
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput, OperationFailed, Unreachable
+from brokerscale.topics.metrics import MetricsSource
 from brokerscale.topics.model import TopicRate, TopicState
 from brokerscale.topics.rates import TP, OffsetSample, partition_bytes_in_series, record_sizes, topic_rates
 from brokerscale.topics.review import POLICY_CONFIG_KEYS
@@ -33,6 +34,9 @@ def _kafka_call(what: str, bootstrap: str) -> Iterator[None]:
         raise Unreachable(f"{what} failed on {bootstrap}: {exc}") from None
 
 
+UNKNOWN_TOPIC_OR_PARTITION = 3
+
+
 def is_internal(name: str) -> bool:
     return name.startswith("__") or name.startswith("_confluent") or name == "_schemas"
 
@@ -45,6 +49,7 @@ class Measurement:
     partition_bytes_in: dict[TP, float]
     window_s: float
     leaders: dict[TP, int] = field(default_factory=dict)
+    note: str = ""  # why the preferred source was not used, if it was not
 
 
 class TopicsAdmin:
@@ -72,9 +77,23 @@ class TopicsAdmin:
         self.close()
 
     # -- reads -------------------------------------------------------------------------------
-    def _describe(self, names: list[str] | None) -> list[dict[str, Any]]:
-        with _kafka_call("describe topics", self.profile.bootstrap):
-            return list(self.admin.describe_topics(names))
+    def _describe(self, names: list[str] | None, attempts: int = 10) -> list[dict[str, Any]]:
+        """Topic metadata; a topic that errors (leader election after a create) is retried briefly."""
+        from kafka.errors import for_code
+
+        for i in range(attempts):
+            with _kafka_call("describe topics", self.profile.bootstrap):
+                described = list(self.admin.describe_topics(names))
+            errors = {t["name"]: t["error_code"] for t in described if t.get("error_code")}
+            missing = [n for n, code in errors.items() if code == UNKNOWN_TOPIC_OR_PARTITION]
+            if missing:
+                raise BadInput(f"--topic: {missing[0]!r} does not exist on {self.profile.bootstrap}")
+            if not errors:
+                return described
+            if i < attempts - 1:
+                time.sleep(0.2 * (i + 1))
+        name, code = next(iter(errors.items()))
+        raise Unreachable(f"describe topics failed on {self.profile.bootstrap}: {name}: {for_code(code).__name__}")
 
     def topic_names(self, include_internal: bool = False) -> list[str]:
         with _kafka_call("list topics", self.profile.bootstrap):
@@ -86,8 +105,6 @@ class TopicsAdmin:
         parts: dict[str, list[int]] = {}
         leaders: dict[TP, int] = {}
         for t in self._describe(names):
-            if t.get("error_code"):
-                raise BadInput(f"--topic: {t['name']!r} does not exist on {self.profile.bootstrap}")
             parts[t["name"]] = sorted(p["partition_index"] for p in t["partitions"])
             for p in t["partitions"]:
                 leaders[(t["name"], p["partition_index"])] = int(p["leader_id"])
@@ -113,9 +130,6 @@ class TopicsAdmin:
         """Topics as they are now: partitions, smallest replica count and policy-relevant configs."""
         wanted = names if names is not None else self.topic_names(include_internal)
         described = self._describe(wanted) if wanted else []
-        missing = [t["name"] for t in described if t.get("error_code")]
-        if missing:
-            raise BadInput(f"--topic: {missing[0]!r} does not exist on {self.profile.bootstrap}")
         configs = self.configs([t["name"] for t in described])
         out = []
         for t in described:
@@ -171,14 +185,18 @@ class TopicsAdmin:
 
     def measure(self, names: list[str], window_s: float, *, clock: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep,
-                tick: Callable[[float], None] | None = None, samples: int = 9) -> Measurement:
+                tick: Callable[[float], None] | None = None, samples: int = 9,
+                metrics: MetricsSource | None = None) -> Measurement:
         """Offsets sampled `samples` times over `window_s` -> bytes in/out per topic and in per partition.
 
         Log-end offsets are sampled evenly across the window and fitted (least squares) per partition;
-        consumer-group offsets are read at both ends only (commits are step-wise anyway).
+        consumer-group offsets are read at both ends only (commits are step-wise anyway). With
+        `metrics`, topic totals come from the brokers' own byte counters scraped at both ends.
         """
         parts, leaders = self.layout(names)
         tps = [(t, p) for t, ps in parts.items() for p in ps]
+        if metrics is not None:
+            metrics.start()
         first = self.sample(tps, set(names), clock)
         series = [first]
         step = window_s / max(1, samples - 1)
@@ -194,6 +212,7 @@ class TopicsAdmin:
                 tick(min(1.0, 1 - max(0.0, deadline - clock()) / window_s))
         second = self.sample(tps, set(names), clock)
         series.append(second)
+        from_metrics = metrics.finish(names) if metrics is not None else None
         starts = self.offsets(tps, "EARLIEST")
         avg = record_sizes(self.sizes(names), starts, second.end_offsets)
         per_partition = partition_bytes_in_series(series, avg)
@@ -201,7 +220,12 @@ class TopicsAdmin:
         window = second.taken_at - first.taken_at
         for n in names:  # an idle topic measured 0, which is different from "not measured"
             rates.setdefault(n, TopicRate(0.0, 0.0, f"offset deltas over {window:.1f} s"))
-        return Measurement(rates, per_partition, window, leaders)
+        note = ""
+        if from_metrics is not None:
+            rates = from_metrics
+        elif metrics is not None:
+            note = f"broker metrics unavailable ({metrics.failed}); traffic estimated from offsets"
+        return Measurement(rates, per_partition, window, leaders, note)
 
     # -- writes ------------------------------------------------------------------------------
     def create_partitions(self, topic: str, count: int) -> None:

@@ -91,7 +91,8 @@ def findings_table(reviews: Sequence[TopicReview]) -> Table:
 
 
 def traffic_table(reviews: Sequence[TopicReview]) -> Table:
-    t = Table(title="Measured traffic", title_justify="left")
+    sources = sorted({r.rate.source for r in reviews if r.rate is not None})
+    t = Table(title="Measured traffic" + (f" ({'; '.join(sources)})" if sources else ""), title_justify="left")
     for col in ("topic", "class", "in /s", "out /s", "in+out MB/s", "partitions", "target"):
         t.add_column(col, justify="left" if col in ("topic", "class") else "right")
     for r in reviews:
