@@ -140,3 +140,62 @@ def test_unreachable_emulator_is_one_line(monkeypatch: pytest.MonkeyPatch, capsy
     err = capsys.readouterr().err
     assert code == 2
     assert "cannot reach Confluent Cloud" in err and "Traceback" not in err
+
+
+def test_rate_limit_gives_up_after_its_own_budget(tmp_path: Path) -> None:
+    waits: list[float] = []
+    with running_emulator(tmp_path) as emu:
+        emu.state.inject(Fault(status=429, count=10, method="GET", retry_after=2))
+        cmk = _client(emu.url, emu.creds, waits, rate_limited_attempts=4)
+        with pytest.raises(CloudAPIError) as info:
+            cmk.get_cluster("lkc-health1", "env-health")
+    assert waits == [2.0, 2.0, 2.0]
+    assert info.value.status == 429 and "rate limited, gave up after 4 attempts" in str(info.value)
+
+
+def test_server_errors_while_waiting_do_not_end_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("brokerscale.cloud.http.RetryPolicy.backoff_initial_s", 0.01)
+    with running_emulator(tmp_path, delay_s=0.5) as emu:
+        cli_env(monkeypatch, emu)
+        emu.state.inject(Fault(status=500, count=1, method="PATCH"))  # retried by the client: applies once
+        original = emu.state.take_fault
+
+        def take(method: str, path: str) -> Fault | None:
+            fault = original(method, path)
+            if method == "PATCH" and fault is None:  # accepted: the next 6 reads fail (two whole polls)
+                emu.state.inject(Fault(status=500, count=6, method="GET"))
+            return fault
+
+        monkeypatch.setattr(emu.state, "take_fault", take)
+        code = run_cli(["cloud", "cluster", "resize", "--cku", "3", "--apply", "--poll", "0.1s", "--timeout", "30s"])
+        out = capsys.readouterr().out
+        assert code == 0
+        assert "status.cku 3 -> 3 (PROVISIONED)" in out
+        assert emu.cluster("lkc-health1").status_cku == 3
+        assert len([r for r in emu.state.requests if r[0] == "GET" and r[2] == 500]) == 6
+        assert len([p for p in emu.patches() if p[2] == 200]) == 1
+
+
+def test_a_4xx_while_waiting_ends_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with running_emulator(tmp_path, delay_s=30) as emu:
+        cli_env(monkeypatch, emu)
+        original = emu.state.take_fault
+
+        patched = {"seen": False}
+
+        def take(method: str, path: str) -> Fault | None:
+            if method == "PATCH":
+                patched["seen"] = True
+            elif patched["seen"]:  # the cluster "disappears" from the environment while we wait
+                c = emu.state.cluster("lkc-health1")
+                assert c is not None
+                c.environment = "env-elsewhere"
+            return original(method, path)
+
+        monkeypatch.setattr(emu.state, "take_fault", take)
+        code = run_cli(["cloud", "cluster", "resize", "--cku", "3", "--apply", "--poll", "0.1s"])
+        assert code == 2
+        assert "GET /cmk/v2/clusters/lkc-health1: HTTP 404 resource_not_found" in capsys.readouterr().err
+        assert [p[2] for p in emu.patches()] == [200]

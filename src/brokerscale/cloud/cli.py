@@ -224,7 +224,7 @@ exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at le
                                  lambda c: c.status_cku == cku and c.phase == "PROVISIONED",
                                  lambda c: f"status.cku {c.status_cku} -> {cku} ({c.phase})",
                                  what=f"resize {cluster_id} to {cku} CKUs", timeout_s=timeout_s, poll_s=poll_s,
-                                 console=out)
+                                 console=out, first=accepted)
             audit.after = final.summary()
     if fmt == OutputFormat.json:
         print_json({"dry_run": False, "cluster": final.summary(), "change": change})
@@ -298,7 +298,7 @@ def cluster_upgrade(
             final = wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
                              lambda c: c.kind == want and c.phase == "PROVISIONED",
                              lambda c: f"{c.kind} ({c.phase})", what=f"upgrade {cluster_id} to {want}",
-                             timeout_s=timeout_s, poll_s=poll_s, console=out)
+                             timeout_s=timeout_s, poll_s=poll_s, console=out, first=accepted)
             audit.after = final.summary()
     if fmt == OutputFormat.json:
         print_json({"dry_run": False, "cluster": final.summary(), "change": change})

@@ -14,20 +14,27 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from brokerscale.cloud.cmk import CloudCluster
-from brokerscale.errors import OperationFailed
+from brokerscale.cloud.http import CloudAPIError
+from brokerscale.errors import OperationFailed, Unreachable
 from brokerscale.units import format_duration
 
 
 def wait_for(read: Callable[[], CloudCluster], done: Callable[[CloudCluster], bool],
              describe: Callable[[CloudCluster], str], *, what: str, timeout_s: float, poll_s: float,
-             console: Console, sleep: Callable[[float], None] = time.sleep,
+             console: Console, first: CloudCluster | None = None, sleep: Callable[[float], None] = time.sleep,
              clock: Callable[[], float] = time.monotonic) -> CloudCluster:
-    """Poll `read()` every `poll_s` until `done(cluster)`; raise OperationFailed on FAILED or timeout."""
+    """Poll `read()` every `poll_s` until `done(cluster)`; raise OperationFailed on FAILED or timeout.
+
+    Like the seed's monitorClusterUpgrade, a read that fails for a server-side reason (5xx, rate limit,
+    network) after the client's own retries does not end the wait: the change is Confluent's to finish,
+    so the next poll tries again until the timeout. A 4xx (the cluster is gone, the key revoked) does.
+    `first` is the cluster as the change request returned it, so the wait starts without a read.
+    """
     started = clock()
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[state]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        cluster = read()
+        cluster = first if first is not None else read()
         task = progress.add_task(what, state=describe(cluster))
         while True:
             progress.update(task, state=describe(cluster))
@@ -42,4 +49,11 @@ def wait_for(read: Callable[[], CloudCluster], done: Callable[[CloudCluster], bo
                     f"({describe(cluster)}); Confluent keeps working on it — check with "
                     "`brokerscale cloud cluster show`")
             sleep(poll_s)
-            cluster = read()
+            try:
+                cluster = read()
+            except CloudAPIError as exc:
+                if exc.status < 500 and exc.status != 429:
+                    raise
+                progress.update(task, state=f"read failed ({exc.status}); polling on")
+            except Unreachable:
+                progress.update(task, state="Confluent unreachable; polling on")
