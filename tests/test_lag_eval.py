@@ -125,3 +125,16 @@ def test_group_status_is_worst_partition() -> None:
     assert "t[1]" in reason
     assert group_status([a])[0] == LagStatus.OK
     assert group_status([])[0] == LagStatus.NO_OFFSET
+
+
+def test_stop_after_moving_when_members_are_gone() -> None:
+    # Consumed for 3 observations, then the consumer died: the last 2 observations are frozen.
+    pts = _pts([(0, 100, 150), (1, 130, 200), (2, 160, 250), (3, 160, 300), (4, 160, 350)])
+    assert partition_status(pts, group_active=False)[0] == LagStatus.STOP
+    # Members still there, frozen only briefly: not yet a stall (Burrow's rule), lag still growing.
+    assert partition_status(pts, group_active=True)[0] == LagStatus.WARNING
+
+
+def test_stall_when_frozen_longer_than_it_moved() -> None:
+    pts = _pts([(0, 100, 150), (1, 130, 200), (2, 130, 250), (3, 130, 300), (4, 130, 350)])
+    assert partition_status(pts, group_active=True)[0] == LagStatus.STALL

@@ -8,6 +8,7 @@ When the committed offset predates the oldest sample the answer is a lower bound
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -76,8 +77,9 @@ def partition_status(points: Sequence[OffsetPoint], *, group_active: bool | None
     """Burrow's window rules on one partition's observations (oldest first), plus optional thresholds.
 
     OK: lag reached zero somewhere in the window. REWIND: a committed offset went backwards.
-    STOP: the group stopped committing (no active members, offsets frozen, lag > 0).
-    STALL: members are there but the committed offset did not move while lag > 0.
+    STOP: the group stopped committing: no active members and the offset frozen for 2+ observations.
+    STALL: the offset did not move while lag > 0, over the whole window or (Burrow) for longer than it
+    was moving in the window.
     WARNING: the offset moves but lag never decreased across the window.
     """
     pts = sorted(points, key=lambda p: p.ts)
@@ -94,14 +96,17 @@ def partition_status(points: Sequence[OffsetPoint], *, group_active: bool | None
         # Lag as it stood at each new commit: polling between commits must not fake a decrease.
         moved = zip(pairwise(committed), lags[1:], strict=True)
         at_commits = [lags[0]] + [lag for (a, b), lag in moved if b != a]
+        # The trailing run of observations at the current committed offset.
+        tail = list(itertools.takewhile(lambda p: p.committed == pts[-1].committed, reversed(pts)))
+        frozen_since, now_ts = tail[-1].ts, pts[-1].ts
         if any(b < a for a, b in pairwise(committed)):
             status, reason = LagStatus.REWIND, "a committed offset went backwards"
-        elif committed[0] == committed[-1]:
-            if group_active is False:
-                status = LagStatus.STOP
-                reason = "the group stopped committing (no active members) with lag > 0"
-            else:
-                status, reason = LagStatus.STALL, "committed offset did not move while lag > 0"
+        elif group_active is False and len(tail) >= 2:
+            status = LagStatus.STOP
+            reason = f"the group stopped committing (no active members) {now_ts - frozen_since:.0f} s ago, lag > 0"
+        elif len(tail) == len(pts) or (len(tail) >= min_points and now_ts - frozen_since > frozen_since - pts[0].ts):
+            # Burrow: frozen for longer than it was moving in the window (or for the whole window).
+            status, reason = LagStatus.STALL, "committed offset did not move while lag > 0"
         elif len(at_commits) >= 2 and all(b >= a for a, b in pairwise(at_commits)):
             status, reason = LagStatus.WARNING, f"lag never decreased over {len(pts)} observations"
         else:

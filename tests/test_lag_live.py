@@ -1,0 +1,157 @@
+"""Consumer lag on the real cluster: a consumer slower than the producer is WARNING with a time lag
+within 20 % of the truth from record timestamps; killed it is STOP; caught up it is OK."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+CLI = Callable[..., tuple[int, str, str]]
+
+PRODUCER = r"""
+import sys, time
+from confluent_kafka import Producer
+bs, topic, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+p = Producer({"bootstrap.servers": bs, "linger.ms": 0})
+p.produce(topic, b"r" * 100); p.flush(30)
+print("ready", flush=True)
+t0 = time.time(); sent = 1
+while True:
+    while sent < int((time.time() - t0) * rate) + 1:
+        p.produce(topic, b"r" * 100); sent += 1
+    p.poll(0); time.sleep(0.01)
+"""
+
+# Reads at most `rate` records per second and commits after each one, so lag grows steadily.
+SLOW_CONSUMER = r"""
+import sys, time
+from confluent_kafka import Consumer
+bs, topic, group, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+c = Consumer({"bootstrap.servers": bs, "group.id": group, "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
+c.subscribe([topic])
+print("ready", flush=True)
+t0 = time.time(); n = 0
+while True:
+    m = c.poll(0.2)
+    if m is None or m.error():
+        continue
+    n += 1
+    c.commit(message=m, asynchronous=False)
+    time.sleep(max(0.0, t0 + n / rate - time.time()))
+"""
+
+
+def _start(script: str, *args: object) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _lag(cli: CLI, bootstrap: str, group: str, samples: int) -> dict[str, Any]:
+    code, out, err = cli("lag", "-b", bootstrap, "--group", group, "--samples", str(samples), "--interval", "1s",
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [g["group"] for g in doc["groups"]] == [group]
+    return doc
+
+
+def _record_timestamp(bootstrap: str, topic: str, offset: int) -> float:
+    """Create time of our own synthetic record at `offset` (the next one the group has to read)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex[:6]}",
+                  "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(topic, 0, offset)])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = c.poll(1.0)
+            if m is not None and not m.error():
+                assert m.offset() == offset
+                return m.timestamp()[1] / 1000.0
+        raise AssertionError("record not readable")
+    finally:
+        c.close()
+
+
+def _group_state(bootstrap: str, group: str) -> str:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        return str(admin.describe_groups([group])[group].get("group_state"))
+    finally:
+        admin.close()
+
+
+@pytest.mark.kafka
+def test_slow_consumer_warning_killed_stop_caught_up_ok(kafka_cluster: Any, cli: CLI) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    bootstrap = kafka_cluster.bootstrap
+    topic = f"lag.t.{uuid.uuid4().hex[:6]}"
+    group = f"billing-etl-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.wait_for_topics([topic], timeout_ms=20000)
+    admin.close()
+
+    producer = _start(PRODUCER, bootstrap, topic, 50)
+    consumer = None
+    try:
+        # Start the history (log-end offsets in the store) now: time lag is read off it later.
+        code, _, err = cli("lag", "-b", bootstrap, "--samples", "1")
+        assert code == 0, err
+        time.sleep(1)  # a backlog first, so the consumer never catches up
+        consumer = _start(SLOW_CONSUMER, bootstrap, topic, group, 15)
+        time.sleep(4)
+        doc = _lag(cli, bootstrap, group, samples=6)
+        g = doc["groups"][0]
+        p = g["partitions"][0]
+        assert g["status"] == "WARNING", g
+        assert p["status"] == "WARNING" and p["lag_offsets"] > 0
+        assert not p["lag_seconds_lower_bound"]
+        truth = doc["taken_at"] - _record_timestamp(bootstrap, topic, p["committed_offset"])
+        assert truth > 1.0
+        assert abs(p["lag_seconds"] - truth) <= 0.2 * truth, (p["lag_seconds"], truth)
+
+        consumer.send_signal(signal.SIGKILL)
+        consumer.wait(10)
+        consumer = None
+        deadline = time.time() + 30
+        while _group_state(bootstrap, group) != "Empty" and time.time() < deadline:
+            time.sleep(1)
+        g = _lag(cli, bootstrap, group, samples=3)["groups"][0]
+        assert g["status"] == "STOP", g
+    finally:
+        producer.kill()
+        producer.wait(10)
+        if consumer is not None:
+            consumer.kill()
+
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.subscribe([topic])
+    idle_since = time.time()
+    while time.time() - idle_since < 3:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            idle_since = time.time()
+    c.commit(asynchronous=False)
+    c.close()
+    g = _lag(cli, bootstrap, group, samples=3)["groups"][0]
+    assert g["status"] == "OK", g
+    assert g["lag_offsets"] == 0
