@@ -21,6 +21,7 @@ from brokerscale.cloud.http import CloudAPIError, CloudHTTP
 from brokerscale.cloud.kafkarest import KafkaRestClient
 from brokerscale.cloud.metrics import ALL_METRICS, DEDICATED_CKU, RETAINED_BYTES, MetricsClient
 from brokerscale.model.snapshot import Snapshot
+from brokerscale.store import open_store
 from cloud_contract import ContractLog
 from cloud_fixtures import cli_env, run_cli, running_emulator
 
@@ -41,7 +42,8 @@ def test_every_client_call_and_every_emulator_answer_follows_the_openapi_files(t
                                  limit=1)  # one topic per page: pagination is followed
         assert {p["metric.topic"] for p in by_topic} == {"clinical.adt", "clinical.oru", "fhir.resources"}
         assert "confluent_kafka_server_received_bytes" in metrics.export(["lkc-health1"])
-        rest = KafkaRestClient(http, "lkc-health1")
+        rest = KafkaRestClient.for_cluster(cmk.get_cluster("lkc-health1", "env-health"), emu.creds,
+                                           event_hooks=log.hooks())  # the cluster's spec.http_endpoint
         assert rest.cluster()["cluster_id"] == "lkc-health1"
         assert next(t["topic_name"] for t in rest.list_topics()) == "clinical.adt"
         assert rest.get_topic("fhir.resources")["partitions_count"] == 24
@@ -80,8 +82,10 @@ def test_load_follows_the_ckus_so_scaling_shows_end_to_end(tmp_path: Path, monke
         assert before.cluster_load_percent == pytest.approx(78, abs=1)  # (26 + 52) MB/s over 2 x 50 MB/s
         assert run_cli(["cloud", "cluster", "resize", "--cku", "3", "--apply", "--poll", "0.1s"]) == 0
         capsys.readouterr()
-        assert run_cli(["cloud", "metrics", "--format", "json", "--window", "1m"]) == 0
+        assert run_cli(["cloud", "metrics", "--format", "json", "--window", "1m", "--record"]) == 0
         after = Snapshot.model_validate(json.loads(capsys.readouterr().out))
+        recorded = open_store().read_samples("lkc-health1", "cluster_load_percent", since=after.taken_at - 1)
+        assert [s.value for s in recorded] == [after.cluster_load_percent]
         assert after.cku_count == 3
         assert after.cluster_load_percent == pytest.approx(52, abs=1)
         assert after.bytes_in_per_s == pytest.approx(26e6, rel=0.01)

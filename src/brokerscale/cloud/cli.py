@@ -315,18 +315,27 @@ def cluster_upgrade(
 @app.command("metrics")
 def metrics_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
                     window: Annotated[str, typer.Option("--window", help="Average rates over this window.")] = "10m",
+                    record: Annotated[bool, typer.Option("--record", help="Also keep the figures in the store's "
+                                                                          "metric history (for forecast).")] = False,
                     api_url: ApiUrlOpt = API_URL, metrics_url: MetricsUrlOpt = METRICS_URL,
                     credentials_file: CredsOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
     """The cluster's load now, as the same Snapshot `observe` produces (so `check` and triggers apply).
 
-    Example:
+    Examples:
 
       brokerscale cloud metrics -k lkc-health1 -e env-health --format json
+
+      brokerscale cloud metrics -k lkc-health1 -e env-health --record     # e.g. from cron, for forecast
     """
     window_s = parse_duration(window, what="--window")
     with _Api(api_url, metrics_url, credentials_file) as api:
         cluster = api.cmk.get_cluster(cluster_id, environment)
         snap = collect_snapshot(api.metrics, cluster, now=time.time(), window_s=window_s)
+    if record:
+        from brokerscale.cloud.snapshot import snapshot_samples
+        from brokerscale.store import open_store
+
+        open_store().write_samples(snapshot_samples(snap))
     if fmt == OutputFormat.json:
         print_json(snap.model_dump(mode="json"))
         return

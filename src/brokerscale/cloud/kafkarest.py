@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from brokerscale.cloud.cmk import CloudCluster
+from brokerscale.cloud.credentials import CloudCredentials
 from brokerscale.cloud.http import CloudHTTP
+from brokerscale.errors import BadInput
 
 
 class KafkaRestClient:
@@ -17,6 +20,13 @@ class KafkaRestClient:
     def __init__(self, http: CloudHTTP, cluster_id: str) -> None:
         self.http = http
         self.base = f"/kafka/v3/clusters/{cluster_id}"
+
+    @classmethod
+    def for_cluster(cls, cluster: CloudCluster, credentials: CloudCredentials, **http_options: Any) -> KafkaRestClient:
+        """A client on the cluster's own REST endpoint (`spec.http_endpoint`), with a cluster API key."""
+        if not cluster.http_endpoint:
+            raise BadInput(f"{cluster.id}: the cluster reports no REST endpoint (spec.http_endpoint)")
+        return cls(CloudHTTP(cluster.http_endpoint, credentials, **http_options), cluster.id)
 
     def _data(self, path: str) -> list[dict[str, Any]]:
         body = self.http.get_json(self.base + path)

@@ -86,3 +86,15 @@ def collect_snapshot(metrics: MetricsClient, cluster: CloudCluster, *, now: floa
     for p in points:  # sorted by time: the last point per group wins
         lag[str(p.get("metric.consumer_group_id", ""))] = float(p["value"])
     return build_snapshot(cluster, series, lag, taken_at=now, window_s=window_s)
+
+
+SAMPLE_FIELDS = ("bytes_in_per_s", "bytes_out_per_s", "connections", "requests_per_s", "partition_count",
+                 "retained_bytes", "cku_count", "cluster_load_percent")
+
+
+def snapshot_samples(snap: Snapshot) -> list[Any]:
+    """The Snapshot as store samples, named as observe names its own (so `forecast` reads both alike)."""
+    from brokerscale.store import Sample
+
+    return [Sample(snap.taken_at, snap.cluster, name, float(getattr(snap, name)), {})
+            for name in SAMPLE_FIELDS if getattr(snap, name) is not None]
