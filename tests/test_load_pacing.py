@@ -82,8 +82,23 @@ def test_report_rates() -> None:
                    bytes_acked=97_500_000, p50_ms=3.0, p99_ms=9.0)
     assert r.msgs_per_s == 1950
     assert r.mb_per_s == pytest.approx(9.75)
+    assert r.sustained_msgs_per_s == 1950  # no ack window known: falls back to the whole run
     assert r.target_fraction == pytest.approx(0.975)
     doc = r.to_json()
     assert doc["verify"] is None and doc["msgs_per_s"] == 1950
     assert LoadReport(topic="t", target_rate=0, duration_s=1, sent=1, acked=1, errors=0, bytes_acked=1,
                       p50_ms=None, p99_ms=None).target_fraction is None
+
+
+def test_sustained_rate_excludes_the_final_drain_but_not_lateness() -> None:
+    # 20,000 acks arriving over 9.9995 s, but the run took 11 s because the last acks were slow
+    r = LoadReport(topic="t", target_rate=2000, duration_s=11, sent=20000, acked=20000, errors=0,
+                   bytes_acked=100_000_000, p50_ms=400, p99_ms=1000, ack_window_s=9.9995)
+    assert r.msgs_per_s == pytest.approx(1818.2, abs=0.1)
+    assert r.sustained_msgs_per_s == pytest.approx(2000)
+    assert r.target_fraction == pytest.approx(1.0)
+    # a cluster that falls behind stretches the ack window, and the sustained rate shows it
+    late = LoadReport(topic="t", target_rate=2000, duration_s=13, sent=20000, acked=20000, errors=0,
+                      bytes_acked=100_000_000, p50_ms=400, p99_ms=3000, ack_window_s=12.5)
+    assert late.target_fraction == pytest.approx(0.8, abs=0.001)
+    assert late.to_json()["sustained_msgs_per_s"] == pytest.approx(1599.9, abs=0.1)

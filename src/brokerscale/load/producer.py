@@ -46,6 +46,8 @@ class Deliveries:
     error_samples: list[str] = field(default_factory=list)
     # (partition, offset) -> crc32 of the value; only kept with --verify
     offsets: dict[tuple[int, int], int] = field(default_factory=dict)
+    first_ack: float | None = None  # time.monotonic() of the first and the latest acknowledgement
+    last_ack: float = 0.0
 
     def __call__(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -54,6 +56,9 @@ class Deliveries:
                 self.error_samples.append(str(err.str() if hasattr(err, "str") else err))
             return
         self.acked += 1
+        self.last_ack = now = time.monotonic()
+        if self.first_ack is None:
+            self.first_ack = now
         value = msg.value()
         self.bytes_acked += len(value)
         latency = msg.latency()
@@ -61,6 +66,12 @@ class Deliveries:
             self.histogram.add(latency)
         if self.verify:
             self.offsets[(msg.partition(), msg.offset())] = zlib.crc32(value)
+
+    @property
+    def ack_window(self) -> float:
+        """Seconds between the first and the latest acknowledgement (as seen by callbacks, which the
+        send loop serves at least every 50 ms)."""
+        return 0.0 if self.first_ack is None else self.last_ack - self.first_ack
 
 
 def wait_for_leaders(client: Any, topic: str, timeout_s: float = 15.0) -> None:
