@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from brokerscale.cloud.emulator import Fault
 from brokerscale.cloud.trace import parse_trace
 from brokerscale.store import open_store
+from cloud_contract import body
 from cloud_fixtures import cli_env, run_cli, running_emulator
 
 
@@ -35,18 +37,21 @@ def test_dry_run_prints_the_patch_and_changes_nothing(tmp_path: Path, monkeypatc
 
 def test_resize_2_to_4_waits_until_status_cku_is_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    with running_emulator(tmp_path, delay_s=1.0) as emu:
+    with running_emulator(tmp_path, delay_s=2.0) as emu:
         cli_env(monkeypatch, emu)
         code = run_cli(["cloud", "cluster", "resize", "--cku", "4", "--apply", "--poll", "0.2s",
-                        "--timeout", "20s"])
+                        "--timeout", "30s"])
         captured = capsys.readouterr()
         assert code == 0, captured.err
         # The command returned only after the status caught up: the emulator's status is already 4.
         c = emu.state.cluster("lkc-health1")
         assert c is not None and c.status_cku == 4 and c.phase == "PROVISIONED"
-        # It did poll while the cluster was PROVISIONING with status.cku still 2.
-        gets = [r for r in emu.state.requests if r[0] == "GET" and r[1] == "/cmk/v2/clusters/lkc-health1"]
-        assert len(gets) >= 3
+        # It polled while the cluster was PROVISIONING with status.cku still 2, and stopped at 4.
+        after_patch = emu.state.exchanges[[x.method for x in emu.state.exchanges].index("PATCH") + 1:]
+        seen = [(body(x)["status"]["phase"], body(x)["status"]["cku"]) for x in after_patch
+                if x.method == "GET" and x.path == "/cmk/v2/clusters/lkc-health1"]
+        assert ("PROVISIONING", 2) in seen and seen[-1] == ("PROVISIONED", 4)
+        assert seen.count(("PROVISIONED", 4)) == 1  # no polling after the goal was reached
         assert "status.cku 4 -> 4 (PROVISIONED)" in captured.out
         assert "resize lkc-health1 to 4 CKUs" in captured.out
         assert len(emu.patches()) == 1
@@ -162,3 +167,34 @@ def test_bad_flag_values_are_one_line_errors(tmp_path: Path, monkeypatch: pytest
         assert run_cli(["cloud", "cluster", "show", "--cluster-id", "lkc-nope"]) == 2
         err = capsys.readouterr().err
         assert "HTTP 404 resource_not_found" in err and "Traceback" not in err
+
+
+def test_rerun_while_the_same_resize_is_in_flight_just_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with running_emulator(tmp_path, delay_s=600.0) as emu:
+        cli_env(monkeypatch, emu)
+        assert run_cli(["cloud", "cluster", "resize", "--cku", "3", "--apply", "--no-wait"]) == 0
+        assert emu.cluster("lkc-health1").status_cku == 2  # accepted, not done
+        capsys.readouterr()
+        # Ten minutes pass on the emulator's clock once the second command has polled twice.
+        shift = {"s": 0.0, "gets": 0}
+        real_clock, original = emu.state.clock, emu.state.take_fault
+        emu.state.clock = lambda: real_clock() + shift["s"]
+
+        def take(method: str, path: str) -> Fault | None:
+            shift["gets"] += method == "GET"
+            if shift["gets"] == 3:
+                shift["s"] = 601.0
+            return original(method, path)
+
+        monkeypatch.setattr(emu.state, "take_fault", take)
+        assert run_cli(["cloud", "cluster", "resize", "--cku", "3", "--apply", "--poll", "0.1s"]) == 0
+        out = capsys.readouterr().out
+        assert "already in progress" in out and "lkc-health1: 3 CKUs, phase PROVISIONED" in out
+        assert len(emu.patches()) == 1
+        # A different target while one is in flight is refused by the guard.
+        c = emu.state.cluster("lkc-health1")
+        assert c is not None
+        c.cku, c.phase, c.pending_until = 4, "PROVISIONING", emu.state.clock() + 60
+        assert run_cli(["cloud", "cluster", "resize", "--cku", "5", "--apply"]) == 2
+        assert "still changing" in capsys.readouterr().err

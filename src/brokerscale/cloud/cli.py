@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from brokerscale.cli_common import FormatOpt, OutputFormat
@@ -188,6 +189,17 @@ exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at le
     out = err if fmt == OutputFormat.json else console
     with _Api(api_url, metrics_url, credentials_file) as api:
         before = api.cmk.get_cluster(cluster_id, environment)
+        if before.resizing and before.spec_cku == cku:  # asked before (say, a wait that timed out): just wait
+            out.print(f"a resize of {cluster_id} to {cku} CKUs is already in progress (status.cku "
+                      f"{before.status_cku}, phase {before.phase})")
+            final = before
+            if apply and not no_wait:
+                final = _wait_resize(api, cluster_id, environment, cku, timeout_s, poll_s, out, before)
+            if fmt == OutputFormat.json:
+                print_json({"dry_run": not apply, "cluster": final.summary(), "changed": False})
+            elif final is not before:
+                console.print(f"{cluster_id}: {final.status_cku} CKUs, phase {final.phase}")
+            return
         partitions = load = None
         if before.kind == "Dedicated" and before.status_cku is not None and cku < before.status_cku:
             now = time.time()
@@ -220,16 +232,21 @@ exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at le
                       f"spec cku {accepted.spec_cku}")
             final = accepted
             if not no_wait:
-                final = wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
-                                 lambda c: c.status_cku == cku and c.phase == "PROVISIONED",
-                                 lambda c: f"status.cku {c.status_cku} -> {cku} ({c.phase})",
-                                 what=f"resize {cluster_id} to {cku} CKUs", timeout_s=timeout_s, poll_s=poll_s,
-                                 console=out, first=accepted)
+                final = _wait_resize(api, cluster_id, environment, cku, timeout_s, poll_s, out, accepted)
             audit.after = final.summary()
     if fmt == OutputFormat.json:
         print_json({"dry_run": False, "cluster": final.summary(), "change": change})
     else:
         console.print(f"{cluster_id}: {final.status_cku} CKUs, phase {final.phase}")
+
+
+def _wait_resize(api: _Api, cluster_id: str, environment: str, cku: int, timeout_s: float, poll_s: float,
+                 out: Console, first: CloudCluster) -> CloudCluster:
+    return wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
+                    lambda c: c.status_cku == cku and c.phase == "PROVISIONED",
+                    lambda c: f"status.cku {c.status_cku} -> {cku} ({c.phase})",
+                    what=f"resize {cluster_id} to {cku} CKUs", timeout_s=timeout_s, poll_s=poll_s,
+                    console=out, first=first)
 
 
 class Tier(StrEnum):
