@@ -52,6 +52,12 @@ def test_every_client_call_and_every_emulator_answer_follows_the_openapi_files(t
         assert rest.list_topic_configs("clinical.adt")["retention.ms"] == "86400000"
         assert rest.list_links()[0]["link_name"] == "dr-link"
         assert rest.list_mirrors("dr-link")[0]["mirror_status"] == "ACTIVE"
+        checked = rest.alter_mirrors("dr-link", "failover", ["clinical.adt"], validate_only=True)
+        assert checked[0]["error_code"] is None
+        assert rest.list_mirrors("dr-link")[0]["mirror_status"] == "ACTIVE"
+        result = rest.alter_mirrors("dr-link", "failover", ["clinical.adt", "fhir.resources"])
+        assert [r["error_code"] for r in result] == [None, 40403]
+        assert rest.list_mirrors("dr-link")[0]["mirror_status"] == "STOPPED"
         with pytest.raises(CloudAPIError):
             rest.get_topic("no.such.topic")
         with pytest.raises(CloudAPIError):

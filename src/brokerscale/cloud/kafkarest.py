@@ -60,3 +60,13 @@ class KafkaRestClient:
 
     def list_mirrors(self, link: str) -> list[dict[str, Any]]:
         return self._data(f"/links/{link}/mirrors")
+
+    def alter_mirrors(self, link: str, action: str, topics: list[str], *,
+                      validate_only: bool = False) -> list[dict[str, Any]]:
+        """`promote` / `failover` (the DR switch), `pause` / `resume` mirror topics; per-topic results."""
+        if action not in ("promote", "failover", "pause", "resume"):
+            raise BadInput(f"mirror action: {action!r} is not promote, failover, pause or resume")
+        params = {"validate_only": "true"} if validate_only else None
+        body = self.http.send_json("POST", f"{self.base}/links/{link}/mirrors:{action}",
+                                   {"mirror_topic_names": topics}, params=params)
+        return list((body or {}).get("data") or [])

@@ -15,6 +15,7 @@ from brokerscale.cloud.emulator.state import EmulatedCluster, EmulatedTopic, Emu
 DEFAULT_CONFIGS = {"cleanup.policy": "delete", "retention.ms": "604800000", "min.insync.replicas": "2",
                    "max.message.bytes": "2097164"}
 READ_ONLY = {"min.insync.replicas"}
+MIRROR_ACTIONS = {"promote": "STOPPED", "failover": "STOPPED", "pause": "PAUSED", "resume": "ACTIVE"}
 
 
 def _error(status: int, code: int, message: str) -> JSONResponse:
@@ -185,5 +186,42 @@ def rest_router(state: EmulatorState) -> APIRouter:
                                          for p in range(parts)],
                          "mirror_status": m.status, "state_time_ms": now_ms})
         return listing(request, "KafkaMirrorDataList", data)
+
+    @router.post("/links/{link_name}/mirrors:{action}")
+    async def alter_mirrors(request: Request, cluster_id: str, link_name: str, action: str) -> Response:
+        """promote / failover (the DR switch), pause / resume: change each named mirror's status."""
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        link = next((ln for ln in c.links if ln.link_name == link_name), None)
+        if link is None:
+            return _error(404, 40404, f"Cluster link '{link_name}' does not exist")
+        if action not in MIRROR_ACTIONS:
+            return _error(404, 40400, f"HTTP 404 Not Found: mirrors:{action}")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 40001, "The request body is not valid JSON")
+        names = body.get("mirror_topic_names") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return _error(400, 40002, "mirror_topic_names must be a list of topic names")
+        validate_only = request.query_params.get("validate_only", "false").lower() == "true"
+        me = f"{base(request, cluster_id)}/links/{link_name}/mirrors"
+        data = []
+        with state.lock:
+            for name in names:
+                mirror = next((m for m in link.mirrors if m.mirror_topic_name == name), None)
+                code, message = (None, None) if mirror else (40403, f"Topic '{name}' is not a mirror topic")
+                if mirror is not None and not validate_only:
+                    mirror.status = MIRROR_ACTIONS[action]
+                topic = next((t for t in c.topics if t.name == name), None)
+                data.append({"kind": "AlterMirrorsData", "metadata": {"self": f"{me}/{name}"},
+                             "mirror_topic_name": name, "error_code": code, "error_message": message,
+                             "mirror_lags": [{"partition": p, "lag": 0, "last_source_fetch_offset": 0}
+                                             for p in range(topic.partitions if topic and mirror else 0)],
+                             "messages_truncated": None, "partition_level_truncation_data": []})
+            if not validate_only:
+                state.save()
+        return JSONResponse({"kind": f"Kafka{action.capitalize()}Mirror", "metadata": {"self": me}, "data": data})
 
     return router
