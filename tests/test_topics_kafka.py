@@ -109,7 +109,7 @@ def _audit(action: str, target: str) -> list[dict[str, Any]]:
 
 
 def test_dry_run_changes_nothing_and_apply_fixes_retention_and_min_isr(cli: Any, bootstrap: str) -> None:
-    topic = "clinical.results"
+    topic = "clinical.results.it"
     _create(bootstrap, topic, 24, **{"retention.ms": str(DAY_MS), "min.insync.replicas": "1"})
     before = _describe(bootstrap, topic)
 
@@ -138,7 +138,7 @@ def test_dry_run_changes_nothing_and_apply_fixes_retention_and_min_isr(cli: Any,
 
 def test_keyed_topic_under_load_gets_rule_target_refused_without_remap_then_applied(cli: Any,
                                                                                     bootstrap: str) -> None:
-    topic = "clinical.labs"
+    topic = "clinical.labs.it"
     _create(bootstrap, topic, 3)
     patients = [f"patient-{i}" for i in range(300)]
     with _load(bootstrap, topic, 30.0, patients) as stats:
@@ -173,7 +173,7 @@ def test_keyed_topic_under_load_gets_rule_target_refused_without_remap_then_appl
 
 
 def test_decrease_is_reported_and_not_attempted(cli: Any, bootstrap: str) -> None:
-    topic = "reference.loinc"
+    topic = "reference.loinc.it"
     _create(bootstrap, topic, 9)
     code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", topic, *FAST, "--apply")
     assert code == 0, err
@@ -183,7 +183,7 @@ def test_decrease_is_reported_and_not_attempted(cli: Any, bootstrap: str) -> Non
 
 
 def test_phi_compaction_is_a_finding_without_apply(cli: Any, bootstrap: str) -> None:
-    topic = "patient.demographics"
+    topic = "patient.demographics.it"
     _create(bootstrap, topic, 24, **{"cleanup.policy": "compact", "min.insync.replicas": "2",
                                      "retention.ms": str(40 * DAY_MS)})
     code, out, _ = cli("topics", "list", "-b", bootstrap, "--topic", topic, "--format", "json")
@@ -194,7 +194,7 @@ def test_phi_compaction_is_a_finding_without_apply(cli: Any, bootstrap: str) -> 
 
 
 def test_zipf_skewed_key_makes_a_flagged_hot_partition(cli: Any, bootstrap: str) -> None:
-    topic = "device.vitals"
+    topic = "device.vitals.it"
     _create(bootstrap, topic, 6)
     devices = [f"monitor-{i}" for i in range(200)]
     weights = [1 / (rank + 1) ** 1.6 for rank in range(200)]  # Zipf, s = 1.6: monitor-0 dominates

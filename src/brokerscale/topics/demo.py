@@ -43,12 +43,20 @@ def _create_missing(profile: ConnectionProfile) -> list[str]:
         admin.close()
 
 
-def _synthetic_load(profile: ConnectionProfile, stop: threading.Event) -> None:
+def _synthetic_load(profile: ConnectionProfile, stop: threading.Event, flowing: threading.Event) -> None:
     """Synthetic records only (no PHI): uniform patient keys on clinical.labs, Zipf device keys on vitals."""
     from confluent_kafka import Producer
 
     rng = random.Random(7)
     producer = Producer({**profile.confluent(), "linger.ms": 10})
+    acked = {"n": 0}
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is None:
+            acked["n"] += 1
+            if acked["n"] >= 500:
+                flowing.set()
+
     patients = [f"synthetic-patient-{i}" for i in range(500)]
     devices = [f"synthetic-monitor-{i}" for i in range(200)]
     weights = [1 / (rank + 1) ** 1.6 for rank in range(len(devices))]
@@ -56,9 +64,9 @@ def _synthetic_load(profile: ConnectionProfile, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             for k in rng.choices(patients, k=50):
-                producer.produce("clinical.labs", key=k, value=labs)
+                producer.produce("clinical.labs", key=k, value=labs, on_delivery=on_delivery)
             for k in rng.choices(devices, weights, k=100):
-                producer.produce("device.vitals", key=k, value=vitals)
+                producer.produce("device.vitals", key=k, value=vitals, on_delivery=on_delivery)
         except BufferError:  # the local queue is full: the cluster is slower than this loop
             producer.poll(0.1)
         producer.poll(0)
@@ -74,13 +82,14 @@ def demo_step(ctx: Any) -> None:
         out.print(f"created drifted demo topics: {', '.join(created)}")
     policy = default_policy()
     names = sorted(DEMO_TOPICS)
-    stop = threading.Event()
-    loader = threading.Thread(target=_synthetic_load, args=(profile, stop), daemon=True)
+    stop, flowing = threading.Event(), threading.Event()
+    loader = threading.Thread(target=_synthetic_load, args=(profile, stop, flowing), daemon=True)
     loader.start()
     try:
         with TopicsAdmin(profile) as admin:
             before = admin.states(names)
-            time.sleep(0.5)
+            with out.status("starting synthetic load (no PHI: generated keys and filler bytes)"):
+                flowing.wait(20)  # measure steady traffic, not the producer's first metadata round trip
             with out.status(f"brokerscale topics optimize (dry run): measuring traffic for {WINDOW_S:g} s"):
                 measurement = admin.measure(names, WINDOW_S)
             reviews = review_topics(before, measurement.rates, policy)
