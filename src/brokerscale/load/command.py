@@ -59,6 +59,8 @@ def _print_report(r: LoadReport) -> None:
                               f"({format_bytes(r.bytes_acked)})")
     t.add_row("delivery latency p50 / p99", f"{_fmt_ms(r.p50_ms)} / {_fmt_ms(r.p99_ms)}")
     t.add_row("errors", f"[red]{r.errors:,}[/]" if r.errors else "0")
+    if r.interrupted:
+        t.add_row("interrupted", f"[yellow]yes: {r.sent - r.acked - r.errors:,} records unconfirmed[/]")
     for sample in r.error_samples:
         t.add_row("", f"[red]{sample}[/]")
     if r.verified:
@@ -187,14 +189,17 @@ def load_command(
                         acked=d.acked, errors=d.errors, bytes_acked=d.bytes_acked,
                         p50_ms=None if p50 is None else round(p50 * 1000, 2),
                         p99_ms=None if p99 is None else round(p99 * 1000, 2),
-                        error_samples=tuple(d.error_samples), ack_window_s=d.ack_window)
-    if verify_:
+                        error_samples=tuple(d.error_samples),
+                        interrupted=result.interrupted)
+    if verify_ and not result.interrupted:
         if not json_out:
             err.print(f"verifying: reading back {d.acked:,} acknowledged records…")
         v = verify(conn, topic, start_offsets, d.offsets)
         report = replace(report, verified=True, read_back=v.read_back, lost=v.lost, corrupted=v.corrupted)
     print_json(report.to_json()) if json_out else _print_report(report)
     sys.stdout.flush()
+    if report.interrupted:
+        raise KeyboardInterrupt
     if report.errors or report.lost or report.corrupted:
         raise OperationFailed(f"load: {report.errors} delivery errors, {report.lost} lost, "
                               f"{report.corrupted} corrupted records")

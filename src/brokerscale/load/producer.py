@@ -20,6 +20,7 @@ from brokerscale.load.pool import Pool
 from brokerscale.load.stats import LatencyHistogram
 
 CHUNK = 500
+DRAIN_AFTER_INTERRUPT_S = 10.0
 PROGRESS_EVERY_S = 0.5
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -30,7 +31,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "compression.type": "none",
     "queue.buffering.max.kbytes": 65536,
     "queue.buffering.max.messages": 200_000,
-    "message.timeout.ms": 120_000,
+    "message.timeout.ms": 60_000,
 }
 
 
@@ -46,8 +47,6 @@ class Deliveries:
     error_samples: list[str] = field(default_factory=list)
     # (partition, offset) -> crc32 of the value; only kept with --verify
     offsets: dict[tuple[int, int], int] = field(default_factory=dict)
-    first_ack: float | None = None  # time.monotonic() of the first and the latest acknowledgement
-    last_ack: float = 0.0
 
     def __call__(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -56,9 +55,6 @@ class Deliveries:
                 self.error_samples.append(str(err.str() if hasattr(err, "str") else err))
             return
         self.acked += 1
-        self.last_ack = now = time.monotonic()
-        if self.first_ack is None:
-            self.first_ack = now
         value = msg.value()
         self.bytes_acked += len(value)
         latency = msg.latency()
@@ -66,12 +62,6 @@ class Deliveries:
             self.histogram.add(latency)
         if self.verify:
             self.offsets[(msg.partition(), msg.offset())] = zlib.crc32(value)
-
-    @property
-    def ack_window(self) -> float:
-        """Seconds between the first and the latest acknowledgement (as seen by callbacks, which the
-        send loop serves at least every 50 ms)."""
-        return 0.0 if self.first_ack is None else self.last_ack - self.first_ack
 
 
 def wait_for_leaders(client: Any, topic: str, timeout_s: float = 15.0) -> None:
@@ -103,6 +93,7 @@ class ProduceResult:
     sent: int
     elapsed: float  # first send to last acknowledgement
     deliveries: Deliveries
+    interrupted: bool = False  # Ctrl-C: sending stopped early, in-flight records drained briefly
 
 
 def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, duration_s: float | None,
@@ -126,37 +117,42 @@ def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, du
     next_progress = start + PROGRESS_EVERY_S
     limit, cutoff = pacer.run_bounds(duration_s)
     pacer = Pacer(pacer.rate, limit)  # budget() must never exceed the run's total
-    while True:
-        now = clock()
-        elapsed = now - start
-        if (cutoff is not None and elapsed >= cutoff) or (limit is not None and sent >= limit):
-            break
-        if on_progress is not None and now >= next_progress:
-            next_progress = now + PROGRESS_EVERY_S
-            on_progress(Progress(elapsed, sent, deliveries.acked, deliveries.errors, deliveries.bytes_acked))
-        todo = min(pacer.budget(elapsed) - sent, CHUNK)
-        if todo <= 0:
-            wait = pacer.wait(sent, elapsed)
-            if cutoff is not None:
-                wait = min(wait, max(0.0, cutoff - elapsed))
-            poll(min(wait, 0.05))  # serves delivery callbacks while we wait
-            continue
-        for _ in range(todo):
-            key, value = schedule[idx]
-            idx += 1
-            if idx == n:
-                idx = 0
-            while True:
-                try:
-                    produce_one(topic, value, key, on_delivery=deliveries)
-                    break
-                except BufferError:  # local queue full: let librdkafka drain it
-                    poll(0.01)
-        sent += todo
-        poll(0)
-    while len(producer) > 0:
+    interrupted = False
+    try:
+        while True:
+            now = clock()
+            elapsed = now - start
+            if (cutoff is not None and elapsed >= cutoff) or (limit is not None and sent >= limit):
+                break
+            if on_progress is not None and now >= next_progress:
+                next_progress = now + PROGRESS_EVERY_S
+                on_progress(Progress(elapsed, sent, deliveries.acked, deliveries.errors, deliveries.bytes_acked))
+            todo = min(pacer.budget(elapsed) - sent, CHUNK)
+            if todo <= 0:
+                wait = pacer.wait(sent, elapsed)
+                if cutoff is not None:
+                    wait = min(wait, max(0.0, cutoff - elapsed))
+                poll(min(wait, 0.05))  # serves delivery callbacks while we wait
+                continue
+            for _ in range(todo):
+                key, value = schedule[idx]
+                idx += 1
+                if idx == n:
+                    idx = 0
+                while True:
+                    try:
+                        produce_one(topic, value, key, on_delivery=deliveries)
+                        break
+                    except BufferError:  # local queue full: let librdkafka drain it
+                        poll(0.01)
+                sent += 1
+            poll(0)
+    except KeyboardInterrupt:  # stop sending, but still account for what is in flight
+        interrupted = True
+    drain_until = clock() + (DRAIN_AFTER_INTERRUPT_S if interrupted else float("inf"))
+    while len(producer) > 0 and clock() < drain_until:
         producer.flush(0.5)
         if on_progress is not None:
             on_progress(Progress(clock() - start, sent, deliveries.acked, deliveries.errors,
                                  deliveries.bytes_acked))
-    return ProduceResult(sent=sent, elapsed=clock() - start, deliveries=deliveries)
+    return ProduceResult(sent=sent, elapsed=clock() - start, deliveries=deliveries, interrupted=interrupted)
