@@ -86,7 +86,7 @@ class ClusterManagementClient:
     def list_clusters(self, environment: str, *, page_size: int = 100) -> list[CloudCluster]:
         out: list[CloudCluster] = []
         params: dict[str, Any] = {"environment": environment, "page_size": page_size}
-        for _ in range(1000):  # a bound, not a expected count: 100 per page
+        for _ in range(1000):  # a bound on pages, not an expected count
             body = self.http.get_json("/cmk/v2/clusters", params=params)
             out.extend(parse_cluster(d) for d in body.get("data") or [])
             nxt = ((body.get("metadata") or {}).get("next")) or ""
