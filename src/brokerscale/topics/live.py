@@ -58,6 +58,7 @@ class TopicsAdmin:
     def __init__(self, profile: ConnectionProfile) -> None:
         self.profile = profile
         self._admin: Any = None
+        self.notes: list[str] = []  # what a measurement had to do without (permissions, managed clusters)
 
     @property
     def admin(self) -> Any:
@@ -149,13 +150,26 @@ class TopicsAdmin:
             res = self.admin.list_partition_offsets(req)
         return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
 
+    def _degraded(self, what: str, exc: Exception, instead: str) -> None:
+        note = f"{what} not readable ({type(exc).__name__}): {instead}"
+        if note not in self.notes:
+            self.notes.append(note)
+
     def group_offsets(self, topics: set[str]) -> dict[tuple[str, str, int], int]:
-        """Committed offsets of every consumer group on `topics` — the egress side of traffic."""
-        with _kafka_call("list consumer groups", self.profile.bootstrap):
+        """Committed offsets of every consumer group on `topics` — the egress side of traffic.
+
+        Without permission to describe groups (common on managed clusters) egress counts as 0, noted.
+        """
+        from kafka.errors import KafkaError
+
+        try:
             groups = [g["group_id"] for g in self.admin.list_groups()]
             if not groups:
                 return {}
             res = self.admin.list_group_offsets(groups)
+        except KafkaError as exc:
+            self._degraded("consumer-group offsets", exc, "egress counted as 0")
+            return {}
         out: dict[tuple[str, str, int], int] = {}
         for group, offsets in res.items():
             for tp, om in offsets.items():
@@ -165,10 +179,15 @@ class TopicsAdmin:
 
     def sizes(self, names: list[str]) -> dict[TP, int]:
         """Bytes on disk per partition (largest replica: a lagging follower undercounts)."""
+        from kafka.errors import KafkaError
+
         if not names:
             return {}
-        with _kafka_call("describe log dirs", self.profile.bootstrap):
+        try:
             raw = self.admin.describe_log_dirs(names)
+        except KafkaError as exc:  # Confluent Cloud does not allow DescribeLogDirs
+            self._degraded("log-dir sizes", exc, "records assumed 1 KB each")
+            return {}
         out: dict[TP, int] = {}
         for broker in raw:
             for log_dir in broker.get("log_dirs", []):
@@ -220,12 +239,14 @@ class TopicsAdmin:
         window = second.taken_at - first.taken_at
         for n in names:  # an idle topic measured 0, which is different from "not measured"
             rates.setdefault(n, TopicRate(0.0, 0.0, f"offset deltas over {window:.1f} s"))
-        note = ""
+        notes = []
         if from_metrics is not None:
             rates = from_metrics
-        elif metrics is not None:
-            note = f"broker metrics unavailable ({metrics.failed}); traffic estimated from offsets"
-        return Measurement(rates, per_partition, window, leaders, note)
+        else:
+            if metrics is not None:
+                notes.append(f"broker metrics unavailable ({metrics.failed}); traffic estimated from offsets")
+            notes.extend(self.notes)
+        return Measurement(rates, per_partition, window, leaders, "; ".join(notes))
 
     # -- writes ------------------------------------------------------------------------------
     def create_partitions(self, topic: str, count: int) -> None:
