@@ -78,14 +78,12 @@ def test_factor_must_exceed_one() -> None:
         find_hot_partitions({}, factor=1.0)
 
 
-def test_two_hot_partitions_are_still_heavy_keys_three_are_uneven_spread() -> None:
-    base = {("t", p): 1000.0 for p in range(8)}
-    two = {**base, ("t", 0): 9000.0, ("t", 1): 4000.0}
-    assert {h.cause for h in find_hot_partitions(two)} == {"key"}
-    three = {**two, ("t", 2): 5000.0}
-    hot = find_hot_partitions(three)
-    assert len(hot) == 3 and {h.cause for h in hot} == {"uneven-keys"}
-    assert "partitioner" in hot[0].suggestion
+def test_a_zipf_head_gives_several_hot_partitions_each_a_busy_key() -> None:
+    base = {("t", p): 1000.0 for p in range(12)}
+    zipf = {**base, ("t", 8): 11_000.0, ("t", 10): 2700.0, ("t", 2): 2100.0}
+    hot = find_hot_partitions(zipf)
+    assert [h.partition for h in hot] == [8, 10, 2]
+    assert {h.cause for h in hot} == {"key"}
 
 
 def test_hot_partitions_that_are_exactly_one_brokers_leadership_point_at_the_broker() -> None:
@@ -97,7 +95,7 @@ def test_hot_partitions_that_are_exactly_one_brokers_leadership_point_at_the_bro
     assert "broker 1" in hot[0].suggestion
     # the same partitions hot, but broker 1 also leads a quiet one: not the broker's fault
     leaders[("t", 1)] = 1
-    assert {h.cause for h in find_hot_partitions(rates, leaders=leaders)} == {"uneven-keys"}
+    assert {h.cause for h in find_hot_partitions(rates, leaders=leaders)} == {"key"}
 
 
 def test_fitted_rate_resists_a_late_batch_at_the_window_edge() -> None:

@@ -4,11 +4,10 @@ With patient- or device-keyed topics the usual cause is one very busy key (an IC
 patient with a long stay streaming vitals). Hashing sends every record of a key to one partition,
 so adding partitions does not spread that key: the fix is a better key. Pure: rates in, flags out.
 
-Two look-alikes are told apart, because their fixes differ:
-- three or more hot partitions on different leaders: keys spread unevenly (few distinct keys, or a
-  partitioner that hashes them poorly), not one key;
-- the hot partitions are exactly the ones one broker leads: the skew follows leadership (one broker
-  faster or slower than the rest on the produce path), not the keys.
+A Zipf-like key population (a few patients or devices far busier than the rest) gives one or a few
+hot partitions, each holding a heavy key. One look-alike is told apart, because its fix differs: when
+the hot partitions are exactly the ones one broker leads, the skew follows leadership (that broker
+faster or slower than the rest on the produce path), not the keys.
 """
 
 from __future__ import annotations
@@ -22,23 +21,14 @@ from brokerscale.topics.model import HotPartition
 DEFAULT_FACTOR = 2.0
 #: Below this a partition is too quiet for skew to matter (and offset noise dominates).
 DEFAULT_MIN_BYTES_PER_S = 1000.0
-#: One or two hot partitions are heavy keys (a Zipf head has a first and a second); three or more is spread.
-UNEVEN_MIN_PARTITIONS = 3
 
 
 def suggestion(topic: str, key: str | None) -> str:
     keyed = f"its {key}" if key else "its key"
-    return (f"one key probably dominates {topic}: every record of a key lands on one partition, so more "
-            f"partitions will not spread a single hot key. Check {keyed} distribution at the producer; if "
+    return (f"one or a few keys probably dominate {topic}: every record of a key lands on one partition, so "
+            f"more partitions will not spread a single hot key. Check {keyed} distribution at the producer; if "
             "ordering is only needed within a narrower scope, key by that (e.g. patient_id + encounter_id, "
             "or device_id + channel); otherwise give the busy source its own topic.")
-
-
-def _uneven_suggestion(topic: str) -> str:
-    return (f"several partitions of {topic} run hot: keys are spread unevenly — too few distinct keys, or "
-            "producers using different partitioners (librdkafka's default hashes with CRC32, Java clients "
-            "with murmur2: set partitioner=murmur2_random in librdkafka clients so one key lands on one "
-            "partition everywhere).")
 
 
 def _leader_suggestion(topic: str, broker: int) -> str:
@@ -75,8 +65,6 @@ def find_hot_partitions(bytes_in: Mapping[tuple[str, int], float], *, factor: fl
             led = {p for p in parts if leaders.get((topic, p)) == broker}
             if led == set(flagged):
                 cause, text = "leader", _leader_suggestion(topic, int(broker))
-        if cause == "key" and len(flagged) >= UNEVEN_MIN_PARTITIONS:
-            cause, text = "uneven-keys", _uneven_suggestion(topic)
         for p in flagged:
             rate = parts[p]
             hot.append(HotPartition(topic, p, rate, median, rate / median if median > 0 else None, rate / total,

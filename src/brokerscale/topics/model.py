@@ -119,5 +119,5 @@ class HotPartition:
     ratio: float | None  # None when the median partition is idle (ratio unbounded)
     share: float  # of the topic's bytes in, 0..1
     suggestion: str
-    cause: str = "key"  # key | uneven-keys | leader (see topics.hot)
+    cause: str = "key"  # key | leader (see topics.hot)
     leader: int | None = None

@@ -122,7 +122,7 @@ def hot_table(hot: Sequence[HotPartition]) -> Table:
     for col in ("topic", "partition", "leader", "bytes in /s", "topic median /s", "× median", "share of topic",
                 "likely cause"):
         t.add_column(col, justify="left" if col in ("topic", "likely cause") else "right")
-    causes = {"key": "one busy key", "uneven-keys": "keys spread unevenly", "leader": "slow leader broker"}
+    causes = {"key": "busy key", "leader": "follows leader broker"}
     for h in hot:
         t.add_row(escape(h.topic), str(h.partition), "—" if h.leader is None else str(h.leader),
                   format_bytes(h.bytes_in_per_s), format_bytes(h.topic_median_bytes_per_s),
