@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import sys
 import time
 from enum import StrEnum
@@ -82,12 +81,6 @@ class _Api:
     def __exit__(self, *exc: object) -> None:
         self.cmk_http.close()
         self.metrics_http.close()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _url(url: str, flag: str) -> str:
@@ -534,10 +527,10 @@ written to FILE.credentials (for --credentials-file).
             raise BadInput("--state: give a state file (the generated key is written next to it) or set "
                            f"{KEY_ENV} and {SECRET_ENV}")
     logging.getLogger("brokerscale.cloud").setLevel(logging.WARNING)
-    if port == 0:
-        port = _free_port()
     server = EmulatorServer(st, port=port)
+    sock = server.listen()  # bound now, so --port 0 can announce the port it got
+    port = server.port
     err.print(f"Confluent Cloud emulator on http://127.0.0.1:{port}  (Ctrl-C stops it)")
     err.print(f"  export CONFLUENT_CLOUD_API_URL=http://127.0.0.1:{port} "
               f"CONFLUENT_CLOUD_METRICS_URL=http://127.0.0.1:{port}")
-    server.serve_forever()
+    server.serve_forever(sock)

@@ -34,15 +34,22 @@ class EmulatorServer:
         return uvicorn.Config(create_app(self.state), host=HOST, port=sock_port, log_level="warning",
                               access_log=False, lifespan="off")
 
-    def start(self, timeout_s: float = 10.0) -> EmulatorServer:
+    def listen(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Without TCP_NODELAY (inherited by accepted connections) every answer waits ~40 ms for the
+        # client's delayed ACK, because the response goes out in more than one write (Nagle).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((HOST, self.port))
         except OSError as exc:
             sock.close()
             raise BadInput(f"--port: cannot listen on {HOST}:{self.port} ({exc.strerror})") from None
         self.port = sock.getsockname()[1]
+        return sock
+
+    def start(self, timeout_s: float = 10.0) -> EmulatorServer:
+        sock = self.listen()
         self._server = uvicorn.Server(self._config(self.port))
         server = self._server
         self._thread = threading.Thread(target=lambda: server.run(sockets=[sock]), name="cloud-emulator",
@@ -69,7 +76,8 @@ class EmulatorServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, sock: socket.socket | None = None) -> None:
         """Foreground mode for `brokerscale cloud emulator` (Ctrl-C stops it)."""
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-        uvicorn.run(create_app(self.state), host=HOST, port=self.port, log_level="warning", access_log=False)
+        sock = sock or self.listen()
+        uvicorn.Server(self._config(self.port)).run(sockets=[sock])
