@@ -38,6 +38,7 @@ def _setup(bootstrap: str, topics: int, partitions: int, groups: int) -> int:
     from confluent_kafka import Producer
     from kafka import KafkaAdminClient, TopicPartition
     from kafka.admin import NewTopic
+    from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError
     from kafka.structs import OffsetAndMetadata
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=120_000)
@@ -64,7 +65,14 @@ def _setup(bootstrap: str, topics: int, partitions: int, groups: int) -> int:
     for i in todo:
         offsets = {TopicPartition(names[i % topics], part): OffsetAndMetadata(3 + part % 5, "", -1)
                    for part in range(partitions)}
-        admin.alter_group_offsets(f"bench-group-{i:03d}", offsets)
+        for attempt in range(60):  # the first group creates __consumer_offsets: coordinators come up late
+            try:
+                admin.alter_group_offsets(f"bench-group-{i:03d}", offsets)
+                break
+            except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
+                if attempt == 59:
+                    raise
+                time.sleep(1)
     admin.close()
     return groups * partitions
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,21 @@ def _kafka_errors() -> tuple[type[BaseException], ...]:
     from kafka.errors import KafkaError
 
     return (KafkaError, OSError)
+
+
+def _paced(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call an admin method; when a connection has its 5 requests in flight, wait a moment and retry
+    (kafka-python refuses a 6th rather than queueing it)."""
+    from kafka.errors import NodeNotReadyError
+
+    for attempt in range(200):
+        try:
+            return fn(*args, **kwargs)
+        except NodeNotReadyError:
+            if attempt == 199:
+                raise
+            time.sleep(0.02)
+    return None
 
 
 def _offsets(admin: Any, tps: list[TP], spec_name: str) -> dict[TP, int]:
@@ -140,64 +156,92 @@ def collect(admin: Any, *, sizes: bool = True, configs: bool = True, groups: boo
 
 def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_internal: bool,
              only: list[str] | None) -> AdminView:
-    cluster = admin.describe_cluster()
-    brokers = {b["broker_id"]: BrokerLoad(id=b["broker_id"], host=b.get("host"), port=b.get("port"),
-                                          rack=b.get("rack"), alive=not b.get("is_fenced", False))
-               for b in cluster.get("brokers", [])}
-    meta = admin.describe_topics(only)
-    topic_list: list[TopicLoad] = []
+    # Independent requests go out together (the admin client's IO thread multiplexes them); each
+    # ListOffsets still covers every partition a leader has, in one request per leader and spec.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        f_cluster = pool.submit(_paced, admin.describe_cluster)
+        f_meta = pool.submit(_paced, admin.describe_topics, only)
+        f_groups = pool.submit(_paced, _read_groups, admin) if groups else None
+        cluster = f_cluster.result()
+        brokers = {b["broker_id"]: BrokerLoad(id=b["broker_id"], host=b.get("host"), port=b.get("port"),
+                                              rack=b.get("rack"), alive=not b.get("is_fenced", False))
+                   for b in cluster.get("brokers", [])}
+        topic_list = _topics(f_meta.result(), include_internal)
+        by_leader: dict[int, list[TP]] = defaultdict(list)
+        for t in topic_list:
+            for p in t.partitions:
+                for r in p.replicas:  # brokers that host replicas but are not registered are down
+                    if r not in brokers:
+                        brokers[r] = BrokerLoad(id=r, alive=False)
+                if p.leader is not None:
+                    by_leader[p.leader].append((t.name, p.partition))
+        by_name = {t.name: t for t in topic_list}
+        t0 = time.time()
+        f_leo = [pool.submit(_paced, _offsets, admin, tps, "LATEST") for tps in by_leader.values()]
+        f_start = [pool.submit(_paced, _offsets, admin, tps, "EARLIEST") for tps in by_leader.values()]
+        alive = [b for b, info in brokers.items() if info.alive]
+        f_sizes = pool.submit(_paced, admin.describe_log_dirs, brokers=alive) if sizes else None
+        f_cfg = pool.submit(_paced, _min_isr, admin, [t.name for t in topic_list]) if configs else None
+        leo: dict[TP, int] = {}
+        for f in f_leo:
+            leo.update(f.result())
+        log_dirs = f_sizes.result() if f_sizes is not None else None
+        # The view's time is when offsets and sizes were read (rates divide by differences of it).
+        ts = (t0 + time.time()) / 2
+        for (name, part), off in leo.items():
+            by_name[name].partitions[part].log_end_offset = off
+        for f in f_start:
+            for (name, part), off in f.result().items():
+                by_name[name].partitions[part].log_start_offset = off
+        if log_dirs is not None:
+            _apply_sizes(log_dirs, by_name, brokers)
+        if f_cfg is not None:
+            for name, v in f_cfg.result().items():
+                by_name[name].min_insync_replicas = v
+        view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
+                         brokers=[brokers[k] for k in sorted(brokers)])
+        hosted: dict[int, int] = defaultdict(int)
+        led: dict[int, int] = defaultdict(int)
+        for t in topic_list:
+            for p in t.partitions:
+                for r in p.replicas:
+                    hosted[r] += 1
+                if p.leader is not None:
+                    led[p.leader] += 1
+        for b in view.brokers:
+            b.partition_replicas = hosted.get(b.id, 0)
+            b.leaders = led.get(b.id, 0)
+        if f_groups is not None:
+            _apply_groups(view, *f_groups.result())
+    return view
+
+
+def _topics(meta: list[dict[str, Any]], include_internal: bool) -> list[TopicLoad]:
+    """Metadata -> TopicLoad. Built without re-validation: thousands of partitions from the broker."""
+    out: list[TopicLoad] = []
     for t in meta:
         if t.get("error_code"):
             continue
         internal = bool(t.get("is_internal")) or t["name"].startswith("__")
         if internal and not include_internal:
             continue
-        parts = [PartitionState(partition=p["partition_index"],
-                                leader=p["leader_id"] if p["leader_id"] >= 0 else None,
-                                replicas=list(p["replica_nodes"]), isr=list(p["isr_nodes"]))
+        parts = [PartitionState.model_construct(
+                    partition=p["partition_index"], leader=p["leader_id"] if p["leader_id"] >= 0 else None,
+                    replicas=list(p["replica_nodes"]), isr=list(p["isr_nodes"]), size_bytes=None,
+                    log_start_offset=None, log_end_offset=None)
                  for p in sorted(t["partitions"], key=lambda p: p["partition_index"])]
-        topic_list.append(TopicLoad(name=t["name"], internal=internal, partitions=parts))
-    # Brokers that host replicas but are not registered are down.
-    for t in topic_list:
-        for p in t.partitions:
-            for r in p.replicas:
-                if r not in brokers:
-                    brokers[r] = BrokerLoad(id=r, alive=False)
-    tps = [(t.name, p.partition) for t in topic_list for p in t.partitions if p.leader is not None]
-    by_name = {t.name: t for t in topic_list}
-    # The view's time is when offsets and sizes were read (rates divide by differences of it).
-    t0 = time.time()
-    leo = _offsets(admin, tps, "LATEST")
-    if sizes:
-        _apply_sizes(admin, by_name, brokers)
-    ts = (t0 + time.time()) / 2
-    start = _offsets(admin, tps, "EARLIEST")
-    for (name, part), off in leo.items():
-        by_name[name].partitions[part].log_end_offset = off
-    for (name, part), off in start.items():
-        by_name[name].partitions[part].log_start_offset = off
-    if configs:
-        for name, v in _min_isr(admin, [t.name for t in topic_list]).items():
-            by_name[name].min_insync_replicas = v
-    view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
-                     brokers=[brokers[k] for k in sorted(brokers)])
-    for b in view.brokers:
-        hosted = [p for t in topic_list for p in t.partitions if b.id in p.replicas]
-        b.partition_replicas = len(hosted)
-        b.leaders = sum(1 for p in hosted if p.leader == b.id)
-    if groups:
-        _collect_groups(admin, view)
-    return view
+        out.append(TopicLoad(name=t["name"], internal=internal, partitions=parts))
+    return out
 
 
-def _apply_sizes(admin: Any, by_name: dict[str, TopicLoad], brokers: dict[int, BrokerLoad]) -> None:
-    """DescribeLogDirs, one request per live broker: replica sizes -> partition, topic and broker totals."""
-    alive = [b for b, info in brokers.items() if info.alive]
+def _apply_sizes(log_dirs: list[dict[str, Any]], by_name: dict[str, TopicLoad],
+                 brokers: dict[int, BrokerLoad]) -> None:
+    """DescribeLogDirs (one request per live broker): replica sizes -> partition, topic and broker totals."""
     per_part: dict[TP, int] = defaultdict(int)
     leader_size: dict[TP, int] = {}
     per_topic: dict[str, int] = defaultdict(int)
     leaders = {(name, p.partition): p.leader for name, t in by_name.items() for p in t.partitions}
-    for entry in admin.describe_log_dirs(brokers=alive):
+    for entry in log_dirs:
         used = 0
         for d in entry.get("log_dirs", []):
             if d.get("error_code"):
@@ -221,35 +265,47 @@ def _apply_sizes(admin: Any, by_name: dict[str, TopicLoad], brokers: dict[int, B
             p.size_bytes = leader_size.get((name, p.partition), per_part.get((name, p.partition)))
 
 
-def _collect_groups(admin: Any, view: AdminView) -> None:
+def _read_groups(admin: Any) -> tuple[list[str], dict[str, Any], dict[str, Any], dict[str, str]]:
+    """ListGroups (per broker), then DescribeGroups and OffsetFetch batched per coordinator."""
     from kafka.errors import KafkaError
 
     listed = admin.list_groups()
     ids = sorted({g["group_id"] for g in listed if g.get("protocol_type", "consumer") in ("consumer", "")})
     if not ids:
-        return
-    described = admin.describe_groups(ids)
-    for gid in ids:
-        d = described.get(gid) or {}
-        members = d.get("members")
-        assigned: dict[str, int] = defaultdict(int)
-        for m in members or []:
-            a = m.get("member_assignment")
-            for topic in _assigned_topics(a):
-                assigned[topic] += 1
-        view.groups[gid] = GroupInfo(group=gid, state=d.get("group_state") or d.get("state"),
-                                     members=len(members) if members is not None else None,
-                                     coordinator=None, protocol_type=d.get("protocol_type"),
-                                     assigned=dict(assigned))
-    try:
-        offsets = admin.list_group_offsets(ids)
-    except KafkaError:
+        return [], {}, {}, {}
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        f_described = pool.submit(_paced, admin.describe_groups, ids)
+        f_offsets = pool.submit(_paced, admin.list_group_offsets, ids)
+        described = f_described.result()
+        try:
+            offsets = f_offsets.result()
+        except KafkaError:
+            offsets = None
+    if offsets is None:
         offsets = {}
         for gid in ids:  # one bad group must not hide the others
             try:
                 offsets.update(admin.list_group_offsets([gid]))
             except KafkaError as exc:
-                view.group_errors[gid] = type(exc).__name__
+                errors[gid] = type(exc).__name__
+    return ids, described, offsets, errors
+
+
+def _apply_groups(view: AdminView, ids: list[str], described: dict[str, Any], offsets: dict[str, Any],
+                  errors: dict[str, str]) -> None:
+    for gid in ids:
+        d = described.get(gid) or {}
+        members = d.get("members")
+        assigned: dict[str, int] = defaultdict(int)
+        for m in members or []:
+            for topic in _assigned_topics(m.get("member_assignment")):
+                assigned[topic] += 1
+        view.groups[gid] = GroupInfo(group=gid, state=d.get("group_state") or d.get("state"),
+                                     members=len(members) if members is not None else None,
+                                     coordinator=None, protocol_type=d.get("protocol_type"),
+                                     assigned=dict(assigned))
+    view.group_errors.update(errors)
     for gid, tps in offsets.items():
         view.committed[gid] = {(tp.topic, tp.partition): (om.offset if om.offset is not None and om.offset >= 0
                                                           else None) for tp, om in tps.items()}
