@@ -185,10 +185,12 @@ def load_command(
     d = result.deliveries
     p50 = d.histogram.percentile(50)
     p99 = d.histogram.percentile(99)
+    p1 = d.histogram.percentile(1)
     report = LoadReport(topic=topic, target_rate=msgs_per_s, duration_s=result.elapsed, sent=result.sent,
                         acked=d.acked, errors=d.errors, bytes_acked=d.bytes_acked,
                         p50_ms=None if p50 is None else round(p50 * 1000, 2),
                         p99_ms=None if p99 is None else round(p99 * 1000, 2),
+                        p1_ms=None if p1 is None else round(p1 * 1000, 2),
                         error_samples=tuple(d.error_samples),
                         interrupted=result.interrupted)
     if verify_ and not result.interrupted:
