@@ -159,13 +159,13 @@ def test_add_broker_and_execute_with_throttle_under_load(bootstrap: str, fourth:
 def test_dead_destination_stops_resume_completes_and_cancel_cleans_up(bootstrap: str, fourth: int, tmp_path: Path,
                                                                       cli: Any, kafka_cluster: Any) -> None:
     _create(bootstrap, "bal.kill", {p: [1, 2, 3][p % 3:] + [1, 2, 3][:p % 3] for p in range(6)})
-    _fill(bootstrap, "bal.kill", 3000, size="3KB")
+    _fill(bootstrap, "bal.kill", 20000, size="3KB")  # big enough that moves take seconds, one at a time
     plan = tmp_path / "plan.json"
     code, _, err = cli("rebalance", "propose", "-b", bootstrap, "--topics", r"bal\.kill", "--mode", "add-brokers",
                        "--brokers", str(fourth), "-o", plan)
     assert code == 0, err
     cmd = [sys.executable, "-m", "brokerscale", "rebalance", "execute", "-b", bootstrap, "--proposal", str(plan),
-           "--throttle", "50KB", "--apply"]
+           "--throttle", "10KB", "--max-per-broker", "1", "--apply"]
     run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ops = _ops(bootstrap)
     try:
@@ -194,7 +194,7 @@ def test_dead_destination_stops_resume_completes_and_cancel_cleans_up(bootstrap:
     code, _, err = cli("rebalance", "propose", "-b", bootstrap, "--topics", r"bal\.kill", "--mode",
                        "remove-brokers", "--brokers", str(fourth), "-o", back)
     assert code == 0, err
-    crash = subprocess.Popen([*cmd[:8], str(back), "--throttle", "20KB", "--apply"],
+    crash = subprocess.Popen([*cmd[:8], str(back), "--throttle", "10KB", "--max-per-broker", "1", "--apply"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(lambda: any(t == "bal.kill" for t, _ in ops.ongoing()), 30, "moves in flight")

@@ -47,7 +47,12 @@ def model_from_admin(admin: Any, topics: str | None = None, include_internal: bo
     capacity: dict[int, int] = {}
     names = {t["name"] for t in chosen}
     if names:
-        logdirs = _call("describe log dirs", admin.describe_log_dirs, sorted(names), list(brokers))
+        logdirs = []
+        for b in sorted(brokers):
+            try:  # one broker at a time: a broker that just died must not hide the others' sizes
+                logdirs.extend(_call("describe log dirs", admin.describe_log_dirs, sorted(names), [b]))
+            except Unreachable:
+                continue
         for entry in logdirs:
             total = 0
             for d in entry["log_dirs"]:
