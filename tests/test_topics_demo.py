@@ -32,6 +32,7 @@ def test_demo_step_shows_findings_a_hot_partition_and_changes_nothing(kafka_clus
     admin = KafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap)
     try:
         described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(list(DEMO_TOPICS))}
+        admin.delete_topics(list(DEMO_TOPICS))  # leave the shared session cluster as we found it
     finally:
         admin.close()
     assert described == {name: n for name, (n, _) in DEMO_TOPICS.items()}  # a dry run: nothing changed

@@ -27,7 +27,26 @@ def _admin(bootstrap: str) -> Any:
     return KafkaAdminClient(bootstrap_servers=bootstrap)
 
 
+_CREATED: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _drop_topics(bootstrap: str) -> Iterator[None]:
+    """Delete what a test created, so later tests on the shared cluster have fewer partitions to carry."""
+    yield
+    if _CREATED:
+        admin = _admin(bootstrap)
+        try:
+            admin.delete_topics(sorted(_CREATED))
+        except Exception:  # cleanup is best effort; the session cluster is torn down anyway
+            pass
+        finally:
+            admin.close()
+            _CREATED.clear()
+
+
 def _create(bootstrap: str, name: str, partitions: int, **configs: str) -> None:
+    _CREATED.add(name)
     admin = _admin(bootstrap)
     try:
         admin.create_topics({name: {"num_partitions": partitions, "replication_factor": 3, "configs": configs}},
@@ -37,15 +56,21 @@ def _create(bootstrap: str, name: str, partitions: int, **configs: str) -> None:
 
 
 def _describe(bootstrap: str, name: str) -> tuple[int, dict[str, str]]:
-    """Partition count and the policy-relevant configs, read with plain kafka-python (not brokerscale)."""
+    """Partition count and the policy-relevant configs, read with plain kafka-python (not brokerscale).
+
+    Each broker learns new metadata on its own schedule, so an answer without partitions is retried."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     admin = _admin(bootstrap)
     try:
-        parts = len(admin.describe_topics([name])[0]["partitions"])
+        for _ in range(50):
+            topic = admin.describe_topics([name])[0]
+            if not topic.get("error_code") and topic["partitions"]:
+                break
+            time.sleep(0.2)
         keys = ["retention.ms", "min.insync.replicas", "cleanup.policy", "max.message.bytes"]
         raw = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, keys)], config_filter="all")
-        return parts, {k: v["value"] for k, v in raw["topic"][name].items()}
+        return len(topic["partitions"]), {k: v["value"] for k, v in raw["topic"][name].items()}
     finally:
         admin.close()
 

@@ -35,6 +35,7 @@ def _kafka_call(what: str, bootstrap: str) -> Iterator[None]:
 
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
+LEADER_NOT_AVAILABLE = 5
 
 
 def is_internal(name: str) -> bool:
@@ -86,6 +87,9 @@ class TopicsAdmin:
             with _kafka_call("describe topics", self.profile.bootstrap):
                 described = list(self.admin.describe_topics(names))
             errors = {t["name"]: t["error_code"] for t in described if t.get("error_code")}
+            # a broker that has not caught up with a new topic answers without partitions: also transient
+            errors.update({t["name"]: LEADER_NOT_AVAILABLE for t in described
+                           if not t.get("error_code") and not t["partitions"]})
             missing = [n for n, code in errors.items() if code == UNKNOWN_TOPIC_OR_PARTITION]
             if missing:
                 raise BadInput(f"--topic: {missing[0]!r} does not exist on {self.profile.bootstrap}")
