@@ -232,7 +232,7 @@ def optimize_command(
         names = _selected(admin, topic, False)
         managed = [n for n in names if pol.classify(n) is not None]
         measurement = _measure(admin, managed, window_s, quiet, metrics)
-        reviews = [r for r in review_topics(admin.states(names), measurement.rates, pol) if r.managed]
+        reviews = review_topics(admin.states(managed), measurement.rates, pol)
         refused = refusals(reviews, allow_key_remap=allow_key_remap, configs_only=configs_only) if apply else []
         applied: list[Any] = []
         if apply and refused:
