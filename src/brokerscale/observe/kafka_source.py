@@ -156,48 +156,41 @@ def collect(admin: Any, *, sizes: bool = True, configs: bool = True, groups: boo
 
 def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_internal: bool,
              only: list[str] | None) -> AdminView:
-    # Independent requests go out together (the admin client's IO thread multiplexes them); each
-    # ListOffsets still covers every partition a leader has, in one request per leader and spec.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        f_cluster = pool.submit(_paced, admin.describe_cluster)
-        f_meta = pool.submit(_paced, admin.describe_topics, only)
+    # The groups' requests (ListGroups, DescribeGroups, OffsetFetch per coordinator) run beside the
+    # topic chain; within it, requests are sequential: on a busy machine, more concurrency only queues
+    # behind kafka-python's in-flight limit. Every ListOffsets covers all of a leader's partitions.
+    with ThreadPoolExecutor(max_workers=1) as pool:
         f_groups = pool.submit(_paced, _read_groups, admin) if groups else None
-        cluster = f_cluster.result()
+        cluster = admin.describe_cluster()
         brokers = {b["broker_id"]: BrokerLoad(id=b["broker_id"], host=b.get("host"), port=b.get("port"),
                                               rack=b.get("rack"), alive=not b.get("is_fenced", False))
                    for b in cluster.get("brokers", [])}
-        topic_list = _topics(f_meta.result(), include_internal)
-        by_leader: dict[int, list[TP]] = defaultdict(list)
+        topic_list = _topics(_paced(admin.describe_topics, only), include_internal)
+        tps: list[TP] = []
         for t in topic_list:
             for p in t.partitions:
                 for r in p.replicas:  # brokers that host replicas but are not registered are down
                     if r not in brokers:
                         brokers[r] = BrokerLoad(id=r, alive=False)
                 if p.leader is not None:
-                    by_leader[p.leader].append((t.name, p.partition))
+                    tps.append((t.name, p.partition))
         by_name = {t.name: t for t in topic_list}
         t0 = time.time()
-        f_leo = [pool.submit(_paced, _offsets, admin, tps, "LATEST") for tps in by_leader.values()]
-        f_start = [pool.submit(_paced, _offsets, admin, tps, "EARLIEST") for tps in by_leader.values()]
+        leo = _paced(_offsets, admin, tps, "LATEST")
         alive = [b for b, info in brokers.items() if info.alive]
-        f_sizes = pool.submit(_paced, admin.describe_log_dirs, brokers=alive) if sizes else None
-        f_cfg = pool.submit(_paced, _min_isr, admin, [t.name for t in topic_list]) if configs else None
-        leo: dict[TP, int] = {}
-        for f in f_leo:
-            leo.update(f.result())
-        log_dirs = f_sizes.result() if f_sizes is not None else None
+        log_dirs = _paced(admin.describe_log_dirs, brokers=alive) if sizes else None
         # The view's time is when offsets and sizes were read (rates divide by differences of it).
         ts = (t0 + time.time()) / 2
+        start = _paced(_offsets, admin, tps, "EARLIEST")
+        min_isr = _paced(_min_isr, admin, [t.name for t in topic_list]) if configs else {}
         for (name, part), off in leo.items():
             by_name[name].partitions[part].log_end_offset = off
-        for f in f_start:
-            for (name, part), off in f.result().items():
-                by_name[name].partitions[part].log_start_offset = off
+        for (name, part), off in start.items():
+            by_name[name].partitions[part].log_start_offset = off
         if log_dirs is not None:
             _apply_sizes(log_dirs, by_name, brokers)
-        if f_cfg is not None:
-            for name, v in f_cfg.result().items():
-                by_name[name].min_insync_replicas = v
+        for name, v in min_isr.items():
+            by_name[name].min_insync_replicas = v
         view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
                          brokers=[brokers[k] for k in sorted(brokers)])
         hosted: dict[int, int] = defaultdict(int)
