@@ -1,0 +1,95 @@
+"""The exporter's exposition and the Prometheus HTTP API source, without a cluster."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from brokerscale.errors import Unreachable
+from brokerscale.model.snapshot import Finding, GroupLag, LagStatus, PartitionLag, Snapshot
+from brokerscale.observe.capacity import Utilization
+from brokerscale.observe.collect import Round
+from brokerscale.observe.exporter import ObserveCollector
+from brokerscale.observe.jmx import broker_load
+from brokerscale.observe.prometheus_source import query_scrapes
+
+
+def _round() -> Round:
+    g = GroupLag(group="billing-etl", members=2, lag_offsets=1200, max_lag_seconds=42.5, status=LagStatus.WARNING,
+                 partitions=[PartitionLag(topic="clinical.adt", partition=0, committed_offset=10, log_end_offset=1210,
+                                          lag_offsets=1200, lag_seconds=42.5, status=LagStatus.WARNING)])
+    snap = Snapshot(cluster="prod", source="t", taken_at=1000.0, bytes_in_per_s=5e6, groups=[g])
+    util = [Utilization(dimension="throughput", scope="cluster", target="cluster", used=40e6, capacity=50e6,
+                        percent=80.0)]
+    finding = Finding(rule="throughput", severity="warning", metric="throughput_utilization_percent", value=80.0,
+                      threshold=70.0, unit="%", scope="cluster", target="cluster", action="add 1 CKU")
+    return Round(snap, util, [finding])
+
+
+def _exposition(collector: ObserveCollector) -> str:
+    reg = CollectorRegistry()
+    reg.register(collector)
+    return generate_latest(reg).decode()
+
+
+def test_exposition_has_utilization_findings_and_lag() -> None:
+    c = ObserveCollector("prod")
+    c.update(_round())
+    text = _exposition(c)
+    assert 'brokerscale_up{cluster="prod"} 1.0' in text
+    assert ('brokerscale_utilization_percent{cluster="prod",dimension="throughput",scope="cluster",'
+            'target="cluster"} 80.0') in text
+    assert 'brokerscale_findings{cluster="prod",severity="warning"} 1.0' in text
+    assert 'brokerscale_findings{cluster="prod",severity="critical"} 0.0' in text
+    assert ('brokerscale_consumer_lag_offsets{cluster="prod",group="billing-etl",partition="0",'
+            'topic="clinical.adt"} 1200.0') in text
+    assert ('brokerscale_consumer_lag_seconds{cluster="prod",group="billing-etl",partition="0",'
+            'topic="clinical.adt"} 42.5') in text
+    assert 'brokerscale_consumer_group_status{cluster="prod",group="billing-etl",status="WARNING"} 1.0' in text
+    assert 'brokerscale_cluster_bytes_in_per_second{cluster="prod"} 5e+06' in text
+
+
+def test_failed_observation_keeps_last_values_and_reports_down() -> None:
+    c = ObserveCollector("prod")
+    assert 'brokerscale_up{cluster="prod"} 0.0' in _exposition(c)
+    c.update(_round())
+    c.update(None, "cannot reach Kafka")
+    text = _exposition(c)
+    assert 'brokerscale_up{cluster="prod"} 0.0' in text
+    assert 'brokerscale_last_observation_timestamp_seconds{cluster="prod"} 1000.0' in text
+
+
+def _prom_handler(request: httpx.Request) -> httpx.Response:
+    at = float(request.url.params["time"])
+    k = 0.0 if at < 1000 else 1.0  # counters at t=940 and t=1000
+    rows = []
+    for pod, scale in (("prod-kafka-0", 1.0), ("prod-kafka-1", 2.0)):
+        base = {"pod": pod, "namespace": "kafka", "job": "kafka"}
+        rows.append({"metric": {"__name__": "kafka_server_brokertopicmetrics_bytesin_total", **base},
+                     "value": [at, str(k * 60e6 * scale)]})
+        rows.append({"metric": {"__name__": "kafka_server_socket_server_metrics_connection_count",
+                                "listener": "PLAIN", **base}, "value": [at, "12"]})
+    return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": rows}})
+
+
+def test_prometheus_source_maps_pods_to_brokers_and_rates() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(_prom_handler))
+    prev = query_scrapes("http://prom:9090", 940.0, client=client)
+    cur = query_scrapes("http://prom:9090", 1000.0, client=client)
+    assert [s.broker_id for s in cur] == [0, 1]
+    loads = {c.broker_id: broker_load(p, c) for p, c in zip(prev, cur, strict=True)}
+    assert loads[0].bytes_in_per_s == pytest.approx(1e6)
+    assert loads[1].bytes_in_per_s == pytest.approx(2e6)
+    assert loads[1].connections == 12
+
+
+def test_prometheus_errors_are_one_line() -> None:
+    def bad(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "error", "errorType": "bad_data", "error": "parse error"})
+
+    client = httpx.Client(transport=httpx.MockTransport(bad))
+    with pytest.raises(Unreachable) as exc:
+        query_scrapes("http://prom:9090", 1.0, client=client)
+    assert "bad_data" in str(exc.value)
