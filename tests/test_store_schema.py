@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,19 @@ def test_processes_sharing_one_sqlite_file(tmp_path: Path) -> None:
     records = store.audit_records(limit=100)
     assert len(records) == 30 and all(r["result"] == "ok" for r in records)
     store.close()
+
+
+def test_an_open_reader_does_not_block_a_writer(tmp_path: Path) -> None:
+    """Observers read history while controllers write audit rows: on SQLite a reader must not hold the
+    write lock (it would stall every writer for the busy timeout)."""
+    store = open_store(f"sqlite:///{tmp_path / 'rw.db'}")
+    reader = open_store(f"sqlite:///{tmp_path / 'rw.db'}")
+    with reader.engine.connect().execution_options(brokerscale_read_only=True) as conn:
+        conn.execute(text("SELECT count(*) FROM audit_log")).scalar()  # read transaction now open
+        started = time.monotonic()
+        with store.audited(actor="cli", action="a", target="t", intent={}):
+            pass
+        assert time.monotonic() - started < 5
+    assert len(store.audit_records()) == 1
+    store.close()
+    reader.close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, and_, create_engine, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
@@ -74,11 +74,16 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return current_version(conn)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _read(self) -> Connection:
+        """A connection for reading: on SQLite its transaction is deferred, so readers never take the
+        write lock (writes use `engine.begin()`, which takes it up front)."""
+        return self.engine.connect().execution_options(brokerscale_read_only=True)
 
     # -- audit ----------------------------------------------------------------------------------
     def _append(self, row: dict[str, Any]) -> None:
@@ -121,7 +126,7 @@ class Store:
         if action_prefix:
             query = query.where(t.c.action.startswith(action_prefix, autoescape=True))
         query = query.order_by(t.c.id.desc()).limit(max(0, int(limit)))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             intents = conn.execute(query).mappings().all()
             ids = [r["change_id"] for r in intents]
             results: dict[str, Any] = {}
@@ -161,7 +166,7 @@ class Store:
         query = query.order_by(t.c.ts, t.c.id)
         want = {str(k): str(v) for k, v in (labels or {}).items()}
         out = []
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             for ts, value, raw in conn.execute(query):
                 lab = json.loads(raw)
                 if all(lab.get(k) == v for k, v in want.items()):
@@ -182,7 +187,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("brokerscale_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def open_store(url: str | None = None) -> Store:
