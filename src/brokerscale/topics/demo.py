@@ -81,7 +81,8 @@ def demo_step(ctx: Any) -> None:
     if created:
         out.print(f"created drifted demo topics: {', '.join(created)}")
     policy = default_policy()
-    names = sorted(DEMO_TOPICS)
+    with TopicsAdmin(profile) as admin:  # the demo's drifted topics plus any other policy-managed topic
+        names = sorted(set(DEMO_TOPICS) | {n for n in admin.topic_names() if policy.classify(n) is not None})
     stop, flowing = threading.Event(), threading.Event()
     loader = threading.Thread(target=_synthetic_load, args=(profile, stop, flowing), daemon=True)
     loader.start()
