@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import getpass
 import multiprocessing
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, inspect, text
 
 from brokerscale.errors import BadInput, Unreachable
 from brokerscale.store import open_store
@@ -53,6 +55,41 @@ def test_old_database_is_migrated_forward(url: str) -> None:
     assert store.audit_records()[0]["actor"] == "old"
     with pytest.raises(Exception, match="append-only"), store.engine.begin() as conn:  # v2 trigger now there
         conn.execute(text("DELETE FROM audit_log"))
+    store.close()
+
+
+def _v2_database(url: str) -> None:
+    """A database as brokerscale left it at schema version 2 (audit_log without os_user/host)."""
+    legacy = MetaData()
+    audit = Table("audit_log", legacy,
+                  Column("id", Integer, primary_key=True, autoincrement=True),
+                  *[Column(n, String(200), nullable=n not in ("change_id", "kind", "actor", "action", "target",
+                                                              "result"))
+                    for n in ("change_id", "kind", "actor", "action", "target", "correlation_id", "result")],
+                  Column("ts", Float, nullable=False),
+                  *[Column(n, Text) for n in ("intent", "before", "after", "error")])
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables.schema_version.create(conn)
+        legacy.create_all(conn)
+        tables.metric_samples.create(conn)
+        MIGRATIONS[1].apply(conn)
+        for v in (1, 2):
+            conn.execute(tables.schema_version.insert().values(version=v, applied_at=0.0, description=f"v{v}"))
+        conn.execute(audit.insert().values(change_id="c1", kind="intent", ts=1.0, actor="old", action="a",
+                                           target="t", result="pending"))
+    engine.dispose()
+
+
+def test_v2_database_gains_who_columns(url: str) -> None:
+    _v2_database(url)
+    store = open_store(url)
+    assert store.schema_version() == LATEST >= 3
+    with store.audited(actor="cli", action="b", target="t", intent={}):
+        pass
+    new, old = store.audit_records()
+    assert (old["actor"], old["os_user"]) == ("old", None)
+    assert new["os_user"] == getpass.getuser() and new["host"] == socket.gethostname()
     store.close()
 
 

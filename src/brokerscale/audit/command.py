@@ -72,11 +72,12 @@ def audit_command(
                       f"in {escape(store.source)}")
         return
     table = Table(title=f"audit log — {escape(store.source)}", title_justify="left")
-    for col in ("when (UTC)", "actor", "action", "target", "result", "intent", "after / error"):
+    for col in ("when (UTC)", "who", "action", "target", "result", "intent", "after / error"):
         table.add_column(col, overflow="fold")
     for r in records:
         style = _RESULT_STYLE.get(r["result"], "")
         detail = r["error"] if r["result"] == "error" else _short(r["after"])
-        table.add_row(_when(r["ts"]), escape(r["actor"]), escape(r["action"]), escape(r["target"]),
+        who = r["actor"] + (f" ({r['os_user']}@{r['host']})" if r.get("os_user") else "")
+        table.add_row(_when(r["ts"]), escape(who), escape(r["action"]), escape(r["target"]),
                       f"[{style}]{r['result']}[/]", escape(_short(r["intent"])), escape(detail or ""))
     console.print(table)

@@ -52,9 +52,17 @@ def _v2_append_only(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _v3_who(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("audit_log")}
+    for name, size in (("os_user", 200), ("host", 255)):
+        if name not in have:  # a database created at v1 by this code already has them
+            conn.exec_driver_sql(f"ALTER TABLE audit_log ADD COLUMN {name} VARCHAR({size})")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "audit_log and metric_samples tables", _v1_tables),
     Migration(2, "audit_log append-only triggers", _v2_append_only),
+    Migration(3, "audit_log: OS user and host of every change", _v3_who),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -26,7 +26,7 @@ audit_log = Table(
     Column("change_id", String(32), nullable=False, index=True),
     Column("kind", String(8), nullable=False),  # "intent" | "result"
     Column("ts", Float, nullable=False),
-    Column("actor", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),  # the program part: "cli", "controller", "web"...
     Column("action", String(200), nullable=False, index=True),
     Column("target", String(500), nullable=False),
     Column("correlation_id", String(200), nullable=True, index=True),
@@ -35,6 +35,8 @@ audit_log = Table(
     Column("after", Text, nullable=True),
     Column("result", String(16), nullable=False),  # "pending" on intent rows; "ok" | "error" on results
     Column("error", Text, nullable=True),
+    Column("os_user", String(200), nullable=True),  # the person (OS account) behind the actor; v3
+    Column("host", String(255), nullable=True),  # v3
 )
 
 metric_samples = Table(

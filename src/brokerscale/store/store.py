@@ -7,8 +7,10 @@ Everything that changes a cluster goes through `Store.audited(...)`, which write
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +45,13 @@ def data_dir() -> Path:
 
 def default_url() -> str:
     return f"sqlite:///{data_dir() / 'brokerscale.db'}"
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): the actor alone must do
+        return None
 
 
 def _dumps(obj: Any) -> str | None:
@@ -102,7 +111,7 @@ class Store:
         change = AuditedChange(change_id=uuid.uuid4().hex, action=action, target=target,
                                correlation_id=correlation_id)
         common = {"change_id": change.change_id, "actor": actor, "action": action, "target": target,
-                  "correlation_id": correlation_id}
+                  "correlation_id": correlation_id, "os_user": _os_user(), "host": socket.gethostname()}
         self._append({**common, "kind": "intent", "ts": time.time(), "intent": _dumps(intent),
                       "before": _dumps(before), "result": "pending"})
         try:
@@ -118,8 +127,9 @@ class Store:
     def audit_records(self, action_prefix: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Most recent changes first, intent and result merged into one dict per change.
 
-        Keys: change_id, ts (intent time), finished_ts, actor, action, target, correlation_id, intent,
-        before, after, result ("ok" | "error" | "pending" when no result was written), error.
+        Keys: change_id, ts (intent time), finished_ts, actor, os_user, host, action, target,
+        correlation_id, intent, before, after, result ("ok" | "error" | "pending" when no result was
+        written), error.
         """
         t = schema.audit_log
         query = select(t).where(t.c.kind == "intent")
@@ -138,7 +148,8 @@ class Store:
             res = results.get(r["change_id"])
             out.append({
                 "change_id": r["change_id"], "ts": r["ts"], "finished_ts": res["ts"] if res else None,
-                "actor": r["actor"], "action": r["action"], "target": r["target"],
+                "actor": r["actor"], "os_user": r["os_user"], "host": r["host"],
+                "action": r["action"], "target": r["target"],
                 "correlation_id": r["correlation_id"], "intent": _loads(r["intent"]),
                 "before": _loads(r["before"]), "after": _loads(res["after"]) if res else None,
                 "result": res["result"] if res else "pending", "error": res["error"] if res else None,
