@@ -42,6 +42,20 @@ def _live(enabled: bool) -> Live | None:
     return Live(Text(""), console=err, auto_refresh=False, transient=True) if enabled else None
 
 
+class _Ticker:
+    """Where progress goes: a live line on a terminal; in logs (CI), a plain line every few seconds."""
+
+    def __init__(self, live: Live | None, quiet: bool, every_s: float = 5.0) -> None:
+        self.live, self.quiet, self.every_s, self.next_at = live, quiet, every_s, every_s
+
+    def show(self, elapsed: float, text: str) -> None:
+        if self.live is not None:
+            self.live.update(Text(text), refresh=True)
+        elif not self.quiet and elapsed >= self.next_at:
+            self.next_at = elapsed + self.every_s
+            err.print(text, soft_wrap=True)
+
+
 def _fmt_ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f} ms"
 
@@ -148,10 +162,11 @@ def load_command(
     if group:
         live = _live(show_live)
 
+        ticker = _Ticker(live, quiet=json_out)
+
         def on_consume(p: ConsumeProgress) -> None:
-            if live is not None:
-                live.update(Text(f"consuming {topic} as {group}: {p.consumed:,} records in {p.elapsed:.0f} s "
-                                 f"({p.consumed / max(p.elapsed, 1e-9):,.0f}/s)"), refresh=True)
+            ticker.show(p.elapsed, f"consuming {topic} as {group}: {p.consumed:,} records in {p.elapsed:.0f} s "
+                                   f"({p.consumed / max(p.elapsed, 1e-9):,.0f}/s)")
 
         with live if live is not None else nullcontext():
             creport = consume(conn, topic, group, Pacer(msgs_per_s, count), seconds, on_progress=on_consume)
@@ -172,12 +187,12 @@ def load_command(
     start_offsets = end_offsets(conn, topic) if verify_ else {}
     live = _live(show_live)
 
+    ticker = _Ticker(live, quiet=json_out)
+
     def on_progress(p: Progress) -> None:
-        if live is not None:
-            rate_now = p.acked / max(p.elapsed, 1e-9)
-            live.update(Text(f"{p.elapsed:5.1f} s  sent {p.sent:,}  acked {p.acked:,}  {rate_now:,.0f} msgs/s  "
-                             f"{p.bytes_acked / 1e6 / max(p.elapsed, 1e-9):,.1f} MB/s  errors {p.errors}"),
-                        refresh=True)
+        per_s = max(p.elapsed, 1e-9)
+        ticker.show(p.elapsed, f"{p.elapsed:5.1f} s  sent {p.sent:,}  acked {p.acked:,}  {p.acked / per_s:,.0f} msgs/s"
+                               f"  {p.bytes_acked / 1e6 / per_s:,.1f} MB/s  errors {p.errors}")
 
     with live if live is not None else nullcontext():
         result = produce(conn, topic, pool, Pacer(msgs_per_s, count), seconds, verify=verify_,
