@@ -128,7 +128,7 @@ def test_add_broker_and_execute_with_throttle_under_load(bootstrap: str, fourth:
     targets = _targets(plan)
     assert any(fourth in r for r in targets.values())
     load = subprocess.Popen([sys.executable, "-m", "brokerscale", "load", "-b", bootstrap, "--topic", "bal.adt",
-                             "--rate", "300", "--duration", "25s", "--size", "1KB", "--verify", "--format", "json"],
+                             "--rate", "300", "--duration", "20s", "--size", "1KB", "--verify", "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         code, out, err = cli("rebalance", "execute", "-b", bootstrap, "--proposal", plan, "--throttle", "2MB",

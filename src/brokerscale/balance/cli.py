@@ -199,7 +199,7 @@ def execute(
     try:
         if targets is not None:
             moves = _moves_for(ops, targets)
-            pid = plan_id(moves) if moves else ""
+            pid = plan_id([Move(t, p, r, []) for (t, p), r in sorted(targets.items())])
             if existing is not None and existing.active and existing.plan_id != pid:
                 raise BadInput(f"{path}: another rebalance ({existing.plan_id}, {existing.status}) is unfinished; "
                                "resume it with `brokerscale rebalance execute --apply` or drop it with "
@@ -244,7 +244,7 @@ def _moves_for(ops: KafkaOps, targets: dict[tuple[str, int], list[int]]) -> list
         unknown = [b for b in reps if b not in known]
         if unknown:
             raise BadInput(f"--proposal: {t}-{p}: unknown broker id {unknown[0]}")
-    model = model_from_admin(ops.admin, "|".join(re.escape(t) for t in topics))
+    model = model_from_admin(ops.admin, "|".join(re.escape(t) for t in topics), allow_moving=True)
     sizes = {(model.topics[i], model.partitions[i]): model.sizes[i] for i in range(len(model))}
     return [Move(t, p, list(reps), list(current[(t, p)]), sizes.get((t, p), 0))
             for (t, p), reps in sorted(targets.items()) if current[(t, p)] != reps]

@@ -25,8 +25,13 @@ def _call(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
         raise Unreachable(f"{what}: {type(exc).__name__}: {exc}") from None
 
 
-def model_from_admin(admin: Any, topics: str | None = None, include_internal: bool = False) -> ClusterModel:
-    """Snapshot the assignment; `topics` is a regular expression over topic names."""
+def model_from_admin(admin: Any, topics: str | None = None, include_internal: bool = False,
+                     allow_moving: bool = False) -> ClusterModel:
+    """Snapshot the assignment; `topics` is a regular expression over topic names.
+
+    Partitions in the middle of a reassignment list old and new replicas together, so proposing from
+    them would be wrong: that is refused unless `allow_moving` (the executor only wants sizes).
+    """
     try:
         pattern = re.compile(topics) if topics else None
     except re.error as exc:
@@ -43,6 +48,12 @@ def model_from_admin(admin: Any, topics: str | None = None, include_internal: bo
         if pattern is not None and not pattern.fullmatch(name):
             continue
         chosen.append(t)
+    wanted = {t["name"] for t in chosen}
+    moving = [] if allow_moving else sorted(
+        tp for tp in _call("list partition reassignments", admin.list_partition_reassignments) if tp.topic in wanted)
+    if moving:
+        raise BadInput(f"{len(moving)} partitions are being reassigned (e.g. {moving[0].topic}-{moving[0].partition}); "
+                       "wait for them (`brokerscale rebalance status`) or cancel them before proposing")
     sizes: dict[tuple[str, int], int] = {}
     capacity: dict[int, int] = {}
     names = {t["name"] for t in chosen}
