@@ -68,11 +68,29 @@ def brokerscale_load(bootstrap: str, records: int) -> dict[str, float]:
     return {"msgs_per_s": rep["msgs_per_s"], "mb_per_s": rep["mb_per_s"], "p99_ms": rep["p99_ms"]}
 
 
+def create_topic(bootstrap: str) -> None:
+    """6 partitions, RF 3, and small segments with bounded retention so repeated runs don't fill the disk."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    from brokerscale.connect import ConnectionProfile
+
+    admin = ConnectionProfile(bootstrap).admin()
+    try:
+        admin.create_topics([NewTopic(TOPIC, 6, 3, topic_configs={
+            "segment.bytes": str(64 * 2**20), "retention.bytes": str(256 * 2**20)})])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bootstrap", help="an existing cluster (default: start a dev cluster 'bench-load')")
     ap.add_argument("--cluster", help="a running dev cluster by name")
-    ap.add_argument("--records", type=int, default=20_000, help="records per run (default 20000 = 100 MB)")
+    ap.add_argument("--records", type=int, default=50_000,
+                    help="records per run (default 50000 = 250 MB: long enough to amortise the JVM's warm-up)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each tool (default 3; more on a noisy machine)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
@@ -91,11 +109,7 @@ def main() -> int:
         own = DevCluster.up("bench-load", brokers=3)
         bootstrap = own.bootstrap
     try:
-        from brokerscale.connect import ConnectionProfile
-        from brokerscale.load.cluster import ensure_topic, probe
-
-        profile = ConnectionProfile(bootstrap)
-        ensure_topic(profile, TOPIC, 6, None, probe(profile))
+        create_topic(bootstrap)
         results: dict[str, list[dict[str, float]]] = {"kafka-producer-perf-test": [], "brokerscale load": []}
         for i in range(args.runs):
             for name, fn in (("kafka-producer-perf-test", perf_test), ("brokerscale load", brokerscale_load)):
