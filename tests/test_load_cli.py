@@ -17,6 +17,7 @@ import pytest
     (["--kinds", "hl7-adt,csv"], "--kinds: csv"),
     (["--verify", "--consume", "g1"], "--verify"),
     (["--bootstrap", "not a host"], "--bootstrap"),
+    (["--patients", "1000", "--size", "500KB"], "--patients: 1,000 patients"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("load", "--bootstrap", "127.0.0.1:1", *args) if "--bootstrap" not in args \

@@ -8,7 +8,7 @@ from collections import Counter
 import hl7
 import pytest
 
-from brokerscale.load.pool import build_pool, zipf_weights
+from brokerscale.load.pool import build_pool, pool_messages, zipf_weights
 from brokerscale.load.sizes import MAX_SIZE, MIN_SIZE, SizeDistribution
 
 
@@ -61,3 +61,11 @@ def test_size_distribution_bounds() -> None:
                 lambda: SizeDistribution(5000, spread=-1)):
         with pytest.raises(ValueError):
             bad()
+
+
+def test_pool_stays_within_its_memory_budget() -> None:
+    assert pool_messages(1000, 5000) == 2048
+    assert pool_messages(5000, 5000) == 5000  # at least one message per patient
+    assert pool_messages(100, 900_000) == 284  # large messages: fewer of them
+    assert pool_messages(1000, 900_000) is None  # 900 MB: refused
+    assert pool_messages(10, 1000, budget=5000) is None

@@ -19,7 +19,7 @@ from brokerscale.load.cluster import ensure_topic, probe
 from brokerscale.load.consumer import ConsumeProgress, ConsumeReport, consume
 from brokerscale.load.messages import KINDS
 from brokerscale.load.pacing import Pacer
-from brokerscale.load.pool import build_pool
+from brokerscale.load.pool import POOL_BUDGET_BYTES, build_pool, pool_messages
 from brokerscale.load.producer import Progress, produce
 from brokerscale.load.rates import parse_rate
 from brokerscale.load.sizes import MAX_SIZE, MIN_SIZE, SizeDistribution
@@ -152,6 +152,11 @@ def load_command(
     seconds = parse_duration(duration, what="--duration")
     msgs_per_s = 0.0 if max_rate else parse_rate(rate, mean)
     kind_list = _kinds(kinds)
+    n_messages = pool_messages(patients, mean)
+    if n_messages is None:
+        raise BadInput(f"--patients: {patients:,} patients x {format_bytes(mean)} need "
+                       f"{format_bytes(patients * mean)} of pre-built messages (limit "
+                       f"{format_bytes(POOL_BUDGET_BYTES)}): use fewer patients or a smaller --size")
     if verify_ and group:
         raise BadInput("--verify: only applies when producing, not with --consume")
     conn = profile(bootstrap, command_config, cluster)
@@ -178,7 +183,7 @@ def load_command(
         err.print(f"building the message pool ({', '.join(kind_list)}; mean {format_bytes(mean)}, "
                   f"{patients:,} patients{f', Zipf skew {skew}' if skew else ''})…")
     pool = build_pool(sizes=SizeDistribution(mean, size_spread), kinds=kind_list, patients=patients,
-                      skew=skew, seed=seed)
+                      messages=n_messages, skew=skew, seed=seed)
     if not json_out:
         what = "created" if created else "existing"
         err.print(f"producing to {what} topic {topic} at "

@@ -34,8 +34,22 @@ def zipf_weights(n: int, skew: float) -> list[float]:
     return [1.0 / math.pow(k, skew) for k in range(1, n + 1)]
 
 
+POOL_BUDGET_BYTES = 256 * 10**6
+DEFAULT_MESSAGES = 2048
+
+
+def pool_messages(patients: int, mean_size: int, budget: int = POOL_BUDGET_BYTES) -> int | None:
+    """How many distinct messages to pre-build: 2,048 (fewer if large), at least one per patient.
+
+    None if even one message per patient would exceed the memory budget.
+    """
+    if patients * mean_size > budget:
+        return None
+    return max(patients, min(DEFAULT_MESSAGES, budget // mean_size))
+
+
 def build_pool(*, sizes: SizeDistribution, kinds: tuple[str, ...] = KINDS, patients: int = 1000,
-               messages: int = 2048, schedule_length: int = 16384, skew: float = 0.0,
+               messages: int = DEFAULT_MESSAGES, schedule_length: int = 16384, skew: float = 0.0,
                seed: int = 7) -> Pool:
     """Build `messages` distinct messages spread over `patients`, then a schedule of sends."""
     if patients < 1 or messages < 1 or schedule_length < 1:
