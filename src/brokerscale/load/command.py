@@ -184,6 +184,9 @@ def load_command(
                   f"{patients:,} patients{f', Zipf skew {skew}' if skew else ''})…")
     pool = build_pool(sizes=SizeDistribution(mean, size_spread), kinds=kind_list, patients=patients,
                       messages=n_messages, skew=skew, seed=seed)
+    if not json_out and pool.mean_size > 1.1 * mean:
+        err.print(f"[yellow]note:[/] the smallest valid messages are larger than {format_bytes(mean)}: "
+                  f"the mean record size will be {format_bytes(pool.mean_size)}")
     if not json_out:
         what = "created" if created else "existing"
         err.print(f"producing to {what} topic {topic} at "
