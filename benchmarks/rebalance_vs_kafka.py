@@ -34,7 +34,7 @@ PARTITIONS = 300
 TARGET = 0.4
 SPREAD_SLACK = 0.05  # replica-count spread may differ by this much (one or two replicas on 300 partitions)
 # Kafka's round-robin balances replica counts exactly, so ours is asked for a tight count band too.
-THRESHOLDS = Thresholds(replica_count=0.02)
+THRESHOLDS = Thresholds(replica_count=0.01)
 
 
 def _spread(model: ClusterModel, assign: dict[tuple[str, int], list[int]], brokers: list[int]) -> tuple[float, float]:

@@ -200,7 +200,7 @@ class _State:
 
     def _smallest_back(self, t: int, s: int, skip: int) -> tuple[int, int] | None:
         """The smallest replica on `t` that could go to `s` (the return leg of a count-neutral swap)."""
-        for size, pid in self.held[t][:_SCAN]:
+        for size, pid in self.held[t][:8 * _SCAN]:
             if pid != skip and self.eligible(pid, t, s):
                 return size, pid
         return None
@@ -209,7 +209,7 @@ class _State:
         """Largest replica on `s` of size in (floor, cap] that may move to `t`; else the smallest above cap."""
         h = self.held[s]
         idx = bisect_right(h, (cap, _BIG)) - 1
-        for k in range(idx, max(-1, idx - _SCAN), -1):
+        for k in range(idx, max(-1, idx - 8 * _SCAN), -1):
             size, pid = h[k]
             if size <= floor:
                 break
@@ -235,7 +235,7 @@ class _State:
             # nothing fits under the gap: the smallest replica that closes it, if t has room for it
             h = self.held[s]
             idx = bisect_right(h, (cap, _BIG))
-            for k in range(idx, min(len(h), idx + _SCAN)):
+            for k in range(idx, len(h)):  # stops at the first that fits or the first too big for t
                 size, pid = h[k]
                 if size - qsize > room:
                     break
@@ -319,7 +319,8 @@ class _State:
         best: tuple[int, int, int, int] | None = None
         loose: tuple[int, int, int, int] | None = None  # breaks a disk band by one small replica
         for src, dst in pairs[:8]:
-            for size, pid in self.held[src][:_SCAN]:
+            # no scan limit: when brokers share most partitions, the smallest eligible one can be far down
+            for size, pid in self.held[src]:
                 if best is not None and size >= best[0]:
                     break
                 if not self.eligible(pid, src, dst):
