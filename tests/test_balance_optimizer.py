@@ -150,3 +150,18 @@ def test_lower_bound_never_beats_the_true_optimum() -> None:
     assert best is not None
     assert p.lower_bound_bytes <= best <= p.bytes_moved
     assert p.soft_goals["disk"] and p.soft_goals["replica_count"]
+
+
+def test_three_to_four_brokers_every_partition_everywhere() -> None:
+    """RF 3 on 3 brokers: every broker holds every partition, so most replicas cannot go to most places."""
+    import math
+    import random
+
+    rng = random.Random(1)
+    m = ClusterModel({b: Broker(b) for b in (1, 2, 3, 4)})
+    for p in range(300):
+        m.add("t", p, [1, 2, 3][p % 3:] + [1, 2, 3][:p % 3], int(80e3 * math.exp(rng.gauss(0, 1.3))))
+    p = optimize(m, "add-brokers", [4], Thresholds(replica_count=0.02))
+    assert p.soft_goals["replica_count"] and p.soft_goals["disk"]
+    assert p.lower_bound_bytes <= p.bytes_moved <= 1.01 * p.lower_bound_bytes
+    assert all(len(set(r)) == 3 for r in p.new_replicas)
