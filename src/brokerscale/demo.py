@@ -66,7 +66,7 @@ def show_cluster(ctx: DemoContext) -> None:
     from confluent_kafka.admin import AdminClient
 
     md = AdminClient({"bootstrap.servers": ctx.bootstrap}).list_topics(timeout=10)
-    brokers = Table("broker", "address", "rack", title="Brokers", title_justify="left")
+    brokers = Table("broker", "address", "rack", "state", title="Brokers", title_justify="left")
     for b in ctx.cluster.brokers:
         brokers.add_row(str(b.id), f"127.0.0.1:{b.port}", b.rack or "", "running" if b.alive else "stopped")
     ctx.console.print(brokers)

@@ -284,8 +284,6 @@ class DevCluster:
                 "broker.heartbeat.interval.ms": 1000,
                 "log.segment.bytes": 32 * 1024 * 1024,
                 "log.retention.check.interval.ms": 60000,
-                "message.max.bytes": 10 * 1024 * 1024,
-                "replica.fetch.max.bytes": 10 * 1024 * 1024,
             }
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         (d / "server.properties").write_text(text)
