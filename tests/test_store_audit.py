@@ -62,7 +62,10 @@ def test_change_does_not_run_when_intent_cannot_be_written(store: Store) -> None
 def test_audit_rows_cannot_be_updated_or_deleted(store: Store) -> None:
     with store.audited(actor="cli", action="a", target="t", intent={"x": 1}) as change:
         change.after = {"x": 1}
-    for sql in ("UPDATE audit_log SET result = 'ok' WHERE kind = 'intent'", "DELETE FROM audit_log"):
+    statements = ["UPDATE audit_log SET result = 'ok' WHERE kind = 'intent'", "DELETE FROM audit_log"]
+    if store.engine.dialect.name == "postgresql":
+        statements.append("TRUNCATE audit_log")
+    for sql in statements:
         with pytest.raises(SQLAlchemyError, match="append-only"), store.engine.begin() as conn:
             conn.execute(text(sql))
     assert store.audit_records()[0]["result"] == "ok"

@@ -59,10 +59,18 @@ def _v3_who(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE audit_log ADD COLUMN {name} VARCHAR({size})")
 
 
+def _v4_no_truncate(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":  # SQLite has no TRUNCATE; its DELETE is already refused
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        conn.exec_driver_sql("""CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+                                FOR EACH STATEMENT EXECUTE FUNCTION brokerscale_audit_append_only()""")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "audit_log and metric_samples tables", _v1_tables),
     Migration(2, "audit_log append-only triggers", _v2_append_only),
     Migration(3, "audit_log: OS user and host of every change", _v3_who),
+    Migration(4, "audit_log: refuse TRUNCATE (PostgreSQL)", _v4_no_truncate),
 ]
 LATEST = MIGRATIONS[-1].version
 
