@@ -74,16 +74,19 @@ def test_audit_rows_cannot_be_updated_or_deleted(store: Store) -> None:
 def test_secrets_never_reach_the_audit_log(store: Store) -> None:
     intent = {"bootstrap": "b:9092", "properties": {"sasl.jaas.config": 'x password="hunter2";',
                                                      "sasl.password": "hunter2", "api_key": "ABC"},
-              "items": [{"client_secret": "s3cr3t"}]}
+              "items": [{"client_secret": "s3cr3t"}],
+              "argv": ["--producer-props", 'sasl.jaas.config=x required username="u" password="pw-in-argv";',
+                       "ssl.key.password=keypw1"]}
     with store.audited(actor="cli", action="cloud.resize", target="lkc-1", intent=intent) as change:
         change.after = {"token": "tok-999", "cku": 3}
     with store.engine.connect() as conn:
         raw = json.dumps([list(r) for r in conn.execute(text("SELECT * FROM audit_log"))], default=str)
-    for secret in ("hunter2", "ABC", "s3cr3t", "tok-999"):
+    for secret in ("hunter2", "ABC", "s3cr3t", "tok-999", "pw-in-argv", "keypw1"):
         assert secret not in raw
     rec = store.audit_records()[0]
     assert rec["intent"]["bootstrap"] == "b:9092"
     assert rec["after"]["cku"] == 3
+    assert rec["intent"]["argv"][0] == "--producer-props" and 'username="u"' in rec["intent"]["argv"][1]
 
 
 def test_records_are_most_recent_first_filtered_and_limited(store: Store) -> None:
