@@ -84,7 +84,7 @@ def _hl7(kind: str, p: Patient, seq: int, rng: random.Random, size: int) -> byte
                     f"SYN{rng.randint(1000, 9999)}^DOCTOR^SYNTHETIC|||MED||||||||SYNV{seq:010d}|||||||||||||||||||||"
                     f"||||||||{when}")
     else:
-        segs.append(f"OBR|1|SYNORD{seq:08d}||85025^CBC^LN|||{when}")
+        segs.append(f"OBR|1|SYNORD{seq:08d}||85353-1^Vital signs panel^LN|||{when}")
         for i, (code, display, unit, low, high) in enumerate(rng.sample(_VITALS, 3), start=1):
             value = round(rng.uniform(low, high), 1)
             segs.append(f"OBX|{i}|NM|{code}^{display}^LN||{value}|{unit}|||||F|||{when}")
