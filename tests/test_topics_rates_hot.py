@@ -10,7 +10,9 @@ from brokerscale.topics.rates import (
     OffsetSample,
     partition_bytes_in,
     partition_bytes_in_series,
+    partition_bytes_out,
     record_sizes,
+    topic_bytes_out_series,
     topic_rates,
 )
 
@@ -117,3 +119,33 @@ def test_fitted_rate_handles_new_and_reset_partitions() -> None:
     assert out[("t", 1)] == pytest.approx(20)
     with pytest.raises(ValueError):
         partition_bytes_in_series(samples[:1], {})
+
+
+def test_egress_is_timed_between_observed_commits() -> None:
+    # a consumer reading 100 records/s, committing every 5 s (at t = 2, 7, 12), sampled every 1.25 s
+    def committed(t: float) -> int:
+        steps = [c for c in (2.0, 7.0, 12.0) if c <= t]
+        return int(100 * steps[-1]) if steps else 0
+
+    times = [1.25 * i for i in range(9)]  # 0 .. 10 s
+    samples = [OffsetSample(t, {("t", 0): 0}, {("g", "t", 0): committed(t)}) for t in times]
+    fitted = topic_bytes_out_series(samples, {("t", 0): 1.0})["t"]
+    ends_only = partition_bytes_out(samples[0], samples[-1], {("t", 0): 1.0})[("t", 0)]
+    assert abs(fitted - 100) < 15  # error bounded by the sampling step, not the commit interval
+    assert abs(ends_only - 100) > 25  # what the plain difference gets wrong
+    # a single commit in the window: the window's ends are all there is
+    one = [OffsetSample(0.0, {}, {("g", "t", 0): 0}), OffsetSample(5.0, {}, {("g", "t", 0): 0}),
+           OffsetSample(10.0, {}, {("g", "t", 0): 500})]
+    assert topic_bytes_out_series(one, {("t", 0): 2.0})["t"] == pytest.approx(100)
+
+
+def test_egress_follows_the_group_not_one_bursty_partition() -> None:
+    # 300 records/s in total over 3 partitions, but each partition is read in one burst in turn
+    samples = []
+    for i in range(9):
+        t = 1.25 * i
+        # partition p only moves during its own part of the window, 1,250 records each
+        parts = {p: int(min(max(300 * t - 1250 * p, 0), 1250)) for p in range(3)}
+        samples.append(OffsetSample(t, {}, {("g", "t", p): o for p, o in parts.items()}))
+    rate = topic_bytes_out_series(samples, {("t", p): 1.0 for p in range(3)})["t"]
+    assert rate == pytest.approx(300, rel=0.15)

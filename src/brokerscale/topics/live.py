@@ -17,7 +17,14 @@ from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput, OperationFailed, Unreachable
 from brokerscale.topics.metrics import MetricsSource
 from brokerscale.topics.model import TopicRate, TopicState
-from brokerscale.topics.rates import TP, OffsetSample, partition_bytes_in_series, record_sizes, topic_rates
+from brokerscale.topics.rates import (
+    TP,
+    OffsetSample,
+    partition_bytes_in_series,
+    record_sizes,
+    topic_bytes_out_series,
+    topic_rates,
+)
 from brokerscale.topics.review import POLICY_CONFIG_KEYS
 
 
@@ -213,7 +220,7 @@ class TopicsAdmin:
         """Offsets sampled `samples` times over `window_s` -> bytes in/out per topic and in per partition.
 
         Log-end offsets are sampled evenly across the window and fitted (least squares) per partition;
-        consumer-group offsets are read at both ends only (commits are step-wise anyway). With
+        consumer-group offsets are sampled alike and timed between the commits actually observed. With
         `metrics`, topic totals come from the brokers' own byte counters scraped at both ends.
         """
         parts, leaders = self.layout(names)
@@ -229,7 +236,7 @@ class TopicsAdmin:
             sleep(max(0.0, min(0.25, left, next_at - clock())))
             now = clock()
             if now >= next_at and deadline - now > step / 2:
-                series.append(OffsetSample(now, self.offsets(tps)))
+                series.append(self.sample(tps, set(names), clock))
                 next_at += step
             if tick is not None:
                 tick(min(1.0, 1 - max(0.0, deadline - clock()) / window_s))
@@ -239,7 +246,7 @@ class TopicsAdmin:
         starts = self.offsets(tps, "EARLIEST")
         avg = record_sizes(self.sizes(names), starts, second.end_offsets)
         per_partition = partition_bytes_in_series(series, avg)
-        rates = topic_rates(first, second, avg, per_partition)
+        rates = topic_rates(first, second, avg, per_partition, topic_bytes_out_series(series, avg))
         window = second.taken_at - first.taken_at
         for n in names:  # an idle topic measured 0, which is different from "not measured"
             rates.setdefault(n, TopicRate(0.0, 0.0, f"offset deltas over {window:.1f} s"))

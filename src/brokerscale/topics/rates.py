@@ -120,17 +120,55 @@ def partition_bytes_out(first: OffsetSample, second: OffsetSample,
     return dict(out)
 
 
+def topic_bytes_out_series(samples: list[OffsetSample], sizes: Mapping[TP, float]) -> dict[str, float]:
+    """Bytes/s consumed per topic (summed over groups), timed between observed commits.
+
+    Consumers commit in steps (every 5 s by default) and read a partition in bursts, so the window's
+    two ends are off by up to a whole commit interval. Per (group, topic) the committed position in
+    bytes (Σ offset × record size over partitions) is followed across the samples; between the first
+    and the last *change* seen, the steps line up with real progress. With fewer than two changes
+    the window's ends are used.
+    """
+    if len(samples) < 2:
+        raise ValueError("need at least two offset samples")
+    with_groups = [s for s in samples if s.group_offsets]
+    if len(with_groups) < 2:
+        return {}
+    keys: dict[tuple[str, str], list[int]] = defaultdict(list)  # (group, topic) -> partitions now
+    for group, topic, partition in with_groups[-1].group_offsets:
+        keys[(group, topic)].append(partition)
+    out: dict[str, float] = defaultdict(float)
+    for (group, topic), partitions in keys.items():
+        points: list[tuple[float, float]] = []
+        for sample in with_groups:
+            offs = {p: sample.group_offsets.get((group, topic, p)) for p in partitions}
+            if all(o is not None for o in offs.values()):
+                position = sum((o or 0) * sizes.get((topic, p), DEFAULT_RECORD_BYTES) for p, o in offs.items())
+                points.append((sample.taken_at, position))
+        if len(points) < 2:
+            continue
+        changes = [i for i in range(1, len(points)) if points[i][1] != points[i - 1][1]]
+        (t0, b0), (t1, b1) = (points[changes[0]], points[changes[-1]]) if len(changes) >= 2 else (points[0], points[-1])
+        if t1 > t0:
+            out[topic] += max(0.0, b1 - b0) / (t1 - t0)
+    return dict(out)
+
+
 def topic_rates(first: OffsetSample, second: OffsetSample, sizes: Mapping[TP, float],
-                bytes_in: Mapping[TP, float] | None = None) -> dict[str, TopicRate]:
-    """Ingress and egress per topic, summed over its partitions (`bytes_in`: already fitted per partition)."""
+                bytes_in: Mapping[TP, float] | None = None,
+                bytes_out: Mapping[str, float] | None = None) -> dict[str, TopicRate]:
+    """Ingress and egress per topic. `bytes_in` (per partition) and `bytes_out` (per topic), when
+    given, are already fitted over more samples; otherwise the two samples' difference is used."""
     ins = dict(bytes_in) if bytes_in is not None else partition_bytes_in(first, second, sizes)
-    outs = partition_bytes_out(first, second, sizes)
     totals_in: dict[str, float] = defaultdict(float)
     totals_out: dict[str, float] = defaultdict(float)
     for (topic, _), v in ins.items():
         totals_in[topic] += v
-    for (topic, _), v in outs.items():
-        totals_out[topic] += v
+    if bytes_out is not None:
+        totals_out.update(bytes_out)
+    else:
+        for (topic, _), v in partition_bytes_out(first, second, sizes).items():
+            totals_out[topic] += v
     window = second.taken_at - first.taken_at
     source = f"offset deltas over {window:.1f} s"
     return {t: TopicRate(totals_in[t], totals_out.get(t, 0.0), source) for t in totals_in}
