@@ -99,3 +99,37 @@ def test_consumer_group_reads_at_its_rate_and_leaves_lag(cli, bootstrap: str) ->
     # the group's committed offsets are what the broker sees as lag
     committed = ConnectionProfile(bootstrap).admin().list_group_offsets(group)[group]
     assert sum(o.offset for o in committed.values()) == crep["consumed"]
+
+
+def test_no_acknowledged_record_is_lost_when_a_broker_dies(kafka_cluster, bootstrap: str) -> None:  # type: ignore[no-untyped-def]
+    """acks=all + idempotence: kill a broker mid-run; --verify must still read back every acked record."""
+    import threading
+    import time
+
+    from brokerscale.load.cluster import ensure_topic, probe
+    from brokerscale.load.pacing import Pacer
+    from brokerscale.load.pool import build_pool
+    from brokerscale.load.producer import ProduceResult, produce
+    from brokerscale.load.sizes import SizeDistribution
+
+    topic = _topic()
+    profile = ConnectionProfile(bootstrap)
+    ensure_topic(profile, topic, 3, 3, probe(profile))
+    start = end_offsets(profile, topic)
+    pool = build_pool(sizes=SizeDistribution(1000), patients=50, messages=100, schedule_length=500)
+    results: list[ProduceResult] = []
+    worker = threading.Thread(target=lambda: results.append(
+        produce(profile, topic, pool, Pacer(500), 6.0, verify=True)))
+    worker.start()
+    time.sleep(2)
+    kafka_cluster.stop_broker(2, kill=True)
+    try:
+        worker.join(120)
+        [result] = results
+        d = result.deliveries
+        assert result.sent == 3000
+        assert d.acked == 3000 and d.errors == 0
+        v = verify(profile, topic, start, d.offsets, timeout_s=60)  # read back with broker 2 still down
+        assert (v.read_back, v.lost, v.corrupted) == (3000, 0, 0)
+    finally:
+        kafka_cluster.start_broker(2)
