@@ -78,7 +78,7 @@ def _kafka_generate(bootstrap: str, topic: str, brokers: list[int]) -> dict[tupl
 def _load(bootstrap: str, topic: str, rf: int) -> None:
     cmd = [sys.executable, "-m", "brokerscale", "load", "-b", bootstrap, "--topic", topic, "--partitions",
            str(PARTITIONS), "--replication-factor", str(rf), "--max", "--count", "60000", "--size", "1KB",
-           "--skew", "1.1", "--patients", "5000", "--duration", "120s", "--format", "json"]
+           "--skew", "0.8", "--patients", "20000", "--duration", "120s", "--format", "json"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if res.returncode != 0:
         raise SystemExit(f"load generator failed: {res.stderr[-500:]}")

@@ -68,23 +68,28 @@ def _no_throttles(bootstrap: str, brokers: list[int], topics: list[str]) -> bool
 @pytest.fixture(scope="module")
 def fourth(kafka_cluster: Any) -> Iterator[int]:
     """A fourth broker for this module; drained with `remove-brokers` and removed at the end."""
-    bootstrap = kafka_cluster.bootstrap
     new = kafka_cluster.add_broker()
     try:
         yield new
     finally:
-        from brokerscale.cli import main
+        if new in [b.id for b in kafka_cluster.brokers]:  # the drain test normally removed it already
+            _drain_and_remove(kafka_cluster, new)
 
-        if new in [b.id for b in kafka_cluster.brokers if not b.alive]:
-            kafka_cluster.start_broker(new)
-        plan = Path(os.environ["BROKERSCALE_DATA_DIR"]) / "drain.json"
-        for args in (["rebalance", "cancel", "-b", bootstrap, "--all", "--apply"],
-                     ["rebalance", "propose", "-b", bootstrap, "--mode", "remove-brokers", "--brokers", str(new),
-                      "--include-internal", "-o", str(plan)],
-                     ["rebalance", "execute", "-b", bootstrap, "--proposal", str(plan), "--no-throttle", "--apply"]):
-            with contextlib.suppress(SystemExit):
-                main(args)
-        kafka_cluster.remove_broker(new)
+
+def _drain_and_remove(kafka_cluster: Any, broker: int) -> None:
+    from brokerscale.cli import main
+
+    bootstrap = kafka_cluster.bootstrap
+    if broker in [b.id for b in kafka_cluster.brokers if not b.alive]:
+        kafka_cluster.start_broker(broker)
+    plan = Path(os.environ["BROKERSCALE_DATA_DIR"]) / "drain.json"
+    for args in (["rebalance", "cancel", "-b", bootstrap, "--all", "--apply"],
+                 ["rebalance", "propose", "-b", bootstrap, "--mode", "remove-brokers", "--brokers", str(broker),
+                  "-o", str(plan)],
+                 ["rebalance", "execute", "-b", bootstrap, "--proposal", str(plan), "--no-throttle", "--apply"]):
+        with contextlib.suppress(SystemExit):
+            main(args)
+    kafka_cluster.remove_broker(broker)
 
 
 def test_kafka_reassign_tool_accepts_our_file(bootstrap: str, tmp_path: Path, cli: Any) -> None:
@@ -213,3 +218,23 @@ def test_dead_destination_stops_resume_completes_and_cancel_cleans_up(bootstrap:
     ops.close()
     for tp, reps in after.items():
         assert reps in (before[tp], wanted.get(tp, before[tp])), (tp, reps)
+
+
+def test_remove_brokers_drains_to_zero_then_dev_remove_broker_succeeds(bootstrap: str, fourth: int, tmp_path: Path,
+                                                                       cli: Any, kafka_cluster: Any) -> None:
+    plan = tmp_path / "drain.json"
+    code, out, err = cli("rebalance", "propose", "-b", bootstrap, "--mode", "remove-brokers", "--brokers", str(fourth),
+                         "-o", plan, "--format", "json")
+    assert code == 0, err
+    row = next(r for r in json.loads(out)["summary"]["per_broker"] if r["broker"] == fourth)
+    assert row["replicas_before"] > 0 and row["replicas_after"] == 0 and row["role"] == "removed"
+    code, _, err = cli("rebalance", "execute", "-b", bootstrap, "--proposal", plan, "--throttle", "20MB", "--apply")
+    assert code == 0, err
+    ops = _ops(bootstrap)
+    try:
+        everywhere = ops.assignments(ops.admin.list_topics())
+    finally:
+        ops.close()
+    assert not [tp for tp, r in everywhere.items() if fourth in r]
+    kafka_cluster.remove_broker(fourth)
+    assert fourth not in [b.id for b in kafka_cluster.brokers]

@@ -88,7 +88,8 @@ def propose(
     brokers: BrokersOpt = None,
     topics: TopicsOpt = None,
     include_internal: Annotated[bool, typer.Option(
-        "--include-internal", help="Also move internal topics (__consumer_offsets…); needed to drain a broker fully.")]
+        "--include-internal",
+        help="Also move internal topics (__consumer_offsets…); remove-brokers does unless --topics is given.")]
     = False,
     replica_threshold: Annotated[float, typer.Option(help="Replica-count band around the fair share.")] = 0.10,
     leader_threshold: Annotated[float, typer.Option(help="Leader-count band.")] = 0.10,
@@ -120,7 +121,9 @@ def propose(
 
       brokerscale rebalance propose --cluster-file cluster.json --mode full --disk-threshold 0.05
     """
-    model = load_model(cluster_file, bootstrap, command_config, cluster, topics, include_internal)
+    # draining must empty the broker completely, internal topics included, unless topics are chosen
+    internal = include_internal or (mode == "remove-brokers" and topics is None)
+    model = load_model(cluster_file, bootstrap, command_config, cluster, topics, internal)
     th = _thresholds(replica_threshold, leader_threshold, disk_threshold, network_threshold, topic_threshold,
                      capacity_limit)
     proposal = optimize(model, mode, parse_ids(brokers), th)
