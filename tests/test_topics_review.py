@@ -8,7 +8,7 @@ from brokerscale.plan.partitions import CLASS_BOUNDS, partition_target
 from brokerscale.topics.apply import refusals
 from brokerscale.topics.model import TopicRate, TopicState
 from brokerscale.topics.policy import DAY_MS, default_policy
-from brokerscale.topics.review import review_topic
+from brokerscale.topics.review import moved_key_fraction, review_topic
 
 POL = default_policy()
 GOOD = {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS), "min.insync.replicas": "2",
@@ -128,3 +128,17 @@ def test_keyed_increase_is_refused_unless_allowed(allow: bool, configs_only: boo
     assert unkeyed.partitions is not None and unkeyed.partitions.action == "increase"
     out = refusals([keyed, unkeyed], allow_key_remap=allow, configs_only=configs_only)
     assert [x.topic for x in out] == ["clinical.labs"][:refused]
+
+
+@pytest.mark.parametrize(("current", "target", "moved"), [(3, 24, 7 / 8), (12, 24, 1 / 2), (6, 6, 0.0),
+                                                           (1, 12, 11 / 12)])
+def test_moved_key_fraction(current: int, target: int, moved: float) -> None:
+    assert moved_key_fraction(current, target) == pytest.approx(moved)
+
+
+def test_moved_key_fraction_matches_hashing_real_keys() -> None:
+    import zlib
+
+    keys = [f"patient-{i}".encode() for i in range(20_000)]
+    moved = sum(zlib.crc32(k) % 5 != zlib.crc32(k) % 12 for k in keys) / len(keys)
+    assert moved == pytest.approx(moved_key_fraction(5, 12), abs=0.02)

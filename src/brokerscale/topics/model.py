@@ -104,7 +104,12 @@ class TopicReview:
         if self.rate is not None:
             d["rate"]["throughput_mb_s"] = self.rate.throughput_mb_s
         if self.partitions is not None:
-            d["partitions"]["needs_key_remap"] = self.partitions.needs_key_remap
+            from brokerscale.topics.review import moved_key_fraction
+
+            p = self.partitions
+            d["partitions"]["needs_key_remap"] = p.needs_key_remap
+            d["partitions"]["moved_key_fraction"] = (moved_key_fraction(p.current, p.target)
+                                                     if p.action == "increase" else 0.0)
         return d
 
 

@@ -7,6 +7,7 @@ topic and an optimized topic can never disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -27,10 +28,24 @@ POLICY_CONFIG_KEYS = ("cleanup.policy", "retention.ms", "retention.bytes", "min.
                       "max.message.bytes")
 
 
+def moved_key_fraction(current: int, target: int) -> float:
+    """Share of keys whose partition changes when hash mod `current` becomes hash mod `target`.
+
+    Over one period of both moduli (their lcm) every hash residue is equally likely, so count the
+    residues that land on the same partition both ways. 3 -> 24 moves 7/8 of the keys; 12 -> 24, 1/2.
+    """
+    if current <= 0 or target <= 0:
+        raise ValueError("partition counts must be positive")
+    period = math.lcm(current, target)
+    same = sum(1 for h in range(period) if h % current == h % target)
+    return 1 - same / period
+
+
 def key_remap_explanation(topic: str, key: str, current: int, target: int) -> str:
     """Why adding partitions to a keyed topic is not a routine change."""
+    moved = moved_key_fraction(current, target)
     return (f"{topic} is partitioned by {key}: Kafka places a record on hash({key}) mod partitions, so "
-            f"going from {current} to {target} partitions sends most {key}s to a different partition. "
+            f"going from {current} to {target} partitions sends {moved:.0%} of {key}s to a different partition. "
             f"While producers pick up the new count, a {key}'s new events can be read before its older "
             f"ones still queued on the old partition — per-{key.removesuffix('_id')} ordering breaks. "
             f"Do it in a quiet window with consumers drained, then pass --allow-key-remap.")
