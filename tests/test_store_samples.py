@@ -57,3 +57,12 @@ def test_other_clusters_and_metrics_are_kept_apart(store: Store) -> None:
 def test_empty_write_is_a_no_op(store: Store) -> None:
     store.write_samples([])
     assert store.read_samples("local", "bytes_in") == []
+
+
+def test_old_samples_can_be_pruned_per_cluster(store: Store) -> None:
+    store.write_samples([Sample(t, c, "m", t) for t in (1, 2, 3, 4) for c in ("a", "b")])
+    assert store.prune_samples(older_than=3, cluster="a") == 2
+    assert [s.ts for s in store.read_samples("a", "m")] == [3, 4]
+    assert [s.ts for s in store.read_samples("b", "m")] == [1, 2, 3, 4]
+    assert store.prune_samples(older_than=10) == 6
+    assert store.read_samples("a", "m") == store.read_samples("b", "m") == []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
@@ -183,6 +183,18 @@ class Store:
                 if all(lab.get(k) == v for k, v in want.items()):
                     out.append(Sample(ts=ts, cluster=cluster, metric=metric, value=value, labels=lab))
         return out
+
+    def prune_samples(self, older_than: float, cluster: str | None = None) -> int:
+        """Delete metric samples with ts < `older_than` (history is bounded; the audit log never is).
+
+        Returns how many were deleted.
+        """
+        t = schema.metric_samples
+        stmt = delete(t).where(t.c.ts < older_than)
+        if cluster is not None:
+            stmt = stmt.where(t.c.cluster == cluster)
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
