@@ -8,8 +8,9 @@ Neither plan is executed: what is compared is what each would move and the sprea
     python benchmarks/rebalance_vs_kafka.py [--rf 3] [--rf 2] [--rf 1] [--keep]
 
 Target (issue 5): brokerscale moves <= 0.4 x Kafka's bytes with equal or better spread. The lower
-bound printed next to it is what *any* plan that brings the new broker within the ±10% disk band
-must move; when it is above 0.4 x Kafka's bytes the target is out of reach for every tool.
+bound printed next to it is what *any* plan that brings the new broker within the disk band (±3% here)
+must move; when it is above 0.4 x Kafka's bytes the target is out of reach for every tool. (With RF 3 on
+3 brokers, every broker holds every partition, so Kafka's plan too only copies onto the new broker.)
 Exit code 0 when every scenario meets the target.
 """
 
@@ -33,8 +34,10 @@ NAME = "rebal-bench"
 PARTITIONS = 300
 TARGET = 0.4
 SPREAD_SLACK = 0.05  # replica-count spread may differ by this much (one or two replicas on 300 partitions)
-# Kafka's round-robin balances replica counts exactly, so ours is asked for a tight count band too.
-THRESHOLDS = Thresholds(replica_count=0.01)
+# Kafka's round-robin balances replica counts exactly and, with moderately uneven sizes, lands within
+# about ±5% on disk by chance; brokerscale stops at the edge of its band (that is how it saves bytes),
+# so for "equal or better spread" its bands are set tighter than that: ±1% replicas, ±3% disk.
+THRESHOLDS = Thresholds(replica_count=0.01, disk=0.03)
 
 
 def _spread(model: ClusterModel, assign: dict[tuple[str, int], list[int]], brokers: list[int]) -> tuple[float, float]:
