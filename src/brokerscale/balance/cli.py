@@ -12,7 +12,7 @@ from brokerscale.balance.executor import Executor, Progress, cancel, throttle_pl
 from brokerscale.balance.goals import Thresholds
 from brokerscale.balance.kafka_ops import KafkaOps
 from brokerscale.balance.model import ClusterModel, load_cluster_file
-from brokerscale.balance.optimizer import Proposal, optimize
+from brokerscale.balance.optimizer import optimize
 from brokerscale.balance.proposal import reassignment, render, to_json
 from brokerscale.balance.reassignment_file import read_reassignment
 from brokerscale.balance.state import ExecState, Move, default_state_path, load_state, plan_id
@@ -145,10 +145,6 @@ def _write(path: Path, doc: object) -> None:
         path.write_text(json.dumps(doc, indent=1) + "\n")
     except OSError as exc:
         raise BadInput(f"{path}: cannot write the file ({exc.strerror})") from None
-
-
-def proposal_for(model: ClusterModel, mode: str, brokers: list[int], th: Thresholds) -> Proposal:
-    return optimize(model, mode, brokers, th)
 
 
 # -- execute / status / cancel ---------------------------------------------------------------------

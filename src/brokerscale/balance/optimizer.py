@@ -180,8 +180,7 @@ class _State:
                     self._place(pid, b)
                 seen.add(self.rack[b])
         for b in sorted(self.removed):
-            for size, pid in sorted(self.held[b], key=lambda x: (-x[0], x[1])):
-                del size
+            for _size, pid in sorted(self.held[b], key=lambda x: (-x[0], x[1])):
                 self._place(pid, b)
 
     def _place(self, pid: int, src: int) -> None:
@@ -389,13 +388,12 @@ def _soft_goals(model: ClusterModel, st: _State, th: Thresholds) -> dict[str, bo
             per_topic.setdefault(tp, {})[b] = n
     spread_ok = True
     n_active = len(act)
-    for tp, counts in per_topic.items():
+    for counts in per_topic.values():
         total = sum(counts.values())
         hi = math.ceil(total / n_active * (1 + th.topic_spread))
         if max(counts.values()) > max(hi, 1):
             spread_ok = False
             break
-        del tp
     out["topic_spread"] = spread_ok
     return out
 
