@@ -65,6 +65,20 @@ def _lag(cli: CLI, bootstrap: str, group: str, samples: int) -> dict[str, Any]:
     return doc
 
 
+def _retry(fn: Callable[[], object], attempts: int = 30) -> None:
+    """The first group on a fresh cluster creates __consumer_offsets: its coordinator comes up late."""
+    from kafka.errors import KafkaError
+
+    for i in range(attempts):
+        try:
+            fn()
+            return
+        except KafkaError:
+            if i == attempts - 1:
+                raise
+            time.sleep(1)
+
+
 def _record_timestamp(bootstrap: str, topic: str, offset: int) -> float:
     """Create time of our own synthetic record at `offset` (the next one the group has to read)."""
     from confluent_kafka import Consumer, TopicPartition
@@ -96,8 +110,9 @@ def _group_state(bootstrap: str, group: str) -> str:
 
 @pytest.mark.kafka
 def test_slow_consumer_warning_killed_stop_caught_up_ok(kafka_cluster: Any, cli: CLI) -> None:
-    from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient, TopicPartition
     from kafka.admin import NewTopic
+    from kafka.structs import OffsetAndMetadata
 
     bootstrap = kafka_cluster.bootstrap
     topic = f"lag.t.{uuid.uuid4().hex[:6]}"
@@ -105,6 +120,9 @@ def test_slow_consumer_warning_killed_stop_caught_up_ok(kafka_cluster: Any, cli:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.wait_for_topics([topic], timeout_ms=20000)
+    # The group exists (offset 0 committed) before traffic starts, as for a deployed application, so the
+    # history of its partition's log-end offsets starts with the first sample.
+    _retry(lambda: admin.alter_group_offsets(group, {TopicPartition(topic, 0): OffsetAndMetadata(0, "", -1)}))
     admin.close()
 
     producer = _start(PRODUCER, bootstrap, topic, 50)

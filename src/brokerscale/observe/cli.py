@@ -132,12 +132,13 @@ def check_command(
 ) -> None:
     """For monitoring systems: one summary line first, then one line per finding.
 
-    Exit codes follow the Nagios/Icinga convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (cluster
-    unreachable, bad rules or capacity file — the reason is on the summary line).
+    Exit codes follow the Nagios/Icinga convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    UNKNOWN means the cluster was unreachable or a rules/capacity file was bad; the reason is on the summary line.
 
     Examples:
 
-      brokerscale check --ckus 2                       # in a Nagios/Icinga/Sensu check definition
+      brokerscale check --ckus 2
 
       brokerscale check --capacity brokers.yaml --rules ops/rules.yaml --interval 10s
     """
@@ -157,7 +158,9 @@ def check_command(
     code, line = _summary(r.findings)
     if fmt == OutputFormat.json:
         print_json({"status": line.split(" ", 1)[0], "exit_code": code, "summary": line,
-                    "findings": [f.model_dump(mode="json") for f in r.findings]})
+                    "findings": [f.model_dump(mode="json") for f in r.findings],
+                    "utilization": [u.model_dump(mode="json") for u in r.utilization],
+                    "window_s": r.snapshot.window_s})
     else:
         out = [line] + [f"{f.severity.upper()}: {f.scope} {f.target}: {f.message} — {f.action}" for f in r.findings]
         sys.stdout.write("\n".join(out) + "\n")

@@ -41,6 +41,7 @@ class AdminView:
     groups: dict[str, GroupInfo] = field(default_factory=dict)
     committed: dict[str, dict[TP, int | None]] = field(default_factory=dict)
     group_errors: dict[str, str] = field(default_factory=dict)
+    size_ts: dict[int, float] = field(default_factory=dict)  # broker -> when its log sizes were read
 
     def log_end_offsets(self) -> dict[TP, int]:
         out: dict[TP, int] = {}
@@ -129,7 +130,11 @@ def admin_rates(prev: AdminView, cur: AdminView) -> tuple[dict[str, dict[str, fl
                 continue
             b = m = 0.0
             if p.size_bytes is not None and o.size_bytes is not None:
-                b = max(0, p.size_bytes - o.size_bytes) / dt
+                dt_b = dt
+                if p.leader is not None and p.leader == o.leader and p.leader in cur.size_ts \
+                        and p.leader in prev.size_ts:
+                    dt_b = cur.size_ts[p.leader] - prev.size_ts[p.leader] or dt
+                b = max(0, p.size_bytes - o.size_bytes) / dt_b
                 known = True
             if p.log_end_offset is not None and o.log_end_offset is not None:
                 m = max(0, p.log_end_offset - o.log_end_offset) / dt
@@ -178,7 +183,14 @@ def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_in
         t0 = time.time()
         leo = _paced(_offsets, admin, tps, "LATEST")
         alive = [b for b, info in brokers.items() if info.alive]
-        log_dirs = _paced(admin.describe_log_dirs, brokers=alive) if sizes else None
+        log_dirs: list[dict[str, Any]] | None = None
+        size_ts: dict[int, float] = {}
+        if sizes:  # one DescribeLogDirs per broker, each timed: byte rates divide by its own interval
+            log_dirs = []
+            for b in alive:
+                t_b = time.time()
+                log_dirs.extend(_paced(admin.describe_log_dirs, brokers=[b]))
+                size_ts[b] = (t_b + time.time()) / 2
         # The view's time is when offsets and sizes were read (rates divide by differences of it).
         ts = (t0 + time.time()) / 2
         start = _paced(_offsets, admin, tps, "EARLIEST")
@@ -192,7 +204,7 @@ def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_in
         for name, v in min_isr.items():
             by_name[name].min_insync_replicas = v
         view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
-                         brokers=[brokers[k] for k in sorted(brokers)])
+                         brokers=[brokers[k] for k in sorted(brokers)], size_ts=size_ts)
         hosted: dict[int, int] = defaultdict(int)
         led: dict[int, int] = defaultdict(int)
         for t in topic_list:

@@ -45,9 +45,11 @@ class OffsetHistory:
                 parts[tp] = [p for p in parts[tp] if p.ts >= since]
 
     def to_samples(self, cluster: str, view: AdminView) -> list[Sample]:
-        """The samples of one view, for the store's history."""
+        """The samples of one view, for the store's history: log-end offsets only of partitions some
+        group reads (time lag is read off them), committed offsets of every group."""
+        read = {tp for committed in view.committed.values() for tp in committed}
         out = [Sample(view.ts, cluster, LEO_METRIC, float(off), {"topic": t, "partition": str(p)})
-               for (t, p), off in view.log_end_offsets().items()]
+               for (t, p), off in view.log_end_offsets().items() if (t, p) in read]
         for group, committed in view.committed.items():
             out.extend(Sample(view.ts, cluster, COMMITTED_METRIC, float(off),
                               {"group": group, "topic": t, "partition": str(p)})
