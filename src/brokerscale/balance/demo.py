@@ -29,6 +29,10 @@ def demo_step(ctx: Any) -> None:
         proposal = optimize(model, "add-brokers", [new])
         con.print(f"proposal for {len(model)} partitions in {format_duration(time.perf_counter() - t0)}:")
         render(proposal, con)
+        if proposal.targets.strict_racks:
+            rack = model.brokers[new].rack
+            con.print(f"[dim]one copy of every partition lives in each rack, so broker {new} (rack {rack}) takes over "
+                      f"part of rack {rack}'s copies; the other racks need no move[/]")
         plan = ctx.workdir / "rebalance-plan.json"
         plan.write_text(json.dumps(reassignment(proposal), indent=1))
         moves = [Move(model.topics[i], model.partitions[i], proposal.new_replicas[i], model.replicas[i],
