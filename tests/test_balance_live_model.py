@@ -67,3 +67,30 @@ def test_in_flight_reassignments_are_refused() -> None:
     with pytest.raises(BadInput, match="being reassigned"):
         model_from_admin(fake)
     assert len(model_from_admin(fake, allow_moving=True)) == 3
+
+
+class GrowingAdmin(FakeAdmin):
+    """adt-0 grows by 500 bytes between the two log-dir reads; the others stay put."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[int, int] = {}
+
+    def describe_log_dirs(self, topics: Any, brokers: list[int]) -> list[dict[str, Any]]:
+        out = super().describe_log_dirs(topics, brokers)
+        (b,) = brokers
+        self.reads[b] = self.reads.get(b, 0) + 1
+        if self.reads[b] == 2:
+            for t in out[0]["log_dirs"][0]["topics"]:
+                for p in t["partitions"]:
+                    if t["name"] == "adt" and p["partition_index"] == 0:
+                        p["partition_size"] += 500
+        return out
+
+
+def test_rate_window_turns_log_growth_into_bytes_in() -> None:
+    m = model_from_admin(GrowingAdmin(), rate_window_s=0.05)
+    rates = dict(zip(zip(m.topics, m.partitions, strict=True), m.bytes_in, strict=True))
+    assert rates[("adt", 0)] == pytest.approx(500 / 0.05)
+    assert rates[("adt", 1)] == 0 and rates[("oru", 0)] == 0
+    assert m.sizes[0] == 600  # the later, larger size

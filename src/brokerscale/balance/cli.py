@@ -56,7 +56,8 @@ def _thresholds(replica: float, leader: float, disk: float, network: float, topi
 
 
 def load_model(cluster_file: Path | None, bootstrap: str | None, command_config: Path | None,
-               cluster: str | None, topics: str | None, include_internal: bool = False) -> ClusterModel:
+               cluster: str | None, topics: str | None, include_internal: bool = False,
+               rate_window_s: float = 0.0) -> ClusterModel:
     if cluster_file is not None:
         model = load_cluster_file(cluster_file)
         if topics:
@@ -74,8 +75,10 @@ def load_model(cluster_file: Path | None, bootstrap: str | None, command_config:
         return model
     from brokerscale.balance.live import model_from_cluster
 
-    with console.status("reading brokers, replicas and log-dir sizes…"):
-        return model_from_cluster(profile(bootstrap, command_config, cluster), topics, include_internal)
+    what = f" (and {rate_window_s:g} s of log growth for bytes-in rates)" if rate_window_s else ""
+    with console.status(f"reading brokers, replicas and log-dir sizes{what}…"):
+        return model_from_cluster(profile(bootstrap, command_config, cluster), topics, include_internal,
+                                  rate_window_s)
 
 
 @app.command("propose")
@@ -91,6 +94,10 @@ def propose(
         "--include-internal",
         help="Also move internal topics (__consumer_offsets…); remove-brokers does unless --topics is given.")]
     = False,
+    rate_window: Annotated[str | None, typer.Option(
+        "--rate-window", metavar="DURATION",
+        help="Live clusters: measure bytes-in per partition from log growth over this window (e.g. 10s), "
+             "for the network-in goal. Default: no rates.", show_default=False)] = None,
     replica_threshold: Annotated[float, typer.Option(help="Replica-count band around the fair share.")] = 0.10,
     leader_threshold: Annotated[float, typer.Option(help="Leader-count band.")] = 0.10,
     disk_threshold: Annotated[float, typer.Option(help="Disk-usage band.")] = 0.10,
@@ -123,7 +130,8 @@ def propose(
     """
     # draining must empty the broker completely, internal topics included, unless topics are chosen
     internal = include_internal or (mode == "remove-brokers" and topics is None)
-    model = load_model(cluster_file, bootstrap, command_config, cluster, topics, internal)
+    window = parse_duration(rate_window, what="--rate-window") if rate_window else 0.0
+    model = load_model(cluster_file, bootstrap, command_config, cluster, topics, internal, window)
     th = _thresholds(replica_threshold, leader_threshold, disk_threshold, network_threshold, topic_threshold,
                      capacity_limit)
     proposal = optimize(model, mode, parse_ids(brokers), th)

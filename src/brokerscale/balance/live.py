@@ -9,6 +9,7 @@ Message payloads are never read.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from brokerscale.balance.model import Broker, ClusterModel
@@ -26,11 +27,13 @@ def _call(what: str, fn: Any, *args: Any, **kw: Any) -> Any:
 
 
 def model_from_admin(admin: Any, topics: str | None = None, include_internal: bool = False,
-                     allow_moving: bool = False) -> ClusterModel:
+                     allow_moving: bool = False, rate_window_s: float = 0.0) -> ClusterModel:
     """Snapshot the assignment; `topics` is a regular expression over topic names.
 
     Partitions in the middle of a reassignment list old and new replicas together, so proposing from
     them would be wrong: that is refused unless `allow_moving` (the executor only wants sizes).
+    With `rate_window_s`, log dirs are read twice that far apart and the growth is each partition's
+    bytes-in rate (the network-in goal's input).
     """
     try:
         pattern = re.compile(topics) if topics else None
@@ -54,17 +57,43 @@ def model_from_admin(admin: Any, topics: str | None = None, include_internal: bo
     if moving:
         raise BadInput(f"{len(moving)} partitions are being reassigned (e.g. {moving[0].topic}-{moving[0].partition}); "
                        "wait for them (`brokerscale rebalance status`) or cancel them before proposing")
+    names = {t["name"] for t in chosen}
+    sizes, capacity = _log_dir_sizes(admin, names, sorted(brokers))
+    rates: dict[tuple[str, int], float] = {}
+    if rate_window_s > 0 and names:
+        # bytes-in per partition from log growth over the window: metadata only, no payload is read
+        time.sleep(rate_window_s)
+        later, _ = _log_dir_sizes(admin, names, sorted(brokers))
+        rates = {k: max(0.0, (later.get(k, 0) - v) / rate_window_s) for k, v in sizes.items()}
+        sizes = {k: max(v, later.get(k, 0)) for k, v in sizes.items()}
+    for b, cap in capacity.items():
+        if b in brokers:
+            brokers[b] = Broker(b, brokers[b].rack, cap)
+    model = ClusterModel(brokers)
+    for t in chosen:
+        for p in sorted(t["partitions"], key=lambda x: x["partition_index"]):
+            reps = [int(r) for r in p["replica_nodes"]]
+            for r in reps:
+                if r not in model.brokers:  # an offline broker still holds replicas
+                    model.brokers[r] = Broker(r, None)
+            key = (t["name"], int(p["partition_index"]))
+            model.add(key[0], key[1], reps, sizes.get(key, 0), rates.get(key, 0.0))
+    return model
+
+
+def _log_dir_sizes(admin: Any, names: set[str], brokers: list[int]) -> tuple[dict[tuple[str, int], int],
+                                                                             dict[int, int]]:
+    """Largest copy of each partition, and each broker's log-dir capacity when it reports one."""
     sizes: dict[tuple[str, int], int] = {}
     capacity: dict[int, int] = {}
-    names = {t["name"] for t in chosen}
-    if names:
-        logdirs = []
-        for b in sorted(brokers):
-            try:  # one broker at a time: a broker that just died must not hide the others' sizes
-                logdirs.extend(_call("describe log dirs", admin.describe_log_dirs, sorted(names), [b]))
-            except Unreachable:
-                continue
-        for entry in logdirs:
+    if not names:
+        return sizes, capacity
+    for b in brokers:
+        try:  # one broker at a time: a broker that just died must not hide the others' sizes
+            entries = _call("describe log dirs", admin.describe_log_dirs, sorted(names), [b])
+        except Unreachable:
+            continue
+        for entry in entries:
             total = 0
             for d in entry["log_dirs"]:
                 if d.get("total_bytes", -1) and d.get("total_bytes", -1) > 0:
@@ -77,24 +106,13 @@ def model_from_admin(admin: Any, topics: str | None = None, include_internal: bo
                         sizes[key] = max(sizes.get(key, 0), int(p["partition_size"]))
             if total:
                 capacity[int(entry["broker"])] = total
-    for b, cap in capacity.items():
-        if b in brokers:
-            brokers[b] = Broker(b, brokers[b].rack, cap)
-    model = ClusterModel(brokers)
-    for t in chosen:
-        for p in sorted(t["partitions"], key=lambda x: x["partition_index"]):
-            reps = [int(r) for r in p["replica_nodes"]]
-            for r in reps:
-                if r not in model.brokers:  # an offline broker still holds replicas
-                    model.brokers[r] = Broker(r, None)
-            model.add(t["name"], int(p["partition_index"]), reps, sizes.get((t["name"], int(p["partition_index"])), 0))
-    return model
+    return sizes, capacity
 
 
-def model_from_cluster(prof: ConnectionProfile, topics: str | None = None,
-                       include_internal: bool = False) -> ClusterModel:
+def model_from_cluster(prof: ConnectionProfile, topics: str | None = None, include_internal: bool = False,
+                       rate_window_s: float = 0.0) -> ClusterModel:
     admin = prof.admin()
     try:
-        return model_from_admin(admin, topics, include_internal)
+        return model_from_admin(admin, topics, include_internal, rate_window_s=rate_window_s)
     finally:
         admin.close()
