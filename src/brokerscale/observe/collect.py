@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,7 +24,9 @@ from brokerscale.observe.lag_eval import LagThresholds
 from brokerscale.observe.lag_history import COMMITTED_METRIC, LEO_METRIC, OffsetHistory, lag_snapshot
 from brokerscale.observe.rules import RuleSet
 from brokerscale.observe.triggers import evaluate
-from brokerscale.store.samples import Sample
+
+if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples are really written
+    from brokerscale.store.samples import Sample
 
 # Cluster-wide figures kept as history (forecast storage reads retained_bytes back).
 HISTORY_FIELDS = ("bytes_in_per_s", "bytes_out_per_s", "messages_in_per_s", "connections", "requests_per_s",
@@ -188,6 +190,8 @@ class Observer:
         return Round(snap, utils, findings)
 
     def _cluster_samples(self, snap: Snapshot) -> list[Sample]:
+        from brokerscale.store.samples import Sample
+
         out = []
         for name in HISTORY_FIELDS:
             v = getattr(snap, name)

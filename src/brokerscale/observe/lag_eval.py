@@ -149,8 +149,7 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
         reason += "; time lag is a lower bound (offset older than the history)"
     if expired:
         reason += f"; {expired} offsets deleted by retention before they were consumed (not counted as lag)"
-    # Built without re-validation: every field is computed here, and a snapshot has thousands of these.
-    return PartitionLag.model_construct(topic=topic, partition=partition, committed_offset=committed,
+    return PartitionLag(topic=topic, partition=partition, committed_offset=committed,
                         log_end_offset=last.log_end, log_start_offset=log_start, lag_offsets=lag,
                         lag_seconds=round(tl.seconds, 3) if tl is not None else None,
                         lag_seconds_lower_bound=bool(tl and tl.lower_bound),

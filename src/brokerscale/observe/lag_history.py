@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from brokerscale.model.snapshot import GroupLag, LagStatus
-from brokerscale.observe.kafka_source import TP, AdminView
+from brokerscale.observe.kafka_source import TP, AdminView, gc_paused
 from brokerscale.observe.lag_eval import LagThresholds, OffsetPoint, evaluate_partition, group_status
-from brokerscale.store.samples import Sample
+
+if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples are really written
+    from brokerscale.store.samples import Sample
 
 LEO_METRIC = "log_end_offset"
 COMMITTED_METRIC = "committed_offset"
@@ -45,6 +48,8 @@ class OffsetHistory:
                 parts[tp] = [p for p in parts[tp] if p.ts >= since]
 
     def to_samples(self, cluster: str, view: AdminView) -> list[Sample]:
+        from brokerscale.store.samples import Sample
+
         """The samples of one view, for the store's history: log-end offsets only of partitions some
         group reads (time lag is read off them), committed offsets of every group."""
         read = {tp for committed in view.committed.values() for tp in committed}
@@ -81,6 +86,12 @@ def lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int = 3
 
     Partitions of topics a group is assigned to but has never committed on are NO_OFFSET, not lag.
     """
+    with gc_paused():
+        return _lag_snapshot(history, view, min_points=min_points, thresholds=thresholds, groups=groups)
+
+
+def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, thresholds: LagThresholds | None,
+                  groups: list[str] | None) -> list[GroupLag]:
     out: list[GroupLag] = []
     start = view.log_start_offsets()
     leo_now = view.log_end_offsets()
