@@ -46,8 +46,8 @@ EXPORTER_NAMES = (
     "kafka_network_socketserver_networkprocessoravgidle_percent",
     "kafka_server_socket_server_metrics_connection_count", "kafka_server_replicamanager_underreplicatedpartitions",
     "kafka_server_replicamanager_underminisrpartitioncount", "kafka_server_replicamanager_partitioncount",
-    "kafka_server_replicamanager_leadercount", "kafka_log_log_size",
-)
+    "kafka_server_replicamanager_leadercount",
+)  # not kafka_log_log_size: one series per partition; log sizes come from DescribeLogDirs
 
 Labels = tuple[tuple[str, str], ...]
 
