@@ -57,6 +57,21 @@ def _wait(cond: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _settled(bootstrap: str, topic: str, timeout: float = 60) -> None:
+    """Wait until every partition is fully in sync and led by its preferred leader (the load generator's
+    offset lookups do not retry a leader change)."""
+    ops = _ops(bootstrap)
+    try:
+        def ok() -> bool:
+            leaders = ops.leaders([topic])
+            assign = ops.assignments([topic])
+            return not ops.under_replicated([topic]) and all(leaders[tp] == r[0] for tp, r in assign.items())
+
+        _wait(ok, timeout, f"{topic} to settle")
+    finally:
+        ops.close()
+
+
 def _no_throttles(bootstrap: str, brokers: list[int], topics: list[str]) -> bool:
     ops = _ops(bootstrap)
     try:
@@ -132,6 +147,7 @@ def test_add_broker_and_execute_with_throttle_under_load(bootstrap: str, fourth:
     assert code == 0, err
     targets = _targets(plan)
     assert any(fourth in r for r in targets.values())
+    _settled(bootstrap, "bal.adt")
     load = subprocess.Popen([sys.executable, "-m", "brokerscale", "load", "-b", bootstrap, "--topic", "bal.adt",
                              "--rate", "300", "--duration", "20s", "--size", "1KB", "--verify", "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
