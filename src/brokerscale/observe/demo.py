@@ -26,10 +26,13 @@ request_handler_idle_percent: {enabled: false}
 """
 
 
-def _produce(bootstrap: str, rate: list[float], stop: threading.Event) -> None:
+def _produce(bootstrap: str, rate: list[float], stop: threading.Event, ready: threading.Event) -> None:
     from confluent_kafka import Producer
 
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    p.produce(TOPIC, b"MSH|^~\\&|ADT")
+    p.flush(30)  # connected: from here on the rate is kept, no catch-up burst
+    ready.set()
     sent = 0.0
     last = time.monotonic()
     while not stop.is_set():
@@ -65,8 +68,10 @@ def demo_step(ctx: Any) -> None:
                    capacity_file=load_capacity_file(cap_path))
     rate = [0.0]
     stop = threading.Event()
-    thread = threading.Thread(target=_produce, args=(ctx.bootstrap, rate, stop), daemon=True)
+    ready = threading.Event()
+    thread = threading.Thread(target=_produce, args=(ctx.bootstrap, rate, stop, ready), daemon=True)
     thread.start()
+    ready.wait(60)
     try:
         for label, bps in (("ADT traffic at ~80 KB/s", 80_000), ("morning admissions: ~120 KB/s", 120_000),
                            ("a bulk backfill joins: ~200 KB/s", 200_000)):
