@@ -214,3 +214,24 @@ def test_throttle_plan_matches_kafka_conventions() -> None:
     assert topics["adt"]["leader.replication.throttled.replicas"] == "3:1,3:2"
     assert topics["adt"]["follower.replication.throttled.replicas"] == "3:4"
     assert throttle_plan([m], None) == ({}, {})
+
+
+def test_a_cluster_that_stops_answering_fails_instead_of_hanging(tmp_path: Path) -> None:
+    from brokerscale.errors import Unreachable
+
+    assignment, moves = _plan(4)
+    ctrl = FakeController(assignment, {1, 2, 3, 4})
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=5)
+    now = {"t": 0.0}
+    ex = _executor(ctrl, state, tmp_path / "s.json")
+    ex.clock = lambda: now["t"]
+    ex.sleep = lambda s: now.__setitem__("t", now["t"] + max(s, 1.0))
+
+    def dead(_: list[str]) -> dict[TP, list[int]]:
+        raise Unreachable("describe topics: KafkaConnectionError")
+
+    ctrl.assignments = dead  # type: ignore[method-assign]
+    with pytest.raises(OperationFailed, match="stopped answering"):
+        ex.run()
+    assert 55 <= now["t"] <= 70
+    assert state.status == "failed"

@@ -114,6 +114,7 @@ class Executor:
     actor: str = "cli"
     poll_s: float = 1.0
     stall_timeout_s: float = 600.0
+    unreachable_timeout_s: float = 60.0
     on_progress: Callable[[Progress], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -187,17 +188,21 @@ class Executor:
         by_key = {m.key: m for m in st.moves}
         topics = sorted({m.topic for m in st.moves})
         last_progress = self.clock()
+        failing_since: float | None = None
         while True:
             try:
                 current = self.ops.assignments(topics)
                 ongoing = self.ops.ongoing()
                 live = self.ops.live_brokers()
             except Unreachable as exc:
-                # a broker that just died can fail one metadata call; keep polling until the stall timeout
-                if self.clock() - last_progress > self.stall_timeout_s:
-                    raise OperationFailed(f"the cluster stopped answering: {exc.message}") from None
+                # a broker that just died can fail a few calls; keep polling, but not forever
+                failing_since = failing_since if failing_since is not None else self.clock()
+                if self.clock() - failing_since > min(self.stall_timeout_s, self.unreachable_timeout_s):
+                    raise OperationFailed(f"the cluster stopped answering ({exc.message}); stopped. Re-run "
+                                          "`brokerscale rebalance execute` to resume when it is back") from None
                 self.sleep(max(self.poll_s, 0.5))
                 continue
+            failing_since = None
             done = set(st.completed)
             changed = False
             for m in st.moves:

@@ -29,6 +29,17 @@ class KafkaOps:
     def __init__(self, admin: Any) -> None:
         self.admin = admin
 
+    def _to_controller(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+        """Controller-routed calls: kafka-python caches the controller id, and in KRaft that is just some
+        broker; if it died, every later call would fail forever. Forget it and retry once."""
+        from kafka.errors import KafkaError
+
+        try:
+            return fn(*args, **kw)
+        except KafkaError:
+            self.admin._controller_id = None
+        return _call(what, fn, *args, **kw)
+
     def close(self) -> None:
         self.admin.close()
 
@@ -61,7 +72,7 @@ class KafkaOps:
         return out
 
     def ongoing(self) -> dict[TP, dict[str, list[int]]]:
-        raw = _call("list partition reassignments", self.admin.list_partition_reassignments)
+        raw = self._to_controller("list partition reassignments", self.admin.list_partition_reassignments)
         return {(tp.topic, tp.partition): v for tp, v in raw.items()}
 
     def submit(self, changes: dict[TP, list[int] | None]) -> dict[TP, str]:
@@ -70,8 +81,8 @@ class KafkaOps:
 
         if not changes:
             return {}
-        result = _call("alter partition reassignments", self.admin.alter_partition_reassignments,
-                       {TopicPartition(t, p): r for (t, p), r in changes.items()})
+        result = self._to_controller("alter partition reassignments", self.admin.alter_partition_reassignments,
+                                     {TopicPartition(t, p): r for (t, p), r in changes.items()})
         return {(tp.topic, tp.partition): err.__name__ for tp, err in result.items() if err is not None}
 
     def set_configs(self, brokers: dict[int, dict[str, str | None]], topics: dict[str, dict[str, str | None]]) -> None:
