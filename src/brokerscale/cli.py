@@ -7,18 +7,64 @@ and exit code 2.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from brokerscale import __version__
 from brokerscale.console import err
 from brokerscale.errors import BrokerscaleError
 
+# verb -> (module, attribute, kind): "group" is a Typer app of sub-commands, "command" one function.
+# Listed in the order of the story (plan, run, observe, decide, act, record); each is imported only
+# when it is used, so `brokerscale check` does not pay for the cloud client or the optimizer.
+VERBS: dict[str, tuple[str, str, str]] = {
+    "plan": ("brokerscale.plan.cli", "plan_command", "command"),
+    "dev": ("brokerscale.dev.cli", "app", "group"),
+    "load": ("brokerscale.load.command", "load_command", "command"),
+    "observe": ("brokerscale.observe.cli", "observe_command", "command"),
+    "check": ("brokerscale.observe.cli", "check_command", "command"),
+    "lag": ("brokerscale.observe.cli", "lag_command", "command"),
+    "exporter": ("brokerscale.observe.exporter", "exporter_command", "command"),
+    "topics": ("brokerscale.topics.cli", "app", "group"),
+    "rebalance": ("brokerscale.balance.cli", "app", "group"),
+    "cloud": ("brokerscale.cloud.cli", "app", "group"),
+    "forecast": ("brokerscale.forecast.cli", "app", "group"),
+    "audit": ("brokerscale.audit.command", "audit_command", "command"),
+    "demo": ("brokerscale.demo", "demo", "command"),
+}
+
+
+class _LazyVerbs(TyperGroup):
+    """A click group that imports a verb's module only when that verb is asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(VERBS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in VERBS:
+            return None
+        module, attr, kind = VERBS[cmd_name]
+        obj = getattr(importlib.import_module(module), attr)
+        sub: Any
+        if kind == "group":
+            sub = typer.main.get_group(obj)
+        else:
+            single = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich")
+            single.command(cmd_name)(obj)
+            sub = typer.main.get_command(single)
+        sub.name = cmd_name
+        return sub
+
+
 app = typer.Typer(
     name="brokerscale",
+    cls=_LazyVerbs,
     help="brokerscale — plan, observe and safely scale the Kafka cluster that carries clinical events.",
     no_args_is_help=True,
     add_completion=False,
@@ -38,37 +84,10 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    """brokerscale — plan, observe and safely scale the Kafka cluster that carries clinical events."""
+    """brokerscale — plan, observe and safely scale the Kafka cluster that carries clinical events.
 
-
-def _register() -> None:
-    """Attach every verb. Imports are here so `--help` stays fast and a verb's deps stay its own."""
-    # Verbs are added here as they are built: one import and one add_typer/command line each.
-    from brokerscale.cloud.cli import app as cloud_app
-    app.add_typer(cloud_app, name="cloud")
-    from brokerscale.plan.cli import plan_command
-    app.command("plan")(plan_command)
-    from brokerscale.balance.cli import app as rebalance_app
-    app.add_typer(rebalance_app, name="rebalance")
-    from brokerscale.topics.cli import app as topics_app
-    app.add_typer(topics_app, name="topics")
-    from brokerscale.dev.cli import app as dev_app
-
-    app.add_typer(dev_app, name="dev")
-    from brokerscale.demo import demo
-
-    app.command("demo")(demo)
-    from brokerscale.audit import audit_command
-    app.command("audit")(audit_command)
-    from brokerscale.load import load_command
-    app.command("load")(load_command)
-    from brokerscale.observe.cli import register as register_observe
-    register_observe(app)  # observe, check, lag, exporter
-    from brokerscale.forecast.cli import app as forecast_app
-    app.add_typer(forecast_app, name="forecast")
-
-
-_register()
+    Every verb has its own --help with examples. Mutating commands are dry runs unless --apply.
+    """
 
 
 def main(argv: Sequence[str] | None = None) -> None:
