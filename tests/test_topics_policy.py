@@ -94,7 +94,7 @@ def test_load_policy_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     ("version: 2\nclasses: {}\n", "p.yaml: version:"),
     ("extends: default\nclasses:\n  mine:\n    prefixes: [clinical.]\n    partition_class: high-volume-clinical\n"
      "    phi: false\n", "p.yaml: classes.mine.prefixes: 'clinical.' is already used by class 'clinical'"),
-    ("classes: [unclosed", "p.yaml: not valid YAML"),
+    ("classes: [unclosed", "p.yaml: line 2: not valid YAML"),
     ("- just a list\n", "p.yaml: (top level): must be a mapping"),
 ])
 def test_invalid_policy_is_one_line_naming_field_and_reason(body: str, expected: str) -> None:

@@ -77,7 +77,7 @@ def plan_id(moves: list[Move]) -> str:
 
 
 def default_state_path(cluster_label: str) -> Path:
-    from brokerscale.store.store import data_dir
+    from brokerscale.paths import data_dir
 
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", cluster_label) or "cluster"
     return data_dir() / "rebalance" / f"{safe}.json"

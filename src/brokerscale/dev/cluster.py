@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from brokerscale.dev.jars import Runtime, fetch
-from brokerscale.dev.paths import data_dir
 from brokerscale.errors import BadInput, OperationFailed
+from brokerscale.paths import data_dir
 
 CONTROLLER_ID = 100
 BROKER_HEAP = os.environ.get("BROKERSCALE_DEV_BROKER_HEAP", "384m")

@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from brokerscale.console import err
-from brokerscale.dev.paths import cache_dir
 from brokerscale.errors import BadInput
+from brokerscale.paths import cache_dir
 
 POM = Path(str(resources.files("brokerscale.dev") / "maven" / "pom.xml"))
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import read_yaml
 
 LIMITS_DIR = Path(__file__).resolve().parent.parent / "data" / "limits"
 DEFAULT_LIMITS = "design-doc"
@@ -175,14 +175,7 @@ def load_limits(name_or_path: str = DEFAULT_LIMITS) -> LimitsProfile:
     """Load a shipped profile by name or a limits YAML file by path. Bad files raise BadInput."""
     path = _resolve(name_or_path)
     source = str(path) if path.parent != LIMITS_DIR else path.name
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadInput(f"{source}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise BadInput(f"{source}: {where}not valid YAML") from None
+    data = read_yaml(path, source)
     if not isinstance(data, dict):
         raise BadInput(f"{source}: (top level): must be a mapping of limits")
     try:

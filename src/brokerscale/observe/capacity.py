@@ -26,10 +26,10 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import read_yaml
 from brokerscale.model.snapshot import Snapshot
 from brokerscale.units import parse_size
 
@@ -128,14 +128,7 @@ def from_ckus(ckus: int, limits_name: str = "design-doc") -> Capacity:
 
 def load_capacity_file(path: Path) -> CapacityFile:
     """Read a broker capacity file; any problem is one BadInput line naming the file and field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise BadInput(f"{path}: {where}not valid YAML") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise BadInput(f"{path}: (top level): must be a mapping with a `broker:` section")
     try:

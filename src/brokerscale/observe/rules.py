@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import read_yaml
 from brokerscale.model.snapshot import LagStatus
 from brokerscale.units import parse_duration
 
@@ -110,14 +111,7 @@ def load_rules(path: Path | None = None) -> RuleSet:
     source = "default rules"
     if path is not None:
         source = str(path)
-        try:
-            user = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}: " if mark is not None else ""
-            raise BadInput(f"{path}: {where}not valid YAML") from None
+        user = read_yaml(path)
         if user is None:
             user = {}
         if not isinstance(user, dict):

@@ -24,23 +24,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from brokerscale.errors import BadInput, Unreachable
+from brokerscale.paths import data_dir
 from brokerscale.store import schema
 from brokerscale.store.migrations import current_version, migrate
 from brokerscale.store.redact import redact
 from brokerscale.store.samples import Sample
 
 ENV_URL = "BROKERSCALE_STORE_URL"
-ENV_DATA_DIR = "BROKERSCALE_DATA_DIR"
-
-
-def data_dir() -> Path:
-    """`$BROKERSCALE_DATA_DIR`, else `$XDG_DATA_HOME/brokerscale`, else ~/.local/share/brokerscale."""
-    env = os.environ.get(ENV_DATA_DIR)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-    return base / "brokerscale"
 
 
 def default_url() -> str:

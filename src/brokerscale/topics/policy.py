@@ -14,10 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import parse_yaml
 from brokerscale.plan.partitions import CLASS_BOUNDS
 from brokerscale.units import parse_size
 
@@ -142,24 +142,14 @@ def _parse(doc: Any, source: str) -> TopicPolicy:
     return policy
 
 
-def _read_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{source}: not valid YAML{where} ({getattr(exc, 'problem', None) or 'syntax error'})") \
-            from None
-
-
 def default_policy() -> TopicPolicy:
     text = resources.files("brokerscale").joinpath("data/topic-policy.yaml").read_text()
-    return _parse(_read_yaml(text, "topic-policy.yaml (shipped)"), "topic-policy.yaml (shipped)")
+    return _parse(parse_yaml(text, "topic-policy.yaml (shipped)"), "topic-policy.yaml (shipped)")
 
 
 def parse_policy(text: str, source: str) -> TopicPolicy:
     """Validate a policy document; `extends: default` merges its classes over the shipped ones."""
-    doc = _read_yaml(text, source)
+    doc = parse_yaml(text, source)
     policy = _parse(doc, source)
     if policy.extends == "default":
         merged = {**default_policy().classes, **policy.classes}

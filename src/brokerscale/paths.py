@@ -10,9 +10,9 @@ def data_dir() -> Path:
     """State that must survive: dev clusters, the default SQLite store. `BROKERSCALE_DATA_DIR` overrides."""
     env = os.environ.get("BROKERSCALE_DATA_DIR")
     if env:
-        return Path(env)
+        return Path(env).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "brokerscale"
+    return Path(base).expanduser() / "brokerscale"
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,65 @@
+"""Reading the YAML files people write (workloads, limits, capacity, rules, policies).
+
+One reader for all of them, so every file gets the same treatment: libyaml when present, a key
+given twice is an error (YAML would silently keep the last one), and any problem is one line
+naming the file and the line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brokerscale.errors import BadInput
+
+# libyaml's parser when present: ~10x faster on a 1,000-topic workload, same safe constructors.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _NoDuplicatesLoader(_SafeBase):  # type: ignore[valid-type,misc]
+    """SafeLoader that rejects a key given twice (YAML would silently keep the last one)."""
+
+
+def _mapping_without_duplicates(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        # Scalar keys compare by their text (cheap); anything else is constructed to compare.
+        is_scalar = isinstance(key_node, yaml.ScalarNode)
+        key = key_node.value if is_scalar else repr(loader.construct_object(key_node))
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_NoDuplicatesLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_yaml(path: Path, source: str | None = None) -> Any:
+    """Parse a YAML file people wrote; any problem is one line naming the file and line."""
+    source = source or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{source}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_yaml(text, source)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text with the same rules as `read_yaml`; errors name `source`."""
+    try:
+        return yaml.load(text, Loader=_NoDuplicatesLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None)
+        if problem and problem.startswith("duplicate key"):
+            raise BadInput(f"{source}: {where}{problem}") from None
+        detail = f" ({problem})" if problem else ""
+        raise BadInput(f"{source}: {where}not valid YAML{detail}") from None
