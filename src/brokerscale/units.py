@@ -7,6 +7,10 @@ suffixes (KiB, MiB, GiB, TiB) are accepted too.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from brokerscale.errors import BadInput
 
@@ -61,3 +65,22 @@ def format_duration(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def _lenient(parse: Callable[[str], float | int]) -> Callable[[Any], Any]:
+    """A pydantic before-validator: text is parsed with `parse`; numbers pass through to the field's checks."""
+
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except BadInput as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+
+    return validate
+
+
+# Model fields that accept a number or human text: `message_bytes: 5KB`, `disk: 2TiB`, `window: 10m`.
+SizeBytes = Annotated[int, BeforeValidator(_lenient(parse_size))]
+DurationSeconds = Annotated[float, BeforeValidator(_lenient(parse_duration))]

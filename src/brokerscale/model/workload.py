@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from brokerscale.errors import BadInput, field_path
 from brokerscale.model.files import read_yaml
-from brokerscale.units import parse_size
+from brokerscale.units import SizeBytes
 
 TopicClass = Literal["high-volume-clinical", "standard-operational", "low-volume-reference"]
 Requirement = Literal["phi", "multi-region", "private-networking"]
@@ -39,7 +39,7 @@ class TopicSpec(_Strict):
     name: str
     topic_class: TopicClass = Field(alias="class")
     messages_per_second: float = Field(gt=0, allow_inf_nan=False)
-    message_bytes: int = Field(gt=0)
+    message_bytes: SizeBytes = Field(gt=0)
     retention_days: float | None = Field(None, gt=0, allow_inf_nan=False)
     consumer_groups: int | None = Field(None, ge=0)
     key: PartitionKey | None = None
@@ -51,15 +51,6 @@ class TopicSpec(_Strict):
             raise ValueError("must be 1-249 characters of letters, digits, '.', '_' or '-'")
         return v
 
-    @field_validator("message_bytes", mode="before")
-    @classmethod
-    def _size_text(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                return parse_size(v, what="message_bytes")
-            except BadInput as exc:
-                raise ValueError(str(exc).removeprefix("message_bytes: ")) from None
-        return v
 
 
 class DeployTarget(_Strict):

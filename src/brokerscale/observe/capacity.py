@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from brokerscale.errors import BadInput, from_validation_error
 from brokerscale.model.files import read_yaml
 from brokerscale.model.snapshot import Snapshot
-from brokerscale.units import parse_size
+from brokerscale.units import SizeBytes
 
 MB = 1_000_000
 Dimension = Literal["throughput", "ingress", "egress", "connections", "partitions", "requests", "disk"]
@@ -45,20 +45,11 @@ class BrokerCapacity(BaseModel):
     throughput_mb_s: float | None = Field(None, gt=0)
     ingress_mb_s: float | None = Field(None, gt=0)
     egress_mb_s: float | None = Field(None, gt=0)
-    disk: int | None = Field(None, gt=0, description="bytes")
+    disk: SizeBytes | None = Field(None, gt=0, description="bytes")
     connections: int | None = Field(None, gt=0)
     partition_replicas: int | None = Field(None, gt=0)
     requests_per_s: float | None = Field(None, gt=0)
 
-    @field_validator("disk", mode="before")
-    @classmethod
-    def _size(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                return parse_size(v, what="disk")
-            except BadInput as exc:
-                raise ValueError(str(exc).removeprefix("disk: ")) from None
-        return v
 
 
 class CapacityFile(BaseModel):

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from brokerscale.errors import BadInput, from_validation_error
 from brokerscale.model.files import read_yaml
 from brokerscale.model.snapshot import LagStatus
-from brokerscale.units import parse_duration
+from brokerscale.units import DurationSeconds
 
 
 class _M(BaseModel):
@@ -57,19 +57,10 @@ class LagRule(_M):
     critical_statuses: list[LagStatus] = Field(default_factory=lambda: [LagStatus.STALL, LagStatus.STOP])
     max_lag_offsets: int | None = Field(None, gt=0)
     max_lag_seconds: float | None = Field(None, gt=0)
-    window: float = Field(600.0, description="seconds")
+    window: DurationSeconds = Field(600.0, description="seconds")
     min_observations: int = Field(3, ge=2)
     enabled: bool = True
 
-    @field_validator("window", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                return parse_duration(v, what="window")
-            except BadInput as exc:
-                raise ValueError(str(exc).removeprefix("window: ")) from None
-        return v
 
 
 class RuleSet(_M):
