@@ -39,6 +39,13 @@ def rest_router(state: EmulatorState) -> APIRouter:
         t = next((t for t in c.topics if t.name == topic), None)
         return t if t is not None else _error(404, 40403, "This server does not host this topic-partition.")
 
+    def find_cluster_topic(cluster_id: str, topic: str) -> tuple[EmulatedCluster, EmulatedTopic] | JSONResponse:
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        t = find_topic(c, topic)
+        return t if isinstance(t, JSONResponse) else (c, t)
+
     def topic_doc(request: Request, c: EmulatedCluster, t: EmulatedTopic) -> dict[str, Any]:
         me = f"{base(request, c.id)}/topics/{t.name}"
         return {"kind": "KafkaTopic", "metadata": {"self": me, "resource_name": crn(c.id, f"/topic={t.name}")},
@@ -81,12 +88,10 @@ def rest_router(state: EmulatorState) -> APIRouter:
 
     @router.get("/topics/{topic_name}/partitions")
     async def list_partitions(request: Request, cluster_id: str, topic_name: str) -> Response:
-        c = find(cluster_id)
-        if isinstance(c, JSONResponse):
-            return c
-        t = find_topic(c, topic_name)
-        if isinstance(t, JSONResponse):
-            return t
+        found = find_cluster_topic(cluster_id, topic_name)
+        if isinstance(found, JSONResponse):
+            return found
+        _c, t = found
         me = f"{base(request, cluster_id)}/topics/{topic_name}/partitions"
         data = [{"kind": "KafkaPartition",
                  "metadata": {"self": f"{me}/{p}",
@@ -110,23 +115,19 @@ def rest_router(state: EmulatorState) -> APIRouter:
 
     @router.get("/topics/{topic_name}/configs")
     async def list_configs(request: Request, cluster_id: str, topic_name: str) -> Response:
-        c = find(cluster_id)
-        if isinstance(c, JSONResponse):
-            return c
-        t = find_topic(c, topic_name)
-        if isinstance(t, JSONResponse):
-            return t
+        found = find_cluster_topic(cluster_id, topic_name)
+        if isinstance(found, JSONResponse):
+            return found
+        c, t = found
         names = sorted(set(DEFAULT_CONFIGS) | set(t.configs))
         return listing(request, "KafkaTopicConfigList", [config_doc(request, c, t, n) for n in names])
 
     @router.post("/topics/{topic_name}/configs:alter")
     async def alter_configs(request: Request, cluster_id: str, topic_name: str) -> Response:
-        c = find(cluster_id)
-        if isinstance(c, JSONResponse):
-            return c
-        t = find_topic(c, topic_name)
-        if isinstance(t, JSONResponse):
-            return t
+        found = find_cluster_topic(cluster_id, topic_name)
+        if isinstance(found, JSONResponse):
+            return found
+        _c, t = found
         try:
             body = await request.json()
         except ValueError:
