@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from brokerscale.balance.executor import Executor, cancel, throttle_plan
+from brokerscale.balance.execution import choose_settings, moves_for, run_moves
+from brokerscale.balance.executor import Executor, RunCancelled, cancel, throttle_plan
 from brokerscale.balance.kafka_ops import TP
+from brokerscale.balance.reassignment_file import read_plan
 from brokerscale.balance.state import ExecState, Move, load_state, plan_id
 from brokerscale.errors import OperationFailed
 
@@ -78,6 +80,10 @@ class FakeController:
 
     def elect_preferred(self, partitions: list[TP]) -> None:
         self.elected.extend(partitions)
+
+    def throttle_configs(self, brokers: list[int], topics: list[str]) -> dict[str, dict[str, str]]:
+        names = [f"broker {b}" for b in brokers] + [f"topic {t}" for t in topics]
+        return {n: dict(self.configs[n]) for n in names if self.configs.get(n)}
 
 
 class Recorder:
@@ -235,3 +241,119 @@ def test_a_cluster_that_stops_answering_fails_instead_of_hanging(tmp_path: Path)
         ex.run()
     assert 55 <= now["t"] <= 70
     assert state.status == "failed"
+
+
+def test_a_cancel_request_stops_the_run_and_rolls_back_what_is_moving(tmp_path: Path) -> None:
+    assignment, moves = _plan()
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=3)
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=1)
+    audit = Recorder()
+    ex = _executor(ctrl, state, tmp_path / "s.json", audit)
+    polls = {"n": 0}
+
+    def poll(_: float) -> None:
+        polls["n"] += 1
+
+    ex.sleep = poll
+    ex.cancel_requested = lambda: polls["n"] >= 4  # another shell ran `rebalance cancel` after 4 polls
+    with pytest.raises(RunCancelled, match="cancelled by `brokerscale rebalance cancel`"):
+        ex.run()
+    assert not ctrl.running, "the executor rolled back its own in-flight moves"
+    assert ctrl.configs == {}, "and removed its throttles"
+    assert state.status == "cancelled" and not state.active
+    assert 0 < len(state.completed) < len(moves), "it stopped part way instead of finishing unthrottled"
+    for m in moves:
+        now = ctrl.assignment[(m.topic, m.partition)]
+        assert now == (m.target if m.key in state.completed else m.original)
+    assert ("ok", "rebalance.cancel") in audit.rows
+    assert load_state(tmp_path / "s.json").status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_throttles_removed_behind_a_running_executor_are_set_again(tmp_path: Path) -> None:
+    assignment, moves = _plan()
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=4)
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=1)
+    audit = Recorder()
+    notices: list[str] = []
+    ex = _executor(ctrl, state, tmp_path / "s.json", audit)
+    ex.on_notice = notices.append
+    now = {"t": 0.0, "polls": 0, "unthrottled_polls": 0}
+    ex.clock = lambda: now["t"]
+
+    def poll(_: float) -> None:
+        now["t"] += 1.0
+        now["polls"] += 1
+        if now["polls"] == 3:  # someone deletes every throttle config while moves are in flight
+            ctrl.configs.clear()
+        if ctrl.running and not ctrl.configs:
+            now["unthrottled_polls"] += 1
+
+    ex.sleep = poll
+    ex.run()
+    assert state.status == "done"
+    assert notices and "throttle configs removed outside this run" in notices[0]
+    assert now["unthrottled_polls"] <= 3, "the throttle came back within the check interval"
+    sets = [r for r in audit.rows if r == ("ok", "rebalance.throttle.set")]
+    assert len(sets) >= 2
+    assert ctrl.configs == {}
+
+
+def test_resume_keeps_the_saved_throttle_and_concurrency_unless_given() -> None:
+    saved = ExecState("p", "c", [], throttle_bytes_s=1_000_000, max_per_broker=1)
+    s = choose_settings(saved, None, False, None)
+    assert (s.throttle_bytes_s, s.max_per_broker) == (1_000_000, 1)
+    text = s.describe()
+    assert "saved with the run" in text and "throttle 1 MB/s" in text and "1 move per broker" in text
+    s = choose_settings(saved, 2_000_000, False, 3)
+    assert (s.throttle_bytes_s, s.max_per_broker, s.throttle_source) == (2_000_000, 3, "--throttle")
+    assert choose_settings(saved, None, True, None).throttle_bytes_s is None
+    fresh = choose_settings(None, None, False, None)
+    assert (fresh.throttle_bytes_s, fresh.max_per_broker, fresh.throttle_source) == (50_000_000, 5, "default")
+
+
+def test_moves_come_from_the_plan_file_sizes_without_a_log_dir_scan(tmp_path: Path) -> None:
+    import json
+
+    assignment = {("__consumer_offsets", 0): [1, 2], ("adt", 0): [1, 2], ("adt", 1): [2, 3]}
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({"version": 1, "partitions": [
+        {"topic": "__consumer_offsets", "partition": 0, "replicas": [4, 2], "size_bytes": 7000},
+        {"topic": "adt", "partition": 0, "replicas": [2, 1], "size_bytes": 5000},
+        {"topic": "adt", "partition": 1, "replicas": [2, 3], "size_bytes": 100}], "summary": {}}))
+    ctrl = FakeController(assignment, {1, 2, 3, 4})  # has no admin client: a scan would fail
+    moves = moves_for(ctrl, read_plan(plan_file))  # type: ignore[arg-type]
+    assert [(m.topic, m.partition, m.bytes) for m in moves] == [("__consumer_offsets", 0, 7000), ("adt", 0, 0)]
+
+
+def test_run_moves_closes_its_store_and_refuses_a_second_executor(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import brokerscale.store as store_module
+    from brokerscale.balance.state import run_lock
+    from brokerscale.errors import BadInput
+
+    real_open = store_module.open_store
+    opened: list[object] = []
+
+    class Tracked:
+        def __init__(self) -> None:
+            self.inner = real_open(str(tmp_path / "audit.db"))
+            self.closed = False
+            opened.append(self)
+
+        def audited(self, **kw: object) -> object:
+            return self.inner.audited(**kw)  # type: ignore[arg-type]
+
+        def close(self) -> None:
+            self.closed = True
+            self.inner.close()
+
+    monkeypatch.setattr(store_module, "open_store", lambda *a, **k: Tracked())
+    assignment, moves = _plan(4)
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=1)
+    path = tmp_path / "s.json"
+    with run_lock(path), pytest.raises(BadInput, match="another `rebalance execute` is running"):
+        run_moves(ctrl, ExecState(plan_id(moves), "t", moves), path, poll_s=0, stall_s=60)  # type: ignore[arg-type]
+    state = run_moves(ctrl, ExecState(plan_id(moves), "t", moves), path, poll_s=0,  # type: ignore[arg-type]
+                      stall_s=60)
+    assert state.status == "done"
+    assert opened and all(s.closed for s in opened)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ def _fill(bootstrap: str, topic: str, count: int, size: str = "2KB") -> None:
 
 def _targets(plan: Path) -> dict[tuple[str, int], list[int]]:
     doc = json.loads(plan.read_text())
-    return {(p["topic"], p["partition"]): p["replicas"] for p in doc["reassignment"]["partitions"]}
+    return {(p["topic"], p["partition"]): p["replicas"] for p in doc["partitions"]}
 
 
 def _wait(cond: Any, timeout: float, what: str) -> None:
@@ -112,11 +113,16 @@ def test_kafka_reassign_tool_accepts_our_file(bootstrap: str, tmp_path: Path, cl
 
     _create(bootstrap, "bal.tool", {p: [1, 2] for p in range(6)})  # all on brokers 1 and 2: skewed
     _fill(bootstrap, "bal.tool", 600)
-    ra = tmp_path / "ra.json"
-    code, _out, err = cli("rebalance", "propose", "-b", bootstrap, "--topics", r"bal\.tool", "--reassignment-file", ra)
+    ra = tmp_path / "plan.json"  # the proposal file: Kafka's format plus size_bytes, summary and rollback
+    kafka_only = tmp_path / "ra.json"
+    code, _out, err = cli("rebalance", "propose", "-b", bootstrap, "--topics", r"bal\.tool", "-o", ra,
+                          "--reassignment-file", kafka_only)
     assert code == 0, err
     doc = json.loads(ra.read_text())
     assert doc["partitions"], "the skewed topic needs moves"
+    assert all(p["size_bytes"] > 0 for p in doc["partitions"]) and "summary" in doc and "rollback" in doc
+    assert json.loads(kafka_only.read_text())["partitions"] == [
+        {k: p[k] for k in ("topic", "partition", "replicas")} for p in doc["partitions"]]
     res = run_tool("kafka-reassign-partitions", ["--bootstrap-server", bootstrap, "--reassignment-json-file",
                                                  str(ra), "--execute"], timeout=120)
     assert res.returncode == 0, res.stderr
@@ -234,6 +240,165 @@ def test_dead_destination_stops_resume_completes_and_cancel_cleans_up(bootstrap:
     ops.close()
     for tp, reps in after.items():
         assert reps in (before[tp], wanted.get(tp, before[tp])), (tp, reps)
+
+
+def _execute_in_background(bootstrap: str, plan: Path | None, *extra: str) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "brokerscale", "rebalance", "execute", "-b", bootstrap, "--apply", *extra]
+    if plan is not None:
+        cmd += ["--proposal", str(plan)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _slow_plan(bootstrap: str, topic: str, fourth: int, tmp_path: Path, cli: Any) -> Path:
+    """A topic whose add-brokers moves take minutes at a 10 KB/s throttle: a run is caught mid-way."""
+    _create(bootstrap, topic, {p: [1, 2, 3][p % 3:] + [1, 2, 3][:p % 3] for p in range(6)})
+    _fill(bootstrap, topic, 3000, size="3KB")
+    plan = tmp_path / f"{topic}.json"
+    code, _, err = cli("rebalance", "propose", "-b", bootstrap, "--topics", re.escape(topic), "--mode",
+                       "add-brokers", "--brokers", str(fourth), "-o", plan)
+    assert code == 0, err
+    assert len(_targets(plan)) >= 2
+    return plan
+
+
+def _kafka_configs(bootstrap: str, *args: str) -> None:
+    from brokerscale.dev.tools import run_tool
+
+    res = run_tool("kafka-configs", ["--bootstrap-server", bootstrap, *args], timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
+def test_add_brokers_refuses_brokers_that_hold_replicas_and_remove_needs_existing_ones(bootstrap: str,
+                                                                                       cli: Any) -> None:
+    _create(bootstrap, "bal.named", {p: [1 + p % 3, 1 + (p + 1) % 3] for p in range(6)})
+    code, _, err = cli("rebalance", "propose", "-b", bootstrap, "--topics", r"bal\.named", "--mode", "add-brokers",
+                       "--brokers", "2")
+    assert code == 2
+    assert "broker 2 already holds 4 replicas" in err and "--mode full" in err
+    code, _, err = cli("rebalance", "propose", "-b", bootstrap, "--mode", "remove-brokers", "--brokers", "9")
+    assert code == 2 and "broker 9" in err and len(err.strip().splitlines()) == 1
+
+
+def test_execute_sizes_internal_topic_moves_like_kafka_log_dirs(bootstrap: str, fourth: int, tmp_path: Path,
+                                                                cli: Any) -> None:
+    """A plain Kafka reassignment file (no sizes) of __consumer_offsets: sized from the log dirs, not as 0."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from brokerscale.dev.tools import run_tool
+
+    _create(bootstrap, "bal.groups", {0: [1, 2, 3]})
+    _fill(bootstrap, "bal.groups", 50, size="1KB")
+    for g in range(20):  # commits land in several __consumer_offsets partitions
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bal-size-{g}", "enable.auto.commit": False})
+        try:
+            c.commit(offsets=[TopicPartition("bal.groups", 0, 10 + g)], asynchronous=False)
+        finally:
+            c.close()
+    ops = _ops(bootstrap)
+    try:
+        current = ops.assignments(["__consumer_offsets"])
+    finally:
+        ops.close()
+    ra = tmp_path / "offsets.json"
+    ra.write_text(json.dumps({"version": 1, "partitions": [
+        {"topic": t, "partition": p, "replicas": [fourth, *r[1:]]}
+        for (t, p), r in sorted(current.items()) if fourth not in r]}))
+    code, out, err = cli("rebalance", "execute", "-b", bootstrap, "--proposal", ra, "--format", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["dry_run"] and plan["moves"]
+    res = run_tool("kafka-log-dirs", ["--bootstrap-server", bootstrap, "--describe", "--topic-list",
+                                      "__consumer_offsets"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    tool = json.loads(next(line for line in res.stdout.splitlines() if line.startswith("{")))
+    largest: dict[int, int] = {}
+    for broker in tool["brokers"]:
+        for d in broker["logDirs"]:
+            for part in d["partitions"]:
+                p = int(part["partition"].rsplit("-", 1)[1])
+                largest[p] = max(largest.get(p, 0), int(part["size"]))
+    assert sum(largest.values()) > 0
+    for m in plan["moves"]:
+        assert m["size_bytes"] == pytest.approx(largest[m["partition"]], rel=0.05, abs=200), m
+        assert m["bytes"] == m["size_bytes"] * len(m["adding"])
+    assert plan["bytes"] == sum(m["bytes"] for m in plan["moves"]) > 0
+
+
+def test_a_running_execute_keeps_its_throttle_and_stops_on_cancel(bootstrap: str, fourth: int, tmp_path: Path,
+                                                                 cli: Any) -> None:
+    plan = _slow_plan(bootstrap, "bal.cancel", fourth, tmp_path, cli)
+    run = _execute_in_background(bootstrap, plan, "--throttle", "10KB", "--max-per-broker", "1")
+    ops = _ops(bootstrap)
+    try:
+        _wait(lambda: any(t == "bal.cancel" for t, _ in ops.ongoing()), 60, "moves in flight")
+        # someone removes the throttle behind the executor's back (Kafka's own tool): it must come back
+        _kafka_configs(bootstrap, "--entity-type", "brokers", "--entity-name", str(fourth), "--alter",
+                       "--delete-config", "leader.replication.throttled.rate,follower.replication.throttled.rate")
+        _kafka_configs(bootstrap, "--entity-type", "topics", "--entity-name", "bal.cancel", "--alter",
+                       "--delete-config",
+                       "leader.replication.throttled.replicas,follower.replication.throttled.replicas")
+        _wait(lambda: ops.throttle_configs([fourth], ["bal.cancel"]).get(f"broker {fourth}", {}).get(
+            "follower.replication.throttled.rate") == "10000", 30, "the executor to set the throttle again")
+        _wait(lambda: "topic bal.cancel" in ops.throttle_configs([], ["bal.cancel"]), 30, "topic throttle back")
+        assert run.poll() is None, "the executor is still running, throttled"
+        code, out, err = cli("rebalance", "cancel", "-b", bootstrap, "--apply")
+        assert code == 0, err
+        assert "the running executor stopped" in out
+        try:
+            _, stderr = run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:
+                run.kill()
+        assert run.returncode == 1, stderr
+        flat = " ".join(stderr.split())
+        assert "cancelled by `brokerscale rebalance cancel`" in flat
+        assert "setting them again" in flat
+        now = ops.assignments(["bal.cancel"])
+        targets = _targets(plan)
+        assert any(now[tp] != reps for tp, reps in targets.items()), "the executor did not go on to finish"
+        time.sleep(3)  # a run that kept going would start its next move within a poll or two
+        assert not any(t == "bal.cancel" for t, _ in ops.ongoing())
+        assert ops.assignments(["bal.cancel"]) == now
+    finally:
+        if run.poll() is None:
+            run.kill()
+        ops.close()
+    assert _no_throttles(bootstrap, [1, 2, 3, fourth], ["bal.cancel"])
+    code, out, _ = cli("rebalance", "status", "-b", bootstrap, "--format", "json")
+    assert json.loads(out)["run"]["status"] == "cancelled"
+
+
+def test_resume_after_ctrl_c_keeps_the_operators_throttle(bootstrap: str, fourth: int, tmp_path: Path,
+                                                          cli: Any) -> None:
+    import signal
+
+    plan = _slow_plan(bootstrap, "bal.resume", fourth, tmp_path, cli)
+    first = _execute_in_background(bootstrap, plan, "--throttle", "10KB", "--max-per-broker", "1")
+    ops = _ops(bootstrap)
+    resumed: subprocess.Popen[str] | None = None
+    try:
+        _wait(lambda: any(t == "bal.resume" for t, _ in ops.ongoing()), 60, "moves in flight")
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+        resumed = _execute_in_background(bootstrap, None)
+        _wait(lambda: any(t == "bal.resume" for t, _ in ops.ongoing())
+              and ops.throttle_configs([fourth], []).get(f"broker {fourth}", {}).get(
+                  "follower.replication.throttled.rate") is not None, 60, "the resumed run to throttle")
+        rate = ops.throttle_configs([fourth], [])[f"broker {fourth}"]["follower.replication.throttled.rate"]
+        assert rate == "10000", "the resumed run uses the saved 10 KB/s, not the 50 MB/s default"
+        code, _, err = cli("rebalance", "cancel", "-b", bootstrap, "--apply")
+        assert code == 0, err
+        _, stderr = resumed.communicate(timeout=60)
+        flat = " ".join(stderr.split())
+        assert "resuming plan" in flat
+        assert "throttle 10 KB/s per broker (saved with the run)" in flat
+        assert "at most 1 move per broker at once (saved with the run)" in flat
+    finally:
+        for proc in (first, resumed):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        ops.close()
+    assert _no_throttles(bootstrap, [1, 2, 3, fourth], ["bal.resume"])
 
 
 def test_remove_brokers_drains_to_zero_then_dev_remove_broker_succeeds(bootstrap: str, fourth: int, tmp_path: Path,

@@ -8,16 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from brokerscale.balance.executor import Executor, Progress, cancel, throttle_plan
+from brokerscale.balance.execution import Settings, cancel_run, choose_settings, moves_for, run_moves, state_for
+from brokerscale.balance.executor import Progress, throttle_plan
 from brokerscale.balance.goals import Thresholds
 from brokerscale.balance.kafka_ops import KafkaOps
 from brokerscale.balance.model import ClusterModel, load_cluster_file
+from brokerscale.balance.named_brokers import check_named_brokers
 from brokerscale.balance.optimizer import optimize
 from brokerscale.balance.proposal import reassignment, render, to_json
-from brokerscale.balance.reassignment_file import read_reassignment
-from brokerscale.balance.state import ExecState, Move, default_state_path, load_state, plan_id
+from brokerscale.balance.reassignment_file import read_plan
+from brokerscale.balance.state import ExecState, Move, default_state_path, executor_running, load_state
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
-from brokerscale.console import console, print_json
+from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput
 from brokerscale.units import format_bytes, parse_duration, parse_size
 
@@ -134,7 +136,9 @@ def propose(
     model = load_model(cluster_file, bootstrap, command_config, cluster, topics, internal, window)
     th = _thresholds(replica_threshold, leader_threshold, disk_threshold, network_threshold, topic_threshold,
                      capacity_limit)
-    proposal = optimize(model, mode, parse_ids(brokers), th)
+    ids = parse_ids(brokers)
+    check_named_brokers(model, mode, ids)
+    proposal = optimize(model, mode, ids, th)
     doc = to_json(proposal)
     if output is not None:
         _write(output, doc)
@@ -170,22 +174,30 @@ def execute(
     cluster: ClusterOpt = None,
     proposal: Annotated[Path | None, typer.Option(
         "--proposal", "-p", metavar="FILE",
-        help="Output of `propose -o`, or any Kafka reassignment JSON. Omit to resume the unfinished run.",
+        help="Output of `propose -o` (sizes included), or any Kafka reassignment JSON. Omit to resume the "
+             "unfinished run.",
         show_default=False)] = None,
-    throttle: Annotated[str, typer.Option(help="Replication throttle per broker (bytes/s), e.g. 20MB.")] = "50MB",
+    throttle: Annotated[str | None, typer.Option(
+        help="Replication throttle per broker (bytes/s), e.g. 20MB. Default: 50MB, or the resumed run's.",
+        show_default=False)] = None,
     no_throttle: Annotated[bool, typer.Option("--no-throttle", help="Move without a replication throttle.")] = False,
-    max_per_broker: Annotated[int, typer.Option(min=1, help="At most this many concurrent moves per broker.")] = 5,
+    max_per_broker: Annotated[int | None, typer.Option(
+        min=1, help="At most this many concurrent moves per broker. Default: 5, or the resumed run's.",
+        show_default=False)] = None,
     stall_timeout: Annotated[str, typer.Option(help="Stop when no partition finishes for this long.")] = "10m",
     poll: Annotated[str, typer.Option(help="How often to check progress.")] = "1s",
     state_file: StateOpt = None,
     apply: ApplyOpt = False,
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Execute a proposal: batched AlterPartitionReassignments with replication throttles. Dry run by default.
 
     At most --max-per-broker moves touch a broker at once; throttles are set on the brokers and topic
-    replicas involved and always removed at the end, on cancel and on failure. Progress is saved after
-    each partition: run the command again (without --proposal) to resume. A dead destination broker
-    stops the run with a message instead of hanging. Every change is written to the audit log.
+    replicas involved, set again if anything removes them while the run is going, and always removed at
+    the end, on cancel and on failure. Progress is saved after each partition: run the command again
+    (without --proposal) to resume with the same throttle and concurrency. `rebalance cancel --apply` in
+    another shell stops a running execute. A dead destination broker stops the run with a message
+    instead of hanging. Every change is written to the audit log.
 
     Examples:
 
@@ -195,66 +207,53 @@ def execute(
 
       brokerscale rebalance execute --apply                              # resume after a failure
     """
-    rate = None if no_throttle else parse_size(throttle, what="--throttle")
+    rate = None if no_throttle or throttle is None else parse_size(throttle, what="--throttle")
     stall_s = parse_duration(stall_timeout, what="--stall-timeout")
     poll_s = parse_duration(poll, what="--poll")
-    targets = read_reassignment(proposal) if proposal is not None else None
+    plan = read_plan(proposal) if proposal is not None else None
     prof = profile(bootstrap, command_config, cluster)
     path = state_file or default_state_path(prof.label)
     existing = load_state(path)
     ops = KafkaOps(prof.admin())
     try:
-        if targets is not None:
-            moves = _moves_for(ops, targets)
-            pid = plan_id([Move(t, p, r, []) for (t, p), r in sorted(targets.items())])
-            if existing is not None and existing.active and existing.plan_id != pid:
-                raise BadInput(f"{path}: another rebalance ({existing.plan_id}, {existing.status}) is unfinished; "
-                               "resume it with `brokerscale rebalance execute --apply` or drop it with "
-                               "`brokerscale rebalance cancel --apply`")
-            if existing is not None and existing.active and existing.plan_id == pid:
-                state = existing
-            else:
-                state = ExecState(plan_id=pid, cluster=prof.label, moves=moves)
-        elif existing is not None and existing.active:
-            state = existing
-        else:
-            raise BadInput("--proposal: nothing to resume for this cluster; pass the file from "
-                           "`brokerscale rebalance propose -o plan.json`")
-        state.throttle_bytes_s = rate
-        state.max_per_broker = max_per_broker
+        moves = moves_for(ops, plan) if plan is not None else None
+        state, resumed = state_for(plan, moves, existing, path, prof.label)
+        settings = choose_settings(state if resumed else None, rate, no_throttle, max_per_broker)
+        state.throttle_bytes_s = settings.throttle_bytes_s
+        state.max_per_broker = settings.max_per_broker
         done = set(state.completed)
         pending = [m for m in state.moves if m.key not in done]
+        if fmt == OutputFormat.json and not apply:
+            print_json(_plan_json(state, pending, resumed, settings, path))
+            return
         if not state.moves:
             console.print("nothing to do: every partition already has the proposed replicas")
             return
+        verb = "resuming" if resumed else "running"
         if not apply:
-            _show_plan(pending, len(state.moves), rate)
+            _show_plan(pending, len(state.moves), settings.throttle_bytes_s)
+            console.print(f"{'would resume' if resumed else 'would run'} plan {state.plan_id} with "
+                          f"{settings.describe()}")
             console.print(f"[bold]dry run[/]: nothing changed. Add --apply to execute "
                           f"({len(pending)} of {len(state.moves)} partitions pending, state {path}).")
             return
-        _run(ops, state, path, poll_s, stall_s)
+        err.print(f"{verb} plan {state.plan_id}: {len(pending)} of {len(state.moves)} partitions pending, "
+                  f"{settings.describe()}")
+        _run(ops, state, path, poll_s, stall_s, fmt)
     finally:
         ops.close()
 
 
-def _moves_for(ops: KafkaOps, targets: dict[tuple[str, int], list[int]]) -> list[Move]:
-    import re
-
-    from brokerscale.balance.live import model_from_admin
-
-    topics = sorted({t for t, _ in targets})
-    current = ops.assignments(topics)
-    known = ops.live_brokers() | {b for r in current.values() for b in r}
-    for (t, p), reps in sorted(targets.items()):
-        if (t, p) not in current:
-            raise BadInput(f"--proposal: partition {t}-{p} does not exist in the cluster")
-        unknown = [b for b in reps if b not in known]
-        if unknown:
-            raise BadInput(f"--proposal: {t}-{p}: unknown broker id {unknown[0]}")
-    model = model_from_admin(ops.admin, "|".join(re.escape(t) for t in topics), allow_moving=True)
-    sizes = {(model.topics[i], model.partitions[i]): model.sizes[i] for i in range(len(model))}
-    return [Move(t, p, list(reps), list(current[(t, p)]), sizes.get((t, p), 0))
-            for (t, p), reps in sorted(targets.items()) if current[(t, p)] != reps]
+def _plan_json(state: ExecState, pending: list[Move], resumed: bool, settings: Settings, path: Path) -> dict[str, Any]:
+    brokers, topics = throttle_plan(pending, settings.throttle_bytes_s)
+    return {"plan_id": state.plan_id, "dry_run": True, "resumed": resumed, "state_file": str(path),
+            "throttle_bytes_s": settings.throttle_bytes_s, "throttle_source": settings.throttle_source,
+            "max_per_broker": settings.max_per_broker, "max_per_broker_source": settings.max_source,
+            "partitions": len(state.moves), "pending": len(pending), "bytes": sum(m.bytes for m in pending),
+            "throttled_brokers": sorted(brokers), "throttled_topics": sorted(topics),
+            "moves": [{"topic": m.topic, "partition": m.partition, "replicas_now": m.original,
+                       "replicas_after": m.target, "adding": m.adding, "size_bytes": m.size, "bytes": m.bytes}
+                      for m in pending]}
 
 
 def _show_plan(pending: list[Move], total: int, rate: int | None) -> None:
@@ -279,34 +278,24 @@ def _show_plan(pending: list[Move], total: int, rate: int | None) -> None:
     console.print(f"bytes to move: {format_bytes(sum(m.bytes for m in pending))}")
 
 
-def _run(ops: KafkaOps, state: ExecState, path: Path, poll_s: float, stall_s: float) -> None:
+def _run(ops: KafkaOps, state: ExecState, path: Path, poll_s: float, stall_s: float, fmt: OutputFormat) -> None:
     from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
 
-    from brokerscale.store import open_store
-
-    store = open_store()
-    moves = state.moves
-    intent = {"plan_id": state.plan_id, "partitions": len(moves), "bytes": sum(m.bytes for m in moves),
-              "throttle_bytes_s": state.throttle_bytes_s, "max_per_broker": state.max_per_broker,
-              "reassignment": [{"topic": m.topic, "partition": m.partition, "replicas": m.target} for m in moves]}
-    before = {f"{m.topic}-{m.partition}": m.original for m in moves}
     with Bar(TextColumn("[bold]rebalance[/]"), BarColumn(), DownloadColumn(), TextColumn("{task.description}"),
-             TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("", total=max(1, sum(m.bytes for m in moves)))
+             TimeRemainingColumn(), console=err, disable=fmt == OutputFormat.json) as bar:
+        task = bar.add_task("", total=max(1, sum(m.bytes for m in state.moves)))
 
         def show(p: Progress) -> None:
             bar.update(task, completed=p.done_bytes, total=max(1, p.total_bytes),
                        description=f"{p.done}/{p.total} partitions, {p.in_flight} moving")
 
-        with store.audited(actor="cli", action="rebalance.execute", target=state.cluster, intent=intent,
-                           before=before, correlation_id=state.plan_id) as change:
-            ex = Executor(ops=ops, state=state, path=path, audit=store, poll_s=poll_s, stall_timeout_s=stall_s,
-                          on_progress=show)
-            try:
-                ex.run()
-            finally:
-                change.after = {"status": state.status, "completed": len(state.completed), "message": state.message}
+        run_moves(ops, state, path, poll_s=poll_s, stall_s=stall_s, on_progress=show,
+                  on_notice=lambda text: err.print(f"[yellow]note:[/] {text}"))
+    if fmt == OutputFormat.json:
+        print_json({"plan_id": state.plan_id, "status": state.status, "completed": len(state.completed),
+                    "partitions": len(state.moves), "message": state.message, "state_file": str(path)})
+        return
     console.print(f"[green]done[/]: {state.message}; throttles removed (state {path})")
 
 
@@ -380,8 +369,10 @@ def cancel_cmd(
 ) -> None:
     """Cancel the in-flight reassignments of the current run and remove its throttles. Dry run by default.
 
-    Kafka returns a cancelled partition to its original replicas; partitions that already finished stay
-    where they are. Either way the cluster is consistent and throttle-free afterwards.
+    A `rebalance execute` still running (in another shell) is asked to stop first: it starts nothing
+    more, rolls back its in-flight moves and exits; this command waits for it. Kafka returns a cancelled
+    partition to its original replicas; partitions that already finished stay where they are. Either
+    way the cluster is consistent and throttle-free afterwards.
 
     Examples:
 
@@ -403,15 +394,22 @@ def cancel_cmd(
         mine = {(m.topic, m.partition) for m in state.moves}
         chosen = sorted(tp for tp in ongoing if all_ or tp in mine)
         if not apply:
-            console.print(f"would cancel {len(chosen)} in-flight reassignments"
+            console.print(f"would cancel {len(chosen)} in-flight reassignment{'s' if len(chosen) != 1 else ''}"
                           + (": " + ", ".join(f"{t}-{p}" for t, p in chosen[:20]) if chosen else ""))
             console.print(f"would remove throttles on brokers {state.throttled_brokers or 'none'} and topics "
                           f"{state.throttled_topics or 'none'}")
+            if executor_running(path):
+                console.print("would first ask the `rebalance execute` running on this state to stop")
             console.print("[bold]dry run[/]: nothing changed. Add --apply to cancel.")
             return
-        from brokerscale.store import open_store
-
-        done = cancel(ops, state, open_store(), path, everything=all_)
+        done = cancel_run(ops, path, prof.label, everything=all_,
+                          on_wait=lambda: err.print("asking the running `rebalance execute` to stop…"))
     finally:
         ops.close()
-    console.print(f"cancelled {len(done)} in-flight reassignments; throttles removed")
+    after = load_state(path)
+    plural = "s" if len(done) != 1 else ""
+    if after is not None and after.plan_id == state.plan_id and after.message.startswith("cancelled by"):
+        extra = f"; {len(done)} more in-flight reassignment{plural} cancelled" if done else ""
+        console.print(f"the running executor stopped: {after.message}{extra}; throttles removed")
+        return
+    console.print(f"cancelled {len(done)} in-flight reassignment{plural}; throttles removed")

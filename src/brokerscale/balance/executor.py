@@ -9,6 +9,9 @@ Why it looks like this:
   ongoing reassignments is the source of truth for what is in flight.
 - Each poll checks that every destination broker is alive; a dead one stops the run with a message
   saying what waits for it, instead of waiting forever (Cruise Control #664, #809, #1086).
+- A running executor never continues unthrottled: every few seconds it reads the throttle configs
+  back and sets them again if something removed them. And it honours a cancel requested from another
+  shell (`rebalance cancel`): it starts nothing more, rolls back its in-flight moves and stops.
 """
 
 from __future__ import annotations
@@ -32,11 +35,16 @@ class Ops(Protocol):
     def set_configs(self, brokers: dict[int, dict[str, str | None]],
                     topics: dict[str, dict[str, str | None]]) -> None: ...
     def elect_preferred(self, partitions: list[TP]) -> None: ...
+    def throttle_configs(self, brokers: list[int], topics: list[str]) -> dict[str, dict[str, str]]: ...
 
 
 class Audit(Protocol):
     def audited(self, *, actor: str, action: str, target: str, intent: dict[str, Any] | None = None,
                 before: dict[str, Any] | None = None, correlation_id: str | None = None) -> Any: ...
+
+
+class RunCancelled(OperationFailed):
+    """`rebalance cancel` asked the running executor to stop."""
 
 
 @dataclass
@@ -116,10 +124,14 @@ class Executor:
     stall_timeout_s: float = 600.0
     unreachable_timeout_s: float = 60.0
     on_progress: Callable[[Progress], None] | None = None
+    on_notice: Callable[[str], None] | None = None
+    cancel_requested: Callable[[], bool] | None = None
+    throttle_check_s: float = 2.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     submitted: set[str] = field(default_factory=set)
     suspect: dict[str, int] = field(default_factory=dict)
+    _throttle_checked: float | None = field(default=None, init=False)
 
     def _save(self) -> None:
         if self.path is not None:
@@ -146,6 +158,10 @@ class Executor:
             self._finish()
             st.status = "done"
             st.message = f"{len(st.moves)} partitions reassigned"
+        except RunCancelled as exc:
+            st.status = "cancelled"
+            st.message = exc.message
+            raise
         except OperationFailed as exc:
             st.status = "failed"
             st.message = exc.message
@@ -165,7 +181,7 @@ class Executor:
         done = set(self.state.completed)
         return [m for m in self.state.moves if m.key not in done]
 
-    def _set_throttles(self) -> None:
+    def _set_throttles(self, reason: str | None = None) -> None:
         st = self.state
         brokers, topics = throttle_plan(self._pending(), st.throttle_bytes_s)
         if not brokers and not topics:
@@ -174,7 +190,10 @@ class Executor:
         st.throttled_brokers = sorted(set(st.throttled_brokers) | set(brokers))
         st.throttled_topics = sorted(set(st.throttled_topics) | set(topics))
         self._save()
-        intent = {"rate_bytes_s": st.throttle_bytes_s, "brokers": sorted(brokers), "topics": topics}
+        intent: dict[str, Any] = {"rate_bytes_s": st.throttle_bytes_s, "brokers": sorted(brokers), "topics": topics}
+        if reason:
+            intent["reason"] = reason
+        self._throttle_checked = self.clock()
         if self.audit is not None:
             with self.audit.audited(actor=self.actor, action="rebalance.throttle.set", target=st.cluster,
                                     intent=intent, correlation_id=st.plan_id) as change:
@@ -190,6 +209,7 @@ class Executor:
         last_progress = self.clock()
         failing_since: float | None = None
         while True:
+            self._check_cancel()
             try:
                 current = self.ops.assignments(topics)
                 ongoing = self.ops.ongoing()
@@ -240,6 +260,7 @@ class Executor:
             if not pending:
                 self._progress(0)
                 return
+            self._keep_throttled(pending, live)
             started = self._fill(pending, in_flight, ongoing, live)
             self._progress(len(in_flight) + started)
             if started:
@@ -270,6 +291,7 @@ class Executor:
             for b in touched:
                 load[b] = load.get(b, 0) + 1
             batch[tp] = list(m.target)
+        self._check_cancel()
         if not batch:
             if not in_flight:
                 dead = sorted({b for m in pending for b in m.adding if b not in live})
@@ -284,6 +306,59 @@ class Executor:
                                   + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
         self.submitted.update(f"{t}:{p}" for t, p in batch)
         return len(batch)
+
+    def _check_cancel(self) -> None:
+        """Honour `rebalance cancel` from another process: start nothing more, roll back what is moving."""
+        if self.cancel_requested is None or not self.cancel_requested():
+            return
+        st = self.state
+        try:
+            ongoing = self.ops.ongoing()
+        except Unreachable:
+            ongoing = {}
+        mine = sorted(tp for tp in ongoing if f"{tp[0]}:{tp[1]}" in {m.key for m in st.moves})
+        if mine:
+            intent = {"partitions": [f"{t}-{p}" for t, p in mine], "requested_by": "rebalance cancel"}
+            if self.audit is not None:
+                with self.audit.audited(actor=self.actor, action="rebalance.cancel", target=st.cluster,
+                                        intent=intent, correlation_id=st.plan_id) as change:
+                    refused = self.ops.submit(dict.fromkeys(mine))
+                    change.after = {"refused": {f"{t}-{p}": e for (t, p), e in refused.items()}}
+            else:
+                self.ops.submit(dict.fromkeys(mine))
+        raise RunCancelled(f"cancelled by `brokerscale rebalance cancel`: {len(mine)} in-flight "
+                           f"reassignment{'s' if len(mine) != 1 else ''} rolled back, {len(set(st.completed))} of "
+                           f"{len(st.moves)} partitions had finished")
+
+    def _keep_throttled(self, pending: list[Move], live: set[int]) -> None:
+        """Read the throttles back every few seconds; if something removed them (`kafka-configs
+        --delete-config`, another tool's clean-up, a cancel from a tool that does not know this run), set
+        them again: moving unthrottled can saturate the brokers the hospital's producers depend on."""
+        st = self.state
+        if st.throttle_bytes_s is None:
+            return
+        now = self.clock()
+        if self._throttle_checked is not None and now - self._throttle_checked < self.throttle_check_s:
+            return
+        self._throttle_checked = now
+        brokers, topics = throttle_plan(pending, st.throttle_bytes_s)
+        brokers = {b: c for b, c in brokers.items() if b in live}
+        try:
+            found = self.ops.throttle_configs(sorted(brokers), sorted(topics))
+        except Unreachable:
+            return  # the next check will tell; the poll loop handles a cluster that stops answering
+        missing = [f"broker {b}" for b, cfg in brokers.items()
+                   if any(found.get(f"broker {b}", {}).get(k) != v for k, v in cfg.items())]
+        # replica lists were set for a longer pending list: what is still pending must be in them
+        missing += [f"topic {t}" for t, cfg in topics.items()
+                    if any(not set(str(v).split(",")) <= set(found.get(f"topic {t}", {}).get(k, "").split(","))
+                           for k, v in cfg.items())]
+        if not missing:
+            return
+        reason = f"throttle configs removed outside this run: {', '.join(missing[:5])}"
+        if self.on_notice is not None:
+            self.on_notice(f"{reason}; setting them again")
+        self._set_throttles(reason=reason)
 
     def _finish(self) -> None:
         """Elect the proposed leaders (reordering replicas only sets the *preferred* leader)."""
@@ -311,13 +386,16 @@ def cancel(ops: Ops, state: ExecState, audit: Audit | None, path: Path | None, *
                     change.after = {"refused": {f"{t}-{p}": e for (t, p), e in refused.items()}}
             else:
                 refused = ops.submit(dict.fromkeys(targets))
+            # a partition that finished between the listing and the cancel has nothing left to cancel
+            refused = {tp: why for tp, why in refused.items() if why != "NoReassignmentInProgressError"}
             if refused:
                 (t, p), why = sorted(refused.items())[0]
                 raise OperationFailed(f"the controller refused to cancel {t}-{p}: {why}")
     finally:
         clear_throttles(ops, state, audit, path, actor)
+        if state.status != "cancelled" or targets:  # keep the stopped executor's own account
+            state.message = f"cancelled {len(targets)} in-flight reassignment{'s' if len(targets) != 1 else ''}"
         state.status = "cancelled"
-        state.message = f"cancelled {len(targets)} in-flight reassignments"
         if path is not None:
             save_state(path, state)
     return targets

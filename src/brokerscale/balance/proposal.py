@@ -1,7 +1,8 @@
 """Rendering a proposal: Apache Kafka's reassignment file, a JSON summary, and tables for people.
 
-The reassignment is exactly what `kafka-reassign-partitions --execute --reassignment-json-file`
-accepts, so an operator can always fall back to Kafka's own tool.
+The proposal file is exactly what `kafka-reassign-partitions --execute --reassignment-json-file`
+accepts (sizes, summary and rollback ride along as fields Kafka ignores), so an operator can always
+fall back to Kafka's own tool with the very file they reviewed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from rich.table import Table
 
 from brokerscale.balance.goals import broker_loads
 from brokerscale.balance.optimizer import Proposal
+from brokerscale.balance.reassignment_file import SIZE_FIELD
 from brokerscale.units import format_bytes
 
 
-def reassignment(p: Proposal) -> dict[str, Any]:
-    parts = [{"topic": p.model.topics[i], "partition": p.model.partitions[i], "replicas": list(p.new_replicas[i])}
-             for i in p.changed()]
+def reassignment(p: Proposal, *, sizes: bool = False) -> dict[str, Any]:
+    """Kafka's reassignment JSON; with `sizes`, each partition also carries `size_bytes` (Kafka ignores it)."""
+    parts: list[dict[str, Any]] = []
+    for i in p.changed():
+        part: dict[str, Any] = {"topic": p.model.topics[i], "partition": p.model.partitions[i],
+                                "replicas": list(p.new_replicas[i])}
+        if sizes:
+            part[SIZE_FIELD] = int(p.model.sizes[i])
+        parts.append(part)
     parts.sort(key=lambda x: (x["topic"], x["partition"]))
     return {"version": 1, "partitions": parts}
 
@@ -66,7 +74,9 @@ def summary(p: Proposal) -> dict[str, Any]:
 
 
 def to_json(p: Proposal) -> dict[str, Any]:
-    return {"reassignment": reassignment(p), "summary": summary(p), "rollback": rollback(p)}
+    """The proposal file: Kafka's reassignment format itself (so `kafka-reassign-partitions --execute` takes
+    the reviewed file as is), with partition sizes, the summary and the rollback as extra fields."""
+    return {**reassignment(p, sizes=True), "summary": summary(p), "rollback": rollback(p)}
 
 
 def render(p: Proposal, console: Console) -> None:

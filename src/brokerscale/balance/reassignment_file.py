@@ -1,13 +1,25 @@
-"""Reading a reassignment: Kafka's own JSON file, or brokerscale's proposal that embeds one."""
+"""Reading a plan: Kafka's own reassignment JSON, or brokerscale's proposal, which *is* one.
+
+A proposal file is Kafka's reassignment format (`version`, `partitions`) with extra fields Kafka's
+tool ignores: each partition's `size_bytes` (the largest copy when proposed) and, beside the
+partitions, the `summary` and `rollback` the operator reviewed. So the reviewed file can be handed
+to `kafka-reassign-partitions --execute` unchanged, and `rebalance execute` learns sizes from it
+instead of re-scanning every broker's log dirs. Files from other tools simply have no sizes.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from brokerscale.errors import BadInput, from_validation_error
+
+TP = tuple[str, int]
+SIZE_FIELD = "size_bytes"
 
 
 class _Entry(BaseModel):
@@ -17,6 +29,7 @@ class _Entry(BaseModel):
     partition: int = Field(ge=0)
     replicas: list[int] = Field(min_length=1)
     log_dirs: list[str] | None = None
+    size_bytes: int | None = Field(default=None, ge=0)
 
 
 class _File(BaseModel):
@@ -24,9 +37,25 @@ class _File(BaseModel):
 
     version: int = 1
     partitions: list[_Entry]
+    # the proposal's review material, carried beside Kafka's fields
+    summary: dict[str, Any] | None = None
+    rollback: dict[str, Any] | None = None
 
 
-def read_reassignment(path: Path) -> dict[tuple[str, int], list[int]]:
+@dataclass(frozen=True)
+class Plan:
+    """Target replicas per partition, and sizes when the file carries them (a brokerscale proposal)."""
+
+    source: str
+    targets: dict[TP, list[int]]
+    sizes: dict[TP, int]
+
+    @property
+    def sized(self) -> bool:
+        return bool(self.targets) and all(tp in self.sizes for tp in self.targets)
+
+
+def read_plan(path: Path) -> Plan:
     try:
         doc = json.loads(path.read_text())
     except OSError as exc:
@@ -34,18 +63,23 @@ def read_reassignment(path: Path) -> dict[tuple[str, int], list[int]]:
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     source = str(path)
-    if isinstance(doc, dict) and "reassignment" in doc:
-        doc = doc["reassignment"]
+    if isinstance(doc, dict) and "reassignment" in doc and "partitions" not in doc:
+        doc = doc["reassignment"]  # proposals written before the file became Kafka's format itself
         source += " (reassignment)"
     try:
         spec = _File.model_validate(doc)
     except ValidationError as exc:
         raise from_validation_error(source, exc) from None
-    out: dict[tuple[str, int], list[int]] = {}
+    if spec.version != 1:
+        raise BadInput(f"{source}: version: {spec.version} is not supported (Kafka's reassignment format is 1)")
+    targets: dict[TP, list[int]] = {}
+    sizes: dict[TP, int] = {}
     for i, e in enumerate(spec.partitions):
         if len(set(e.replicas)) != len(e.replicas):
             raise BadInput(f"{source}: partitions[{i}].replicas: a broker appears twice in {e.replicas}")
-        if (e.topic, e.partition) in out:
+        if (e.topic, e.partition) in targets:
             raise BadInput(f"{source}: partitions[{i}]: {e.topic}-{e.partition} appears twice")
-        out[(e.topic, e.partition)] = e.replicas
-    return out
+        targets[(e.topic, e.partition)] = e.replicas
+        if e.size_bytes is not None:
+            sizes[(e.topic, e.partition)] = e.size_bytes
+    return Plan(source, targets, sizes)
