@@ -232,3 +232,56 @@ def test_zipf_skewed_key_makes_a_flagged_hot_partition(cli: Any, bootstrap: str)
     busiest_key = stats["per_key"].most_common(1)[0][0]
     assert hot[0]["partition"] == stats["partition_of"][busiest_key]
     assert hot[0]["share"] > 0.3 and "more partitions will not" in hot[0]["suggestion"]
+
+
+def test_reviewed_plan_file_is_applied_exactly_and_refused_after_the_cluster_changed(cli: Any, bootstrap: str,
+                                                                                    tmp_path: Any) -> None:
+    from brokerscale.dev.tools import run_tool
+
+    keyed, plain = "clinical.plan.it", "ops.plan.it"
+    _create(bootstrap, keyed, 6, **{"retention.ms": str(DAY_MS), "min.insync.replicas": "1"})
+    _create(bootstrap, plain, 12, **{"retention.ms": str(DAY_MS)})
+    plan = tmp_path / "plan.json"
+    code, out, err = cli("topics", "optimize", "-b", bootstrap, "--topic", keyed, "--topic", plain, *FAST,
+                         "-o", plan)
+    assert code == 0, err
+    doc = json.loads(plan.read_text())
+    by_topic = {t["topic"]: t for t in doc["topics"]}
+    assert by_topic[keyed]["partitions"]["current"] == 6 and by_topic[keyed]["partitions"]["target"] > 6
+    assert {c["key"] for c in by_topic[keyed]["configs"]} >= {"retention.ms", "min.insync.replicas"}
+    assert _describe(bootstrap, keyed)[0] == 6, "writing a plan changes nothing"
+
+    # the keyed increase needs the operator's consent, as with optimize --apply; nothing is half-applied
+    code, _, err = cli("topics", "apply", str(plan), "-b", bootstrap)
+    assert code == 2 and "--allow-key-remap" in err and "nothing was changed" in " ".join(err.split())
+    parts, configs = _describe(bootstrap, keyed)
+    assert parts == 6 and configs["retention.ms"] == str(DAY_MS) and configs["min.insync.replicas"] == "1"
+    assert _audit("topics.", keyed) == [] and _audit("topics.", plain) == []
+
+    # someone changes a planned topic with Kafka's own tool: the stale plan is refused, naming the change
+    res = run_tool("kafka-configs", ["--bootstrap-server", bootstrap, "--entity-type", "topics", "--entity-name",
+                                     plain, "--alter", "--add-config", f"retention.ms={2 * DAY_MS}"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    code, _, err = cli("topics", "apply", str(plan), "-b", bootstrap, "--allow-key-remap")
+    flat = " ".join(err.split())
+    assert code == 2
+    assert f"{plain} retention.ms is {2 * DAY_MS} (the plan was made at {DAY_MS})" in flat
+    assert _describe(bootstrap, keyed)[0] == 6 and _audit("topics.", keyed) == []
+
+    # reviewed again, then applied: exactly the file's changes, audited
+    code, _, err = cli("topics", "optimize", "-b", bootstrap, "--topic", keyed, "--topic", plain, *FAST, "-o", plan)
+    assert code == 0, err
+    reviewed = {t["topic"]: t for t in json.loads(plan.read_text())["topics"]}
+    code, out, err = cli("topics", "apply", str(plan), "-b", bootstrap, "--allow-key-remap", "--format", "json")
+    assert code == 0, err
+    applied = json.loads(out)["applied"]
+    assert {(a["topic"], a["action"]) for a in applied} == (
+        {(t, "topics.alter_config") for t, r in reviewed.items() if r["configs"]}
+        | {(t, "topics.create_partitions") for t, r in reviewed.items() if r.get("partitions")})
+    parts, configs = _describe(bootstrap, keyed)
+    assert parts == reviewed[keyed]["partitions"]["target"]
+    for c in reviewed[keyed]["configs"]:
+        assert configs[c["key"]] == c["target"]
+    assert int(_describe(bootstrap, plain)[1]["retention.ms"]) >= 7 * DAY_MS
+    records = _audit("topics.create_partitions", keyed)
+    assert len(records) == 1 and records[0]["result"] == "ok" and records[0]["before"] == {"partitions": 6}

@@ -20,6 +20,7 @@ from brokerscale.topics.hot import DEFAULT_FACTOR, find_hot_partitions
 from brokerscale.topics.live import Measurement, TopicsAdmin
 from brokerscale.topics.metrics import MetricsSource, metrics_source
 from brokerscale.topics.model import Finding, TopicReview
+from brokerscale.topics.plan_file import drift, plan_document, read_topics_plan
 from brokerscale.topics.policy import load_policy
 from brokerscale.topics.render import (
     applied_table,
@@ -41,6 +42,7 @@ app = typer.Typer(
          "  brokerscale topics list\n\n"
          "  brokerscale topics optimize                    # dry run: measure 10 s, print changes\n\n"
          "  brokerscale topics optimize --apply --allow-key-remap\n\n"
+         "  brokerscale topics optimize -o plan.json && brokerscale topics apply plan.json\n\n"
          "  brokerscale topics hot --window 20s",
     no_args_is_help=True,
 )
@@ -197,6 +199,10 @@ def optimize_command(
                                   "change).")] = False,
     configs_only: Annotated[bool, typer.Option(
         "--configs-only", help="Apply config fixes only; leave partition counts alone.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE", show_default=False,
+        help="Write the reviewed changes to this plan file; `brokerscale topics apply FILE` applies exactly "
+             "them later.")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Diff live topics against the policy and the planner's partition rule; --apply fixes them.
@@ -213,11 +219,16 @@ def optimize_command(
     --allow-key-remap is given (or use --configs-only). Every applied change is written to the
     audit log first (intent), then confirmed (result): see `brokerscale audit --action topics.`
 
+    Review now, apply later: `-o plan.json` writes the changes shown (and the state they were
+    reviewed against) to a file; `brokerscale topics apply plan.json` applies exactly those.
+
     Examples:
 
       brokerscale topics optimize
 
       brokerscale topics optimize --topic clinical.labs --window 30s
+
+      brokerscale topics optimize -o plan.json            # review; then: brokerscale topics apply plan.json
 
       brokerscale topics optimize --apply --configs-only
 
@@ -244,6 +255,8 @@ def optimize_command(
                            "(re-run with --allow-key-remap, or --configs-only)")
         if apply:
             applied = _apply(reviews, admin, configs_only, quiet)
+    if output is not None:
+        _write_plan(output, plan_document(prof.label, measurement.window_s, reviews, configs_only=configs_only))
     if fmt is OutputFormat.json:
         print_json({"cluster": prof.label, "window_s": measurement.window_s, "dry_run": not apply,
                     "topics": [r.to_dict() for r in reviews],
@@ -262,9 +275,73 @@ def optimize_command(
             console.print(applied_table(applied))
         console.print(f"applied {len(applied)} change(s); see `brokerscale audit --action topics.`")
     elif any(r.has_changes for r in reviews):
-        console.print("[bold]dry run:[/] nothing was changed. Re-run with --apply to make these changes.")
+        console.print("[bold]dry run:[/] nothing was changed. Re-run with --apply to make these changes"
+                      + (f", or apply the reviewed file: `brokerscale topics apply {output}`." if output else "."))
     else:
         console.print("[green]every managed topic matches the policy[/]")
+
+
+def _write_plan(path: Path, doc: dict[str, Any]) -> None:
+    import json
+
+    try:
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write the file ({exc.strerror})") from None
+
+
+@app.command("apply")
+def apply_command(
+    plan: Annotated[Path, typer.Argument(metavar="PLAN", help="The file written by `topics optimize -o`.",
+                                         show_default=False)],
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    allow_key_remap: Annotated[bool, typer.Option(
+        "--allow-key-remap", help="Allow the plan's partition increases on keyed topics (breaks per-key ordering "
+                                  "during the change).")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Apply exactly the changes of a reviewed plan file, audited; refuse if the cluster changed since.
+
+    The plan records each topic's partition count and the current value of every config it changes.
+    They are read again first: if any differs (someone changed the topic, or the plan is for another
+    cluster), nothing is applied and the differences are listed — run `topics optimize -o` again to
+    review the new state. Partition increases on keyed topics need --allow-key-remap, as with
+    `optimize --apply`. Nothing is measured again: the file is the change.
+
+    Examples:
+
+      brokerscale topics optimize -o plan.json
+
+      brokerscale topics apply plan.json
+
+      brokerscale topics apply plan.json --allow-key-remap --format json
+    """
+    planned_for, reviews = read_topics_plan(plan)
+    prof = profile(bootstrap, command_config, cluster)
+    if planned_for != prof.label:
+        raise BadInput(f"{plan}: cluster: the plan was made for {planned_for}, not {prof.label}; nothing was "
+                       "changed")
+    quiet = fmt is OutputFormat.json
+    with TopicsAdmin(prof) as admin:
+        existing = set(admin.topic_names(True))
+        names = sorted(r.topic for r in reviews if r.topic in existing)
+        now = {s.name: s for s in admin.states(names)} if names else {}
+        changed = drift(reviews, now)
+        if changed:
+            raise BadInput(f"{plan}: the cluster changed since the plan was reviewed: {'; '.join(changed)}; "
+                           f"nothing was changed (review again with `brokerscale topics optimize -o {plan}`)")
+        refused = refusals(reviews, allow_key_remap=allow_key_remap, configs_only=False)
+        if refused:
+            _explain_refusal(reviews, {x.topic for x in refused})
+            raise BadInput(f"--allow-key-remap: refused: the plan adds partitions to {len(refused)} keyed topic(s) "
+                           f"({', '.join(x.topic for x in refused)}), which remaps keys; nothing was changed")
+        applied = _apply(reviews, admin, False, quiet) if reviews else []
+    if fmt is OutputFormat.json:
+        print_json({"cluster": prof.label, "plan": str(plan), "applied": [vars(a) for a in applied]})
+        return
+    if applied:
+        console.print(applied_table(applied))
+    console.print(f"applied {len(applied)} change(s) from {plan}; see `brokerscale audit --action topics.`")
 
 
 def _apply(reviews: list[TopicReview], admin: TopicsAdmin, configs_only: bool, quiet: bool) -> list[Any]:
