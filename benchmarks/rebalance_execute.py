@@ -1,0 +1,196 @@
+"""Executing a reassignment under a replication throttle: `rebalance execute` vs `kafka-reassign-partitions`.
+
+The proposal is half of a rebalance; the other half is how long the cluster runs degraded while the
+data moves. This starts its own local cluster (3 brokers, one rack), writes about --mb MB of records
+(RF 2, 16 partitions) with the load generator, adds a fourth broker, and writes one plan file: every
+partition's last replica moves onto the new broker, so about --mb MB flow into it. The plan file is
+brokerscale's proposal format (Kafka's reassignment JSON with `size_bytes` beside each partition), and
+both tools execute that same file, alternately, in the same run:
+
+- Kafka: `kafka-reassign-partitions --execute --throttle RATE`, then `--verify` back to back until it
+  reports every reassignment complete (which is also when it removes the throttle);
+- brokerscale: `brokerscale rebalance execute --proposal FILE --throttle RATE --apply`.
+
+Between runs the data is moved back without a throttle. Reported per run: wall time, the ideal (bytes
+into the busiest destination ÷ throttle), the ratio to the ideal, and the checks afterwards (every
+partition on its planned replicas, no under-replicated partitions, no throttle configs left).
+
+    python benchmarks/rebalance_execute.py [--mb 1000] [--throttle-mb 10] [--rounds 1] [--keep]
+
+Target (issue 10 §4b): brokerscale <= 1.2 x the ideal and faster than Kafka's tool, both clean.
+Exit code 0 when met. Run it on a quiet machine: it is a wall-clock measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "exec-bench"
+TOPIC = "bench.exec"
+PARTITIONS = 16
+TARGET = 1.2
+
+
+def _admin(bootstrap: str) -> Any:
+    from brokerscale.balance.kafka_ops import KafkaOps
+    from brokerscale.connect import ConnectionProfile
+
+    return KafkaOps(ConnectionProfile(bootstrap).admin())
+
+
+def _fill(bootstrap: str, mb: int) -> None:
+    count = mb * 1000 // 10  # 10 KB records
+    cmd = [sys.executable, "-m", "brokerscale", "load", "-b", bootstrap, "--topic", TOPIC, "--partitions",
+           str(PARTITIONS), "--replication-factor", "2", "--max", "--count", str(count), "--size", "10KB",
+           "--duration", "600s", "--format", "json"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if res.returncode != 0:
+        raise SystemExit(f"load generator failed: {res.stderr[-500:]}")
+
+
+def _sizes(bootstrap: str) -> dict[tuple[str, int], int]:
+    from brokerscale.balance.live import model_from_cluster
+    from brokerscale.connect import ConnectionProfile
+
+    m = model_from_cluster(ConnectionProfile(bootstrap), topics=r"bench\.exec")
+    return {(m.topics[i], m.partitions[i]): m.sizes[i] for i in range(len(m))}
+
+
+def _plans(bootstrap: str, new: int, workdir: Path) -> tuple[Path, Path, int]:
+    """Forward plan (last replica -> the new broker, sizes included) and the way back; bytes into `new`."""
+    ops = _admin(bootstrap)
+    try:
+        now = ops.assignments([TOPIC])
+    finally:
+        ops.close()
+    sizes = _sizes(bootstrap)
+    forward = [{"topic": t, "partition": p, "replicas": [*r[:-1], new], "size_bytes": sizes[(t, p)]}
+               for (t, p), r in sorted(now.items())]
+    back = [{"topic": t, "partition": p, "replicas": r} for (t, p), r in sorted(now.items())]
+    fwd, rev = workdir / "plan.json", workdir / "back.json"
+    fwd.write_text(json.dumps({"version": 1, "partitions": forward}))
+    rev.write_text(json.dumps({"version": 1, "partitions": back}))
+    return fwd, rev, sum(int(x["size_bytes"]) for x in forward)
+
+
+def _tool(bootstrap: str, plan: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    from brokerscale.dev.tools import run_tool
+
+    return run_tool("kafka-reassign-partitions", ["--bootstrap-server", bootstrap, "--reassignment-json-file",
+                                                 str(plan), *args], timeout=300)
+
+
+def _kafka_run(bootstrap: str, plan: Path, rate: int) -> float:
+    t0 = time.perf_counter()
+    res = _tool(bootstrap, plan, "--execute", "--throttle", str(rate))
+    if res.returncode != 0 or "Successfully started" not in res.stdout:
+        raise SystemExit(f"kafka-reassign-partitions --execute failed: {res.stdout[-300:]} {res.stderr[-300:]}")
+    while True:
+        v = _tool(bootstrap, plan, "--verify")
+        if v.returncode == 0 and "is still in progress" not in v.stdout:
+            return time.perf_counter() - t0
+
+
+def _ours_run(bootstrap: str, plan: Path, rate: int, state: Path) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "brokerscale", "rebalance", "execute", "-b", bootstrap,
+                          "--proposal", str(plan), "--throttle", str(rate), "--state", str(state), "--apply",
+                          "--format", "json"], capture_output=True, text=True, timeout=3600)
+    took = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"brokerscale rebalance execute failed: {res.stderr[-500:]}")
+    return took
+
+
+def _move_back(bootstrap: str, back: Path) -> None:
+    res = _tool(bootstrap, back, "--execute")
+    if res.returncode != 0:
+        raise SystemExit(f"moving back failed: {res.stderr[-300:]}")
+    while "is still in progress" in _tool(bootstrap, back, "--verify").stdout:
+        time.sleep(1)
+
+
+def _clean(bootstrap: str, plan: Path, brokers: list[int]) -> dict[str, Any]:
+    want = {(p["topic"], p["partition"]): p["replicas"] for p in json.loads(plan.read_text())["partitions"]}
+    ops = _admin(bootstrap)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # followers that just caught up join the ISR within a moment
+            urp = ops.under_replicated([TOPIC])
+            if not urp or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        now = ops.assignments([TOPIC])
+        throttles = ops.throttle_configs(brokers, [TOPIC])
+    finally:
+        ops.close()
+    return {"as_planned": sum(now.get(tp) == r for tp, r in want.items()) == len(want),
+            "under_replicated": len(urp), "throttles_left": len(throttles)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=int, default=1000, help="MB of records to write (all of it moves)")
+    ap.add_argument("--throttle-mb", type=float, default=10.0, help="replication throttle, MB/s per broker")
+    ap.add_argument("--rounds", type=int, default=1, help="Kafka then brokerscale, this many times")
+    ap.add_argument("--keep", action="store_true", help="leave the cluster running")
+    args = ap.parse_args()
+    rate = int(args.throttle_mb * 1e6)
+    from brokerscale.dev.cluster import DevCluster
+
+    cluster = DevCluster.find(NAME) or DevCluster.up(NAME, brokers=3, racks=["r1"])
+    ok = True
+    try:
+        bootstrap = cluster.bootstrap
+        ops = _admin(bootstrap)
+        try:
+            exists = TOPIC in ops.admin.list_topics()
+        finally:
+            ops.close()
+        if not exists:
+            print(f"writing {args.mb} MB to {TOPIC} ({PARTITIONS} partitions, RF 2)…", flush=True)
+            _fill(bootstrap, args.mb)
+        new = cluster.add_broker() if len(cluster.brokers) == 3 else max(b.id for b in cluster.brokers)
+        brokers = sorted(b.id for b in cluster.brokers)
+        work = Path(tempfile.mkdtemp(prefix="exec-bench-"))
+        fwd, back, into_new = _plans(bootstrap, new, work)
+        ideal = into_new / rate
+        print(f"cluster {NAME}: brokers {brokers}; {into_new / 1e6:.0f} MB move onto broker {new} at "
+              f"{rate / 1e6:g} MB/s -> ideal {ideal:.1f} s\n", flush=True)
+        rows: list[tuple[str, float, dict[str, Any]]] = []
+        for r in range(args.rounds):
+            for who in ("kafka", "brokerscale"):
+                if who == "kafka":
+                    took = _kafka_run(bootstrap, fwd, rate)
+                else:
+                    took = _ours_run(bootstrap, fwd, rate, work / f"state-{r}.json")
+                check = _clean(bootstrap, fwd, brokers)
+                rows.append((who, took, check))
+                print(f"round {r + 1} {who:12} {took:7.1f} s  {took / ideal:5.2f} x ideal  "
+                      f"as planned: {check['as_planned']}, URPs: {check['under_replicated']}, "
+                      f"throttle configs left: {check['throttles_left']}", flush=True)
+                _move_back(bootstrap, back)
+        kafka = [t for w, t, _ in rows if w == "kafka"]
+        ours = [t for w, t, _ in rows if w == "brokerscale"]
+        clean = all(c["as_planned"] and not c["under_replicated"] and not c["throttles_left"] for _, _, c in rows)
+        best_ours, best_kafka = min(ours), min(kafka)
+        ok = best_ours <= TARGET * ideal and best_ours < best_kafka and clean
+        print(f"\nideal {ideal:.1f} s; kafka-reassign-partitions best {best_kafka:.1f} s "
+              f"({best_kafka / ideal:.2f} x ideal); brokerscale best {best_ours:.1f} s ({best_ours / ideal:.2f} x "
+              f"ideal); brokerscale / kafka = {best_ours / best_kafka:.3f}; both clean: {clean}")
+    finally:
+        if not args.keep:
+            cluster.down()
+    print("TARGET MET" if ok else f"TARGET MISSED (brokerscale <= {TARGET} x ideal and faster than Kafka's tool)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
