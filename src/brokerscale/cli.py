@@ -34,6 +34,7 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "topics": ("brokerscale.topics.cli", "app", "group"),
     "rebalance": ("brokerscale.balance.cli", "app", "group"),
     "cloud": ("brokerscale.cloud.cli", "app", "group"),
+    "scale": ("brokerscale.scale.cli", "app", "group"),
     "forecast": ("brokerscale.forecast.cli", "app", "group"),
     "audit": ("brokerscale.audit.command", "audit_command", "command"),
     "demo": ("brokerscale.demo", "demo", "command"),

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Make the load traces the autoscaler's simulator ships with (deterministic: fixed random seeds).
+
+    .venv/bin/python scripts/make_traces.py            # rewrites src/brokerscale/data/traces/*.csv
+    .venv/bin/python scripts/make_traces.py --out DIR  # somewhere else
+
+The shapes are those of a regional health system's event broker (HL7 v2 ADT/ORU, FHIR, device
+events), in the units of the design-doc limits profile (50 MB/s in + out, 4,000 connections and
+4,500 partitions per CKU), on hospital local time (America/New_York):
+
+- clinic-week: one week (Mon 5 Oct 2026, 00:00 local) at 1-minute steps. Nights ~45 MB/s in + out;
+  clinics open 07:00-19:00 Mon-Fri with a morning ramp (admissions, lab orders) to ~190 MB/s, a lunch
+  dip and an evening decline; weekends at ~35 % of a weekday. Connections follow the clinics.
+- flu-season: 90 days (1 Dec 2026 to 28 Feb 2027) at 5-minute steps. The clinic-week shape times a
+  season factor that ramps from 1.0 to 1.45 at the mid-January peak and back to 1.05, with a few
+  "surge days" (+25 %) when emergency departments fill.
+- incident-surge: two days at 1-minute steps (Tue 10 Mar 2026). A mass-casualty event at 16:10 local
+  on the first day: traffic x4 within 20 minutes (ED registrations, imaging, bed management), then a
+  slow exponential decay (half-life 90 minutes) back to the usual day.
+
+Each row: timestamp (UTC, ISO-8601), ingress_mb_s, egress_mb_s (consumers read ~1.8x what producers
+write), connections, partitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from brokerscale.scale.trace import TRACE_DIR, write_trace
+
+ZONE = ZoneInfo("America/New_York")
+FANOUT = 1.8  # egress / ingress: several consumer groups per clinical topic
+PARTITIONS = 1800
+
+
+def clinic_shape(local: datetime) -> float:
+    """Total in + out MB/s of an ordinary day at local time `local` (before noise)."""
+    h = local.hour + local.minute / 60.0
+    night = 45.0
+    weekday = local.weekday() < 5
+    if h < 6.0:
+        level = 0.0
+    elif h < 9.5:  # morning ramp: admissions, lab orders, scheduling
+        level = (h - 6.0) / 3.5
+    elif h < 12.0:
+        level = 1.0
+    elif h < 13.5:  # lunch dip
+        level = 1.0 - 0.18 * math.sin(math.pi * (h - 12.0) / 1.5)
+    elif h < 17.0:
+        level = 1.0
+    elif h < 21.0:  # evening decline
+        level = 1.0 - (h - 17.0) / 4.0
+    else:
+        level = 0.0
+    level = max(0.0, level) ** 1.2
+    peak = 145.0 if weekday else 0.35 * 145.0
+    return night + peak * level
+
+
+def rows(start_local: datetime, minutes: int, step_min: int, factor: callable, seed: int) -> tuple:  # type: ignore[valid-type]
+    rng = np.random.default_rng(seed)
+    n = minutes // step_min
+    times, ing, egr, conns, parts = [], [], [], [], []
+    noise = 1.0
+    for i in range(n):
+        local = start_local + timedelta(minutes=i * step_min)
+        noise = 0.8 * noise + 0.2 * float(rng.normal(1.0, 0.06))  # smooth noise, a few percent
+        total = clinic_shape(local) * factor(local) * noise  # type: ignore[misc]
+        times.append(local.astimezone(UTC))
+        ing.append(total / (1 + FANOUT))
+        egr.append(total * FANOUT / (1 + FANOUT))
+        conns.append(900 + 14 * total)
+        parts.append(PARTITIONS)
+    return times, ing, egr, conns, parts
+
+
+def clinic_week(out: Path) -> None:
+    start = datetime(2026, 10, 5, tzinfo=ZONE)
+    write_trace(out / "clinic-week.csv", *rows(start, 7 * 24 * 60, 1, lambda _t: 1.0, seed=11))
+
+
+def flu_season(out: Path) -> None:
+    start = datetime(2026, 12, 1, tzinfo=ZONE)
+    peak_day = 45.0
+    rng = np.random.default_rng(7)
+    surge_days = {int(d) for d in rng.choice(np.arange(20, 80), size=6, replace=False)}
+
+    def factor(local: datetime) -> float:
+        day = (local - start).total_seconds() / 86400.0
+        if day <= peak_day:
+            season = 1.0 + 0.45 * (day / peak_day) ** 1.5
+        else:
+            season = 1.05 + 0.40 * math.exp(-(day - peak_day) / 15.0)
+        return season * (1.25 if int(day) in surge_days else 1.0)
+
+    write_trace(out / "flu-season.csv", *rows(start, 90 * 24 * 60, 5, factor, seed=13))
+
+
+def incident_surge(out: Path) -> None:
+    start = datetime(2026, 3, 10, tzinfo=ZONE)
+    onset = datetime(2026, 3, 10, 16, 10, tzinfo=ZONE)
+
+    def factor(local: datetime) -> float:
+        m = (local - onset).total_seconds() / 60.0
+        if m < 0:
+            return 1.0
+        if m < 20:  # x4 within 20 minutes
+            return 1.0 + 3.0 * (m / 20.0)
+        return 1.0 + 3.0 * 0.5 ** ((m - 20.0) / 90.0)
+
+    write_trace(out / "incident-surge.csv", *rows(start, 2 * 24 * 60, 1, factor, seed=17))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=TRACE_DIR)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for make in (clinic_week, flu_season, incident_surge):
+        make(args.out)
+        print(f"wrote {args.out}/{make.__name__.replace('_', '-')}.csv")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""Scaling policies: the seed's `cku_auto_scaling` block as a file brokerscale enforces.
+
+Confluent's Terraform provider has no `cku_auto_scaling` block and Dedicated clusters do not resize
+themselves; a policy file is that block, with the same fields and defaults, plus what a health system
+needs on top of it: headroom for the provisioning delay, trend awareness, clinic hours, seasons
+(flu season), a cost cap and maintenance windows. Two policies ship: `seed-reactive` (the scaling
+guide's configuration exactly) and `default` (brokerscale's own).
+
+Example (every field optional; defaults shown are the scaling guide's)::
+
+    unit: cku                     # cku (Confluent Dedicated) or broker (self-managed, Strimzi)
+    min_units: 2
+    max_units: 8
+    scale_up_utilization: 80      # percent of the units in effect, highest dimension
+    scale_down_utilization: 30
+    scale_up_cooldown: 300s       # after a change takes effect, before the next scale-up
+    scale_down_cooldown: 600s     # ... before the next scale-down
+    provisioning_delay: {up: 30m, down: 30m}   # from the request until the capacity is in effect
+    target_utilization: 70        # a scale-up sizes for this (never above scale_up_utilization)
+    trend: {window: 30m, lookahead: provisioning}   # project the load to when new capacity lands
+    timezone: America/New_York
+    peak_hours: {days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00",
+                 min_units: 3, scale_up_utilization: 70}
+    seasons: [{name: flu season, start: 12-01, end: 03-15, min_units: 3}]
+    budget: {monthly: 20000, unit_price_per_hour: 2.74}   # caps max_units at what the budget buys
+    maintenance_windows: [{days: [sat, sun], start: "01:00", end: "05:00"}]
+    shrink_guard_utilization: 70  # never shrink if the load after shrinking would exceed this
+
+Validation is strict: a bad field is one line naming the file and the field (exit code 2).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import read_yaml
+from brokerscale.units import DurationSeconds
+
+POLICY_DIR = Path(__file__).resolve().parent.parent / "data" / "policies"
+Unit = Literal["cku", "broker"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS_PER_MONTH = 730.0  # 8,760 h / 12, how cloud bills count a month
+
+# Provisioning delays when a policy gives none: a Confluent CKU change and a self-managed broker add
+# (start, join, add-brokers rebalance under a throttle) are not instant. Scale-downs drain data first.
+DEFAULT_DELAYS: dict[str, dict[str, float]] = {
+    "cku": {"up": 30 * 60.0, "down": 30 * 60.0},
+    "broker": {"up": 20 * 60.0, "down": 40 * 60.0},
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _clock(v: object) -> object:
+    if isinstance(v, int) and not isinstance(v, bool):  # YAML reads 07:00 as a sexagesimal int (420)
+        return time(v // 60 % 24, v % 60) if v < 24 * 60 else v
+    if isinstance(v, str):
+        if v == "24:00":
+            return time.max
+        if not re.fullmatch(r"\d{1,2}:\d{2}", v):
+            raise ValueError(f"{v!r} is not a time of day (HH:MM, for example 07:00)")
+        h, m = (int(x) for x in v.split(":"))
+        if h > 23 or m > 59:
+            raise ValueError(f"{v!r} is not a time of day (HH:MM, for example 07:00)")
+        return time(h, m)
+    return v
+
+
+class Window(_Strict):
+    """Some days of the week between two local times (end exclusive; may wrap past midnight)."""
+
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    start: time
+    end: time
+
+    _c1 = field_validator("start", "end", mode="before")(_clock)
+
+    def contains(self, local: datetime) -> bool:
+        t = local.time()
+        day = DAYS[local.weekday()]
+        if self.start <= self.end:
+            return day in self.days and self.start <= t < self.end
+        # Wraps midnight: the part after midnight belongs to the previous day's window.
+        if t >= self.start:
+            return day in self.days
+        return t < self.end and DAYS[(local.weekday() - 1) % 7] in self.days
+
+
+class PeakHours(Window):
+    """Known busy hours (clinic hours): their own thresholds and minimum."""
+
+    min_units: int | None = Field(None, ge=1)
+    scale_up_utilization: float | None = Field(None, gt=0, le=100)
+    scale_down_utilization: float | None = Field(None, ge=0, lt=100)
+    scale_down: bool = Field(True, description="false: never scale down inside peak hours")
+
+
+class Season(_Strict):
+    """A date range every year (MM-DD to MM-DD inclusive, may wrap the new year), e.g. flu season."""
+
+    name: str = Field(min_length=1)
+    start: str
+    end: str
+    min_units: int | None = Field(None, ge=1)
+    scale_up_utilization: float | None = Field(None, gt=0, le=100)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month_day(cls, v: str) -> str:
+        if not re.fullmatch(r"\d{2}-\d{2}", v):
+            raise ValueError(f"{v!r} is not a month and day (MM-DD, for example 12-01)")
+        try:
+            datetime(2024, int(v[:2]), int(v[3:]))  # a leap year accepts 02-29
+        except ValueError:
+            raise ValueError(f"{v!r} is not a date of the year") from None
+        return v
+
+    def contains(self, local: datetime) -> bool:
+        md = f"{local.month:02d}-{local.day:02d}"
+        if self.start <= self.end:
+            return self.start <= md <= self.end
+        return md >= self.start or md <= self.end
+
+
+class Budget(_Strict):
+    """A monthly spend cap: max units = what the budget buys for a whole month."""
+
+    monthly: float = Field(gt=0)
+    unit_price_per_hour: float = Field(gt=0)
+
+    def max_units(self) -> int:
+        return math.floor(self.monthly / (self.unit_price_per_hour * HOURS_PER_MONTH))
+
+
+class Delays(_Strict):
+    up: DurationSeconds | None = Field(None, ge=0)
+    down: DurationSeconds | None = Field(None, ge=0)
+
+
+class Trend(_Strict):
+    """Project the load forward so new capacity is in place when it is needed, not after."""
+
+    window: DurationSeconds = Field(1800.0, gt=0)
+    lookahead: Literal["provisioning"] | DurationSeconds = "provisioning"
+    min_points: int = Field(3, ge=2)
+
+
+class Policy(_Strict):
+    """A scaling policy. See the module docstring for the file format."""
+
+    name: str = "custom"
+    description: str = ""
+    unit: Unit = "cku"
+    min_units: int = Field(2, ge=1)
+    max_units: int = Field(8, ge=1)
+    scale_up_utilization: float = Field(80.0, gt=0, le=100)
+    scale_down_utilization: float = Field(30.0, ge=0, lt=100)
+    scale_up_cooldown: DurationSeconds = Field(300.0, ge=0)
+    scale_down_cooldown: DurationSeconds = Field(600.0, ge=0)
+    scale_up_step: Literal["auto"] | int = Field(
+        "auto", description="auto: CKUs as many as reach target_utilization, brokers by size class")
+    target_utilization: float | None = Field(None, gt=0, le=100)
+    provisioning_delay: Delays = Field(default_factory=Delays)
+    trend: Trend | None = None
+    sustain: DurationSeconds = Field(0.0, ge=0, description="utilization must stay past a threshold this long")
+    timezone: str = "UTC"
+    peak_hours: PeakHours | None = None
+    seasons: list[Season] = Field(default_factory=list)
+    budget: Budget | None = None
+    maintenance_windows: list[Window] = Field(default_factory=list)
+    shrink_guard_utilization: float = Field(70.0, gt=0, le=100)
+    wait_for_trough: DurationSeconds = Field(
+        0.0, ge=0, description="a scale-down waits until the load has not fallen for this long (the day's trough)")
+
+    @field_validator("scale_up_step")
+    @classmethod
+    def _step(cls, v: object) -> object:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be auto or a whole number of units >= 1")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (for example America/New_York)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.min_units > self.max_units:
+            raise ValueError(f"min_units ({self.min_units}) must not exceed max_units ({self.max_units})")
+        if self.scale_down_utilization >= self.scale_up_utilization:
+            raise ValueError(f"scale_down_utilization ({self.scale_down_utilization:g}) must be below "
+                             f"scale_up_utilization ({self.scale_up_utilization:g})")
+        if self.budget is not None and self.budget.max_units() < self.min_units:
+            raise ValueError(f"budget buys {self.budget.max_units()} units a month, below min_units "
+                             f"({self.min_units})")
+        return self
+
+    # -- derived ------------------------------------------------------------------------------
+    def delay(self, direction: Literal["up", "down"]) -> float:
+        given = getattr(self.provisioning_delay, direction)
+        return float(given) if given is not None else DEFAULT_DELAYS[self.unit][direction]
+
+    def cap(self) -> int:
+        """The most units this policy ever asks for: max_units or what the budget buys."""
+        return min(self.max_units, self.budget.max_units()) if self.budget else self.max_units
+
+    def zone(self) -> ZoneInfo:
+        return _zone(self.timezone)
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    z = _ZONES.get(name)
+    if z is None:
+        z = _ZONES[name] = ZoneInfo(name)
+    return z
+
+
+def shipped_policies() -> list[str]:
+    return sorted(p.stem for p in POLICY_DIR.glob("*.yaml"))
+
+
+def parse_policy(data: object, source: str, unit: Unit | None = None) -> Policy:
+    """Validate policy data read from `source`; `unit` overrides the file's unit (for shipped policies)."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: (top level): must be a mapping of policy fields")
+    if unit is not None:
+        data = {**data, "unit": unit}
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(source, exc) from None
+
+
+def load_policy(path: Path | None = None, name: str | None = None, unit: Unit | None = None) -> Policy:
+    """A policy from a file, or a shipped one by name (seed-reactive, default)."""
+    if path is not None:
+        return parse_policy(read_yaml(path), str(path), None if unit is None else unit)
+    name = name or "default"
+    shipped = POLICY_DIR / f"{name}.yaml"
+    if not shipped.is_file():
+        raise BadInput(f"--policy-name: {name!r} is not a shipped policy ({', '.join(shipped_policies())})")
+    return parse_policy(read_yaml(shipped, shipped.name), shipped.name, unit)
