@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -46,17 +47,21 @@ def _describe(cluster: DevCluster, fmt: OutputFormat) -> None:
                          "pid": b.pid, "metrics_url": cluster.metrics_urls[b.id]} for b in rows],
         })
         return
+    # The bootstrap line comes first and alone: it is what clients need, and a script that takes the
+    # first HOST:PORT of the output gets a broker (the controller is not a bootstrap server).
+    console.print(f"bootstrap servers: [bold]{cluster.bootstrap}[/]", soft_wrap=True)
     table = Table(title=f"dev cluster {cluster.name!r}", title_justify="left")
-    for col in ("node", "role", "address", "rack", "state", "metrics"):
+    for col in ("broker", "address", "rack", "state", "metrics"):
         table.add_column(col)
-    c = cluster.controller
-    table.add_row(str(c.id), "controller", f"127.0.0.1:{c.port}", "", _state(cluster.alive(c)), "")
     for b in rows:
-        table.add_row(str(b.id), "broker", f"127.0.0.1:{b.port}", b.rack or "", _state(b.alive),
-                      cluster.metrics_urls[b.id])
+        table.add_row(str(b.id), f"127.0.0.1:{b.port}", b.rack or "", _state(b.alive), cluster.metrics_urls[b.id])
     console.print(table)
-    console.print(f"bootstrap servers: [bold]{cluster.bootstrap}[/]")
-    console.print(f"state directory:   {cluster.root}")
+    c = cluster.controller
+    console.print(f"controller {c.id}:     port {c.port}, {_state(cluster.alive(c))} (KRaft quorum; not for clients)",
+                  soft_wrap=True)
+    console.print(f"state directory:   {cluster.root}", soft_wrap=True)
+    console.print("for scripts:       brokerscale dev status --name "
+                  f"{cluster.name} --format json  (field \"bootstrap\")", soft_wrap=True)
 
 
 def _state(alive: bool) -> str:
@@ -72,19 +77,48 @@ def fetch() -> None:
 
 @app.command()
 def up(
-    brokers: Annotated[int, typer.Option("--brokers", help="Number of brokers (each its own JVM).")] = 3,
+    brokers: Annotated[int | None, typer.Option(
+        "--brokers", help="Number of brokers (each its own JVM). Default 3 for a new cluster.",
+        show_default=False)] = None,
     name: NameOpt = "local",
     racks: Annotated[str | None, typer.Option("--racks", help="Racks assigned round-robin, e.g. a,b,c.")] = None,
+    keep_data: Annotated[bool, typer.Option(
+        "--keep-data", help="If the start fails, keep the new cluster's logs and data for a post-mortem.")] = False,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Start a cluster: one KRaft controller and N brokers on 127.0.0.1; returns when all have registered."""
+    """Start a cluster: one KRaft controller and N brokers on 127.0.0.1; returns when all have registered.
+
+    On an existing name it resumes exactly that cluster (its stopped nodes, its data) and says so; options
+    that describe a different cluster are refused. Ports lost to another process are retried with fresh
+    ones; a start that fails or is interrupted stops everything it started and removes the new cluster,
+    so the same command can be run again.
+    """
     validate_name(name)
-    if brokers < 1 or brokers > 32:
+    if brokers is not None and not 1 <= brokers <= 32:
         raise BadInput(f"--brokers: must be between 1 and 32, got {brokers}")
     rack_list = [r.strip() for r in racks.split(",")] if racks is not None else None
-    with Status(f"Starting dev cluster {name!r}", console=err) as status:
-        cluster = DevCluster.up(name, brokers, rack_list, on_progress=lambda m: status.update(m))
+    existed = DevCluster.find(name) is not None
+    try:
+        with Status(f"Starting dev cluster {name!r}", console=err) as status:
+            cluster = DevCluster.up(name, brokers, rack_list, on_progress=_progress(status), keep_data=keep_data)
+    except KeyboardInterrupt:
+        left = DevCluster.find(name)
+        if left is None:
+            err.print(f"interrupted: stopped what it had started; dev cluster {name!r} was not created")
+        else:
+            err.print(f"interrupted: stopped what it had started; dev cluster {name!r} is "
+                      f"{'kept as it was' if existed else 'kept (--keep-data)'}", soft_wrap=True)
+        raise typer.Exit(130) from None
     _describe(cluster, fmt)
+
+
+def _progress(status: Status) -> Callable[[str], None]:
+    """Show progress in the spinner, and keep the lines that say what happened (resume, retries)."""
+    def show(message: str) -> None:
+        if message.startswith(("cluster ", "broker ", "controller ")):
+            err.print(message, soft_wrap=True)
+        status.update(message)
+    return show
 
 
 @app.command()
@@ -99,12 +133,16 @@ def list_clusters(fmt: FormatOpt = OutputFormat.table) -> None:
     clusters = DevCluster.all()
     if fmt is OutputFormat.json:
         print_json([{"name": c.name, "bootstrap": c.bootstrap,
-                     "brokers_running": sum(b.alive for b in c.brokers), "brokers": len(c.brokers)}
+                     "brokers_running": sum(b.alive for b in c.brokers), "brokers": len(c.brokers),
+                     "started": c.started}
                     for c in clusters])
         return
     table = Table("name", "brokers running", "bootstrap")
     for c in clusters:
-        table.add_row(c.name, f"{sum(b.alive for b in c.brokers)}/{len(c.brokers)}", c.bootstrap)
+        running = f"{sum(b.alive for b in c.brokers)}/{len(c.brokers)}"
+        if not c.started:
+            running += " (starting, or a start that was killed: `dev up` cleans it up)"
+        table.add_row(c.name, running, c.bootstrap)
     console.print(table)
 
 

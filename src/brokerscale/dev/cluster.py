@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -19,13 +20,14 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from brokerscale.dev.jars import Runtime, fetch
+from brokerscale.dev.ports import PortAllocator, PortSource, is_bind_error, quiet_port
 from brokerscale.errors import BadInput, OperationFailed
 from brokerscale.paths import data_dir
 
@@ -34,6 +36,8 @@ BROKER_HEAP = os.environ.get("BROKERSCALE_DEV_BROKER_HEAP", "384m")
 CONTROLLER_HEAP = "192m"
 JVM_OPTS = ["-XX:+UseSerialGC", "-Xss512k", "-XX:ReservedCodeCacheSize=96m", "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true", "-Dsun.net.inetaddr.ttl=60"]
+START_ATTEMPTS = 4
+"""Starts of a cluster (or broker) that may be lost to port races before `dev up` gives up."""
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 LOG4J2 = """status = error
@@ -59,12 +63,6 @@ logger.zk.level = WARN
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.3)
@@ -72,7 +70,15 @@ def _port_open(port: int) -> bool:
 
 
 def _kafka_uuid() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id (base64url of 16 random bytes) that does not start with '-'.
+
+    One id in 64 would: `kafka-storage format -t -xyz` then reads the id as an option and fails with
+    "argument --cluster-id/-t: expected one argument" (Kafka's own Uuid.randomUuid avoids them too).
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def _pid_alive(pid: int | None, marker: str) -> bool:
@@ -136,6 +142,10 @@ class DevCluster:
     cluster_id: str
     controller: Node
     nodes: dict[int, Node] = field(default_factory=dict)
+    started: bool = True
+    """False until the first start of a new cluster has succeeded: a state left by a start that
+    was killed outright is then recognised as such and cleaned up by the next `dev up`."""
+    _log_offsets: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
 
     # ----- discovery -------------------------------------------------------------------------
     @staticmethod
@@ -148,12 +158,16 @@ class DevCluster:
         state = cls.clusters_dir() / name / "state.json"
         if not state.exists():
             return None
-        doc = json.loads(state.read_text())
-        return cls(
-            name=doc["name"], root=state.parent, cluster_id=doc["cluster_id"],
-            controller=Node(**doc["controller"]),
-            nodes={int(n["id"]): Node(**n) for n in doc["brokers"]},
-        )
+        try:
+            doc = json.loads(state.read_text())
+            return cls(
+                name=doc["name"], root=state.parent, cluster_id=doc["cluster_id"],
+                controller=Node(**doc["controller"]),
+                nodes={int(n["id"]): Node(**n) for n in doc["brokers"]},
+                started=bool(doc.get("started", True)),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # being written, or left half-written by a killed start: not a usable cluster
 
     @classmethod
     def all(cls) -> list[DevCluster]:
@@ -163,7 +177,8 @@ class DevCluster:
         return [c for d in sorted(base.iterdir()) if (c := cls.find(d.name)) is not None]
 
     def save(self) -> None:
-        doc = {"name": self.name, "cluster_id": self.cluster_id, "controller": self.controller.to_json(),
+        doc = {"name": self.name, "cluster_id": self.cluster_id, "started": self.started,
+               "controller": self.controller.to_json(),
                "brokers": [n.to_json() for n in sorted(self.nodes.values(), key=lambda n: n.id)]}
         tmp = self.root / "state.json.tmp"
         tmp.write_text(json.dumps(doc, indent=2))
@@ -172,13 +187,14 @@ class DevCluster:
     # ----- views -----------------------------------------------------------------------------
     @property
     def marker(self) -> str:
-        return str(self.root)
+        """What every process of this cluster (and no other cluster's) has in its command line."""
+        return f"{self.root}/"
 
     def node_dir(self, node: Node) -> Path:
         return self.root / (f"broker-{node.id}" if node.role == "broker" else "controller")
 
     def alive(self, node: Node) -> bool:
-        return _pid_alive(node.pid, str(self.node_dir(node)))
+        return _pid_alive(node.pid, f"{self.node_dir(node)}/")
 
     @property
     def bootstrap(self) -> str:
@@ -199,36 +215,149 @@ class DevCluster:
 
     # ----- lifecycle -------------------------------------------------------------------------
     @classmethod
-    def up(cls, name: str = "local", brokers: int = 3, racks: list[str] | None = None,
-           on_progress: Callable[[str], None] | None = None, timeout: float = 120.0) -> DevCluster:
-        """Start a new cluster (or the stopped nodes of an existing one) and wait for every broker."""
+    def up(cls, name: str = "local", brokers: int | None = None, racks: list[str] | None = None,
+           on_progress: Callable[[str], None] | None = None, timeout: float = 120.0, *,
+           keep_data: bool = False, attempts: int = START_ATTEMPTS,
+           port_source: Callable[[], PortSource] | None = None) -> DevCluster:
+        """Start a new cluster, or resume the existing cluster of that name exactly as it was.
+
+        A start that loses a port race is retried with fresh ports up to `attempts` times. When a
+        new cluster cannot be started (or the start is interrupted), every process it started is
+        stopped and its directory removed (unless `keep_data`), so the same call can simply be run
+        again. `port_source` makes a port source per attempt (tests inject collisions with it).
+        """
         validate_name(name)
-        if brokers < 1 or brokers > 32:
+        if brokers is not None and not 1 <= brokers <= 32:
             raise BadInput(f"--brokers: must be between 1 and 32, got {brokers}")
         if racks is not None and (not racks or any(not r.strip() for r in racks)):
             raise BadInput("--racks: give rack names separated by commas, e.g. a,b,c")
         say = on_progress or (lambda _m: None)
         runtime = fetch()
-        existing = cls.find(name)
-        if existing is not None:
-            say(f"cluster {name!r} exists: starting its stopped nodes")
-            existing._start_all(runtime, say, timeout)
-            return existing
-        root = cls.clusters_dir() / name
+        with _name_lock(name):
+            existing = cls.find(name)
+            if existing is not None and existing.started:
+                existing._check_resume_matches(brokers, racks)
+                n = len(existing.nodes)
+                say(f"cluster {name!r} exists: resuming it as it was ({n} broker{'' if n == 1 else 's'}, data kept)")
+                existing._resume(runtime, say, timeout, attempts, port_source)
+                return existing
+            root = cls.clusters_dir() / name
+            if existing is not None or root.exists():
+                say(f"cluster {name!r}: a previous start did not finish; removing what it left")
+                _remove_leftover(root)
+            return cls._create(name, root, brokers or 3, racks, runtime, say, timeout, keep_data, attempts,
+                               port_source)
+
+    @classmethod
+    def _create(cls, name: str, root: Path, brokers: int, racks: list[str] | None, runtime: Runtime,
+                say: Callable[[str], None], timeout: float, keep_data: bool, attempts: int,
+                port_source: Callable[[], PortSource] | None) -> DevCluster:
         root.mkdir(parents=True, exist_ok=True)
-        controller = Node(CONTROLLER_ID, "controller", _free_port(), _free_port())
-        cluster = cls(name, root, _kafka_uuid(), controller)
+        cluster = cls(name, root, _kafka_uuid(), Node(CONTROLLER_ID, "controller", 0, 0), started=False)
         rack_list = racks or ["a", "b", "c"]
         for i in range(1, brokers + 1):
-            cluster.nodes[i] = Node(i, "broker", _free_port(), _free_port(), rack_list[(i - 1) % len(rack_list)])
-        cluster._write_configs(runtime)
-        cluster.save()
+            cluster.nodes[i] = Node(i, "broker", 0, 0, rack_list[(i - 1) % len(rack_list)])
         try:
-            cluster._start_all(runtime, say, timeout)
+            cluster._assign_ports([cluster.controller, *cluster.nodes.values()], port_source)
+            cluster._write_configs(runtime)
+            cluster.save()
+            cluster._start_with_retries(runtime, say, timeout, attempts, port_source)
+            cluster.started = True
+            cluster.save()
         except BaseException:
-            cluster.down(keep_data=True)
+            with _sigint_deferred():
+                cluster.down(keep_data=keep_data)
             raise
         return cluster
+
+    def _check_resume_matches(self, brokers: int | None, racks: list[str] | None) -> None:
+        """Refuse a `dev up` whose options describe a different cluster than the one of that name."""
+        have_racks = [self.nodes[i].rack or "a" for i in sorted(self.nodes)]
+        wanted_racks = None if racks is None else [racks[i % len(racks)] for i in range(len(self.nodes))]
+        differs = []
+        if brokers is not None and brokers != len(self.nodes):
+            differs.append(f"--brokers {brokers}, but it has {len(self.nodes)} brokers")
+        if wanted_racks is not None and wanted_racks != have_racks:
+            differs.append(f"--racks {','.join(racks or [])}, but its racks are {','.join(have_racks)}")
+        if differs:
+            raise BadInput(f"--name: dev cluster {self.name!r} already exists and you asked for "
+                           f"{'; '.join(differs)}: run `brokerscale dev up --name {self.name}` to resume it "
+                           f"as it is, or `brokerscale dev down --name {self.name}` first to start afresh")
+
+    def _resume(self, runtime: Runtime, say: Callable[[str], None], timeout: float, attempts: int,
+                port_source: Callable[[], PortSource] | None) -> None:
+        before = {n.id for n in [self.controller, *self.nodes.values()] if self.alive(n)}
+        try:
+            self._start_with_retries(runtime, say, timeout, attempts, port_source)
+        except BaseException:
+            with _sigint_deferred():  # stop what this call started; the cluster's data stays
+                for n in [*self.nodes.values(), self.controller]:
+                    if n.id not in before:
+                        self._stop_node(n, kill=True)
+            raise
+
+    # ----- ports and start-up with retries -------------------------------------------------------
+    def _other_clusters_ports(self) -> set[int]:
+        ports: set[int] = set()
+        for c in DevCluster.all():
+            if c.name != self.name:
+                for n in [c.controller, *c.nodes.values()]:
+                    ports |= {n.port, n.metrics_port}
+        return ports
+
+    def _assign_ports(self, nodes: list[Node], port_source: Callable[[], PortSource] | None) -> None:
+        """Give `nodes` fresh ports, distinct from each other, from the cluster's other nodes and from
+        the other clusters of this data directory."""
+        keep = {p for n in [self.controller, *self.nodes.values()] if n not in nodes for p in (n.port, n.metrics_port)}
+        take = PortAllocator(port_source() if port_source else quiet_port,
+                             avoid=keep | self._other_clusters_ports())
+        for n in nodes:
+            n.port, n.metrics_port = take(), take()
+
+    def _start_with_retries(self, runtime: Runtime, say: Callable[[str], None], timeout: float, attempts: int,
+                            port_source: Callable[[], PortSource] | None, ids: list[int] | None = None) -> None:
+        """Start the stopped nodes (or just brokers `ids`); on a lost port race, stop what this
+        attempt started, give those nodes fresh ports and try again, `attempts` times in all."""
+        for attempt in range(1, attempts + 1):
+            launched: list[Node] = []
+            try:
+                self._start_nodes(runtime, say, timeout, launched, ids)
+                return
+            except NodeStartFailed as exc:
+                if not exc.port_race or attempt == attempts:
+                    if exc.port_race:
+                        raise OperationFailed(f"{exc} (lost a port race {attempts} times)") from None
+                    raise
+                say(f"{exc.node_label} lost a port race (attempt {attempt} of {attempts}); retrying with fresh ports")
+                for n in launched:
+                    self._stop_node(n, kill=True)
+                renew = launched
+                if self.controller in launched:  # brokers know the controller by its port: restart all
+                    for n in self.nodes.values():
+                        self._stop_node(n, kill=True)
+                    renew, ids = [self.controller, *self.nodes.values()], None
+                self._assign_ports(renew, port_source)
+                self._write_configs(runtime)
+                self.save()
+
+    def _start_nodes(self, runtime: Runtime, say: Callable[[str], None], timeout: float, launched: list[Node],
+                     ids: list[int] | None) -> None:
+        brokers = [self.nodes[i] for i in sorted(self.nodes) if ids is None or i in ids]
+        to_format = [n for n in [self.controller, *brokers]
+                     if not (self.node_dir(n) / "data" / "meta.properties").exists()]
+        if to_format:
+            say(f"formatting {len(to_format)} storage director{'y' if len(to_format) == 1 else 'ies'} (KRaft)")
+            self._format(to_format, runtime)
+        if not self.alive(self.controller):
+            say(f"starting controller {self.controller.id} on 127.0.0.1:{self.controller.port}")
+            self._launch(self.controller, runtime)
+            launched.append(self.controller)
+        for n in brokers:
+            if not self.alive(n):
+                say(f"starting broker {n.id} (rack {n.rack}) on 127.0.0.1:{n.port}")
+                self._launch(n, runtime)
+                launched.append(n)
+        self.wait_registered([n.id for n in brokers], timeout=timeout, say=say)
 
     def _replication(self) -> int:
         return min(3, max(1, len(self.nodes)))
@@ -318,30 +447,19 @@ class DevCluster:
                f"-Dlog4j2.configurationFile={d / 'log4j2.properties'}", f"-Dkafka.logs.dir={d / 'logs'}",
                f"-Dbrokerscale.node={d}",
                "-cp", runtime.classpath, "kafka.Kafka", str(d / "server.properties")]
+        self._log_offsets[node.id] = {f.name: f.stat().st_size for f in self._log_files(node) if f.exists()}
         with open(d / "logs" / "stdout.log", "ab") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=d)
         node.pid = proc.pid
         self.save()
 
-    def _start_all(self, runtime: Runtime, say: Callable[[str], None], timeout: float) -> None:
-        to_format = [n for n in [self.controller, *self.nodes.values()]
-                     if not (self.node_dir(n) / "data" / "meta.properties").exists()]
-        if to_format:
-            say(f"formatting {len(to_format)} storage director{'y' if len(to_format) == 1 else 'ies'} (KRaft)")
-            self._format(to_format, runtime)
-        if not self.alive(self.controller):
-            say(f"starting controller {self.controller.id} on 127.0.0.1:{self.controller.port}")
-            self._launch(self.controller, runtime)
-        for n in sorted(self.nodes.values(), key=lambda n: n.id):
-            if not self.alive(n):
-                say(f"starting broker {n.id} (rack {n.rack}) on 127.0.0.1:{n.port}")
-                self._launch(n, runtime)
-        self.wait_registered(sorted(self.nodes), timeout=timeout, say=say)
-
     def wait_registered(self, ids: list[int], timeout: float = 120.0,
                         say: Callable[[str], None] | None = None) -> None:
-        """Block until every broker in `ids` is registered with the controller and serving."""
+        """Block until every broker in `ids` is registered with this cluster's controller and serving.
+
+        Raises NodeStartFailed as soon as a node's process exits, quoting its log.
+        """
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
@@ -349,33 +467,50 @@ class DevCluster:
         while time.monotonic() < deadline:
             for n in [self.controller, *(self.nodes[i] for i in ids)]:
                 if not self.alive(n):
-                    tail = self._log_tail(n)
-                    raise OperationFailed(f"node {n.id} exited during start-up: {tail}")
+                    raise self._start_failure(n, "exited during start-up")
             if all(_port_open(self.nodes[i].port) for i in ids):
                 try:
                     conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
                                             "log_level": 0, "logger": _silent_logger()}
-                    admin = AdminClient(conf)
-                    md = admin.list_topics(timeout=3)
-                    last_seen = set(md.brokers)
-                    if set(ids) <= last_seen:
-                        return
-                except Exception:
+                    md = AdminClient(conf).list_topics(timeout=3)
+                    if md.cluster_id == self.cluster_id:  # not another cluster that took our ports
+                        last_seen = set(md.brokers)
+                        if set(ids) <= last_seen:
+                            return
+                except Exception:  # not serving yet: the loop tries again
                     pass
             if say:
                 say(f"waiting for brokers {sorted(set(ids) - last_seen)} to register")
             time.sleep(0.5)
-        raise OperationFailed(f"brokers {sorted(set(ids) - last_seen)} did not register within {timeout:.0f}s "
-                              f"(logs: {self.root}/broker-*/logs/server.log)")
+        missing = sorted(set(ids) - last_seen)
+        raise self._start_failure(self.nodes[missing[0]] if missing else self.controller,
+                                  f"did not register within {timeout:.0f}s")
 
-    def _log_tail(self, node: Node) -> str:
-        for f in (self.node_dir(node) / "logs" / "stdout.log", self.node_dir(node) / "logs" / "server.log"):
+    def _log_files(self, node: Node) -> list[Path]:
+        logs = self.node_dir(node) / "logs"
+        return [logs / "stdout.log", logs / "server.log"]
+
+    def _log_since_launch(self, node: Node) -> list[tuple[Path, list[str]]]:
+        """The lines each log of `node` gained since it was last launched by this process."""
+        out = []
+        offsets = self._log_offsets.get(node.id, {})
+        for f in self._log_files(node):
             if f.exists():
-                lines = [ln for ln in f.read_text(errors="replace").splitlines() if ln.strip()]
-                errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
-                if errors or lines:
-                    return (errors or lines)[-1][:300]
-        return f"see {self.node_dir(node) / 'logs'}"
+                with open(f, "rb") as fh:
+                    fh.seek(offsets.get(f.name, 0) if f.stat().st_size >= offsets.get(f.name, 0) else 0)
+                    text = fh.read().decode(errors="replace")
+                out.append((f, [ln.rstrip() for ln in text.splitlines() if ln.strip()]))
+        return out
+
+    def _start_failure(self, node: Node, what: str) -> NodeStartFailed:
+        label = f"{node.role} {node.id}"
+        logs = self._log_since_launch(node)
+        race = any(is_bind_error("\n".join(lines)) for _, lines in logs)
+        quote = _quote_log(logs)
+        where = f"last lines of {quote[0]}: {quote[1]}" if quote else f"no log output in {self.node_dir(node) / 'logs'}"
+        ports = f"ports {node.port} and {node.metrics_port}"
+        return NodeStartFailed(f"{label} of dev cluster {self.name!r} {what} ({ports}); {where}",
+                               node_label=label, port_race=race)
 
     def _stop_node(self, node: Node, kill: bool, timeout: float = 60.0) -> None:
         if not self.alive(node):
@@ -404,29 +539,38 @@ class DevCluster:
         self._stop_node(self._broker(broker_id), kill)
 
     def start_broker(self, broker_id: int, timeout: float = 120.0) -> None:
-        node = self._broker(broker_id)
-        runtime = fetch(quiet=True)
-        if not self.alive(self.controller):
-            self._launch(self.controller, runtime)
-        if not self.alive(node):
-            self._launch(node, runtime)
-        self.wait_registered([broker_id], timeout=timeout)
+        """Start a stopped broker again (and the controller, if it is stopped too)."""
+        self._broker(broker_id)
+        self._start_with_retries(fetch(quiet=True), lambda _m: None, timeout, START_ATTEMPTS, None, ids=[broker_id])
 
-    def add_broker(self, rack: str | None = None, timeout: float = 120.0) -> int:
-        """Start one more broker (next free id; rack round-robin over the existing racks)."""
+    def add_broker(self, rack: str | None = None, timeout: float = 120.0, *, attempts: int = START_ATTEMPTS,
+                   port_source: Callable[[], PortSource] | None = None) -> int:
+        """Start one more broker (next free id; rack round-robin over the existing racks).
+
+        Same rules as `up`: distinct ports, retried on a lost port race; if it cannot start, the new
+        broker's process, directory and entry in the state are removed again.
+        """
         runtime = fetch(quiet=True)
-        new_id = max(self.nodes) + 1 if self.nodes else 1
-        if rack is None:
-            racks = sorted({n.rack or "a" for n in self.nodes.values()})
-            counts = {r: sum(1 for n in self.nodes.values() if n.rack == r) for r in racks}
-            rack = min(racks, key=lambda r: (counts[r], r)) if racks else "a"
-        node = Node(new_id, "broker", _free_port(), _free_port(), rack)
-        self.nodes[new_id] = node
-        self._write_node_config(node)
-        self.save()
-        self._format([node], runtime)
-        self._launch(node, runtime)
-        self.wait_registered([new_id], timeout=timeout)
+        with _name_lock(self.name):
+            new_id = max(self.nodes) + 1 if self.nodes else 1
+            if rack is None:
+                racks = sorted({n.rack or "a" for n in self.nodes.values()})
+                counts = {r: sum(1 for n in self.nodes.values() if n.rack == r) for r in racks}
+                rack = min(racks, key=lambda r: (counts[r], r)) if racks else "a"
+            node = Node(new_id, "broker", 0, 0, rack)
+            self.nodes[new_id] = node
+            try:
+                self._assign_ports([node], port_source)
+                self._write_node_config(node)
+                self.save()
+                self._start_with_retries(runtime, lambda _m: None, timeout, attempts, port_source, ids=[new_id])
+            except BaseException:
+                with _sigint_deferred():
+                    self._stop_node(node, kill=True)
+                    del self.nodes[new_id]
+                    shutil.rmtree(self.node_dir(node), ignore_errors=True)
+                    self.save()
+                raise
         return new_id
 
     def remove_broker(self, broker_id: int) -> None:
@@ -460,20 +604,93 @@ class DevCluster:
         for n in sorted(self.nodes.values(), key=lambda n: n.id):
             if self.alive(n):
                 assert n.pid is not None
-                os.kill(n.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(n.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while any(self.alive(n) for n in self.nodes.values()) and time.monotonic() < deadline:
             time.sleep(0.2)
         for n in self.nodes.values():
             self._stop_node(n, kill=True)
         self._stop_node(self.controller, kill=False, timeout=15)
-        for pid in _pids_mentioning(self.marker):  # anything else of ours still running
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all_mentioning(self.marker)  # anything else of ours still running (a format, a lost pid)
         if keep_data:
             self.save()
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class NodeStartFailed(OperationFailed):
+    """A node of a dev cluster did not come up; `port_race` when its log shows a port bind error."""
+
+    def __init__(self, message: str, *, node_label: str, port_race: bool) -> None:
+        super().__init__(message)
+        self.node_label = node_label
+        self.port_race = port_race
+
+
+def _quote_log(logs: list[tuple[Path, list[str]]], lines: int = 3) -> tuple[Path, str] | None:
+    """The most telling last lines of a node's logs (errors first), as one line for the message."""
+    best: tuple[Path, list[str]] | None = None
+    for f, text in logs:
+        errors = [ln for ln in text if any(k in ln for k in ("ERROR", "FATAL", "Exception", "Error:"))]
+        if errors and (best is None or not best[1] or best[0].name == "stdout.log"):
+            best = (f, errors)
+        elif best is None and text:
+            best = (f, text)
+    if best is None or not best[1]:
+        return None
+    return best[0], " | ".join(ln.strip()[:240] for ln in best[1][-lines:])
+
+
+def _kill_all_mentioning(marker: str) -> None:
+    for pid in _pids_mentioning(marker):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _pids_mentioning(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _remove_leftover(root: Path) -> None:
+    """Remove what a start that was killed outright left behind: its processes, then its directory."""
+    _kill_all_mentioning(f"{root}/")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _name_lock(name: str) -> Iterator[None]:
+    """One `dev up`/`add-broker` per cluster name at a time (across processes): a second one is refused."""
+    locks = DevCluster.clusters_dir() / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInput(f"--name: another brokerscale command is starting dev cluster {name!r} right now; "
+                           "wait for it to finish (`brokerscale dev status --name "
+                           f"{name}`)") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Let cleanup finish even if Ctrl-C is pressed again; the interrupt is delivered afterwards."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending and callable(previous):
+            previous(signal.SIGINT, None)
 
 
 def validate_name(name: str) -> None:

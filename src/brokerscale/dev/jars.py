@@ -7,6 +7,8 @@ existing Kafka install is accepted instead (its `libs/`), so nothing is download
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -69,7 +71,10 @@ def java_major() -> int:
 
 
 def _cached_libs() -> Path:
-    return cache_dir() / f"kafka-{kafka_version()}" / "libs"
+    """The cache directory for this pom: a changed dependency list gets its own directory (fetched once),
+    and an older cache stays untouched for the versions of brokerscale that use it."""
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:8]
+    return cache_dir() / f"kafka-{kafka_version()}-{digest}" / "libs"
 
 
 def find_runtime() -> Runtime | None:
@@ -97,6 +102,18 @@ def fetch(*, quiet: bool = False) -> Runtime:
     if mvn is None:
         raise BadInput("mvn not found: install Apache Maven (e.g. `apt-get install maven`) or set KAFKA_HOME")
     libs = _cached_libs()
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    # Several commands may start at once on a fresh machine: one downloads, the others wait for it.
+    with open(libs.parent / ".fetch.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            found = find_runtime()
+            return found if found is not None else _download(mvn, libs, quiet)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _download(mvn: str, libs: Path, quiet: bool) -> Runtime:
     tmp = libs.with_name("libs.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True, exist_ok=True)
