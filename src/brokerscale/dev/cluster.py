@@ -36,6 +36,8 @@ BROKER_HEAP = os.environ.get("BROKERSCALE_DEV_BROKER_HEAP", "384m")
 CONTROLLER_HEAP = "192m"
 JVM_OPTS = ["-XX:+UseSerialGC", "-Xss512k", "-XX:ReservedCodeCacheSize=96m", "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true", "-Dsun.net.inetaddr.ttl=60"]
+START_TIMEOUT = 300.0
+"""Seconds a start may take before it counts as failed (a busy 2-core machine needs 90 s for 3 brokers)."""
 START_ATTEMPTS = 4
 """Starts of a cluster (or broker) that may be lost to port races before `dev up` gives up."""
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -146,6 +148,7 @@ class DevCluster:
     """False until the first start of a new cluster has succeeded: a state left by a start that
     was killed outright is then recognised as such and cleaned up by the next `dev up`."""
     _log_offsets: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
+    _procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     # ----- discovery -------------------------------------------------------------------------
     @staticmethod
@@ -216,8 +219,8 @@ class DevCluster:
     # ----- lifecycle -------------------------------------------------------------------------
     @classmethod
     def up(cls, name: str = "local", brokers: int | None = None, racks: list[str] | None = None,
-           on_progress: Callable[[str], None] | None = None, timeout: float = 120.0, *,
-           keep_data: bool = False, attempts: int = START_ATTEMPTS,
+           on_progress: Callable[[str], None] | None = None, timeout: float = START_TIMEOUT, *,
+           keep_data: bool = False, attempts: int | None = None,
            port_source: Callable[[], PortSource] | None = None) -> DevCluster:
         """Start a new cluster, or resume the existing cluster of that name exactly as it was.
 
@@ -232,6 +235,7 @@ class DevCluster:
         if racks is not None and (not racks or any(not r.strip() for r in racks)):
             raise BadInput("--racks: give rack names separated by commas, e.g. a,b,c")
         say = on_progress or (lambda _m: None)
+        attempts = attempts or START_ATTEMPTS
         runtime = fetch()
         with _name_lock(name):
             existing = cls.find(name)
@@ -326,7 +330,8 @@ class DevCluster:
             except NodeStartFailed as exc:
                 if not exc.port_race or attempt == attempts:
                     if exc.port_race:
-                        raise OperationFailed(f"{exc} (lost a port race {attempts} times)") from None
+                        tries = f"{attempts} attempt{'' if attempts == 1 else 's'}"
+                        raise OperationFailed(f"{exc} (a port was taken by another process on {tries})") from None
                     raise
                 say(f"{exc.node_label} lost a port race (attempt {attempt} of {attempts}); retrying with fresh ports")
                 for n in launched:
@@ -452,6 +457,7 @@ class DevCluster:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=d)
         node.pid = proc.pid
+        self._procs[node.id] = proc
         self.save()
 
     def wait_registered(self, ids: list[int], timeout: float = 120.0,
@@ -465,9 +471,7 @@ class DevCluster:
         deadline = time.monotonic() + timeout
         last_seen: set[int] = set()
         while time.monotonic() < deadline:
-            for n in [self.controller, *(self.nodes[i] for i in ids)]:
-                if not self.alive(n):
-                    raise self._start_failure(n, "exited during start-up")
+            self._raise_if_a_node_failed([self.controller, *(self.nodes[i] for i in ids)])
             if all(_port_open(self.nodes[i].port) for i in ids):
                 try:
                     conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
@@ -485,6 +489,19 @@ class DevCluster:
         missing = sorted(set(ids) - last_seen)
         raise self._start_failure(self.nodes[missing[0]] if missing else self.controller,
                                   f"did not register within {timeout:.0f}s")
+
+    def _raise_if_a_node_failed(self, nodes: list[Node]) -> None:
+        """Raise for the node that explains a failed start best: one that lost a port (even if it is
+        still shutting down: a busy machine takes half a minute to exit), else the controller (brokers
+        give up when it is gone), else any node that exited."""
+        dead = [n for n in nodes if not self.alive(n)]
+        raced = [n for n in nodes if n.id in self._log_offsets
+                 and any(is_bind_error("\n".join(lines)) for _, lines in self._log_since_launch(n))]
+        candidates = raced or [n for n in dead if n.role == "controller"] or dead
+        if candidates:
+            culprit = candidates[0]
+            raise self._start_failure(culprit, "exited during start-up" if culprit in dead
+                                      else "could not bind its port")
 
     def _log_files(self, node: Node) -> list[Path]:
         logs = self.node_dir(node) / "logs"
@@ -504,6 +521,10 @@ class DevCluster:
 
     def _start_failure(self, node: Node, what: str) -> NodeStartFailed:
         label = f"{node.role} {node.id}"
+        proc = self._procs.get(node.id)
+        code = proc.poll() if proc is not None else None
+        if code is not None:
+            what += f" with exit code {code}"
         logs = self._log_since_launch(node)
         race = any(is_bind_error("\n".join(lines)) for _, lines in logs)
         quote = _quote_log(logs)
@@ -538,12 +559,12 @@ class DevCluster:
         """Stop one broker: a controlled shutdown (SIGTERM), or `kill` for a crash (SIGKILL)."""
         self._stop_node(self._broker(broker_id), kill)
 
-    def start_broker(self, broker_id: int, timeout: float = 120.0) -> None:
+    def start_broker(self, broker_id: int, timeout: float = START_TIMEOUT) -> None:
         """Start a stopped broker again (and the controller, if it is stopped too)."""
         self._broker(broker_id)
         self._start_with_retries(fetch(quiet=True), lambda _m: None, timeout, START_ATTEMPTS, None, ids=[broker_id])
 
-    def add_broker(self, rack: str | None = None, timeout: float = 120.0, *, attempts: int = START_ATTEMPTS,
+    def add_broker(self, rack: str | None = None, timeout: float = START_TIMEOUT, *, attempts: int | None = None,
                    port_source: Callable[[], PortSource] | None = None) -> int:
         """Start one more broker (next free id; rack round-robin over the existing racks).
 
@@ -551,6 +572,7 @@ class DevCluster:
         broker's process, directory and entry in the state are removed again.
         """
         runtime = fetch(quiet=True)
+        attempts = attempts or START_ATTEMPTS
         with _name_lock(self.name):
             new_id = max(self.nodes) + 1 if self.nodes else 1
             if rack is None:
