@@ -21,9 +21,21 @@ lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
-# Unit tests and the real-cluster tests (marked `kafka`); the cluster is started by the test session.
+# Everything CI runs: unit tests, the real-cluster tests (marked `kafka`; the cluster is started by
+# the test session) and the PostgreSQL store tests (marked `postgres`) against a throwaway PostgreSQL
+# started here the way CI starts it, unless BROKERSCALE_TEST_POSTGRES_URL already names one. When
+# PostgreSQL can be neither found nor installed, it says so and those tests skip.
 test: setup jars lint
-	$(PY) -m pytest
+	@export BROKERSCALE_PG_DIR="$${BROKERSCALE_PG_DIR:-/tmp/brokerscale-pg-$$(id -u)-$$(printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)}"; \
+	url="$${BROKERSCALE_TEST_POSTGRES_URL:-}"; started=; \
+	if [ -z "$$url" ]; then \
+	  url="$$(bash scripts/start-postgres.sh)"; started=$${url:+yes}; \
+	  if [ -n "$$url" ]; then echo "make test: PostgreSQL store tests run against $$url (stopped afterwards)"; \
+	  else echo "make test: PostgreSQL is not available here (not installed, and apt-get could not install it): the postgres store tests will SKIP"; fi; \
+	fi; \
+	BROKERSCALE_TEST_POSTGRES_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ -n "$$started" ]; then bash scripts/start-postgres.sh --stop >/dev/null 2>&1; fi; \
+	exit $$rc
 
 # Only the fast tests (no Kafka cluster).
 test-fast: setup

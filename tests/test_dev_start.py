@@ -197,22 +197,6 @@ def test_two_dev_up_at_the_same_moment_do_not_interfere() -> None:
                 c.down()
 
 
-def test_status_puts_the_bootstrap_line_first_and_the_controller_is_not_taken_for_a_broker(
-        kafka_cluster, cli) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = cli("dev", "status", "--name", kafka_cluster.name)
-    assert code == 0
-    first = out.strip().splitlines()[0]
-    assert first.startswith("bootstrap servers: ") and first.split(": ", 1)[1].strip() == kafka_cluster.bootstrap
-    import re
-
-    addresses = re.findall(r"127\.0\.0\.1:(\d+)", out)
-    broker_ports = {str(b.port) for b in kafka_cluster.brokers}
-    assert addresses and set(addresses) <= broker_ports  # every HOST:PORT printed is a broker's
-    assert str(kafka_cluster.controller.port) in out  # the controller is still shown, as a port
-    code, out, _ = cli("dev", "status", "--name", kafka_cluster.name, "--format", "json")
-    assert json.loads(out)["bootstrap"] == kafka_cluster.bootstrap
-
-
 def test_add_broker_loses_a_port_race_then_gives_up_cleanly(kafka_cluster, held_port: int) -> None:  # type: ignore[no-untyped-def]
     before = {i: (n.port, n.pid) for i, n in kafka_cluster.nodes.items()}
 
