@@ -37,6 +37,7 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "scale": ("brokerscale.scale.cli", "app", "group"),
     "forecast": ("brokerscale.forecast.cli", "app", "group"),
     "audit": ("brokerscale.audit.command", "audit_command", "command"),
+    "web": ("brokerscale.web.command", "web_command", "command"),
     "demo": ("brokerscale.demo", "demo", "command"),
 }
 

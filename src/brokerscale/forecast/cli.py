@@ -14,6 +14,7 @@ from brokerscale.console import console, print_json
 from brokerscale.errors import BadInput
 from brokerscale.forecast.storage import forecast_storage
 from brokerscale.units import format_bytes, parse_duration, parse_size
+from brokerscale.web.plot_file import PlotOpt, check_plot_path
 
 app = typer.Typer(help="Projections from recorded history.\n\nExamples:\n\n"
                        "  brokerscale forecast storage --tier basic\n\n"
@@ -21,37 +22,8 @@ app = typer.Typer(help="Projections from recorded history.\n\nExamples:\n\n"
                   no_args_is_help=True)
 
 
-@app.command("storage")
-def storage_command(
-    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
-    history: Annotated[str, typer.Option("--history", metavar="DURATION",
-                                         help="How far back to fit (the seed uses 30 days).")] = "30d",
-    tier: Annotated[str | None, typer.Option("--tier", metavar="NAME", show_default=False,
-                                             help="Confluent Cloud tier whose storage limit applies (basic: 5 TB).")]
-    = None,
-    limits: Annotated[str, typer.Option("--limits", metavar="NAME|FILE", help="Limits profile for --tier.")]
-    = "design-doc",
-    disk: Annotated[str | None, typer.Option("--disk", metavar="SIZE", show_default=False,
-                                             help="Total log disk of a self-managed cluster (e.g. 48TB).")] = None,
-    min_samples: Annotated[int, typer.Option("--min-samples", min=2, help="Fewer samples: no forecast.")] = 3,
-    fmt: FormatOpt = OutputFormat.table,
-) -> None:
-    """Retained bytes → daily growth, 30- and 90-day projections, days until the disk or tier limit.
-
-    Reads the `retained_bytes` history from the store (BROKERSCALE_STORE_URL); it does not contact the
-    cluster, so it works offline. The line is a least-squares fit over every sample; when the history is
-    short or too small, it says so instead of guessing.
-
-    Examples:
-
-      brokerscale forecast storage                     # the local dev cluster's history
-
-      brokerscale forecast storage -b kafka1:9092 --disk 48TB
-
-      brokerscale forecast storage --cluster prod --tier basic --format json
-    """
-    from brokerscale.store import open_store
-
+def storage_limit(tier: str | None, disk: str | None, limits: str) -> tuple[float | None, str | None, str | None]:
+    """(limit bytes, its label, the tier it belongs to) from --tier or --disk; the dashboard uses it too."""
     if tier is not None and disk is not None:
         raise BadInput("--tier and --disk: give one (a Confluent tier's storage limit, or your own disk)")
     limit: float | None = None
@@ -68,13 +40,57 @@ def storage_command(
         else:
             limit = float(tier_limits.storage_bytes)
             label = f"{format_bytes(limit)} storage limit"
+    return limit, label, tier.lower() if tier and limit is not None else None
+
+
+@app.command("storage")
+def storage_command(
+    bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
+    history: Annotated[str, typer.Option("--history", metavar="DURATION",
+                                         help="How far back to fit (the seed uses 30 days).")] = "30d",
+    tier: Annotated[str | None, typer.Option("--tier", metavar="NAME", show_default=False,
+                                             help="Confluent Cloud tier whose storage limit applies (basic: 5 TB).")]
+    = None,
+    limits: Annotated[str, typer.Option("--limits", metavar="NAME|FILE", help="Limits profile for --tier.")]
+    = "design-doc",
+    disk: Annotated[str | None, typer.Option("--disk", metavar="SIZE", show_default=False,
+                                             help="Total log disk of a self-managed cluster (e.g. 48TB).")] = None,
+    min_samples: Annotated[int, typer.Option("--min-samples", min=2, help="Fewer samples: no forecast.")] = 3,
+    plot: PlotOpt = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Retained bytes → daily growth, 30- and 90-day projections, days until the disk or tier limit.
+
+    Reads the `retained_bytes` history from the store (BROKERSCALE_STORE_URL); it does not contact the
+    cluster, so it works offline. The line is a least-squares fit over every sample; when the history is
+    short or too small, it says so instead of guessing.
+
+    Examples:
+
+      brokerscale forecast storage                     # the local dev cluster's history
+
+      brokerscale forecast storage -b kafka1:9092 --disk 48TB
+
+      brokerscale forecast storage --cluster prod --tier basic --format json
+
+      brokerscale forecast storage --disk 2TB --plot storage.png   # the dashboard's chart, as a file
+    """
+    from brokerscale.store import open_store
+
+    plot_path = check_plot_path(plot)
+    limit, label, tier_name = storage_limit(tier, disk, limits)
     span = parse_duration(history, what="--history")
     prof = profile(bootstrap, command_config, cluster)
     now = time.time()
     store = open_store()
     samples = store.read_samples(prof.label, "retained_bytes", since=now - span)
     fc = forecast_storage([(s.ts, s.value) for s in samples], now=now, limit_bytes=limit, limit_label=label,
-                          tier=tier.lower() if tier and limit is not None else None, min_points=min_samples)
+                          tier=tier_name, min_points=min_samples)
+    if plot_path is not None:
+        from brokerscale.web.plot_file import save_plot
+        from brokerscale.web.series import storage_chart
+
+        save_plot(storage_chart(prof.label, [(s.ts, s.value) for s in samples], fc, now), plot_path)
     if fmt == OutputFormat.json:
         print_json({"cluster": prof.label, **fc.model_dump(mode="json")})
         return

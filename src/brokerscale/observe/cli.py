@@ -14,6 +14,7 @@ from brokerscale.console import console, err, print_json
 from brokerscale.errors import BrokerscaleError
 from brokerscale.model.snapshot import Finding
 from brokerscale.observe import render
+from brokerscale.observe.capacity import Capacity, from_brokers
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.observe.options import (
     CapacityOpt,
@@ -30,8 +31,15 @@ from brokerscale.observe.options import (
 from brokerscale.observe.triggers import worst
 
 
-def _round_json(r: Round, obs: Observer) -> dict[str, object]:
-    cap = obs.capacity
+def round_capacity(r: Round, obs: Observer) -> Capacity | None:
+    """The capacity a round was judged against: --ckus, or a capacity file summed over the round's brokers."""
+    if obs.capacity is None and obs.capacity_file is not None:
+        return from_brokers(obs.capacity_file, [b.id for b in r.snapshot.brokers])
+    return obs.capacity
+
+
+def round_json(r: Round, cap: Capacity | None) -> dict[str, object]:
+    """`observe --format json`; the dashboard's /api/observe serves the same document."""
     return {"snapshot": r.snapshot.model_dump(mode="json"),
             "capacity": cap.model_dump(mode="json") if cap else None,
             "utilization": [u.model_dump(mode="json") for u in r.utilization],
@@ -79,10 +87,10 @@ def observe_command(
                 if watch:
                     import json
 
-                    sys.stdout.write(json.dumps(_round_json(r, obs), default=str) + "\n")
+                    sys.stdout.write(json.dumps(round_json(r, round_capacity(r, obs)), default=str) + "\n")
                     sys.stdout.flush()
                 else:
-                    print_json(_round_json(r, obs))
+                    print_json(round_json(r, round_capacity(r, obs)))
             else:
                 if watch:
                     console.clear()
@@ -96,11 +104,7 @@ def observe_command(
 
 
 def _render_round(r: Round, obs: Observer, *, brokers: bool) -> None:
-    cap = obs.capacity
-    if cap is None and obs.capacity_file is not None:
-        from brokerscale.observe.capacity import from_brokers
-
-        cap = from_brokers(obs.capacity_file, [b.id for b in r.snapshot.brokers])
+    cap = round_capacity(r, obs)
     render.snapshot_summary(console, r.snapshot, cap)
     if brokers:
         render.brokers_table(console, r.snapshot)

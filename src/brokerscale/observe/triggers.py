@@ -22,6 +22,13 @@ _DIMENSION_METRIC = {"throughput": "throughput_utilization_percent", "ingress": 
 _ORDER = {"critical": 0, "warning": 1}
 
 
+def dimension_rule(rules: RuleSet, dimension: str) -> tuple[str, Threshold]:
+    """The rule (name and thresholds) that judges a capacity dimension's utilization."""
+    name = _DIMENSION_RULE[dimension]
+    rule: Threshold = getattr(rules, name)
+    return name, rule
+
+
 def _above(rule: Threshold, value: float) -> tuple[Severity, float] | None:
     if not rule.enabled:
         return None
