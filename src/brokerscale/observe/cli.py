@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, err, print_json
-from brokerscale.errors import BrokerscaleError
+from brokerscale.errors import BadInput, BrokerscaleError
 from brokerscale.model.snapshot import Finding
 from brokerscale.observe import render
 from brokerscale.observe.capacity import Capacity, from_brokers
@@ -29,6 +30,8 @@ from brokerscale.observe.options import (
     interval_seconds,
 )
 from brokerscale.observe.triggers import worst
+from brokerscale.units import parse_duration
+from brokerscale.web.plot_file import PlotOpt, check_plot_path
 
 
 def round_capacity(r: Round, obs: Observer) -> Capacity | None:
@@ -185,7 +188,11 @@ def lag_command(
                                                           help="Time lag at or above this is at least WARNING.")]
     = None,
     partitions: Annotated[bool, typer.Option("--partitions", "-p", help="Show every partition.")] = False,
-    rules: RulesOpt = None, no_history: NoHistoryOpt = False, fmt: FormatOpt = OutputFormat.table,
+    rules: RulesOpt = None, no_history: NoHistoryOpt = False,
+    plot: PlotOpt = None,
+    plot_history: Annotated[str, typer.Option("--plot-history", metavar="DURATION",
+                                              help="How much recorded history --plot draws.")] = "6h",
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Consumer lag per group and partition, in offsets and seconds, with Burrow-style status.
 
@@ -201,7 +208,13 @@ def lag_command(
       brokerscale lag --group billing-etl --partitions
 
       brokerscale lag --samples 5 --interval 5s --max-lag-seconds 60 --format json
+
+      brokerscale lag --group billing-etl --plot lag.png      # lag over the recorded history, as a file
     """
+    plot_path = check_plot_path(plot)
+    plot_span = parse_duration(plot_history, what="--plot-history")
+    if plot_path is not None and no_history:
+        raise BadInput("--plot: draws the recorded lag history; it cannot be combined with --no-history")
     obs = build_observer(bootstrap, command_config, cluster, rules=rules, no_history=no_history,
                          groups_only=True, lag_overrides={"max_lag_offsets": max_lag_offsets,
                                                           "max_lag_seconds": max_lag_seconds})
@@ -217,15 +230,31 @@ def lag_command(
         known = {g.group for g in groups}
         missing = [g for g in group if g not in known]
         if missing:
-            from brokerscale.errors import BadInput
-
             raise BadInput(f"--group: no consumer group {', '.join(map(repr, missing))} on {obs.cluster}")
         groups = [g for g in groups if g.group in group]
+    if plot_path is not None and obs.store is not None:
+        _plot_lag(obs, [g.group for g in groups], r.snapshot.taken_at - plot_span, plot_path)
     if fmt == OutputFormat.json:
         print_json({"cluster": obs.cluster, "taken_at": r.snapshot.taken_at,
                     "groups": [g.model_dump(mode="json") for g in groups]})
     else:
         render.groups_table(console, groups, partitions=partitions)
+
+
+def _plot_lag(obs: Observer, groups: list[str], since: float, path: Path) -> None:
+    """The dashboard's lag-over-time charts (offsets, then seconds) from the store's history, in one file."""
+    from brokerscale.observe.lag_history import COMMITTED_METRIC, LEO_METRIC
+    from brokerscale.web.charts import Chart
+    from brokerscale.web.plot_file import save_plot
+    from brokerscale.web.series import lag_charts, lag_history
+
+    hist = lag_history(obs.store.read_samples(obs.cluster, LEO_METRIC, since=since),
+                       obs.store.read_samples(obs.cluster, COMMITTED_METRIC, since=since), groups)
+    offsets, seconds = lag_charts(hist)
+    both = Chart(id="lag", title=f"{obs.cluster}: consumer lag", y_title="offsets", y2_title="seconds",
+                 series=[*offsets.series, *(s.model_copy(update={"name": f"{s.name} (s)", "axis": "y2", "dash": True})
+                                            for s in seconds.series)], note=offsets.note)
+    save_plot(both, path)
 
 
 def register(app: typer.Typer) -> None:

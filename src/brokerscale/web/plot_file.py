@@ -41,6 +41,7 @@ def write_chart(chart: Chart, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays text: searchable, small, selectable
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 

@@ -51,11 +51,8 @@ def utilization_rows(utils: Sequence[Utilization], rules: RuleSet) -> list[dict[
 
 def utilization_chart(cluster: str, rows: Sequence[dict[str, Any]]) -> Chart:
     dims = [r["dimension"] for r in rows]
-    colors = {"OK": "#2563eb", "WARNING": WARNING_COLOR, "CRITICAL": CRITICAL_COLOR}
     series = [Series(name="utilization %", kind="bar", x=list(dims), y=[r["percent"] for r in rows],
-                     text=[f"{r['dimension']}: {r['percent']:.1f}% ({r['status']})" for r in rows],
-                     color=colors["OK"] if all(r["status"] == "OK" for r in rows) else
-                     colors["CRITICAL"] if any(r["status"] == "CRITICAL" for r in rows) else colors["WARNING"]),
+                     text=[f"{r['dimension']}: {r['percent']:.1f}% ({r['status']})" for r in rows], color="#60a5fa"),
               Series(name="warning", kind="tick", x=list(dims), y=[r["warning"] for r in rows], color=WARNING_COLOR),
               Series(name="critical", kind="tick", x=list(dims), y=[r["critical"] for r in rows],
                      color=CRITICAL_COLOR)]

@@ -124,7 +124,7 @@ const pages = {
       const fcard = el("section", { class: "card" }, el("h3", {}, `findings (${c.findings.length})`));
       if (c.findings.length) {
         fcard.append(table(["severity", "where", "what", "do"],
-          c.findings.map((f) => [badge(f.severity.toUpperCase()), `${f.scope} ${f.target}`, f.message, f.action])));
+          c.findings.map((f) => [badge(f.severity.toUpperCase()), f.target.startsWith(f.scope) ? f.target : `${f.scope} ${f.target}`, f.message, f.action])));
       } else {
         fcard.append(el("p", { class: "muted" }, "no scaling trigger fires"));
       }

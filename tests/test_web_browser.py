@@ -1,0 +1,329 @@
+"""The dashboard in Debian's real headless Chromium, on the real cluster with load and a lagging group.
+
+Every page loads without JavaScript console errors and fetches nothing from outside the server; charts
+hold the expected series with data points (read from plotly's data on the chart's DOM node and its
+rendered SVG); the overview shows WARNING once the load passes a small capacity file's warning line;
+the lag page lists the lagging group and opens its partitions; the overview's /api endpoint and page
+agree with `brokerscale observe --format json`. Screenshots of every page go to the artifacts directory
+($BROKERSCALE_TEST_ARTIFACTS, default test-artifacts/ in the checkout; not committed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from web_server import Served
+
+CLI = Callable[..., tuple[int, str, str]]
+ARTIFACTS = Path(os.environ.get("BROKERSCALE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent /
+                                "test-artifacts")) / "web"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [pytest.mark.kafka,
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                 reason="needs Debian's chromium and chromium-driver (installed by .ci/run)")]
+
+# ~115 KB/s of 10 KB records spread over the partitions: ~77 % of three brokers at 0.05 MB/s.
+PRODUCER = r"""
+import sys, time
+from confluent_kafka import Producer
+bs, topic, rate, parts, size = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+p = Producer({"bootstrap.servers": bs, "linger.ms": 5})
+p.produce(topic, b"x" * size, partition=0); p.flush(30)
+print("ready", flush=True)
+t0 = time.time(); sent = 1
+while True:
+    due = int((time.time() - t0) * rate / size)
+    while sent < due:
+        p.produce(topic, b"x" * size, partition=sent % parts); sent += 1
+    p.poll(0); time.sleep(0.02)
+"""
+
+# Reads at most `rate` records per second and commits each one, so its lag grows steadily.
+SLOW_CONSUMER = r"""
+import sys, time
+from confluent_kafka import Consumer
+bs, topic, group, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+c = Consumer({"bootstrap.servers": bs, "group.id": group, "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
+c.subscribe([topic])
+print("ready", flush=True)
+t0 = time.time(); n = 0
+while True:
+    m = c.poll(0.2)
+    if m is None or m.error():
+        continue
+    n += 1
+    c.commit(message=m, asynchronous=False)
+    time.sleep(max(0.0, t0 + n / rate - time.time()))
+"""
+
+RULES = """# Only what these tests look at: the machine's own latency and health do not count here.
+throughput: {warning: 70, critical: 85}
+request_latency_p99_ms: {enabled: false}
+request_queue_time_ms: {enabled: false}
+request_handler_idle_percent: {enabled: false}
+partition_throughput_mb_s: {enabled: false}
+"""
+
+
+def _start(script: str, *args: object) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _create_topics(bootstrap: str, *specs: tuple[str, int, int]) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for fut in admin.create_topics([NewTopic(n, p, r) for n, p, r in specs]).values():
+        fut.result(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        md = admin.list_topics(timeout=10)
+        if all(n in md.topics and len(md.topics[n].partitions) == p for n, p, _ in specs):
+            return
+        time.sleep(0.3)
+    raise AssertionError("topics not ready")
+
+
+class Dashboard:
+    """Load, a lagging group, an audit record and the dashboard serving one live cluster."""
+
+    def __init__(self, bootstrap: str, tmp: Path) -> None:
+        from brokerscale.observe.options import build_observer
+        from brokerscale.observe.rules import load_rules
+        from brokerscale.store import open_store
+        from brokerscale.web.app import WebConfig, create_app
+        from brokerscale.web.live import ClusterLoop
+
+        self.bootstrap = bootstrap
+        self.load_topic = f"web.load.{uuid.uuid4().hex[:6]}"
+        self.lag_topic = f"web.lag.{uuid.uuid4().hex[:6]}"
+        self.group = f"adt-router-{uuid.uuid4().hex[:6]}"
+        _create_topics(bootstrap, (self.load_topic, 3, 1), (self.lag_topic, 1, 1))
+        self.capacity = tmp / "capacity.yaml"
+        self.capacity.write_text("broker:\n  throughput_mb_s: 0.05   # 150 KB/s for three brokers\n")
+        self.rules = tmp / "rules.yaml"
+        self.rules.write_text(RULES)
+        self.procs = [_start(PRODUCER, bootstrap, self.load_topic, 115_000, 3, 10_000),
+                      _start(PRODUCER, bootstrap, self.lag_topic, 2_000, 1, 100)]
+        self.store = open_store()
+        with self.store.audited(actor="test", action="rebalance.execute", target="web-test",
+                                intent={"reason": "broker 4 added"}) as change:
+            change.after = {"moved": 3}
+        obs = build_observer(bootstrap, None, None, capacity=self.capacity, rules=self.rules)
+        self.cluster = obs.cluster
+        self.loop = ClusterLoop(lambda: obs, interval=4.0, label=obs.cluster)
+        self.loop.start()
+        time.sleep(1)  # a backlog first, so the slow consumer never catches up
+        self.procs.append(_start(SLOW_CONSUMER, bootstrap, self.lag_topic, self.group, 5))
+        cfg = WebConfig(clusters=[obs.cluster], rules=load_rules(self.rules), store=self.store,
+                        loops={obs.cluster: self.loop}, refresh_s=5.0)
+        self.served = Served(create_app(cfg))
+        self.url = self.served.url
+
+    def api(self, path: str) -> Any:
+        r = httpx.get(self.url + path, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def close(self) -> None:
+        self.served.stop()
+        self.loop.stop()
+        for p in self.procs:
+            p.kill()
+            p.wait(10)
+        self.store.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(kafka_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    d = Dashboard(kafka_cluster.bootstrap, tmp_path_factory.mktemp("web"))
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,1000", "--no-first-run", "--disable-extensions"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+CHART_DATA = """
+return Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
+  id: d.id,
+  svgTraces: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length,
+  traces: (d.data || []).map(t => ({name: t.name, points: (t.y || []).filter(v => v !== null).length}))
+}));
+"""
+
+
+def _open(browser: Any, url: str, page: str, ready: str) -> dict[str, Any]:
+    """Load a page, wait until `ready` (a JS expression) holds, return its charts; fail on console errors."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 60, poll_frequency=0.3).until(lambda d: d.execute_script(f"return !!({ready});"))
+    charts = {c["id"]: c for c in browser.execute_script(CHART_DATA)}
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == [], f"{page}: JavaScript console errors: {errors}"
+    origin = url.split("/", 3)[:3]
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    outside = [r for r in resources if r.split("/", 3)[:3] != origin and not r.startswith("data:")]
+    assert outside == [], f"{page}: fetched from outside the server: {outside}"
+    assert browser.execute_script("return document.getElementById('banner').hidden"), \
+        browser.find_element("id", "banner").text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / f"{page}.png"))
+    return charts
+
+
+def _series(chart: dict[str, Any]) -> dict[str, int]:
+    return {t["name"]: t["points"] for t in chart["traces"]}
+
+
+CHARTS_DRAWN = "document.querySelectorAll('.js-plotly-plot').length >= {n} && " \
+               "document.getElementById('content').textContent.indexOf('loading') < 0"
+
+
+def test_overview_warns_past_the_capacity_files_line(dashboard: Dashboard, browser: Any) -> None:
+    def throughput_status() -> str | None:
+        c = dashboard.api("/api/overview")["clusters"][0]
+        row = next((u for u in c["utilization"] if u["dimension"] == "throughput"), None)
+        return None if row is None else str(row["status"])
+
+    dashboard.wait_for("throughput past its warning line (70 %)", lambda: throughput_status() == "WARNING")
+    charts = _open(browser, dashboard.url + "/", "overview", CHARTS_DRAWN.format(n=1))
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('tr.util')).map(r => [r.dataset.dimension, "
+        "r.querySelector('.badge').textContent])")
+    # The page redraws every 5 s from the same loop; the status may have moved with the load since.
+    assert ["throughput", "WARNING"] in rows or throughput_status() != "WARNING", rows
+    util = charts[f"chart-util-{dashboard.cluster}"]
+    s = _series(util)
+    assert s["utilization %"] >= 1 and s["warning"] >= 1 and s["critical"] >= 1
+    assert util["svgTraces"] >= 3
+    assert "WARNING" in browser.find_element("id", f"cluster-{dashboard.cluster}").text
+
+
+def test_overview_page_and_api_agree_with_observe_json(dashboard: Dashboard, browser: Any, cli: CLI) -> None:
+    code, out, err = cli("observe", "-b", dashboard.bootstrap, "--capacity", dashboard.capacity, "--rules",
+                         dashboard.rules, "--interval", "2s", "--no-history", "--format", "json")
+    assert code == 0, err
+    cli_doc = json.loads(out)
+    api_doc = dashboard.api(f"/api/observe/{dashboard.cluster}")
+    assert set(api_doc) == set(cli_doc) == {"snapshot", "capacity", "utilization", "findings"}
+    a, c = api_doc["snapshot"], cli_doc["snapshot"]
+    assert a["cluster"] == c["cluster"] and a["source"] == c["source"]
+    assert [b["id"] for b in a["brokers"]] == [b["id"] for b in c["brokers"]]
+    mine = {dashboard.load_topic, dashboard.lag_topic}
+    assert mine <= {t["name"] for t in a["topics"]} and mine <= {t["name"] for t in c["topics"]}
+    for name in mine:
+        ta = next(t for t in a["topics"] if t["name"] == name)
+        tc = next(t for t in c["topics"] if t["name"] == name)
+        assert [(p["partition"], p["replicas"]) for p in ta["partitions"]] == \
+            [(p["partition"], p["replicas"]) for p in tc["partitions"]]
+    assert dashboard.group in {g["group"] for g in a["groups"]} & {g["group"] for g in c["groups"]}
+    assert api_doc["capacity"] == cli_doc["capacity"]
+    dims = {u["dimension"] for u in cli_doc["utilization"] if u["scope"] == "cluster"}
+    assert dims == {u["dimension"] for u in api_doc["utilization"] if u["scope"] == "cluster"} == {"throughput"}
+    # Throughput measured by both within 35 % of each other (two windows of the same steady load).
+    ta_ = next(u for u in api_doc["utilization"] if u["dimension"] == "throughput" and u["scope"] == "cluster")
+    tc_ = next(u for u in cli_doc["utilization"] if u["dimension"] == "throughput" and u["scope"] == "cluster")
+    assert abs(ta_["percent"] - tc_["percent"]) <= 0.35 * max(ta_["percent"], tc_["percent"]), (ta_, tc_)
+    # The page shows the same dimensions and the same broker count as the CLI.
+    _open(browser, dashboard.url + "/", "overview-agree", CHARTS_DRAWN.format(n=1))
+    page_dims = set(browser.execute_script(
+        "return Array.from(document.querySelectorAll('tr.util')).map(r => r.dataset.dimension)"))
+    assert page_dims == dims
+    assert f"{len(c['brokers'])} brokers" in browser.find_element("id", f"cluster-{dashboard.cluster}").text
+
+
+def test_lag_page_shows_the_lagging_group_and_its_partitions(dashboard: Dashboard, browser: Any) -> None:
+    def status() -> str | None:
+        g = next((g for g in dashboard.api("/api/lag")["groups"] if g["group"] == dashboard.group), None)
+        return None if g is None else str(g["status"])
+
+    dashboard.wait_for("the slow group judged WARNING", lambda: status() == "WARNING")
+    charts = _open(browser, dashboard.url + "/lag", "lag",
+                   f"document.querySelector('tr[data-group=\"{dashboard.group}\"]') && "
+                   + CHARTS_DRAWN.format(n=2))
+    row = browser.find_element("css selector", f'tr[data-group="{dashboard.group}"]')
+    assert row.find_element("css selector", ".badge").text in ("WARNING", "STALL")
+    offsets = _series(charts["chart-lag-offsets"])
+    assert offsets.get(dashboard.group, 0) >= 2, offsets
+    assert _series(charts["chart-lag-seconds"]).get(dashboard.group, 0) >= 2
+    row.click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: f"{dashboard.lag_topic}-0" in d.find_element("id", "partitions").text)
+    browser.save_screenshot(str(ARTIFACTS / "lag-partitions.png"))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_timeline_storage_audit_rebalance_and_pending_pages(dashboard: Dashboard, browser: Any) -> None:
+    dashboard.wait_for("three observations", lambda: dashboard.loop.state().rounds >= 3)
+    charts = _open(browser, dashboard.url + "/timeline", "timeline", CHARTS_DRAWN.format(n=3))
+    tput = _series(charts["chart-throughput"])
+    assert tput["bytes in (MB/s)"] >= 2 and "bytes out (MB/s)" in tput
+    assert _series(charts["chart-utilization"])["throughput %"] >= 2
+    assert _series(charts["chart-units"])["units"] >= 2
+    assert "rebalance.execute web-test: broker 4 added" in browser.find_element("id", "content").text
+
+    charts = _open(browser, dashboard.url + "/storage", "storage", CHARTS_DRAWN.format(n=1))
+    assert _series(charts["chart-storage"])["retained (GB)"] >= 3
+
+    _open(browser, dashboard.url + "/audit", "audit", "document.querySelector('tr.audit-row')")
+    assert "broker 4 added" in browser.find_element("id", "content").text
+    _open(browser, dashboard.url + "/audit", "audit-filtered", "document.getElementById('f-result')")
+    browser.find_element("id", "f-result").send_keys("error")
+    browser.find_element("css selector", "form.controls button").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: "no audit records match" in d.find_element("id", "content").text
+                                     or d.find_elements("css selector", "tr.result-error"))
+    assert not browser.find_elements("css selector", "tr.result-ok")
+
+    _open(browser, dashboard.url + "/rebalance", "rebalance",
+          "document.getElementById('content').textContent.indexOf('loading') < 0")
+    for page, words in (("simulator", "autoscaler"), ("dr", "Disaster recovery")):
+        _open(browser, dashboard.url + f"/{page}", page, "document.querySelector('.not-available')")
+        assert words in browser.find_element("css selector", ".not-available").text
