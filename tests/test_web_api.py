@@ -201,3 +201,24 @@ def test_timeline_chart_builder_downsamples_a_day(tmp_path: Path) -> None:
     charts: list[Any] = timeline_charts("c", hist, None, [], max_points=300)
     assert len(charts[0].series[0].x) == 300 and charts[0].series[0].x[-1] == hist["bytes_in_per_s"][-1].ts
     assert charts[1].note.startswith("no capacity")
+
+
+def test_unreachable_cluster_is_shown_as_such_and_the_loop_keeps_trying(store: Store) -> None:
+    from brokerscale.observe.options import build_observer
+    from brokerscale.web.live import ClusterLoop
+
+    obs = build_observer("127.0.0.1:9", None, None, no_history=True)
+    loop = ClusterLoop(lambda: obs, interval=1.0, label=obs.cluster)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 90
+        while loop.state().error is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert loop.state().error and loop.state().rounds == 0
+        c = TestClient(create_app(WebConfig(clusters=[obs.cluster], rules=load_rules(), store=store,
+                                            loops={obs.cluster: loop})))
+        doc = c.get("/api/overview").json()["clusters"][0]
+        assert doc["state"] == "unreachable" and doc["status"] == "UNKNOWN" and doc["error"]
+        assert loop._thread is not None and loop._thread.is_alive()  # still retrying
+    finally:
+        loop.stop()

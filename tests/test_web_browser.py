@@ -180,7 +180,6 @@ def browser() -> Iterator[Any]:
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.command_executor.set_timeout(300)  # chromedriver's own answers, too, are slow under load
     driver.set_page_load_timeout(300)  # a busy shared machine: plotly.js alone is 4.8 MB to parse
     driver.set_script_timeout(120)
     try:
