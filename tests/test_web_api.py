@@ -222,3 +222,34 @@ def test_unreachable_cluster_is_shown_as_such_and_the_loop_keeps_trying(store: S
         assert loop._thread is not None and loop._thread.is_alive()  # still retrying
     finally:
         loop.stop()
+
+
+def test_simulator_compares_shipped_policies_with_the_oracle_and_refuses_bad_input(store: Store) -> None:
+    c = _client(store)
+    opts = c.get("/api/simulator").json()
+    assert opts["available"] and "clinic-week" in opts["traces"] and "seed-reactive" in opts["policies"]
+    doc = c.post("/api/simulator/run", json={"trace": "incident-surge",
+                                             "policies": ["default", "seed-reactive"]}).json()
+    assert [r["policy"] for r in doc["rows"]] == ["default", "seed-reactive", "oracle"]
+    oracle = doc["rows"][-1]
+    assert all(r["unit_hours"] >= oracle["unit_hours"] for r in doc["rows"])  # nothing beats the oracle
+    names = [t["name"] for t in doc["chart"]["data"]]
+    assert names == ["units needed to stay out of critical", "default", "seed-reactive"]
+    assert all(0 < len(t["y"]) <= 1500 and len(t["x"]) == len(t["y"]) for t in doc["chart"]["data"])
+    # The same run as the CLI: unit-hours agree with `scale simulate --format json`.
+    from brokerscale.scale.demand import resolve_capacity, trigger_thresholds
+    from brokerscale.scale.policy import load_policy
+    from brokerscale.scale.simulate import simulate
+    from brokerscale.scale.trace import read_trace, resolve_trace
+
+    pol = load_policy(None, "default")
+    r = simulate(read_trace(resolve_trace("incident-surge"), "incident-surge"), pol,
+                 resolve_capacity(None, pol.unit), trigger_thresholds())
+    assert doc["rows"][0]["unit_hours"] == pytest.approx(r.unit_hours, abs=0.01)
+
+    bad = c.post("/api/simulator/run", json={"trace": "nope", "policies": ["default"]})
+    assert bad.status_code == 422 and "not a shipped trace" in bad.json()["detail"]
+    bad = c.post("/api/simulator/run", json={"trace_csv": "timestamp,oops\n1,2\n", "policies": ["default"]})
+    assert bad.status_code == 422 and "uploaded trace" in bad.json()["detail"]
+    bad = c.post("/api/simulator/run", json={"trace": "clinic-week", "policies": [], "policy_yaml": "a: [1"})
+    assert bad.status_code == 422 and "uploaded policy" in bad.json()["detail"]

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from brokerscale import __version__
 from brokerscale.errors import BrokerscaleError
@@ -33,6 +34,19 @@ PAGES: dict[str, str] = {"overview": "Overview", "timeline": "Timeline", "lag": 
                          "audit": "Audit", "dr": "DR"}
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 _SEVERITY_ORDER = {"OK": 0, "WARNING": 1, "CRITICAL": 2}
+
+
+class SimulationRequest(BaseModel):
+    """A simulator run: a shipped trace name or an uploaded CSV, shipped policy names and/or a policy YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace: str | None = None
+    trace_csv: str | None = None
+    policies: list[str] = Field(default_factory=lambda: ["default", "seed-reactive"])
+    policy_yaml: str | None = None
+    unit: str | None = None
+    limits: str | None = None
 
 
 @dataclass
@@ -174,11 +188,11 @@ def _units(st: LiveState) -> dict[str, Any] | None:
 
 
 def _autoscaler(findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """What would be done now. Until the autoscaler ships, the triggers' own actions are the answer."""
+    """What would be done now: the firing triggers' actions (the dashboard does not run the controller)."""
     actions = sorted({f["action"] for f in findings if f.get("action")})
     return {"available": False,
-            "message": "the autoscaler is not part of this build yet; the scaling triggers recommend: "
-                       + ("; ".join(actions) if actions else "no change"),
+            "message": "the scaling triggers recommend: " + ("; ".join(actions) if actions else "no change")
+                       + " (policies can be compared on the Simulator page)",
             "actions": actions}
 
 
@@ -311,9 +325,21 @@ def _add_api(app: FastAPI, cfg: WebConfig) -> None:
 
     @app.get("/api/simulator", tags=["simulator"])
     def simulator() -> dict[str, Any]:
-        """Policy comparison on traces: needs the autoscaler (`brokerscale scale simulate`)."""
-        return {"available": False, "message": "The simulator needs the autoscaler (`brokerscale scale simulate`), "
-                "which is not part of this build yet. This page will compare policies once it is."}
+        """The shipped traces and policies the simulator can compare (`brokerscale scale simulate`)."""
+        from brokerscale.web.simulator import options
+
+        return options()
+
+    @app.post("/api/simulator/run", tags=["simulator"])
+    def simulator_run(body: SimulationRequest) -> dict[str, Any]:
+        """Replay a shipped or uploaded trace through the chosen policies (and an uploaded policy file):
+        units vs demand over time, and unit-hours and critical minutes against the oracle."""
+        from brokerscale.web.simulator import run
+
+        try:
+            return run(body.trace, body.trace_csv, body.policies, body.policy_yaml, body.unit, body.limits)
+        except BrokerscaleError as exc:
+            raise HTTPException(422, exc.message) from None
 
     @app.get("/api/dr", tags=["dr"])
     def dr() -> dict[str, Any]:

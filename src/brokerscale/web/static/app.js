@@ -204,7 +204,45 @@ const pages = {
         doc.partitions.map((p) => [p.partition, p.from.join(","), p.to.join(","), fmtBytes(p.bytes), p.done ? "✓" : "…"]))]);
   },
 
-  async simulator() { await notYet("/api/simulator"); },
+  async simulator() {
+    const doc = await api("/api/simulator");
+    if (!doc.available) { render([el("p", { class: "not-available" }, doc.message)]); return; }
+    const trace = el("select", { id: "sim-trace" }, doc.traces.map((t) => el("option", { value: t }, t)),
+      el("option", { value: "" }, "upload a trace…"));
+    const upload = el("input", { id: "sim-upload", type: "file", accept: ".csv,text/csv" });
+    const boxes = doc.policies.map((p) => el("label", {}, el("input", { type: "checkbox", class: "sim-policy", value: p,
+      checked: ["default", "seed-reactive"].includes(p) ? "checked" : null }), ` ${p}`));
+    const policyFile = el("input", { id: "sim-policy-file", type: "file", accept: ".yaml,.yml" });
+    const result = el("div", { id: "sim-result" });
+    const go = async (e) => {
+      e.preventDefault();
+      result.replaceChildren(el("p", { class: "muted" }, "simulating…"));
+      try {
+        const body = { policies: boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value) };
+        if (trace.value) body.trace = trace.value;
+        else if (upload.files.length) body.trace_csv = await upload.files[0].text();
+        if (policyFile.files.length) body.policy_yaml = await policyFile.files[0].text();
+        const r = await fetch("/api/simulator/run", { method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
+        const out = await r.json();
+        if (!r.ok) throw new Error(typeof out.detail === "string" ? out.detail : JSON.stringify(out.detail));
+        const c = chartBox(out.chart);
+        result.replaceChildren(
+          el("p", { class: "muted" }, `${out.trace}: ${fmtNum(out.steps, 0)} steps of ${out.step_s} s, ${out.capacity}`),
+          table(["policy", `${out.unit}-hours`, "vs oracle", "critical min", "warning min", "actions"],
+            out.rows.map((x) => [x.policy, fmtNum(x.unit_hours, 1), x.vs_oracle === null ? "–" : `${x.vs_oracle.toFixed(3)}x`,
+              fmtNum(x.critical_minutes, 0), fmtNum(x.warning_minutes, 0), fmtNum(x.actions, 0)]),
+            (i) => ({ class: `sim-row${out.rows[i].policy === "oracle" ? " muted" : ""}`, "data-policy": out.rows[i].policy })),
+          c.box);
+        c.draw();
+      } catch (err) {
+        result.replaceChildren(el("p", { class: "error" }, err.message));
+      }
+    };
+    render([el("form", { class: "controls", id: "sim-form", onsubmit: go },
+      el("label", {}, "trace ", trace), upload, ...boxes, el("label", {}, "policy file ", policyFile),
+      el("button", { type: "submit", id: "sim-run" }, "compare")), result]);
+  },
   async dr() { await notYet("/api/dr"); },
 
   async audit() {
@@ -281,7 +319,7 @@ async function refresh() {
 }
 
 refresh();
-if (PAGE !== "docs" && PAGE !== "simulator" && PAGE !== "dr") {
+if (PAGE !== "docs" && PAGE !== "simulator" && PAGE !== "dr") { // the simulator runs on demand only
   setInterval(() => {
     const active = document.activeElement;
     if (active && (active.tagName === "INPUT" || active.tagName === "SELECT")) return; // do not redraw under the user
