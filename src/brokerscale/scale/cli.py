@@ -145,3 +145,163 @@ def simulate_command(
     console.print(table)
     if plot_to is not None:
         console.print(f"chart: {plot_to}")
+
+
+RUN_HELP = """Run the autoscaler: observe -> decide -> act -> record, every --interval, until --duration.
+
+A dry run unless --apply: it prints what it would do. With --apply it takes the target's lease in the
+store (one acting controller per target; a second one waits and says so), reconciles any change a
+previous controller recorded but did not finish (never repeating it), then writes each change's
+intent to the audit log before acting and its result after (`brokerscale scale events` lists them).
+
+Targets: confluent (Dedicated CKUs through the cmk v2 API; credentials from CONFLUENT_CLOUD_API_KEY /
+_SECRET or --credentials-file, never the command line).
+
+Examples:
+
+  brokerscale scale run --policy ops/policy.yaml --target confluent --cluster-id lkc-abc --environment env-1
+
+  brokerscale scale run --policy-name default --target confluent --apply --interval 30s
+"""
+
+
+@app.command("run", help=RUN_HELP)
+def run_command(
+    target: Annotated[str, typer.Option("--target", metavar="confluent", help="What to scale.")] = "confluent",
+    policy: Annotated[Path | None, typer.Option("--policy", metavar="FILE", show_default=False,
+                                                help="Policy YAML.")] = None,
+    policy_name: Annotated[str | None, typer.Option("--policy-name", metavar="NAME", show_default=False,
+                                                    help="A shipped policy (default, seed-reactive).")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Act (default: dry run).")] = False,
+    interval: Annotated[str, typer.Option("--interval", metavar="DURATION", help="Time between rounds.")] = "30s",
+    duration: Annotated[str | None, typer.Option("--duration", metavar="DURATION", show_default=False,
+                                                 help="Stop after this long (default: run until Ctrl-C).")] = None,
+    limits: Annotated[str | None, typer.Option("--limits", metavar="NAME|FILE", show_default=False,
+                                               help="Limits profile (CKU capacity).")] = None,
+    api_url: Annotated[str, typer.Option("--api-url", envvar="CONFLUENT_CLOUD_API_URL", metavar="URL",
+                                         help="Cluster Management API base URL.")] = "https://api.confluent.cloud",
+    metrics_url: Annotated[str, typer.Option("--metrics-url", envvar="CONFLUENT_CLOUD_METRICS_URL", metavar="URL",
+                                             help="Metrics API base URL.")] = "https://api.telemetry.confluent.cloud",
+    environment: Annotated[str, typer.Option("--environment", "-e", envvar="CONFLUENT_ENVIRONMENT",
+                                             metavar="ENV_ID", help="Confluent environment id.")] = "",
+    cluster_id: Annotated[str, typer.Option("--cluster-id", "-k", envvar="CONFLUENT_CLUSTER_ID", metavar="LKC_ID",
+                                            help="Kafka cluster id.")] = "",
+    credentials_file: Annotated[Path | None, typer.Option("--credentials-file", metavar="FILE",
+                                                          show_default=False,
+                                                          help="File with key: and secret:.")] = None,
+    metrics_window: Annotated[str, typer.Option(
+        "--metrics-window", metavar="DURATION",
+        help="Metrics API window each round averages (one-minute points).")] = "3m",
+) -> None:
+    from brokerscale.cloud.cmk import ClusterManagementClient
+    from brokerscale.cloud.credentials import load_credentials
+    from brokerscale.cloud.http import CloudHTTP
+    from brokerscale.cloud.metrics import MetricsClient
+    from brokerscale.console import err
+    from brokerscale.scale.actuators.confluent import ConfluentActuator
+    from brokerscale.scale.controller import Controller
+    from brokerscale.scale.demand import resolve_capacity
+    from brokerscale.scale.policy import load_policy
+    from brokerscale.store import open_store
+
+    if target != "confluent":
+        raise BadInput(f"--target: {target!r} is not available here (choose: confluent)")
+    if policy is not None and policy_name is not None:
+        raise BadInput("--policy and --policy-name: give one")
+    if not cluster_id or not environment:
+        raise BadInput("--cluster-id and --environment (or CONFLUENT_CLUSTER_ID / CONFLUENT_ENVIRONMENT) are needed")
+    for flag, url in (("--api-url", api_url), ("--metrics-url", metrics_url)):
+        if not url.startswith(("http://", "https://")):
+            raise BadInput(f"{flag}: {url!r} is not an http(s) URL")
+    pol = load_policy(policy, policy_name, "cku")
+    every = parse_duration(interval, what="--interval")
+    until = None if duration is None else time.monotonic() + parse_duration(duration, what="--duration")
+    creds = load_credentials(credentials_file)
+    store = open_store()
+    with CloudHTTP(api_url, creds) as cmk_http, CloudHTTP(metrics_url, creds) as metrics_http:
+        actuator = ConfluentActuator(ClusterManagementClient(cmk_http), MetricsClient(metrics_http), cluster_id,
+                                     environment, window_s=parse_duration(metrics_window, what="--metrics-window"),
+                                     poll_s=min(2.0, every))
+        ctl = Controller(actuator, pol, resolve_capacity(limits, "cku"), store, apply=apply,
+                         lease_ttl_s=max(10.0, 4 * every), log=lambda m: console.print(escape_line(m)))
+        mode = "applying" if apply else "dry run (add --apply to act)"
+        console.print(f"scale run: {actuator.target}, policy {pol.name}, every {every:g}s, {mode}")
+        reconciled = False
+        try:
+            while until is None or time.monotonic() < until:
+                started = time.monotonic()
+                rnd = ctl.round() if reconciled or not apply else None
+                if rnd is None:
+                    if store.acquire_lease(ctl.lease_name, ctl.holder, ctl.lease_ttl_s):
+                        for note in ctl.reconcile():
+                            console.print(f"reconcile: {escape_line(note)}")
+                        reconciled = True
+                        continue
+                    holder = (store.lease(ctl.lease_name) or {}).get("holder", "?")
+                    console.print(f"waiting: another controller ({holder}) holds the lease for {actuator.target}")
+                elif rnd.waiting_for_lease is not None:
+                    console.print(f"waiting: another controller ({rnd.waiting_for_lease}) holds the lease "
+                                  f"for {actuator.target}")
+                elif rnd.decision is not None:
+                    d = rnd.decision
+                    what = "hold" if d.action is None else f"{d.action} {d.units} -> {d.target}"
+                    console.print(f"{time.strftime('%H:%M:%S')} {pol.unit} {rnd.units}: {what}: "
+                                  f"{escape_line(d.reason)}" + ("" if apply or d.action is None else " (dry run)"))
+                left = every - (time.monotonic() - started)
+                if left > 0 and (until is None or time.monotonic() + left < until):
+                    time.sleep(left)
+                elif until is not None and time.monotonic() + max(0.0, left) >= until:
+                    break
+        except KeyboardInterrupt:
+            err.print("stopped")
+        finally:
+            ctl.release()
+
+
+def escape_line(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+EVENTS_HELP = """Every scaling event the controller recorded: time, direction, from -> to, trigger, reason,
+and the time until the new capacity was in effect; then the scaling guide's statistics (min, max and
+average units, number of events). Read from the audit log; works offline.
+
+Examples:
+
+  brokerscale scale events --since 7d
+
+  brokerscale scale events --format json
+"""
+
+
+@app.command("events", help=EVENTS_HELP)
+def events_command(
+    since: Annotated[str, typer.Option("--since", metavar="DURATION", help="How far back.")] = "7d",
+    target: Annotated[str | None, typer.Option("--target", metavar="NAME", show_default=False,
+                                               help="Only this target (e.g. confluent:lkc-abc).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    from brokerscale.scale.events import event_stats, scaling_events
+    from brokerscale.store import open_store
+
+    now = time.time()
+    events = scaling_events(open_store(), now - parse_duration(since, what="--since"), target)
+    stats = event_stats(events, now)
+    if fmt == OutputFormat.json:
+        print_json({"events": events, "statistics": stats})
+        return
+    table = Table(title=f"scaling events, last {since}", title_justify="left")
+    for col in ("time (UTC)", "target", "direction", "from -> to", "trigger", "in effect after", "result", "reason"):
+        table.add_column(col)
+    for e in events:
+        took = "" if e["duration_s"] is None else f"{e['duration_s']:.0f}s"
+        table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["ts"])), e["target"], e["direction"],
+                      f"{e['from']} -> {e['to']}", e["trigger"], took, e["result"], escape_line(e["reason"]))
+    console.print(table)
+    if stats["events"]:
+        console.print(f"min {stats['min_units']} · max {stats['max_units']} · average {stats['avg_units']:.2f} units "
+                      f"· {stats['events']} scaling events")
+    else:
+        console.print("no scaling events in the window")

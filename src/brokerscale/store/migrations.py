@@ -66,11 +66,16 @@ def _v4_no_truncate(conn: Connection) -> None:
                                 FOR EACH STATEMENT EXECUTE FUNCTION brokerscale_audit_append_only()""")
 
 
+def _v5_leases(conn: Connection) -> None:
+    schema.leases.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "audit_log and metric_samples tables", _v1_tables),
     Migration(2, "audit_log append-only triggers", _v2_append_only),
     Migration(3, "audit_log: OS user and host of every change", _v3_who),
     Migration(4, "audit_log: refuse TRUNCATE (PostgreSQL)", _v4_no_truncate),
+    Migration(5, "leases: one acting controller per target", _v5_leases),
 ]
 LATEST = MIGRATIONS[-1].version
 

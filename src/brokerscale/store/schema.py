@@ -50,3 +50,12 @@ metric_samples = Table(
     Column("labels", Text, nullable=False),  # canonical JSON (sorted keys)
     Index("ix_metric_samples_cluster_metric_ts", "cluster", "metric", "ts"),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),  # what is led, e.g. "scale:confluent:lkc-abc"
+    Column("holder", String(200), nullable=False),  # host:pid:uuid of the process that holds it
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, insert, select
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, insert, or_, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from brokerscale.errors import BadInput, Unreachable
 from brokerscale.paths import data_dir
@@ -113,6 +113,49 @@ class Store:
             raise
         self._append({**common, "kind": "result", "ts": time.time(), "after": _dumps(change.after),
                       "result": "ok"})
+
+    def record_result(self, change_id: str, *, actor: str, action: str, target: str, result: str,
+                      after: dict[str, Any] | None = None, error: str | None = None,
+                      correlation_id: str | None = None) -> None:
+        """Append the result of a change whose intent an earlier process wrote and never finished
+        (a controller reconciling after a crash). Append-only, like every audit row."""
+        self._append({"change_id": change_id, "actor": actor, "action": action, "target": target,
+                      "correlation_id": correlation_id, "os_user": _os_user(), "host": socket.gethostname(),
+                      "kind": "result", "ts": time.time(), "after": _dumps(after), "result": result,
+                      "error": error})
+
+    # -- leases ---------------------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the lease `name` for `holder` until now + ttl_s. True if `holder` has it.
+
+        One conditional UPDATE (ours, or expired) and, if no row exists yet, one INSERT whose primary
+        key makes a concurrent second INSERT fail: atomic on SQLite and PostgreSQL alike.
+        """
+        t = schema.leases
+        now = time.time()
+        with self.engine.begin() as conn:
+            got = conn.execute(update(t).where(t.c.name == name, or_(t.c.holder == holder, t.c.expires_at < now))
+                               .values(holder=holder, acquired_at=now, expires_at=now + ttl_s)).rowcount
+            if got:
+                return True
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t).values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl_s))
+            return True
+        except IntegrityError:
+            return False
+
+    def release_lease(self, name: str, holder: str) -> None:
+        t = schema.leases
+        with self.engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.name == name, t.c.holder == holder))
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        """The lease's row (holder, acquired_at, expires_at) or None."""
+        t = schema.leases
+        with self._read() as conn:
+            row = conn.execute(select(t).where(t.c.name == name)).mappings().first()
+        return dict(row) if row else None
 
     def audit_records(self, action_prefix: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Most recent changes first, intent and result merged into one dict per change.

@@ -1,0 +1,1 @@
+"""Actuators: how the controller changes capacity on each platform (see `controller.Actuator`)."""

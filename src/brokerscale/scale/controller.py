@@ -1,0 +1,187 @@
+"""The controller: observe -> decide -> act -> record, one round per interval, crash-safe.
+
+Crash safety comes from the audit log, not from memory:
+- before acting, the intent (from, to, reason, policy) is written; after, the result;
+- on start, `reconcile()` looks for intents without a result for this target and compares them with the
+  capacity the platform reports: a request that reached the platform is waited for and recorded as done;
+  one that never left is recorded as not applied. Nothing is ever requested twice, so `kill -9` at any
+  moment cannot double-scale;
+- cooldowns are read back from the audit log (when the last change took effect), so a restart does not
+  forget them.
+Only one controller acts per target: a lease in the store; a second one waits and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from brokerscale.model.snapshot import Snapshot
+from brokerscale.scale.decide import Decision, Facts, LoadHistory, decide
+from brokerscale.scale.demand import UnitCapacity, snapshot_load
+from brokerscale.scale.policy import Policy
+from brokerscale.store.store import Store
+
+ACTOR = "scale-controller"
+
+
+class Actuator(Protocol):
+    """What a platform must offer the controller. A real self-managed fleet, Confluent Cloud and Strimzi
+    each implement it; the controller never knows which it drives."""
+
+    target: str  # a stable name, e.g. "confluent:lkc-abc123"
+
+    def units(self) -> tuple[int, int | None]:
+        """(units in effect, units requested but not yet in effect or None)."""
+        ...
+
+    def observe(self) -> Snapshot:
+        """The current load (metadata and metrics only)."""
+        ...
+
+    def request(self, units: int) -> None:
+        """Ask the platform for `units` (returns once the request is accepted)."""
+        ...
+
+    def wait(self, units: int, timeout_s: float) -> float:
+        """Block until `units` are in effect; returns the seconds waited."""
+        ...
+
+
+@dataclass
+class Round:
+    """One observe-decide-act round, for the log line and the metrics."""
+
+    at: float
+    units: int
+    decision: Decision | None
+    acted: bool = False
+    waiting_for_lease: str | None = None
+    result: str = ""
+
+
+@dataclass
+class Controller:
+    actuator: Actuator
+    policy: Policy
+    capacity: UnitCapacity
+    store: Store
+    apply: bool = False
+    lease_ttl_s: float = 60.0
+    clock: Callable[[], float] = time.time
+    log: Callable[[str], None] = print
+    wait_timeout_s: float = 3600.0
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    history: LoadHistory = field(default_factory=LoadHistory)
+    history_s: float = 3 * 3600.0
+
+    def __post_init__(self) -> None:
+        if hasattr(self.actuator, "on_wait"):  # keep the lease while waiting for capacity to land
+            self.actuator.on_wait = self._renew
+
+    def _renew(self) -> None:
+        if self.apply:
+            self.store.acquire_lease(self.lease_name, self.holder, self.lease_ttl_s)
+
+    @property
+    def lease_name(self) -> str:
+        return f"scale:{self.actuator.target}"
+
+    def action_name(self, direction: str) -> str:
+        return f"scale.{direction}"
+
+    # -- memory from the audit log ---------------------------------------------------------------
+    def _records(self) -> list[dict[str, Any]]:
+        return [r for r in self.store.audit_records("scale.", limit=500) if r["target"] == self.actuator.target]
+
+    def last_changes(self) -> tuple[float | None, float | None]:
+        """When the last scale-up and scale-down took effect (from the audit log)."""
+        up = down = None
+        for r in self._records():
+            if r["result"] != "ok" or r["finished_ts"] is None:
+                continue
+            if r["action"] == "scale.up" and up is None:
+                up = r["finished_ts"]
+            if r["action"] == "scale.down" and down is None:
+                down = r["finished_ts"]
+        return up, down
+
+    def reconcile(self) -> list[str]:
+        """Finish the record of every intent a previous controller left without a result; never re-act."""
+        notes = []
+        for r in self._records():
+            if r["result"] != "pending" or not self.apply:
+                continue
+            want = int((r["intent"] or {}).get("to", -1))
+            effective, requested = self.actuator.units()
+            if requested == want or effective == want:
+                waited = self.actuator.wait(want, self.wait_timeout_s) if effective != want else 0.0
+                self.store.record_result(r["change_id"], actor=ACTOR, action=r["action"], target=r["target"],
+                                         result="ok", after={"units": want, "reconciled": True,
+                                                             "in_effect_after_s": round(self.clock() - r["ts"], 1)})
+                notes.append(f"reconciled {r['action']} to {want}: the request had reached the platform "
+                             f"(in effect{'' if not waited else f' after {waited:.0f}s more'})")
+            else:
+                self.store.record_result(r["change_id"], actor=ACTOR, action=r["action"], target=r["target"],
+                                         result="error", error="not applied: the controller stopped before the "
+                                         f"request reached the platform (units are {effective})")
+                notes.append(f"reconciled {r['action']} to {want}: never requested; recorded as not applied")
+        return notes
+
+    # -- one round -------------------------------------------------------------------------------
+    def round(self) -> Round:
+        now = self.clock()
+        if self.apply and not self.store.acquire_lease(self.lease_name, self.holder, self.lease_ttl_s):
+            lease = self.store.lease(self.lease_name) or {}
+            return Round(now, -1, None, waiting_for_lease=str(lease.get("holder", "?")))
+        snap = self.actuator.observe()
+        effective, requested = self.actuator.units()
+        ing, egr, conns, parts = snapshot_load(snap)
+        dem = self.capacity.demand(ing, egr, conns, parts)
+        dim = max(dem, key=lambda d: dem[d]) if dem else "throughput"
+        self.history.append(now, dem.get(dim, 0.0), dim, dem.get("partitions", 0.0))
+        self._trim(now)
+        up, down = self.last_changes()
+        facts = Facts(units=effective, pending_units=requested if requested != effective else None,
+                      last_up_at=up, last_down_at=down,
+                      under_replicated=int(snap.under_replicated_partitions or 0))
+        d = decide(facts, self.history, self.policy, now)
+        rnd = Round(now, effective, d)
+        if d.action is None or not self.apply:
+            return rnd
+        self._act(d, snap)
+        rnd.acted, rnd.result = True, "ok"
+        return rnd
+
+    def _act(self, d: Decision, snap: Snapshot) -> None:
+        intent = {"from": d.units, "to": d.target, "direction": d.action, "reason": d.reason, "trigger": d.trigger,
+                  "dimension": d.dimension, "utilization": round(d.utilization, 1),
+                  "projected_utilization": round(d.projected_utilization, 1), "policy": self.policy.name,
+                  "unit": self.policy.unit}
+        started = self.clock()
+        with self.store.audited(actor=ACTOR, action=self.action_name(d.action or ""), target=self.actuator.target,
+                                intent=intent, before={"units": d.units}) as change:
+            self.log(f"intent {change.change_id[:8]}: {d.action} {d.units} -> {d.target} ({d.reason})")
+            self.actuator.request(d.target)
+            waited = self.actuator.wait(d.target, self.wait_timeout_s)
+            change.after = {"units": d.target, "in_effect_after_s": round(self.clock() - started, 1),
+                            "waited_s": round(waited, 1)}
+        self.log(f"result {change.change_id[:8]}: {d.target} {self.policy.unit}s in effect after "
+                 f"{self.clock() - started:.0f}s")
+
+    def _trim(self, now: float) -> None:
+        h = self.history
+        cut = h.index_at(now - self.history_s)
+        if cut > 1000:
+            for lst in (h.ts, h.demand, h.dimension, h.partitions):
+                del lst[:cut]
+            h.end = len(h.ts)
+
+    def release(self) -> None:
+        if self.apply:
+            self.store.release_lease(self.lease_name, self.holder)

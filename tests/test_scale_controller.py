@@ -1,0 +1,134 @@
+"""The controller against the Confluent Cloud emulator (the sanctioned stand-in for Confluent's API):
+trace-driven scale up and down, kill -9 between intent and result, two controllers at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from brokerscale.cloud.emulator.state import default_config
+from brokerscale.store import open_store
+from cloud_fixtures import Emu, running_emulator
+
+BROKERSCALE = str(Path(sys.executable).parent / "brokerscale")
+TARGET = "confluent:lkc-health1"
+
+
+def emulator_trace(path: Path, steps: list[str], time_scale: float) -> Path:
+    path.write_text(f"anchor: start\ntime_scale: {time_scale}\nsteps:\n" + "".join(f"  - {s}\n" for s in steps))
+    return path
+
+
+@pytest.fixture()
+def hot_emulator(tmp_path: Path) -> Iterator[Emu]:
+    """A 2-CKU cluster carrying 130 MB/s in + out (130 % of 2 CKUs) from the start; resizes take 6 s."""
+    cfg = default_config(time.time())
+    cfg.trace_file = str(emulator_trace(tmp_path / "hot.yaml", [
+        "{t: 0, received_mb_s: 50, sent_mb_s: 80, connections: 900, partitions: 1200, requests_per_s: 500}"], 1))
+    with running_emulator(tmp_path, delay_s=6.0, config=cfg, check_contract=False) as emu:
+        yield emu
+
+
+def env_for(emu: Emu, tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"CONFLUENT_CLOUD_API_URL": emu.url, "CONFLUENT_CLOUD_METRICS_URL": emu.url,
+                "CONFLUENT_CLOUD_API_KEY": emu.creds.key, "CONFLUENT_CLOUD_API_SECRET": emu.creds.secret,
+                "CONFLUENT_ENVIRONMENT": "env-health", "CONFLUENT_CLUSTER_ID": "lkc-health1",
+                "BROKERSCALE_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"})
+    env.pop("CONFLUENT_CLOUD_CREDENTIALS_FILE", None)
+    return env
+
+
+def policy_file(tmp_path: Path, **fields: object) -> Path:
+    body = {"min_units": 2, "max_units": 3, "scale_up_cooldown": "5s", "scale_down_cooldown": "5s",
+            "provisioning_delay": {"up": "6s", "down": "6s"}, **fields}
+    import yaml
+
+    p = tmp_path / "policy.yaml"
+    p.write_text(yaml.safe_dump(body))
+    return p
+
+
+def controller(env: dict[str, str], policy: Path, out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([BROKERSCALE, "scale", "run", "--target", "confluent", "--policy", str(policy),
+                             "--apply", "--interval", "1s", "--metrics-window", "1m", *extra],
+                            env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT)
+
+
+def scale_records(tmp_path: Path) -> list[dict]:  # type: ignore[type-arg]
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        return [r for r in store.audit_records("scale.") if r["target"] == TARGET]
+    finally:
+        store.close()
+
+
+def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_kill_9_between_intent_and_result_then_restart_acts_once(hot_emulator: Emu, tmp_path: Path) -> None:
+    env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
+    first = controller(env, pol, tmp_path / "first.log")
+    try:
+        wait_for(lambda: (tmp_path / "store.db").exists() and any(r["result"] == "pending"
+                                                                 for r in scale_records(tmp_path)),
+                 120, "the first controller's intent")
+        wait_for(lambda: hot_emulator.patches(), 30, "the PATCH")
+        os.kill(first.pid, signal.SIGKILL)  # the resize takes 6 s: the result row is not written yet
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert [r["result"] for r in scale_records(tmp_path)] == ["pending"]
+    second = controller(env, pol, tmp_path / "second.log", "--duration", "30s")  # waits out the dead lease
+    assert second.wait(120) == 0, (tmp_path / "second.log").read_text()
+    log = (tmp_path / "second.log").read_text()
+    assert "reconcile: reconciled scale.up to 3: the request had reached the platform" in log
+    records = scale_records(tmp_path)
+    assert [(r["action"], r["result"], r["intent"]["to"]) for r in records] == [("scale.up", "ok", 3)]
+    assert len(hot_emulator.patches()) == 1  # never requested twice
+    c = hot_emulator.cluster("lkc-health1")
+    assert c.cku == c.status_cku == 3
+
+
+def test_two_controllers_at_once_exactly_one_acts(hot_emulator: Emu, tmp_path: Path) -> None:
+    env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
+    procs = [controller(env, pol, tmp_path / f"c{i}.log", "--duration", "25s") for i in range(2)]
+    for p in procs:
+        assert p.wait(180) == 0
+    logs = [(tmp_path / f"c{i}.log").read_text() for i in range(2)]
+    acted = [log for log in logs if "intent " in log]
+    waited = [log for log in logs if "waiting: another controller" in log]
+    assert len(acted) == 1 and len(waited) == 1, logs
+    assert len(hot_emulator.patches()) == 1
+    assert [(r["action"], r["result"]) for r in scale_records(tmp_path)] == [("scale.up", "ok")]
+
+
+def test_scale_events_lists_each_event_with_its_duration_and_statistics(hot_emulator: Emu, tmp_path: Path) -> None:
+    import json
+
+    env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
+    run = controller(env, pol, tmp_path / "run.log", "--duration", "20s")
+    assert run.wait(120) == 0
+    out = subprocess.run([BROKERSCALE, "scale", "events", "--format", "json"], env=env, capture_output=True,
+                         check=True).stdout
+    doc = json.loads(out)
+    [event] = doc["events"]
+    assert (event["direction"], event["from"], event["to"], event["result"]) == ("up", 2, 3, "ok")
+    assert event["trigger"] == "threshold" and "throughput at 130% > 80%" in event["reason"]
+    assert 5.0 <= event["duration_s"] < 60  # the emulator's 6 s provisioning delay, and polling
+    assert doc["statistics"]["events"] == 1
+    assert (doc["statistics"]["min_units"], doc["statistics"]["max_units"]) == (2, 3)
+    table = subprocess.run([BROKERSCALE, "scale", "events"], env=env, capture_output=True, check=True).stdout.decode()
+    assert "2 -> 3" in table and "1 scaling events" in table
