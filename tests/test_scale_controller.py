@@ -3,6 +3,7 @@ trace-driven scale up and down, kill -9 between intent and result, two controlle
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -115,20 +116,88 @@ def test_two_controllers_at_once_exactly_one_acts(hot_emulator: Emu, tmp_path: P
     assert [(r["action"], r["result"]) for r in scale_records(tmp_path)] == [("scale.up", "ok")]
 
 
-def test_scale_events_lists_each_event_with_its_duration_and_statistics(hot_emulator: Emu, tmp_path: Path) -> None:
+def test_events_webhook_and_metrics_of_one_scale_up(hot_emulator: Emu, tmp_path: Path) -> None:
+    """One scale-up: `scale events` lists it with its duration and the statistics; the webhook got the
+    event as JSON; the controller's Prometheus metrics show it (and promtool accepts the exposition)."""
     import json
+    import shutil
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
+    import httpx
+
+    posted: list[dict] = []  # type: ignore[type-arg]
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
-    run = controller(env, pol, tmp_path / "run.log", "--duration", "20s")
-    assert run.wait(120) == 0
+    env["BROKERSCALE_SCALE_WEBHOOK"] = f"http://127.0.0.1:{hook.server_port}/scaling"
+    run = controller(env, pol, tmp_path / "run.log", "--duration", "25s", "--metrics-port", str(port))
+    try:
+        wait_for(lambda: posted, 90, "the webhook")
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    finally:
+        assert run.wait(120) == 0
+        hook.shutdown()
+    [event] = posted
+    assert (event["direction"], event["from"], event["to"], event["result"]) == ("up", 2, 3, "ok")
+    assert 'brokerscale_scale_current_units{target="confluent:lkc-health1"} 3.0' in text
+    assert 'brokerscale_scale_actions_total{direction="up",result="ok",target="confluent:lkc-health1",' \
+           'trigger="threshold"} 1.0' in text
+    assert "brokerscale_scale_last_action_timestamp_seconds{" in text
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
+        assert check.returncode == 0, check.stderr
     out = subprocess.run([BROKERSCALE, "scale", "events", "--format", "json"], env=env, capture_output=True,
                          check=True).stdout
     doc = json.loads(out)
-    [event] = doc["events"]
-    assert (event["direction"], event["from"], event["to"], event["result"]) == ("up", 2, 3, "ok")
-    assert event["trigger"] == "threshold" and "throughput at 130% > 80%" in event["reason"]
-    assert 5.0 <= event["duration_s"] < 60  # the emulator's 6 s provisioning delay, and polling
+    [ev] = doc["events"]
+    assert (ev["direction"], ev["from"], ev["to"], ev["result"]) == ("up", 2, 3, "ok")
+    assert ev["trigger"] == "threshold" and "throughput at 130% > 80%" in ev["reason"]
+    assert 5.0 <= ev["duration_s"] < 60  # the emulator's 6 s provisioning delay, and polling
     assert doc["statistics"]["events"] == 1
     assert (doc["statistics"]["min_units"], doc["statistics"]["max_units"]) == (2, 3)
     table = subprocess.run([BROKERSCALE, "scale", "events"], env=env, capture_output=True, check=True).stdout.decode()
     assert "2 -> 3" in table and "1 scaling events" in table
+
+
+def test_trace_driven_load_scales_up_then_back_down_one_cku_at_a_time(tmp_path: Path) -> None:
+    """130 MB/s for 90 s, then 10 MB/s: up from 2 CKUs in one step, then down one CKU at a time, each
+    scale-down at least the cooldown after the previous change took effect."""
+    cfg = default_config(time.time())
+    cfg.trace_file = str(emulator_trace(tmp_path / "wave.yaml", [
+        "{t: 0, received_mb_s: 50, sent_mb_s: 80, connections: 900, partitions: 1200, requests_per_s: 500}",
+        "{t: 89, received_mb_s: 50, sent_mb_s: 80, connections: 900, partitions: 1200, requests_per_s: 500}",
+        "{t: 90, received_mb_s: 4, sent_mb_s: 6, connections: 300, partitions: 1200, requests_per_s: 100}"], 1))
+    with running_emulator(tmp_path, delay_s=4.0, config=cfg, check_contract=False) as emu:
+        env = env_for(emu, tmp_path)
+        pol = policy_file(tmp_path, max_units=6, scale_down_cooldown="20s", target_utilization=70)
+        run = controller(env, pol, tmp_path / "wave.log", "--duration", "240s")
+        try:
+            wait_for(lambda: (tmp_path / "store.db").exists() and sum(
+                r["result"] == "ok" and r["action"] == "scale.down" for r in scale_records(tmp_path)) >= 2,
+                330, "two scale-downs")
+        finally:
+            run.terminate()
+            run.wait(30)
+        c = emu.cluster("lkc-health1")
+    records = [r for r in reversed(scale_records(tmp_path)) if r["result"] == "ok"]
+    steps = [(r["action"], r["intent"]["from"], r["intent"]["to"]) for r in records]
+    assert steps[:3] == [("scale.up", 2, 4), ("scale.down", 4, 3), ("scale.down", 3, 2)], steps
+    for prev, nxt in itertools.pairwise(records):
+        if nxt["action"] == "scale.down":
+            assert nxt["ts"] - prev["finished_ts"] >= 20.0  # the scale-down cooldown
+    assert c.cku == c.status_cku == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -189,6 +189,13 @@ def run_command(
     credentials_file: Annotated[Path | None, typer.Option("--credentials-file", metavar="FILE",
                                                           show_default=False,
                                                           help="File with key: and secret:.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", metavar="PORT", show_default=False,
+        help="Serve the controller's Prometheus metrics on 127.0.0.1:PORT/metrics.")] = None,
+    notify_url: Annotated[str | None, typer.Option(
+        "--notify", envvar="BROKERSCALE_SCALE_WEBHOOK", metavar="URL", show_default=False,
+        help="POST each scaling event as JSON to this webhook (or BROKERSCALE_SCALE_WEBHOOK, "
+             "for URLs that carry a token).")] = None,
     metrics_window: Annotated[str, typer.Option(
         "--metrics-window", metavar="DURATION",
         help="Metrics API window each round averages (one-minute points).")] = "3m",
@@ -224,6 +231,20 @@ def run_command(
                                      poll_s=min(2.0, every))
         ctl = Controller(actuator, pol, resolve_capacity(limits, "cku"), store, apply=apply,
                          lease_ttl_s=max(10.0, 4 * every), log=lambda m: console.print(escape_line(m)))
+        from brokerscale.scale.signals import ControllerMetrics, notify
+
+        metrics = ControllerMetrics(actuator.target)
+        if metrics_port is not None:
+            metrics.serve(metrics_port)
+
+        def on_event(d: Any, result: str, event: dict[str, Any]) -> None:
+            metrics.acted(d, result, time.time())
+            if notify_url:
+                problem = notify(notify_url, event)
+                if problem:
+                    err.print(problem)
+
+        ctl.on_decision, ctl.on_event = metrics.decided, on_event
         mode = "applying" if apply else "dry run (add --apply to act)"
         console.print(f"scale run: {actuator.target}, policy {pol.name}, every {every:g}s, {mode}")
         reconciled = False

@@ -79,6 +79,8 @@ class Controller:
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     history: LoadHistory = field(default_factory=LoadHistory)
     history_s: float = 3 * 3600.0
+    on_decision: Callable[[Decision], None] | None = None
+    on_event: Callable[[Decision, str, dict[str, Any]], None] | None = None  # (decision, result, event)
 
     def __post_init__(self) -> None:
         if hasattr(self.actuator, "on_wait"):  # keep the lease while waiting for capacity to land
@@ -151,6 +153,8 @@ class Controller:
                       last_up_at=up, last_down_at=down,
                       under_replicated=int(snap.under_replicated_partitions or 0))
         d = decide(facts, self.history, self.policy, now)
+        if self.on_decision is not None:
+            self.on_decision(d)
         rnd = Round(now, effective, d)
         if d.action is None or not self.apply:
             return rnd
@@ -164,13 +168,22 @@ class Controller:
                   "projected_utilization": round(d.projected_utilization, 1), "policy": self.policy.name,
                   "unit": self.policy.unit}
         started = self.clock()
-        with self.store.audited(actor=ACTOR, action=self.action_name(d.action or ""), target=self.actuator.target,
-                                intent=intent, before={"units": d.units}) as change:
-            self.log(f"intent {change.change_id[:8]}: {d.action} {d.units} -> {d.target} ({d.reason})")
-            self.actuator.request(d.target)
-            waited = self.actuator.wait(d.target, self.wait_timeout_s)
-            change.after = {"units": d.target, "in_effect_after_s": round(self.clock() - started, 1),
-                            "waited_s": round(waited, 1)}
+        event = {"target": self.actuator.target, "ts": started, **intent}
+        try:
+            with self.store.audited(actor=ACTOR, action=self.action_name(d.action or ""),
+                                    target=self.actuator.target, intent=intent, before={"units": d.units}) as change:
+                self.log(f"intent {change.change_id[:8]}: {d.action} {d.units} -> {d.target} ({d.reason})")
+                self.actuator.request(d.target)
+                waited = self.actuator.wait(d.target, self.wait_timeout_s)
+                change.after = {"units": d.target, "in_effect_after_s": round(self.clock() - started, 1),
+                                "waited_s": round(waited, 1)}
+        except Exception as exc:
+            if self.on_event is not None:
+                self.on_event(d, "error", {**event, "result": "error", "error": str(exc)})
+            raise
+        if self.on_event is not None:
+            self.on_event(d, "ok", {**event, "result": "ok", "change_id": change.change_id,
+                                    "duration_s": round(self.clock() - started, 1)})
         self.log(f"result {change.change_id[:8]}: {d.target} {self.policy.unit}s in effect after "
                  f"{self.clock() - started:.0f}s")
 
