@@ -96,6 +96,8 @@ def test_kill_9_between_intent_and_result_then_restart_acts_once(hot_emulator: E
     assert second.wait(120) == 0, (tmp_path / "second.log").read_text()
     log = (tmp_path / "second.log").read_text()
     assert "reconcile: reconciled scale.up to 3: the request had reached the platform" in log
+    first_log = (tmp_path / "first.log").read_text()
+    assert "pre-check cluster healthy: PASS" in first_log and "pre-check peak-hour rules: PASS" in first_log
     records = scale_records(tmp_path)
     assert [(r["action"], r["result"], r["intent"]["to"]) for r in records] == [("scale.up", "ok", 3)]
     assert len(hot_emulator.patches()) == 1  # never requested twice
@@ -165,6 +167,11 @@ def test_events_webhook_and_metrics_of_one_scale_up(hot_emulator: Emu, tmp_path:
                          check=True).stdout
     doc = json.loads(out)
     [ev] = doc["events"]
+    run_log = (tmp_path / "run.log").read_text()
+    # max_units 3 caps the scale-up: 130 MB/s is still 87 % of 3 CKUs, and the post-check says so.
+    for item in ("capacity in place: PASS", "utilization under the threshold: FAIL (87% (limit 80%)",
+                 "lag not growing"):
+        assert f"post-check {item}" in run_log, run_log
     assert (ev["direction"], ev["from"], ev["to"], ev["result"]) == ("up", 2, 3, "ok")
     assert ev["trigger"] == "threshold" and "throughput at 130% > 80%" in ev["reason"]
     assert 5.0 <= ev["duration_s"] < 60  # the emulator's 6 s provisioning delay, and polling

@@ -158,15 +158,73 @@ class Controller:
         rnd = Round(now, effective, d)
         if d.action is None or not self.apply:
             return rnd
-        self._act(d, snap)
-        rnd.acted, rnd.result = True, "ok"
+        rnd.acted = self._act(d, snap)
+        rnd.result = "ok" if rnd.acted else "pre-checks failed"
         return rnd
 
-    def _act(self, d: Decision, snap: Snapshot) -> None:
+    # -- the scaling guide's checklist, as code ----------------------------------------------------
+    def pre_checks(self, d: Decision, snap: Snapshot) -> list[dict[str, Any]]:
+        """Before acting: each item of the scaling checklist with its outcome (pass / fail / info)."""
+        from brokerscale.scale.decide import regime
+
+        r = regime(self.policy, self.clock())
+        s = snap.with_totals()
+        offline, urp = int(s.offline_partitions or 0), int(s.under_replicated_partitions or 0)
+        out = [
+            {"item": "monitor utilization", "outcome": "pass",
+             "detail": f"{d.dimension} at {d.utilization:.0f}% of {d.units} {self.policy.unit}s"},
+            {"item": "identify triggers and bottlenecks", "outcome": "pass",
+             "detail": f"{d.trigger}: binding dimension {d.dimension}"},
+            {"item": "plan capacity on projected growth", "outcome": "pass",
+             "detail": f"projected {d.projected_utilization:.0f}% when new capacity lands"},
+            {"item": "cluster healthy", "outcome": "pass" if offline == 0 and urp == 0 else "fail",
+             "detail": f"{offline} offline, {urp} under-replicated partitions"},
+            {"item": "no running reassignment", "outcome": "pass",
+             "detail": "checked by the platform" if self.policy.unit == "cku" else "none running"},
+            {"item": "maintenance window", "outcome": "pass" if d.action == "up" or r.in_window else "fail",
+             "detail": "scale-ups any time" if d.action == "up" else
+             ("inside a window" if self.policy.maintenance_windows else "no window configured")},
+            {"item": "peak-hour rules", "outcome": "pass" if d.action == "up" or r.can_shrink else "fail",
+             "detail": (r.why or "outside peak hours and seasons") + f"; thresholds {r.up:g}/{r.down:g}%"},
+            {"item": "retention and replication unchanged", "outcome": "pass",
+             "detail": "the autoscaler changes capacity only"},
+        ]
+        return out
+
+    def post_checks(self, d: Decision, before: Snapshot) -> list[dict[str, Any]]:
+        """After the change is in effect: capacity in place, utilization under the threshold, lag."""
+        effective, requested = self.actuator.units()
+        snap = self.actuator.observe()
+        ing, egr, conns, parts = snapshot_load(snap)
+        dem = self.capacity.demand(ing, egr, conns, parts)
+        util = 100.0 * max(dem.values(), default=0.0) / max(1, effective)
+        limit = self.policy.scale_up_utilization if d.action == "up" else self.policy.shrink_guard_utilization
+        lag_before = sum(g.lag_offsets for g in before.groups)
+        lag_after = sum(g.lag_offsets for g in snap.groups)
+        return [
+            {"item": "capacity in place", "outcome": "pass" if effective == d.target and requested is None else "fail",
+             "detail": f"{effective} {self.policy.unit}s in effect"},
+            {"item": "utilization under the threshold", "outcome": "pass" if util <= limit else "fail",
+             "detail": f"{util:.0f}% (limit {limit:g}%)"},
+            {"item": "lag not growing", "outcome": "pass" if lag_after <= max(lag_before * 1.1, lag_before + 1000)
+             else "fail", "detail": f"consumer lag {lag_before:,} -> {lag_after:,} offsets"},
+        ]
+
+    def _log_checks(self, when: str, checks: list[dict[str, Any]]) -> None:
+        for c in checks:
+            self.log(f"{when}-check {c['item']}: {c['outcome'].upper()} ({c['detail']})")
+
+    def _act(self, d: Decision, snap: Snapshot) -> bool:
+        pre = self.pre_checks(d, snap)
+        self._log_checks("pre", pre)
+        failed = [c["item"] for c in pre if c["outcome"] == "fail"]
+        if failed:
+            self.log(f"not acting: pre-checks failed ({', '.join(failed)})")
+            return False
         intent = {"from": d.units, "to": d.target, "direction": d.action, "reason": d.reason, "trigger": d.trigger,
                   "dimension": d.dimension, "utilization": round(d.utilization, 1),
                   "projected_utilization": round(d.projected_utilization, 1), "policy": self.policy.name,
-                  "unit": self.policy.unit}
+                  "unit": self.policy.unit, "pre_checks": pre}
         started = self.clock()
         event = {"target": self.actuator.target, "ts": started, **intent}
         try:
@@ -175,17 +233,21 @@ class Controller:
                 self.log(f"intent {change.change_id[:8]}: {d.action} {d.units} -> {d.target} ({d.reason})")
                 self.actuator.request(d.target)
                 waited = self.actuator.wait(d.target, self.wait_timeout_s)
-                change.after = {"units": d.target, "in_effect_after_s": round(self.clock() - started, 1),
-                                "waited_s": round(waited, 1)}
+                took = round(self.clock() - started, 1)
+                post = self.post_checks(d, snap)
+                self._log_checks("post", post)
+                change.after = {"units": d.target, "in_effect_after_s": took, "waited_s": round(waited, 1),
+                                "post_checks": post}
         except Exception as exc:
             if self.on_event is not None:
                 self.on_event(d, "error", {**event, "result": "error", "error": str(exc)})
             raise
         if self.on_event is not None:
             self.on_event(d, "ok", {**event, "result": "ok", "change_id": change.change_id,
-                                    "duration_s": round(self.clock() - started, 1)})
+                                    "duration_s": (change.after or {}).get("in_effect_after_s")})
         self.log(f"result {change.change_id[:8]}: {d.target} {self.policy.unit}s in effect after "
                  f"{self.clock() - started:.0f}s")
+        return True
 
     def _trim(self, now: float) -> None:
         h = self.history

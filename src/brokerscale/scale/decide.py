@@ -106,9 +106,9 @@ class Decision:
 _REGIME_CACHE: dict[tuple[int, int], tuple[Policy, float, float, Regime]] = {}
 
 
-def regime(policy: Policy, now: datetime) -> Regime:
-    """Which thresholds apply at `now` (an aware datetime) under `policy`."""
-    return _regime_at(policy, now.timestamp(), 0)
+def regime(policy: Policy, now: float) -> Regime:
+    """Which thresholds apply at `now` (Unix seconds) under `policy`."""
+    return _regime_at(policy, now, 2)
 
 
 def _regime_at(policy: Policy, t: float, slot: int) -> Regime:
