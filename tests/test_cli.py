@@ -33,3 +33,15 @@ def test_unknown_verb_and_option_exit_2() -> None:
     res = subprocess.run([sys.executable, "-m", "brokerscale", "plan", "--no-such-flag"], capture_output=True,
                          text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_readme_names_only_packages_that_exist() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`([a-z_]+)/`", section)
+    assert len(named) >= 8
+    missing = [n for n in named if not (root / "src" / "brokerscale" / n / "__init__.py").is_file()]
+    assert missing == []

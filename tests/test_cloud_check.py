@@ -17,7 +17,9 @@ def test_warning_then_ok_after_adding_the_ckus_it_asks_for(tmp_path: Path, monke
         cli_env(monkeypatch, emu)
         assert run_cli(["cloud", "check"]) == 1
         out = capsys.readouterr().out.splitlines()
-        assert out[0].startswith("WARNING - 1 finding(s) on lkc-health1 (2 CKU, cluster load 78%)")
+        assert out[0].startswith("WARNING - 1 warning on lkc-health1 (2 CKU, cluster load 78%): "
+                                 "throughput_utilization_percent 78")
+        assert "(> 70%)" in out[0] and "on cluster (" in out[0]
         assert out[0].endswith("add 1 CKU")
         assert run_cli(["cloud", "cluster", "resize", "--cku", "3", "--apply", "--poll", "0.1s"]) == 0
         capsys.readouterr()

@@ -26,7 +26,7 @@ from brokerscale.dev.cluster import DevCluster
 
 # (title, module with demo_step) in the order the story is told.
 STEPS: list[tuple[str, str]] = [
-    ("Plan: size the cluster for the seed's health-system workload", "brokerscale.plan.demo"),
+    ("Plan: size the cluster for the scaling guide's health-system workload", "brokerscale.plan.demo"),
     ("Load: synthetic HL7 v2 and FHIR traffic", "brokerscale.load.demo"),
     ("Observe: load rises past a threshold and the findings appear", "brokerscale.observe.demo"),
     ("Topics: healthcare topic policy, dry run", "brokerscale.topics.demo"),

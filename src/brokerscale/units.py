@@ -1,6 +1,6 @@
 """Parsing of human quantities: sizes, durations and rates.
 
-Units are decimal (1 KB = 1,000 B, 1 MB = 10^6 B), as the seed document's arithmetic is. Binary
+Units are decimal (1 KB = 1,000 B, 1 MB = 10^6 B), as the scaling guide's arithmetic is. Binary
 suffixes (KiB, MiB, GiB, TiB) are accepted too.
 """
 
@@ -53,6 +53,24 @@ def format_bytes(n: float) -> str:
             v = n / scale
             return f"{v:.3g} {unit}" if v < 1000 else f"{v:,.0f} {unit}"
     return f"{n:.0f} B"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 partition', '2 partitions', '1 warning', '2 warnings'."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def format_value(value: float, unit: str = "") -> str:
+    """A measured value as people write it: 24,000 offsets, 78%, 1.5 MB/s — never 2.4e+04."""
+    if value == int(value) or abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:,.1f}"
+    else:
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+    if not unit:
+        return text
+    return f"{text}%" if unit == "%" else f"{text} {unit}"
 
 
 def format_duration(seconds: float) -> str:

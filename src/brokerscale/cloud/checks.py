@@ -13,22 +13,19 @@ from pathlib import Path
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe.capacity import from_ckus, utilization
 from brokerscale.observe.rules import load_rules
-from brokerscale.observe.triggers import evaluate, worst
+from brokerscale.observe.summary import check_text
+from brokerscale.observe.triggers import evaluate
 
 
 def run_check(snap: Snapshot, *, rules_file: Path | None, limits_name: str) -> tuple[int, str, list[Finding]]:
-    """(exit code, summary line, findings) in the monitoring convention: 0 OK, 1 WARNING, 2 CRITICAL."""
+    """(exit code, check text, findings) in the monitoring convention: 0 OK, 1 WARNING, 2 CRITICAL.
+
+    The text is `brokerscale check`'s: the summary line first, then one line per finding."""
     rules = load_rules(rules_file)
     cap = from_ckus(snap.cku_count, limits_name) if snap.cku_count else None
     utils = utilization(snap, cap) if cap is not None else []
     findings = evaluate(snap, rules, utils, cap)
-    sev = worst(findings)
     load = "" if snap.cluster_load_percent is None else f", cluster load {snap.cluster_load_percent:.0f}%"
     ckus = f"{snap.cku_count} CKU" if snap.cku_count else "no CKUs"
-    if sev is None:
-        return 0, f"OK - no scaling triggers fired on {snap.cluster} ({ckus}{load})", findings
-    head = findings[0]
-    unit = "%" if head.unit == "%" else ""
-    return (2 if sev == "critical" else 1,
-            f"{sev.upper()} - {len(findings)} finding(s) on {snap.cluster} ({ckus}{load}): {head.metric} "
-            f"{head.value:,.4g}{unit} (> {head.threshold:g}) — {head.action}", findings)
+    code, text = check_text(findings, f"{snap.cluster} ({ckus}{load})")
+    return code, text, findings

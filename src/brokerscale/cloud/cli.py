@@ -262,7 +262,7 @@ def cluster_upgrade(
     credentials_file: CredsOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Upgrade a Basic cluster to Standard and monitor it until done (the seed's monitorClusterUpgrade).
+    """Upgrade a Basic cluster to Standard and monitor it until done (the scaling guide's monitorClusterUpgrade).
 
     The upgrade is sent alone (`spec.config.kind` only), as Confluent requires. There is no downgrade.
 
@@ -394,19 +394,19 @@ def check_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
         with _Api(api_url, metrics_url, credentials_file) as api:
             cluster = api.cmk.get_cluster(cluster_id, environment)
             snap = collect_snapshot(api.metrics, cluster, now=time.time(), window_s=window_s)
-        code, line, findings = run_check(snap, rules_file=rules, limits_name=limits)
+        code, text, findings = run_check(snap, rules_file=rules, limits_name=limits)
     except BrokerscaleError as exc:
         if fmt == OutputFormat.json:
             print_json({"status": "UNKNOWN", "exit_code": 3, "reason": exc.message})
         else:
             sys.stdout.write(f"UNKNOWN - {exc.message}\n")
         raise typer.Exit(3) from None
+    line = text.split("\n", 1)[0]
     if fmt == OutputFormat.json:
         print_json({"status": line.split(" ", 1)[0], "exit_code": code, "summary": line,
                     "findings": [f.model_dump(mode="json") for f in findings]})
     else:
-        lines = [line] + [f"{f.severity.upper()}: {f.scope} {f.target}: {f.message} — {f.action}" for f in findings]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(text)
     sys.stdout.flush()
     raise typer.Exit(code)
 
@@ -417,7 +417,7 @@ def storage_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
                     limits: LimitsOpt = DEFAULT_LIMITS, api_url: ApiUrlOpt = API_URL,
                     metrics_url: MetricsUrlOpt = METRICS_URL, credentials_file: CredsOpt = None,
                     fmt: FormatOpt = OutputFormat.table) -> None:
-    """Retained bytes per day, growth, 30/90-day projections and tier advice (the seed's monitorStorageUsage).
+    """Retained bytes per day, growth, 30/90-day projections and tier advice (the scaling guide's monitorStorageUsage).
 
     Example:
 

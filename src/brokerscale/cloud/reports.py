@@ -1,6 +1,6 @@
 """Storage and scaling-event reports from Metrics API series (pure: points in, report out).
 
-Storage follows the seed's monitorStorageUsage (daily retained bytes, growth, 30/90-day projections,
+Storage follows the scaling guide's monitorStorageUsage (daily retained bytes, growth, 30/90-day projections,
 tier advice), with one correction: the daily growth is the growth divided by the days the data actually
 spans, not by the requested window. Scaling events follow getAutoScalingEvents, but on the real metric
 (`dedicated_cku_count`) and counting changes, not distinct values (2 -> 3 -> 2 is two events).

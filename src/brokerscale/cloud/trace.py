@@ -125,10 +125,6 @@ def parse_trace(data: object, source: str) -> Trace:
 TRACES_DIR = Path(__file__).resolve().parent.parent / "data" / "traces"
 
 
-def shipped_traces() -> list[str]:
-    return sorted(p.stem for p in TRACES_DIR.glob("*.yaml"))
-
-
 def load_trace(path: Path) -> Trace:
     """Read a trace file; a bare name (`cloud-morning-peak`) means a trace shipped with brokerscale."""
     shipped = TRACES_DIR / f"{path}.yaml"

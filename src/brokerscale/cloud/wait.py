@@ -25,7 +25,7 @@ def wait_for(read: Callable[[], CloudCluster], done: Callable[[CloudCluster], bo
              clock: Callable[[], float] = time.monotonic) -> CloudCluster:
     """Poll `read()` every `poll_s` until `done(cluster)`; raise OperationFailed on FAILED or timeout.
 
-    Like the seed's monitorClusterUpgrade, a read that fails for a server-side reason (5xx, rate limit,
+    Like the scaling guide's monitorClusterUpgrade, a read that fails for a server-side reason (5xx, rate limit,
     network) after the client's own retries does not end the wait: the change is Confluent's to finish,
     so the next poll tries again until the timeout. A 4xx (the cluster is gone, the key revoked) does.
     `first` is the cluster as the change request returned it, so the wait starts without a read.

@@ -1,7 +1,7 @@
 """Storage forecast: retained bytes over time -> daily growth, 30/90-day projections, days to a limit.
 
 Pure (the samples and the limit are passed in). The trend is an ordinary least-squares line through all
-samples, not the first-to-last difference the seed's example uses (one noisy endpoint would swing it),
+samples, not the first-to-last difference the scaling guide's example uses (one noisy endpoint would swing it),
 and it reports how sure it is: the slope's standard error and the history's span. With fewer than
 `min_points` samples there is no forecast, only the reason.
 """
@@ -54,7 +54,7 @@ def forecast_storage(points: Sequence[tuple[float, float]], *, now: float, limit
                      upgrade_to: str | None = "standard") -> StorageForecast:
     """Project retained bytes `points` ((ts, bytes), any order) to 30 and 90 days after `now`.
 
-    `tier` + `limit_bytes` give the seed's advice: a tier whose storage limit is passed within 90 days
+    `tier` + `limit_bytes` give the scaling guide's advice: a tier whose storage limit is passed within 90 days
     should move up (Basic's 5 TB -> Standard). Without a tier the limit is a disk to grow or retention
     to shorten.
     """

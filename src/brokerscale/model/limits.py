@@ -7,7 +7,7 @@ work reads the tier limits. Everyone reads the same figures from here.
 
 Usage::
 
-    limits = load_limits()                     # the seed's figures (the organisation's standard)
+    limits = load_limits()                     # the scaling guide's figures (the organisation's standard)
     limits = load_limits("confluent-2026")     # Confluent's published figures
     limits = load_limits("ops/limits.yaml")    # your own file, same schema
     cap = limits.cku_capacity(5)               # what 5 CKUs carry

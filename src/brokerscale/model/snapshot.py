@@ -165,7 +165,7 @@ class Snapshot(_Model):
 
     @property
     def throughput_bytes_per_s(self) -> float | None:
-        """In + out, as the seed's CKU capacity counts it."""
+        """In + out, as the scaling guide's CKU capacity counts it."""
         if self.bytes_in_per_s is None and self.bytes_out_per_s is None:
             return None
         return (self.bytes_in_per_s or 0.0) + (self.bytes_out_per_s or 0.0)
@@ -230,7 +230,8 @@ class Finding(_Model):
     severity: Severity
     metric: str
     value: float
-    threshold: float
+    threshold: float | None = None  # None: the rule fired on a status, not past a number
+    direction: Literal["above", "below"] = "above"  # which side of the threshold fires
     unit: str = ""
     scope: Scope = "cluster"
     target: str = ""

@@ -4,7 +4,7 @@ People type these files, so validation is strict: unknown keys (typos), duplicat
 are all rejected with one line naming the file, the field path and the reason. A typo that silently
 falls back to a default would size a clinical cluster wrongly without anyone noticing.
 
-Units are decimal (1 KB = 1,000 B) as the seed's arithmetic is; sizes may be written as numbers of
+Units are decimal (1 KB = 1,000 B) as the scaling guide's arithmetic is; sizes may be written as numbers of
 bytes or as text (``message_bytes: 5KB``).
 """
 

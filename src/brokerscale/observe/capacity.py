@@ -100,7 +100,7 @@ class Utilization(BaseModel):
 
 
 def from_ckus(ckus: int, limits_name: str = "design-doc") -> Capacity:
-    """Capacity of `ckus` CKUs under a limits profile (design-doc: the seed's figures)."""
+    """Capacity of `ckus` CKUs under a limits profile (design-doc: the scaling guide's figures)."""
     from brokerscale.model.limits import load_limits
 
     if ckus < 1:

@@ -13,7 +13,6 @@ import typer
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput, BrokerscaleError
-from brokerscale.model.snapshot import Finding
 from brokerscale.observe import render
 from brokerscale.observe.capacity import Capacity, from_brokers
 from brokerscale.observe.collect import Observer, Round
@@ -29,7 +28,7 @@ from brokerscale.observe.options import (
     build_observer,
     interval_seconds,
 )
-from brokerscale.observe.triggers import worst
+from brokerscale.observe.summary import check_text
 from brokerscale.units import parse_duration
 from brokerscale.web.plot_file import PlotOpt, check_plot_path
 
@@ -118,19 +117,6 @@ def _render_round(r: Round, obs: Observer, *, brokers: bool) -> None:
     render.findings_table(console, r.findings)
 
 
-def _summary(findings: list[Finding]) -> tuple[int, str]:
-    sev = worst(findings)
-    if sev is None:
-        return 0, "OK - no scaling triggers fired"
-    code = 2 if sev == "critical" else 1
-    crit = sum(1 for f in findings if f.severity == "critical")
-    warn = len(findings) - crit
-    head = findings[0]
-    counts = ", ".join(x for x in (f"{crit} critical" if crit else "", f"{warn} warning" if warn else "") if x)
-    return code, (f"{sev.upper()} - {counts}: {head.metric} {head.value:,.4g}{'%' if head.unit == '%' else ''} "
-                  f"on {head.scope} {head.target} (> {head.threshold:g}) — {head.action}")
-
-
 def check_command(
     bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
     capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
@@ -162,15 +148,15 @@ def check_command(
         else:
             sys.stdout.write(f"UNKNOWN - {exc.message}\n")
         raise typer.Exit(3) from None
-    code, line = _summary(r.findings)
+    code, text = check_text(r.findings)
+    line = text.split("\n", 1)[0]
     if fmt == OutputFormat.json:
         print_json({"status": line.split(" ", 1)[0], "exit_code": code, "summary": line,
                     "findings": [f.model_dump(mode="json") for f in r.findings],
                     "utilization": [u.model_dump(mode="json") for u in r.utilization],
                     "window_s": r.snapshot.window_s})
     else:
-        out = [line] + [f"{f.severity.upper()}: {f.scope} {f.target}: {f.message} — {f.action}" for f in r.findings]
-        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.write(text)
     sys.stdout.flush()
     raise typer.Exit(code)
 
@@ -255,13 +241,3 @@ def _plot_lag(obs: Observer, groups: list[str], since: float, path: Path) -> Non
                  series=[*offsets.series, *(s.model_copy(update={"name": f"{s.name} (s)", "axis": "y2", "dash": True})
                                             for s in seconds.series)], note=offsets.note)
     save_plot(both, path)
-
-
-def register(app: typer.Typer) -> None:
-    """The observe verbs as top-level commands (one registration line in brokerscale.cli)."""
-    from brokerscale.observe.exporter import exporter_command
-
-    app.command("observe")(observe_command)
-    app.command("check")(check_command)
-    app.command("lag")(lag_command)
-    app.command("exporter")(exporter_command)

@@ -19,7 +19,7 @@ broker:
   connections: 1000
   partition_replicas: 1000
 """
-RULES = """# The seed's thresholds; this machine's own latency is left out of the story.
+RULES = """# The scaling guide's thresholds; this machine's own latency is left out of the story.
 request_latency_p99_ms: {enabled: false}
 request_queue_time_ms: {enabled: false}
 request_handler_idle_percent: {enabled: false}
@@ -62,7 +62,7 @@ def demo_step(ctx: Any) -> None:
     rules_path = ctx.workdir / "rules.yaml"
     rules_path.write_text(RULES)
     con.print(f"capacity file: {cap_path.name} — 3 brokers x 50 KB/s = 150 KB/s; triggers: warning > 70 %, "
-              "critical > 85 % (the seed's table)")
+              "critical > 85 % (the scaling guide's table)")
     # Bytes in come from timestamped admin data (leader log sizes); no exporter scrape keeps this step short.
     obs = Observer(ConnectionProfile(ctx.bootstrap), load_rules(rules_path),
                    capacity_file=load_capacity_file(cap_path))

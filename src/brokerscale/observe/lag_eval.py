@@ -167,6 +167,3 @@ def group_status(parts: Sequence[PartitionLag]) -> tuple[LagStatus, str]:
     where = f"{worst.topic}[{worst.partition}]"
     return worst.status, f"{n} partition(s) {worst.status.value}: {where} {worst.reason}"
 
-
-def severity_rank(status: LagStatus) -> int:
-    return _SEVERITY[status]

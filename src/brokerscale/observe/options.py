@@ -26,12 +26,12 @@ CkusOpt = Annotated[
 LimitsOpt = Annotated[
     str | None,
     typer.Option("--limits", metavar="NAME|FILE", show_default=False,
-                 help="Limits profile for --ckus: design-doc (default, the seed's figures) or confluent-2026."),
+                 help="Limits profile for --ckus: design-doc (default, the scaling guide's figures) or confluent-2026."),
 ]
 RulesOpt = Annotated[
     Path | None,
     typer.Option("--rules", metavar="FILE", envvar="BROKERSCALE_RULES", show_default=False,
-                 help="Trigger rules YAML merged over the shipped defaults (the seed's trigger table)."),
+                 help="Trigger rules YAML merged over the shipped defaults (the scaling guide's trigger table)."),
 ]
 MetricsUrlOpt = Annotated[
     list[str] | None,

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from brokerscale.model.snapshot import Finding, GroupLag, LagStatus, Snapshot
 from brokerscale.observe.capacity import Capacity, Utilization
-from brokerscale.units import format_bytes
+from brokerscale.units import format_bytes, format_value
 
 _SEV_STYLE = {"critical": "bold red", "warning": "yellow"}
 _LAG_STYLE = {LagStatus.OK: "green", LagStatus.WARNING: "yellow", LagStatus.REWIND: "yellow",
@@ -122,7 +122,9 @@ def findings_table(con: Console, findings: list[Finding]) -> None:
         t.add_column(col, justify="right" if col in ("value", "threshold") else "left")
     for f in findings:
         style = _SEV_STYLE[f.severity]
-        unit = "" if f.unit in ("", "offsets") else f" {f.unit}" if f.unit != "%" else "%"
-        t.add_row(f"[{style}]{f.severity.upper()}[/]", f.scope, f.target, f.metric, f"{f.value:,.4g}{unit}",
-                  f"{f.threshold:,.4g}{unit}", f.action)
+        unit = "" if f.unit == "offsets" else f.unit
+        limit = "–" if f.threshold is None else \
+            f"{'<' if f.direction == 'below' else '>'} {format_value(f.threshold, unit)}"
+        t.add_row(f"[{style}]{f.severity.upper()}[/]", f.scope, f.target, f.metric, format_value(f.value, unit),
+                  limit, f.action)
     con.print(t)

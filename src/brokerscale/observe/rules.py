@@ -1,4 +1,4 @@
-"""Trigger rules: the seed's scaling-trigger table as data, overridable by a YAML file.
+"""Trigger rules: the scaling guide's scaling-trigger table as data, overridable by a YAML file.
 
 A user's file only needs the rules and fields it changes; the rest keep the shipped defaults
 (`data/rules/default.yaml`). Any mistake is one line naming the file, the field and the reason.

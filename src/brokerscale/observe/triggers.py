@@ -10,7 +10,7 @@ from __future__ import annotations
 from brokerscale.model.snapshot import Finding, GroupLag, LagStatus, Scope, Severity, Snapshot
 from brokerscale.observe.capacity import Capacity, Utilization, units_needed
 from brokerscale.observe.rules import BelowThreshold, RuleSet, Threshold
-from brokerscale.units import format_bytes
+from brokerscale.units import format_bytes, plural
 
 _DIMENSION_RULE = {"throughput": "throughput", "ingress": "throughput", "egress": "throughput",
                    "connections": "connections", "partitions": "partitions", "requests": "request_rate",
@@ -52,7 +52,7 @@ def _below(rule: BelowThreshold, value: float) -> tuple[Severity, float] | None:
 def _capacity_action(u: Utilization, cap: Capacity, rule: Threshold) -> str:
     target = rule.warning or rule.critical or 70.0
     if u.scope == "broker":
-        return f"move partition leadership off {u.target} (brokerscale balance) or add a broker"
+        return f"move partition leadership off {u.target} (brokerscale rebalance) or add a broker"
     extra = units_needed(u.percent, cap.units, target) - cap.units
     if cap.unit == "cku":
         return f"add {extra} CKU"
@@ -118,7 +118,7 @@ def _broker_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
             if low:
                 out.append(Finding(rule="request_handler_idle_percent", severity=low[0],
                                    metric="request_handler_idle_percent", value=round(pct, 1), threshold=low[1],
-                                   unit="%", scope="broker", target=target,
+                                   direction="below", unit="%", scope="broker", target=target,
                                    action=f"raise num.io.threads on {target} or add brokers",
                                    message=f"request handler threads only {pct:.0f}% idle on {target}"))
     return out
@@ -128,16 +128,20 @@ def _health_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
     out: list[Finding] = []
     down = [b.id for b in snap.brokers if not b.alive]
     down_text = f" (broker{'s' if len(down) > 1 else ''} down: {', '.join(map(str, down))})" if down else ""
-    checks: list[tuple[str, int | None, str, str]] = [
+    # (rule, count, action, what one partition has, what several have)
+    checks: list[tuple[str, int | None, str, str, str]] = [
         ("under_replicated_partitions", snap.under_replicated_partitions,
-         "under-replicated partitions: fix before scaling", "partitions have fewer in-sync replicas than replicas"),
+         "under-replicated partitions: fix before scaling", "partition has fewer in-sync replicas than replicas",
+         "partitions have fewer in-sync replicas than replicas"),
         ("under_min_isr_partitions", snap.under_min_isr_partitions,
          "partitions below min.insync.replicas (acks=all producers fail): fix before scaling",
-         "partitions below min.insync.replicas"),
+         "partition below min.insync.replicas", "partitions below min.insync.replicas"),
         ("offline_partitions", snap.offline_partitions,
-         "offline partitions have no leader: restore the brokers before anything else", "partitions have no leader"),
+         "offline partitions have no leader: restore the brokers before anything else", "partition has no leader",
+         "partitions have no leader"),
     ]
-    for name, value, action, what in checks:
+    for name, value, action, one, several in checks:
+        what = one if value == 1 else several
         rule: Threshold = getattr(rules, name)
         hit = _above(rule, float(value)) if value is not None else None
         if hit and value is not None:
@@ -160,7 +164,7 @@ def _topic_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
                                threshold=hit[1], unit="MB/s", scope="topic", target=t.name,
                                action=f"add partitions to {t.name}",
                                message=f"{t.name} takes {per_part:.1f} MB/s per partition "
-                                       f"over {len(t.partitions)} partitions"))
+                                       f"over {plural(len(t.partitions), 'partition')}"))
     return out
 
 
@@ -180,6 +184,11 @@ def _lag_action(g: GroupLag, snap: Snapshot) -> tuple[str, Scope, str]:
     return f"add consumers to group {g.group}", "group", g.group
 
 
+def _lag_threshold(g: GroupLag, max_offsets: int | None) -> float | None:
+    """The offsets threshold when it is what the group is past; a status alone has no threshold."""
+    return float(max_offsets) if max_offsets is not None and g.lag_offsets >= max_offsets else None
+
+
 def _lag_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
     rule = rules.consumer_lag
     if not rule.enabled:
@@ -196,7 +205,8 @@ def _lag_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
         action, scope, target = _lag_action(g, snap)
         secs = f", {g.max_lag_seconds:.1f} s behind" if g.max_lag_seconds is not None else ""
         out.append(Finding(rule="consumer_lag", severity=sev, metric="consumer_lag_offsets",
-                           value=g.lag_offsets, threshold=float(rule.max_lag_offsets or 0), unit="offsets",
+                           value=g.lag_offsets, unit="offsets",
+                           threshold=_lag_threshold(g, rule.max_lag_offsets),
                            scope=scope, target=target if scope == "topic" else g.group, action=action,
                            message=f"group {g.group} {g.status.value}: {g.lag_offsets:,} offsets{secs}; {g.reason}"))
     return out

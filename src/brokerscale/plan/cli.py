@@ -84,7 +84,7 @@ def plan_command(
                                              help="Workload file (see examples/).")],
     limits: Annotated[str | None, typer.Option(
         "--limits", "-l", metavar="NAME|PATH", show_default=False,
-        help="Limits profile: design-doc (the seed's figures), confluent-2026, or a YAML file. "
+        help="Limits profile: design-doc (the scaling guide's figures), confluent-2026, or a YAML file. "
              "Default: the workload's `limits:` (design-doc).")] = None,
     fmt: Annotated[PlanFormat, typer.Option(
         "--format", "-f", help="table for people, markdown for change requests, json for scripts.")]

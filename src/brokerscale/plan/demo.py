@@ -1,4 +1,4 @@
-"""Demo section: plan the seed's health-system workload and write its deployment files."""
+"""Demo section: plan the scaling guide's health-system workload and write its deployment files."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Strimzi (kafka.strimzi.io/v1, KRaft): a `Kafka` with Cruise Control and `autoRebalance` templates,
 a controller and a broker `KafkaNodePool`, the two `KafkaRebalance` templates and one `KafkaTopic`
-per planned topic. The StatefulSet is the seed's, corrected: KRaft instead of ZooKeeper, a single
+per planned topic. The StatefulSet is the scaling guide's, corrected: KRaft instead of ZooKeeper, a single
 `fieldPath` per `fieldRef`, node ids derived from the pod ordinal, and the planned replica count.
 """
 

@@ -2,7 +2,7 @@
 
 `confluent_kafka_cluster` takes exactly one of `basic {}`, `standard {}`, `enterprise {}` or
 `dedicated { cku = N }`; elastic types may carry `max_ecku`. There is no `cku_auto_scaling` block
-(the seed invents one): CKU changes go through brokerscale's own scaler. Secrets are Terraform
+(the scaling guide invents one): CKU changes go through brokerscale's own scaler. Secrets are Terraform
 variables marked sensitive, never literals; the provider reads CONFLUENT_CLOUD_API_KEY/SECRET.
 """
 
@@ -104,7 +104,7 @@ def render_terraform(plan: Plan, workload: Workload) -> dict[str, str]:
         "}",
     ]
     topics: list[str] = [
-        f"# Topics of workload {workload.name!r}: partitions from the seed's rule with class bounds.",
+        f"# Topics of workload {workload.name!r}: partitions from the scaling guide's rule with class bounds.",
         "",
     ]
     specs = {t.name: t for t in workload.topics}

@@ -1,10 +1,10 @@
-"""Partition count for a topic: the seed's calculateOptimalPartitions, bounded by the topic class.
+"""Partition count for a topic: the scaling guide's calculateOptimalPartitions, bounded by the topic class.
 
 This is the one implementation of the rule: the planner and the topics optimizer both import it, so a
 topic planned today gets the same count the optimizer later checks it against.
 
-The seed's rule: at most 10 MB/s per partition, 30 % growth allowance, at least 6, a multiple of 3
-(even spread over 3 brokers / racks). The seed's "Partition Scaling Guidelines" table adds a floor
+The scaling guide's rule: at most 10 MB/s per partition, 30 % growth allowance, at least 6, a multiple of 3
+(even spread over 3 brokers / racks). The scaling guide's "Partition Scaling Guidelines" table adds a floor
 and a ceiling per topic class; a formula above the ceiling keeps the ceiling and is reported, since
 the real fix (split the topic, raise the cap) is a human decision.
 """
@@ -21,7 +21,7 @@ GROWTH_FACTOR = 1.3
 MIN_PARTITIONS = 6
 MULTIPLE = 3
 
-#: topic class -> (floor, cap), from the seed's "Partition Scaling Guidelines".
+#: topic class -> (floor, cap), from the scaling guide's "Partition Scaling Guidelines".
 CLASS_BOUNDS: dict[str, tuple[int, int]] = {
     "high-volume-clinical": (24, 128),
     "standard-operational": (12, 64),
@@ -42,7 +42,7 @@ class PartitionTarget:
 
 
 def formula_partitions(throughput_mb_s: float) -> int:
-    """The seed's formula alone: max(6, 3 × ceil(ceil(1.3 × T / 10) / 3)), T = in + out MB/s."""
+    """The scaling guide's formula alone: max(6, 3 × ceil(ceil(1.3 × T / 10) / 3)), T = in + out MB/s."""
     if not math.isfinite(throughput_mb_s) or throughput_mb_s < 0:
         raise BadInput(f"throughput: {throughput_mb_s!r} must be a finite number >= 0 MB/s")
     # round() strips binary noise (1.3 × 100 / 10 must be 13, not 13.000000000000002).

@@ -1,6 +1,6 @@
 """Sizing: workload + limits profile -> Plan. Pure arithmetic; every result names its rule.
 
-The rules are the seed's ("Capacity Planning", "CKU Planning", "Tier Comparison", "Partition Scaling
+The rules are the scaling guide's ("Capacity Planning", "CKU Planning", "Tier Comparison", "Partition Scaling
 Guidelines", "Broker Scaling Guidelines"); the figures come from the limits profile so a change in
 Confluent's published limits is a data change, not a code change. Each count is a ceiling of
 demand ÷ capacity, so more load can never produce a smaller cluster.
@@ -172,7 +172,7 @@ def size_brokers(workload: Workload, limits: LimitsProfile, ingress: float, egre
     ]
     floor = max(MIN_BROKERS, rf)
     brokers, binding = _binding(dims, floor, "minimum")
-    rule = (f"largest dimension at {pct} utilisation (the seed's scaling trigger); "
+    rule = (f"largest dimension at {pct} utilisation (the scaling guide's scaling trigger); "
             f"at least {floor} (3 brokers, replication factor {rf})")
     if workload.availability == "multi-zone" and brokers % ZONES:
         brokers += ZONES - brokers % ZONES
@@ -212,7 +212,7 @@ def _findings(workload: Workload, topics: list[TopicPlan], confluent: ConfluentP
         if t.topic_class == "high-volume-clinical" and t.retention_days < CLINICAL_RETENTION_DAYS:
             out.append(PlanFinding(
                 "info", "topic.retention", t.name,
-                f"retention {_n(t.retention_days)} days is below the seed's 30+ days for clinical data"))
+                f"retention {_n(t.retention_days)} days is below the scaling guide's 30+ days for clinical data"))
     unmodelled = [t.name for t in topics if t.egress_bytes_s is None]
     if unmodelled:
         more = f" and {len(unmodelled) - 5} more" if len(unmodelled) > 5 else ""

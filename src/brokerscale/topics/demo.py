@@ -1,6 +1,6 @@
 """The topics section of `brokerscale demo`: drifted healthcare topics, an optimize dry run, a hot partition.
 
-It creates four small topics that break the policy in the ways the seed warns about (short clinical
+It creates four small topics that break the policy in the ways the scaling guide warns about (short clinical
 retention, min.insync.replicas 1, a compacted PHI topic, a keyed topic below its class floor, a
 reference topic above its target), runs a few seconds of synthetic load — one device key far busier
 than the rest — and shows what `brokerscale topics optimize` and `topics hot` report. Nothing is

@@ -44,9 +44,10 @@ def moved_key_fraction(current: int, target: int) -> float:
 def key_remap_explanation(topic: str, key: str, current: int, target: int) -> str:
     """Why adding partitions to a keyed topic is not a routine change."""
     moved = moved_key_fraction(current, target)
+    article = "an" if key[:1].lower() in "aeiou" else "a"
     return (f"{topic} is partitioned by {key}: Kafka places a record on hash({key}) mod partitions, so "
             f"going from {current} to {target} partitions sends {moved:.0%} of {key}s to a different partition. "
-            f"While producers pick up the new count, a {key}'s new events can be read before its older "
+            f"While producers pick up the new count, {article} {key}'s new events can be read before its older "
             f"ones still queued on the old partition — per-{key.removesuffix('_id')} ordering breaks. "
             f"Do it in a quiet window with consumers drained, then pass --allow-key-remap.")
 

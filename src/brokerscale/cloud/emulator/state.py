@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from brokerscale.cloud.trace import Trace, default_trace, load_trace, parse_trace
+from brokerscale.cloud.trace import Trace, default_trace, load_trace
 from brokerscale.errors import BadInput, from_validation_error
 
 
@@ -253,7 +253,3 @@ class EmulatorState:
             values["partitions"] = float(sum(t.partitions for t in c.topics))
         return values
 
-
-def parse_trace_inline(data: object) -> Trace:
-    """For tests and the demo: a trace given as data rather than a file."""
-    return parse_trace(data, "trace")
