@@ -138,3 +138,19 @@ def test_stop_after_moving_when_members_are_gone() -> None:
 def test_stall_when_frozen_longer_than_it_moved() -> None:
     pts = _pts([(0, 100, 150), (1, 130, 200), (2, 130, 250), (3, 130, 300), (4, 130, 350)])
     assert partition_status(pts, group_active=True)[0] == LagStatus.STALL
+
+
+def test_group_without_members_and_with_lag_is_stop_from_the_first_observation() -> None:
+    # Reported: 0 members, 42,000 behind, one `check --no-history` (two observations) said OK.
+    one = [OffsetPoint(100.0, 0, 42_000)]
+    status, reason = partition_status(one, group_active=False)
+    assert status == LagStatus.STOP and "no active members" in reason
+    two = [OffsetPoint(100.0, 0, 42_000), OffsetPoint(105.0, 0, 42_000)]
+    assert partition_status(two, group_active=False)[0] == LagStatus.STOP
+    # Membership unknown or present: growing still needs the window.
+    assert partition_status(two, group_active=None)[0] == LagStatus.UNKNOWN
+    assert partition_status(two, group_active=True)[0] == LagStatus.UNKNOWN
+    # Caught up without members is fine, and a rewind is still reported as one.
+    assert partition_status([OffsetPoint(100.0, 42_000, 42_000)], group_active=False)[0] == LagStatus.OK
+    rewound = [OffsetPoint(100.0, 500, 42_000), OffsetPoint(105.0, 0, 42_000), OffsetPoint(110.0, 0, 42_000)]
+    assert partition_status(rewound, group_active=False)[0] == LagStatus.REWIND

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from brokerscale.errors import BadInput, Unreachable
+from brokerscale.errors import BadInput, Unreachable, from_validation_error
 
 SECRET_KEYS = ("sasl.jaas.config", "sasl.password", "ssl.key.password", "ssl.keystore.password",
                "ssl.truststore.password", "basic.auth.user.info")
@@ -155,25 +155,50 @@ def _config_file() -> Path | None:
     return local if local.exists() else None
 
 
+class NamedCluster(BaseModel):
+    """One entry under `clusters:` in brokerscale.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap: str = Field(min_length=1)
+    command_config: Path | None = None
+    properties: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class ConfigFile(BaseModel):
+    """brokerscale.yaml: named clusters. A key it does not know is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clusters: dict[str, NamedCluster] = Field(default_factory=dict)
+
+
+def load_config_file(path: Path) -> ConfigFile:
+    from brokerscale.model.files import read_yaml
+
+    doc = read_yaml(path)
+    if doc is None:
+        return ConfigFile()
+    if not isinstance(doc, dict):
+        raise BadInput(f"{path}: (top level): must be a mapping with clusters:")
+    try:
+        return ConfigFile.model_validate(doc)
+    except ValidationError as exc:
+        raise from_validation_error(str(path), exc, ConfigFile) from None
+
+
 def _named_cluster(name: str) -> ConnectionProfile | None:
     path = _config_file()
     if path is None or not path.exists():
         return None
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    clusters = doc.get("clusters") or {}
-    if not isinstance(clusters, dict) or name not in clusters:
+    entry = load_config_file(path).clusters.get(name)
+    if entry is None:
         return None
-    entry = clusters[name] or {}
-    if not isinstance(entry, dict) or "bootstrap" not in entry:
-        raise BadInput(f"{path}: clusters.{name}.bootstrap: field required")
     props: dict[str, str] = {}
-    if entry.get("command_config"):
-        props.update(read_properties(Path(entry["command_config"])))
-    props.update({str(k): str(v) for k, v in (entry.get("properties") or {}).items()})
-    return ConnectionProfile(bootstrap=str(entry["bootstrap"]), properties=props, name=name)
+    if entry.command_config is not None:
+        props.update(read_properties(entry.command_config))
+    props.update({str(k): str(v) for k, v in entry.properties.items()})
+    return ConnectionProfile(bootstrap=entry.bootstrap, properties=props, name=name)
 
 
 def resolve(bootstrap: str | None = None, command_config: Path | None = None,

@@ -7,6 +7,8 @@ it into that line on stderr and exit code 2 — never a traceback.
 
 from __future__ import annotations
 
+import difflib
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,13 +53,54 @@ def field_path(loc: Sequence[Any]) -> str:
     return out or "(top level)"
 
 
-def from_validation_error(source: str, exc: Any) -> BadInput:
-    """Turn a pydantic ValidationError into one line: `file: field.path: reason`."""
+def _model_in(annotation: Any) -> tuple[Any, bool]:
+    """The pydantic model inside a field's annotation, and whether a dict key comes before it."""
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return (annotation if hasattr(annotation, "model_fields") else None), False
+    keyed = origin is dict
+    for arg in typing.get_args(annotation):
+        model, inner_keyed = _model_in(arg)
+        if model is not None:
+            return model, keyed or inner_keyed
+    return None, False
+
+
+def _keys_at(model: Any, loc: Sequence[Any]) -> list[str]:
+    """Field names (and aliases) of the model reached by following `loc` from `model`."""
+    skip_key = False
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int) or skip_key:
+            skip_key = False
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model, skip_key = _model_in(field.annotation)
+    if model is None:
+        return []
+    return [name for n, f in model.model_fields.items() for name in (n, f.alias) if name]
+
+
+def unknown_key(loc: Sequence[Any], model: Any = None) -> str:
+    """'unknown field' plus the closest valid key when there is one: a misspelt key is named, not ignored."""
+    close = difflib.get_close_matches(str(loc[-1]), _keys_at(model, loc[:-1]), n=1, cutoff=0.6) \
+        if model is not None and loc else []
+    return f"unknown field (did you mean {close[0]!r}?)" if close else "unknown field (check the spelling)"
+
+
+def from_validation_error(source: str, exc: Any, model: Any = None) -> BadInput:
+    """Turn a pydantic ValidationError into one line: `file: field.path: reason`.
+
+    With `model` (the class validated), an unknown key also names the closest valid key.
+    """
     errors = exc.errors()
     first = errors[0]
     loc = field_path(first.get("loc", ()))
     if first.get("type") == "extra_forbidden":
-        reason = "unknown field (check the spelling)"
+        reason = unknown_key(tuple(first.get("loc", ())), model)
     else:
         reason = str(first.get("msg", "invalid value"))
         reason = reason.removeprefix("Value error, ")

@@ -24,15 +24,46 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "": 1.0, "m": 60.0, "min": 60.0, "h": 
 _NUMBER = r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*"
 
 
+_BIT_SUFFIX = re.compile(r"(?:[kmgtp]i?)?(?:b|bit|bits)", re.IGNORECASE)
+
+
+def _bits_refusal(what: str, text: str, number: str, suffix: str) -> BadInput:
+    """Mb is megabits, MB megabytes: a lowercase b (or 'bit') is refused rather than guessed."""
+    prefix = suffix[:-1] if suffix.endswith("b") else suffix.rstrip("sS")[:-3]
+    upper = (prefix[:1].upper() + prefix[1:]).replace("I", "i") if prefix else ""
+    return BadInput(f"{what}: {text!r} is in bits (a lowercase b is a bit); sizes are bytes: "
+                    f"write {number}{upper}B")
+
+
 def parse_size(text: str, *, what: str = "size") -> int:
-    """'5KB' -> 5000 bytes. Raises BadInput naming `what` on anything else."""
+    """'5KB' -> 5000 bytes. Raises BadInput naming `what` on anything else.
+
+    Decimal (KB, MB, GB, TB, PB) and binary (KiB ... TiB) units; the B is a capital because a lowercase
+    b is a bit: '5Mb' and '5mb' are refused, never read as 5 megabytes.
+    """
     m = re.fullmatch(_NUMBER + r"([A-Za-z]*)\s*", str(text))
+    if m and m.group(2) and m.group(2) != "B" and _BIT_SUFFIX.fullmatch(m.group(2)) \
+            and not m.group(2).endswith("B"):
+        raise _bits_refusal(what, str(text).strip(), m.group(1), m.group(2))
     if not m or m.group(2).lower() not in _SIZE_UNITS:
         raise BadInput(f"{what}: {text!r} is not a size (examples: 512, 5KB, 1.5MB, 2GiB)")
     value = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
     if value <= 0:
         raise BadInput(f"{what}: must be greater than 0")
     return round(value)
+
+
+def parse_byte_rate(text: str, *, what: str = "rate") -> int:
+    """'2MB/s', '2 MB/sec' or '2MB' -> 2,000,000 bytes per second (the size rule, per second)."""
+    s = str(text).strip()
+    m = re.fullmatch(r"(.+?)\s*/\s*(?:s|sec|second)", s, flags=re.IGNORECASE)
+    body = m.group(1) if m else s
+    try:
+        return parse_size(body, what=what)
+    except BadInput as exc:
+        if "bits" in exc.message or "greater than 0" in exc.message:
+            raise
+        raise BadInput(f"{what}: {text!r} is not a byte rate (examples: 500KB/s, 2MB/s, 10MB)") from None
 
 
 def parse_duration(text: str, *, what: str = "duration") -> float:

@@ -21,7 +21,7 @@ from brokerscale.balance.state import ExecState, Move, default_state_path, execu
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput
-from brokerscale.units import format_bytes, parse_duration, parse_size
+from brokerscale.units import format_bytes, parse_byte_rate, parse_duration
 
 app = typer.Typer(
     help="Add or drain brokers and rebalance with the least data moved (goals, optimizer, throttled executor).",
@@ -178,7 +178,7 @@ def execute(
              "unfinished run.",
         show_default=False)] = None,
     throttle: Annotated[str | None, typer.Option(
-        help="Replication throttle per broker (bytes/s), e.g. 20MB. Default: 50MB, or the resumed run's.",
+        help="Replication throttle per broker, e.g. 20MB/s (or 20MB). Default: 50MB/s, or the resumed run's.",
         show_default=False)] = None,
     no_throttle: Annotated[bool, typer.Option("--no-throttle", help="Move without a replication throttle.")] = False,
     max_per_broker: Annotated[int | None, typer.Option(
@@ -207,7 +207,7 @@ def execute(
 
       brokerscale rebalance execute --apply                              # resume after a failure
     """
-    rate = None if no_throttle or throttle is None else parse_size(throttle, what="--throttle")
+    rate = None if no_throttle or throttle is None else parse_byte_rate(throttle, what="--throttle")
     stall_s = parse_duration(stall_timeout, what="--stall-timeout")
     poll_s = parse_duration(poll, what="--poll")
     plan = read_plan(proposal) if proposal is not None else None

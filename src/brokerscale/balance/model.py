@@ -129,7 +129,7 @@ def model_from_dict(doc: object, source: str) -> ClusterModel:
     try:
         spec = ClusterSpec.model_validate(doc)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, ClusterSpec) from None
     return model_from_spec(spec)
 
 

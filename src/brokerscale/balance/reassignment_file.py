@@ -69,7 +69,7 @@ def read_plan(path: Path) -> Plan:
     try:
         spec = _File.model_validate(doc)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, _File) from None
     if spec.version != 1:
         raise BadInput(f"{source}: version: {spec.version} is not supported (Kafka's reassignment format is 1)")
     targets: dict[TP, list[int]] = {}

@@ -119,7 +119,7 @@ def parse_trace(data: object, source: str) -> Trace:
     try:
         return Trace.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, Trace) from None
 
 
 TRACES_DIR = Path(__file__).resolve().parent.parent / "data" / "traces"

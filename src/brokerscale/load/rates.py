@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from brokerscale.errors import BadInput
-from brokerscale.units import parse_size
+from brokerscale.units import parse_byte_rate
 
 _HELP = "examples: 2000, 2000/s, 10MB/s, 0 (as fast as possible)"
 
@@ -16,11 +16,12 @@ def parse_rate(text: str, mean_size: int, *, what: str = "--rate") -> float:
     m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(?:msgs?)?\s*(?:/s)?", s, flags=re.IGNORECASE)
     if m:
         return float(m.group(1))
-    m = re.fullmatch(r"(.+?)\s*/s", s, flags=re.IGNORECASE)
-    if m:
+    if re.search(r"[A-Za-z]", s):
         try:
-            per_second = parse_size(m.group(1), what=what)
-        except BadInput:
+            per_second = parse_byte_rate(s, what=what)
+        except BadInput as exc:
+            if "bits" in exc.message:
+                raise
             raise BadInput(f"{what}: {text!r} is not a rate ({_HELP})") from None
         return per_second / mean_size
     raise BadInput(f"{what}: {text!r} is not a rate ({_HELP})")

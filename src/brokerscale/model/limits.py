@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from brokerscale.errors import BadInput, from_validation_error
 from brokerscale.model.files import read_yaml
+from brokerscale.units import SizeBytes
 
 LIMITS_DIR = Path(__file__).resolve().parent.parent / "data" / "limits"
 DEFAULT_LIMITS = "design-doc"
@@ -68,7 +69,7 @@ class TierLimits(BaseModel):
     egress_mb_s: float | None = Field(None, gt=0)
     partitions: int | None = Field(None, gt=0)
     connections: int | None = Field(None, gt=0)
-    storage_bytes: int | None = Field(None, gt=0)
+    storage_bytes: SizeBytes | None = Field(None, gt=0)
     retention_days: float | None = Field(None, gt=0)
     by_cku: bool = False
     phi: bool = True
@@ -84,7 +85,7 @@ class BrokerProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     throughput_mb_s: float = Field(gt=0, description="client + replication bytes in + out, MB/s")
-    disk_bytes: int = Field(gt=0)
+    disk_bytes: SizeBytes = Field(gt=0)
     max_partition_replicas: int = Field(gt=0)
     connections: int = Field(gt=0)
     target_utilization: float = Field(0.7, gt=0, le=1)
@@ -181,4 +182,4 @@ def load_limits(name_or_path: str = DEFAULT_LIMITS) -> LimitsProfile:
     try:
         return LimitsProfile.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, LimitsProfile) from None

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from brokerscale.errors import BadInput, field_path
+from brokerscale.errors import BadInput, field_path, unknown_key
 from brokerscale.model.files import read_yaml
 from brokerscale.units import SizeBytes
 
@@ -148,7 +148,7 @@ def _reason(error: dict[str, Any]) -> str:
     return msg[:1].lower() + msg[1:]
 
 
-def describe_validation_error(source: str, exc: ValidationError) -> BadInput:
+def describe_validation_error(source: str, exc: ValidationError, model: Any = None) -> BadInput:
     """One line for the first problem: `file: topics[3].retention_days: must be greater than 0`."""
     errors = exc.errors()
     first = errors[0]
@@ -157,7 +157,8 @@ def describe_validation_error(source: str, exc: ValidationError) -> BadInput:
     if isinstance(err_ctx, _AtPath):
         loc = loc + err_ctx.loc
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return BadInput(f"{source}: {field_path(loc)}: {_reason(dict(first))}{more}")
+    reason = unknown_key(loc, model) if first.get("type") == "extra_forbidden" else _reason(dict(first))
+    return BadInput(f"{source}: {field_path(loc)}: {reason}{more}")
 
 
 def parse_workload(data: Any, source: str = "workload") -> Workload:
@@ -167,7 +168,7 @@ def parse_workload(data: Any, source: str = "workload") -> Workload:
     try:
         return Workload.model_validate(data)
     except ValidationError as exc:
-        raise describe_validation_error(source, exc) from None
+        raise describe_validation_error(source, exc, Workload) from None
 
 
 def load_workload(path: str | Path) -> Workload:

@@ -125,7 +125,7 @@ def load_capacity_file(path: Path) -> CapacityFile:
     try:
         return CapacityFile.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(str(path), exc) from None
+        raise from_validation_error(str(path), exc, CapacityFile) from None
 
 
 def from_brokers(spec: CapacityFile, broker_ids: list[int], description: str = "capacity file") -> Capacity:

@@ -89,6 +89,15 @@ def partition_status(points: Sequence[OffsetPoint], *, group_active: bool | None
     lags = [max(0, p.log_end - (p.committed or 0)) for p in pts]
     if lags[-1] == 0 or (len(pts) >= min_points and 0 in lags):
         status, reason = LagStatus.OK, "lag reached zero in the window"
+    elif group_active is False and not any(b.committed < a.committed  # type: ignore[operator]
+                                           for a, b in pairwise(pts)):
+        # Lag and membership are both known from one observation: nobody is consuming. Only "growing"
+        # (WARNING, STALL) needs a window; a group without members never catches up by itself.
+        tail = list(itertools.takewhile(lambda p: p.committed == pts[-1].committed, reversed(pts)))
+        tail_start = tail[-1].ts
+        status = LagStatus.STOP
+        reason = (f"no active members and lag > 0 (offset unchanged for {pts[-1].ts - tail_start:.0f} s "
+                  f"over {len(pts)} observation(s))")
     elif len(pts) < min_points:
         status, reason = LagStatus.UNKNOWN, f"{len(pts)} observation(s) in the window, {min_points} needed"
     else:

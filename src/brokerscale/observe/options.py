@@ -26,7 +26,8 @@ CkusOpt = Annotated[
 LimitsOpt = Annotated[
     str | None,
     typer.Option("--limits", metavar="NAME|FILE", show_default=False,
-                 help="Limits profile for --ckus: design-doc (default, the scaling guide's figures) or confluent-2026."),
+                 help="Limits profile for --ckus: design-doc (default: the scaling guide's figures) or "
+                      "confluent-2026."),
 ]
 RulesOpt = Annotated[
     Path | None,

@@ -114,4 +114,4 @@ def load_rules(path: Path | None = None) -> RuleSet:
     try:
         return RuleSet.model_validate(doc)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, RuleSet) from None

@@ -32,7 +32,7 @@ from brokerscale.topics.render import (
     traffic_table,
 )
 from brokerscale.topics.review import key_remap_explanation, review_topics
-from brokerscale.units import parse_duration, parse_size
+from brokerscale.units import parse_byte_rate, parse_duration
 
 app = typer.Typer(
     help="Topic policy for clinical data: classes by name prefix, partition targets from measured traffic, "
@@ -389,7 +389,7 @@ def hot_command(
     window_s = _window(window)
     if factor <= 1:
         raise BadInput(f"--factor: must be greater than 1 (got {factor:g})")
-    min_bps = parse_size(min_rate, what="--min-rate")
+    min_bps = parse_byte_rate(min_rate, what="--min-rate")
     pol = load_policy(policy)
     prof = profile(bootstrap, command_config, cluster)
     with TopicsAdmin(prof) as admin:

@@ -135,7 +135,7 @@ def _parse(doc: Any, source: str) -> TopicPolicy:
     try:
         policy = TopicPolicy.model_validate(doc)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, TopicPolicy) from None
     clash = policy.prefix_clash()
     if clash:
         raise BadInput(f"{source}: {clash}")

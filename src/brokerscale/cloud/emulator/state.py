@@ -160,7 +160,7 @@ class EmulatorState:
             try:
                 config = EmulatorConfig.model_validate(raw)
             except ValidationError as exc:
-                raise from_validation_error(str(path), exc) from None
+                raise from_validation_error(str(path), exc, EmulatorConfig) from None
         else:
             config = default_config(clock())
         if provisioning_delay_s is not None:
