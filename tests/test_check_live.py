@@ -69,8 +69,10 @@ def test_stopped_group_with_lag_is_critical_on_the_first_check(kafka_cluster: An
         assert "restart the consumers" in f["action"]
     code, out, _ = cli("check", "-b", bootstrap, "--no-history", "--rules", str(rules), "--interval", "1s")
     assert code == 2
-    line = next(x for x in out.splitlines() if group in x)
-    assert line.startswith("CRITICAL: group ") and "4,200 offsets" in line
+    lines = out.splitlines()
+    assert lines[0].startswith("CRITICAL - ") and "(>" not in lines[0]
+    line = next(x for x in lines[1:] if group in x)
+    assert line.startswith(f"CRITICAL: group {group}: ") and "4,200 offsets" in line
 
 
 @pytest.mark.kafka
