@@ -44,7 +44,7 @@ def _stopped_group_with_lag(bootstrap: str, records: int) -> tuple[str, str]:
             try:
                 consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
                 break
-            except Exception:  # noqa: BLE001 - coordinator not available yet: retry
+            except Exception:
                 import time
 
                 time.sleep(1)

@@ -41,7 +41,8 @@ def test_broker_scope_is_named_once_and_large_values_are_not_scientific() -> Non
 
 def test_below_threshold_rule_says_below_and_status_rule_says_no_threshold() -> None:
     rules = load_rules(None)
-    snap = Snapshot(cluster="prod", source="test", taken_at=0.0, brokers=[BrokerLoad(id=1, request_handler_idle_ratio=0.05)],
+    snap = Snapshot(cluster="prod", source="test", taken_at=0.0,
+                    brokers=[BrokerLoad(id=1, request_handler_idle_ratio=0.05)],
                     groups=[GroupLag(group="ehr-inbox", state="Empty", members=0, lag_offsets=42000,
                                      status=LagStatus.STOP, reason="stopped")])
     found = {f.rule: f for f in evaluate(snap, rules)}
@@ -77,7 +78,8 @@ def test_one_partition_is_singular() -> None:
 
 
 def test_cloud_check_prints_through_the_same_function() -> None:
-    snap = Snapshot(cluster="lkc-1", source="test", taken_at=0.0, cku_count=2, bytes_in_per_s=40e6, bytes_out_per_s=38e6)
+    snap = Snapshot(cluster="lkc-1", source="test", taken_at=0.0, cku_count=2, bytes_in_per_s=40e6,
+                    bytes_out_per_s=38e6)
     code, text, findings = run_check(snap, rules_file=None, limits_name="design-doc")
     assert (code, text) == check_text(findings, "lkc-1 (2 CKU)")
     assert text.startswith("WARNING - 1 warning on lkc-1 (2 CKU): ")

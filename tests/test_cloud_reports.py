@@ -1,4 +1,4 @@
-"""Pure parts of the Confluent Cloud work: storage and scaling-event reports, the shrink guard,
+"""Pure parts of the Confluent Cloud work: scaling-event reports, the shrink guard,
 load traces and the Snapshot mapping."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from brokerscale.cloud.cmk import CloudCluster
 from brokerscale.cloud.guard import check_resize
 from brokerscale.cloud.metrics import CLUSTER_LOAD, DEDICATED_CKU, RECEIVED_BYTES, SENT_BYTES
-from brokerscale.cloud.reports import scaling_events, storage_report
+from brokerscale.cloud.reports import scaling_events
 from brokerscale.cloud.snapshot import build_snapshot
 from brokerscale.cloud.trace import load_trace, parse_trace
 from brokerscale.errors import BadInput
@@ -24,28 +24,6 @@ def _dedicated(status: int, spec: int | None = None, availability: str = "MULTI_
                phase: str = "PROVISIONED") -> CloudCluster:
     return CloudCluster(id="lkc-1", environment="env-1", kind="Dedicated", availability=availability,
                         spec_cku=spec or status, status_cku=status, phase=phase)
-
-
-def test_storage_growth_projections_and_basic_tier_advice() -> None:
-    tb = 1e12
-    points = [(i * DAY, (2.0 + 0.05 * i) * tb) for i in range(11)]  # 50 GB a day for 10 days
-    r = storage_report("lkc-1", "Basic", points, LIMITS)
-    assert r.growth_bytes == pytest.approx(0.5 * tb)
-    assert r.daily_growth_bytes == pytest.approx(0.05 * tb)
-    assert r.projected_30d_bytes == pytest.approx(2.5 * tb + 1.5 * tb)
-    assert r.projected_90d_bytes == pytest.approx(2.5 * tb + 4.5 * tb)
-    assert r.growth_percent == pytest.approx(25.0)
-    assert r.tier_storage_limit_bytes == LIMITS.tier("basic").storage_bytes
-    assert "within 90 days" in r.advice and "Standard" in r.advice
-    assert [d.date for d in r.days][:2] == ["1970-01-01", "1970-01-02"]
-
-
-def test_storage_advice_when_already_over_and_on_unlimited_tiers() -> None:
-    over = storage_report("lkc-1", "Basic", [(0, 6e12), (DAY, 6.1e12)], LIMITS)
-    assert over.advice.startswith("over the basic tier's storage limit now")
-    assert "no storage limit" in storage_report("lkc-1", "Standard", [(0, 1e15), (DAY, 2e15)], LIMITS).advice
-    assert storage_report("lkc-1", "Basic", [], LIMITS).current_bytes is None
-    assert storage_report("lkc-1", "Basic", [(0, 1e9)], LIMITS).growth_bytes is None
 
 
 def test_scaling_events_counts_changes_not_distinct_values() -> None:

@@ -29,7 +29,7 @@ def test_lowercase_b_is_bits_and_refused(text: str) -> None:
 def test_byte_sizes_and_rates_share_one_rule() -> None:
     assert parse_size("5MB") == parse_byte_rate("5MB/s") == parse_byte_rate("5 MB/sec") == 5_000_000
     assert parse_size("2GiB") == 2 * 2**30
-    with pytest.raises(BadInput, match="--throttle: .* is in bits"):
+    with pytest.raises(BadInput, match=r"--throttle: .* is in bits"):
         parse_byte_rate("2Mb/s", what="--throttle")
 
 

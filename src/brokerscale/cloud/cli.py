@@ -25,7 +25,7 @@ from brokerscale.cloud.credentials import KEY_ENV, SECRET_ENV, CloudCredentials,
 from brokerscale.cloud.guard import check_resize
 from brokerscale.cloud.http import API_URL, METRICS_URL, CloudHTTP
 from brokerscale.cloud.metrics import CLUSTER_LOAD, DEDICATED_CKU, PARTITION_COUNT, RETAINED_BYTES, MetricsClient
-from brokerscale.cloud.reports import scaling_events, storage_report
+from brokerscale.cloud.reports import scaling_events
 from brokerscale.cloud.snapshot import collect_snapshot
 from brokerscale.cloud.wait import wait_for
 from brokerscale.console import console, err, print_json
@@ -414,37 +414,53 @@ def check_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
 @app.command("storage")
 def storage_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
                     days: Annotated[int, typer.Option("--days", min=2, max=365, help="Days of history.")] = 30,
+                    retention: Annotated[str | None, typer.Option(
+                        "--retention", metavar="DURATION", show_default=False,
+                        help="The topics' retention (e.g. 30d): retained bytes level off at ingress x retention.")]
+                    = None,
                     limits: LimitsOpt = DEFAULT_LIMITS, api_url: ApiUrlOpt = API_URL,
                     metrics_url: MetricsUrlOpt = METRICS_URL, credentials_file: CredsOpt = None,
                     fmt: FormatOpt = OutputFormat.table) -> None:
-    """Retained bytes per day, growth, 30/90-day projections and tier advice (the scaling guide's monitorStorageUsage).
+    """Retained bytes per day, growth, 30/90-day projections and tier advice (the scaling guide's
+    monitorStorageUsage), projected by the same forecaster as `brokerscale forecast storage`.
 
     Example:
 
-      brokerscale cloud storage -k lkc-clinic1 -e env-health --days 30
+      brokerscale cloud storage -k lkc-clinic1 -e env-health --days 30 --retention 30d
     """
+    from brokerscale.forecast.cli import render_forecast
+    from brokerscale.forecast.storage import forecast_storage
+
+    retention_s = parse_duration(retention, what="--retention") if retention is not None else None
     profile = load_limits(limits)
     now = time.time()
     with _Api(api_url, metrics_url, credentials_file) as api:
         cluster = api.cmk.get_cluster(cluster_id, environment)
         points = api.metrics.query(RETAINED_BYTES, cluster_id, start=now - days * 86400, end=now, granularity="P1D")
-    report = storage_report(cluster_id, cluster.kind, [(p["timestamp"], p["value"]) for p in points], profile)
+    tier_name = (cluster.kind or "").lower()
+    tier = next((t for t in profile.tiers if t.name == tier_name), None)
+    limit = float(tier.storage_bytes) if tier is not None and tier.storage_bytes else None
+    label = f"{format_bytes(limit)} storage limit" if limit is not None else None
+    series = [(float(p["timestamp"]), float(p["value"])) for p in points]
+    fc = forecast_storage(series, now=now, limit_bytes=limit, limit_label=label,
+                          tier=tier_name if limit is not None else None, retention_s=retention_s)
+    if limit is None:
+        fc.advice.append(f"the {tier_name or 'cluster'} tier has no storage limit; plan cost, not capacity")
+    daily = [{"date": _utc_date(ts), "retained_bytes": v} for ts, v in series]
     if fmt == OutputFormat.json:
-        print_json(report.model_dump(mode="json"))
+        print_json({"cluster": cluster_id, "tier": tier_name, "days": daily, **fc.model_dump(mode="json")})
         return
     t = Table("date", "retained", title=f"{cluster_id} storage, last {days} days", title_justify="left")
-    for d in report.days:
-        t.add_row(d.date, format_bytes(d.retained_bytes))
+    for ts, v in series:
+        t.add_row(_utc_date(ts), format_bytes(v))
     console.print(t)
+    render_forecast(cluster_id, fc, label)
 
-    def fb(v: float | None) -> str:
-        return "-" if v is None else format_bytes(v)
 
-    pct = "" if report.growth_percent is None else f" ({report.growth_percent:+.1f}%)"
-    console.print(f"growth: {fb(report.growth_bytes)}{pct}, {fb(report.daily_growth_bytes)} per day")
-    console.print(f"projected: {fb(report.projected_30d_bytes)} in 30 days, {fb(report.projected_90d_bytes)} in 90")
-    limit = fb(report.tier_storage_limit_bytes) if report.tier_storage_limit_bytes else "none"
-    console.print(f"tier {report.tier}: limit {limit} — {report.advice}")
+def _utc_date(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
 @app.command("events")

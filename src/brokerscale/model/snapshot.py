@@ -73,6 +73,8 @@ class TopicLoad(_Model):
     name: str
     internal: bool = False
     min_insync_replicas: int | None = None
+    retention_ms: int | None = None  # None: unlimited (-1) or not read
+    retention_bytes: int | None = None  # per partition; None: unlimited (-1) or not read
     partitions: list[PartitionState] = Field(default_factory=list)
     bytes_in_per_s: float | None = None
     bytes_out_per_s: float | None = None

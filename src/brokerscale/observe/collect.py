@@ -29,6 +29,11 @@ if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples ar
     from brokerscale.store.samples import Sample
 
 # Cluster-wide figures kept as history (forecast storage reads retained_bytes back).
+# Per-topic history (label `topic`): size on disk (all replicas), bytes in, retention.ms, retention.bytes
+# of the whole topic, replication factor.
+TOPIC_SIZE, TOPIC_BYTES_IN = "topic_size_bytes", "topic_bytes_in_per_s"
+TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_REPLICATION = (
+    "topic_retention_ms", "topic_retention_bytes", "topic_replication_factor")
 HISTORY_FIELDS = ("bytes_in_per_s", "bytes_out_per_s", "messages_in_per_s", "connections", "requests_per_s",
                   "partition_count", "retained_bytes", "under_replicated_partitions")
 
@@ -198,6 +203,15 @@ class Observer:
             v = getattr(snap, name)
             if v is not None:
                 out.append(Sample(snap.taken_at, self.cluster, name, float(v), {}))
+        for t in snap.topics:  # per topic: what `forecast storage` needs to apply retention offline
+            if t.internal:
+                continue
+            retained = None if t.retention_bytes is None else t.retention_bytes * len(t.partitions)
+            for metric, value in ((TOPIC_SIZE, t.size_bytes), (TOPIC_BYTES_IN, t.bytes_in_per_s),
+                                  (TOPIC_RETENTION_MS, t.retention_ms), (TOPIC_RETENTION_BYTES, retained),
+                                  (TOPIC_REPLICATION, t.replication_factor or None)):
+                if value is not None:
+                    out.append(Sample(snap.taken_at, self.cluster, metric, float(value), {"topic": t.name}))
         return out
 
     def observe(self, interval: float, rounds: int = 2, on_round: Any = None) -> Round:

@@ -140,18 +140,23 @@ def _leader_offsets(admin: Any, by_leader: dict[int, list[TP]], specs: tuple[str
     return out
 
 
-def _min_isr(admin: Any, topics: list[str]) -> dict[str, int]:
+_TOPIC_CONFIGS = ("min.insync.replicas", "retention.ms", "retention.bytes")
+
+
+def _topic_configs(admin: Any, topics: list[str]) -> dict[str, dict[str, int]]:
+    """min.insync.replicas (health) and retention.ms / retention.bytes (the storage forecast's ceiling)."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     if not topics:
         return {}
-    resources = [ConfigResource(ConfigResourceType.TOPIC, t, configs={"min.insync.replicas": None}) for t in topics]
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t, configs=dict.fromkeys(_TOPIC_CONFIGS)) for t in topics]
     res = admin.describe_configs(resources, config_filter="all").get("topic", {})
-    out: dict[str, int] = {}
+    out: dict[str, dict[str, int]] = {}
     for name, cfg in res.items():
-        v = (cfg.get("min.insync.replicas") or {}).get("value")
-        if v is not None:
-            out[name] = int(v)
+        for key in _TOPIC_CONFIGS:
+            v = (cfg.get(key) or {}).get("value")
+            if v is not None:
+                out.setdefault(name, {})[key] = int(v)
     return out
 
 
@@ -260,15 +265,18 @@ def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_in
         ts = (t0 + time.time()) / 2
         if sizes:
             start = _paced(_leader_offsets, admin, by_leader, ("EARLIEST",))[0]
-        min_isr = _paced(_min_isr, admin, [t.name for t in topic_list]) if configs else {}
+        topic_cfg = _paced(_topic_configs, admin, [t.name for t in topic_list]) if configs else {}
         for (name, part), off in leo.items():
             by_name[name].partitions[part].log_end_offset = off
         for (name, part), off in start.items():
             by_name[name].partitions[part].log_start_offset = off
         if log_dirs is not None:
             _apply_sizes(log_dirs, by_name, brokers)
-        for name, v in min_isr.items():
-            by_name[name].min_insync_replicas = v
+        for name, cfg in topic_cfg.items():
+            by_name[name].min_insync_replicas = cfg.get("min.insync.replicas")
+            retention_ms, retention_bytes = cfg.get("retention.ms", -1), cfg.get("retention.bytes", -1)
+            by_name[name].retention_ms = retention_ms if retention_ms >= 0 else None
+            by_name[name].retention_bytes = retention_bytes if retention_bytes >= 0 else None
         view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
                          brokers=[brokers[k] for k in sorted(brokers)], size_ts=size_ts)
         hosted: dict[int, int] = defaultdict(int)
