@@ -19,7 +19,7 @@ from brokerscale.console import console, print_json
 from brokerscale.errors import BadInput
 from brokerscale.store import open_store
 
-_RESULT_STYLE = {"ok": "green", "error": "bold red", "pending": "yellow"}
+_RESULT_STYLE = {"ok": "green", "error": "bold red", "pending": "yellow", "interrupted": "yellow"}
 
 
 def _when(ts: float | None) -> str:
@@ -43,7 +43,9 @@ def audit_command(
 
     Each executed change is written first as an intent, then confirmed with its result.
 
-    A [yellow]pending[/] result means the change never finished (the process died).
+    A [yellow]pending[/] result means the change never finished (the process died). An
+    [yellow]interrupted[/] one (Ctrl-C) says how far it got; the next command that reads the target
+    records whether it was applied.
 
     Store: $BROKERSCALE_STORE_URL (SQLite or PostgreSQL URL), else brokerscale.db in
 
@@ -72,12 +74,18 @@ def audit_command(
                       f"in {escape(store.source)}")
         return
     table = Table(title=f"audit log — {escape(store.source)}", title_justify="left")
-    for col in ("when (UTC)", "who", "action", "target", "result", "intent", "after / error"):
+    for col in ("when (UTC)", "who", "action", "where", "target", "result", "intent", "before", "after / error"):
         table.add_column(col, overflow="fold")
     for r in records:
         style = _RESULT_STYLE.get(r["result"], "")
+        result = f"[{style}]{r['result']}[/]"
+        if r.get("outcome"):
+            result += f" → {escape(r['outcome'])}"
         detail = r["error"] if r["result"] == "error" else _short(r["after"])
+        if r["result"] == "interrupted":
+            detail = f"{r['error']}" + (f"; then: {_short(r['after'])}" if r["after"] else "")
         who = r["actor"] + (f" ({r['os_user']}@{r['host']})" if r.get("os_user") else "")
-        table.add_row(_when(r["ts"]), escape(who), escape(r["action"]), escape(r["target"]),
-                      f"[{style}]{r['result']}[/]", escape(_short(r["intent"])), escape(detail or ""))
+        where = "/".join(x for x in (r.get("environment"), r.get("cluster")) if x)
+        table.add_row(_when(r["ts"]), escape(who), escape(r["action"]), escape(where), escape(r["target"]),
+                      result, escape(_short(r["intent"])), escape(_short(r["before"])), escape(detail or ""))
     console.print(table)

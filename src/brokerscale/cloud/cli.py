@@ -104,10 +104,34 @@ def _latest(api: _Api, metric: str, cluster_id: str, now: float) -> float | None
     return float(points[-1]["value"]) if points else None
 
 
-def _audit(action: str, target: str, intent: dict[str, Any], before: dict[str, Any]) -> Any:
+def _audit(action: str, target: str, environment: str, intent: dict[str, Any], before: dict[str, Any]) -> Any:
     from brokerscale.store import open_store
 
-    return open_store().audited(actor="cli", action=action, target=target, intent=intent, before=before)
+    return open_store().audited(actor="cli", action=action, target=target, intent=intent, before=before,
+                                cluster=target, environment=environment)
+
+
+def _read(api: _Api, cluster_id: str, environment: str) -> CloudCluster:
+    """Read a cluster, settling the audit of any change to it that was interrupted earlier."""
+    from brokerscale.cloud.reconcile import settle_interrupted
+
+    cluster = api.cmk.get_cluster(cluster_id, environment)
+    settle_interrupted(cluster)
+    return cluster
+
+
+def _interrupted(what: str, cluster_id: str, environment: str, stage: str) -> typer.Exit:
+    """Say what is known after Ctrl-C during a change; the audit row says the same."""
+    follow = f"brokerscale cloud cluster show -k {cluster_id} -e {environment}"
+    if stage == "not sent":
+        err.print(f"interrupted before the {what} request was sent: nothing was changed", soft_wrap=True)
+    elif stage.startswith("accepted"):
+        err.print(f"interrupted: the {what} was {stage}; it continues in Confluent Cloud. "
+                  f"Follow it with `{follow}` (the audit log records the outcome then)", soft_wrap=True)
+    else:
+        err.print(f"interrupted while the {what} request was in flight: it may or may not have been applied. "
+                  f"`{follow}` tells, and records the outcome in the audit log", soft_wrap=True)
+    return typer.Exit(130)
 
 
 @cluster_app.command("list")
@@ -138,7 +162,7 @@ def cluster_show(cluster_id: ClusterIdOpt, environment: EnvOpt, api_url: ApiUrlO
       brokerscale cloud cluster show --cluster-id lkc-health1 --environment env-health
     """
     with _Api(api_url, metrics_url, credentials_file) as api:
-        c = api.cmk.get_cluster(cluster_id, environment)
+        c = _read(api, cluster_id, environment)
     if fmt == OutputFormat.json:
         print_json(c.summary())
         return
@@ -181,7 +205,7 @@ exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at le
     profile = load_limits(limits)
     out = err if fmt == OutputFormat.json else console
     with _Api(api_url, metrics_url, credentials_file) as api:
-        before = api.cmk.get_cluster(cluster_id, environment)
+        before = _read(api, cluster_id, environment)
         if before.resizing and before.spec_cku == cku:  # asked before (say, a wait that timed out): just wait
             out.print(f"a resize of {cluster_id} to {cku} CKUs is already in progress (status.cku "
                       f"{before.status_cku}, phase {before.phase})")
@@ -219,14 +243,21 @@ exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at le
             console.print_json(data=body)
             console.print("[bold]dry run:[/] nothing was changed. Re-run with --apply to make this change.")
             return
-        with _audit("cloud.cluster.resize", cluster_id, change, before.summary()) as audit:
-            accepted = api.cmk.resize(cluster_id, environment, cku)
-            out.print(f"Confluent accepted the resize: phase {accepted.phase}, status.cku {accepted.status_cku}, "
-                      f"spec cku {accepted.spec_cku}")
-            final = accepted
-            if not no_wait:
-                final = _wait_resize(api, cluster_id, environment, cku, timeout_s, poll_s, out, accepted)
-            audit.after = final.summary()
+        stage = "not sent"
+        try:
+            with _audit("cloud.cluster.resize", cluster_id, environment, change, before.summary()) as audit:
+                audit.stage = stage = "sent, no answer yet"
+                accepted = api.cmk.resize(cluster_id, environment, cku)
+                audit.stage = stage = f"accepted by Confluent (spec {cku} CKUs), not yet finished"
+                audit.after = accepted.summary()
+                out.print(f"Confluent accepted the resize: phase {accepted.phase}, status.cku "
+                          f"{accepted.status_cku}, spec cku {accepted.spec_cku}")
+                final = accepted
+                if not no_wait:
+                    final = _wait_resize(api, cluster_id, environment, cku, timeout_s, poll_s, out, accepted)
+                audit.after = final.summary()
+        except KeyboardInterrupt:
+            raise _interrupted(f"resize to {cku} CKUs", cluster_id, environment, stage) from None
     if fmt == OutputFormat.json:
         print_json({"dry_run": False, "cluster": final.summary(), "change": change})
     else:
@@ -277,7 +308,7 @@ def cluster_upgrade(
     out = err if fmt == OutputFormat.json else console
     want = to.value.capitalize()
     with _Api(api_url, metrics_url, credentials_file) as api:
-        before = api.cmk.get_cluster(cluster_id, environment)
+        before = _read(api, cluster_id, environment)
         if before.kind == want:
             out.print(f"{cluster_id} is already {want}: nothing to do")
             if fmt == OutputFormat.json:
@@ -302,14 +333,21 @@ def cluster_upgrade(
             console.print_json(data=body)
             console.print("[bold]dry run:[/] nothing was changed. Re-run with --apply to make this change.")
             return
-        with _audit("cloud.cluster.upgrade", cluster_id, change, before.summary()) as audit:
-            accepted = api.cmk.upgrade(cluster_id, environment, want)
-            out.print(f"upgrade initiated: phase {accepted.phase}")
-            final = wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
-                             lambda c: c.kind == want and c.phase == "PROVISIONED",
-                             lambda c: f"{c.kind} ({c.phase})", what=f"upgrade {cluster_id} to {want}",
-                             timeout_s=timeout_s, poll_s=poll_s, console=out, first=accepted)
-            audit.after = final.summary()
+        stage = "not sent"
+        try:
+            with _audit("cloud.cluster.upgrade", cluster_id, environment, change, before.summary()) as audit:
+                audit.stage = stage = "sent, no answer yet"
+                accepted = api.cmk.upgrade(cluster_id, environment, want)
+                audit.stage = stage = f"accepted by Confluent (to {want}), not yet finished"
+                audit.after = accepted.summary()
+                out.print(f"upgrade initiated: phase {accepted.phase}")
+                final = wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
+                                 lambda c: c.kind == want and c.phase == "PROVISIONED",
+                                 lambda c: f"{c.kind} ({c.phase})", what=f"upgrade {cluster_id} to {want}",
+                                 timeout_s=timeout_s, poll_s=poll_s, console=out, first=accepted)
+                audit.after = final.summary()
+        except KeyboardInterrupt:
+            raise _interrupted(f"upgrade to {want}", cluster_id, environment, stage) from None
     if fmt == OutputFormat.json:
         print_json({"dry_run": False, "cluster": final.summary(), "change": change})
         return
@@ -339,7 +377,7 @@ def metrics_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
     """
     window_s = parse_duration(window, what="--window")
     with _Api(api_url, metrics_url, credentials_file) as api:
-        cluster = api.cmk.get_cluster(cluster_id, environment)
+        cluster = _read(api, cluster_id, environment)
         snap = collect_snapshot(api.metrics, cluster, now=time.time(), window_s=window_s)
     if record:
         from brokerscale.cloud.snapshot import snapshot_samples
@@ -392,7 +430,7 @@ def check_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
     try:
         window_s = parse_duration(window, what="--window")
         with _Api(api_url, metrics_url, credentials_file) as api:
-            cluster = api.cmk.get_cluster(cluster_id, environment)
+            cluster = _read(api, cluster_id, environment)
             snap = collect_snapshot(api.metrics, cluster, now=time.time(), window_s=window_s)
         code, text, findings = run_check(snap, rules_file=rules, limits_name=limits)
     except BrokerscaleError as exc:
@@ -435,7 +473,7 @@ def storage_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
     profile = load_limits(limits)
     now = time.time()
     with _Api(api_url, metrics_url, credentials_file) as api:
-        cluster = api.cmk.get_cluster(cluster_id, environment)
+        cluster = _read(api, cluster_id, environment)
         points = api.metrics.query(RETAINED_BYTES, cluster_id, start=now - days * 86400, end=now, granularity="P1D")
     tier_name = (cluster.kind or "").lower()
     tier = next((t for t in profile.tiers if t.name == tier_name), None)
@@ -476,7 +514,7 @@ def events_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
     """
     now = time.time()
     with _Api(api_url, metrics_url, credentials_file) as api:
-        cluster = api.cmk.get_cluster(cluster_id, environment)
+        cluster = _read(api, cluster_id, environment)
         if cluster.kind != "Dedicated":
             raise BadInput(f"--cluster-id: {cluster_id} is {cluster.kind}; "
                            "CKU events exist for Dedicated clusters only")

@@ -68,7 +68,7 @@ def demo_step(ctx: Any) -> None:
         change = {"method": "PATCH", "url": f"{srv.url}/cmk/v2/clusters/{CLUSTER}",
                   "body": {"spec": {"environment": {"id": ENV}, "config": {"kind": "Dedicated", "cku": target}}}}
         with open_store().audited(actor="demo", action="cloud.cluster.resize", target=CLUSTER, intent=change,
-                                  before=before.summary()) as audit:
+                                  before=before.summary(), cluster=CLUSTER, environment=ENV) as audit:
             accepted = cmk.resize(CLUSTER, ENV, target)
             out.print(f"accepted: phase {accepted.phase}, status.cku still {accepted.status_cku} "
                       f"(spec says {accepted.spec_cku}) — waiting until status.cku == {target}")

@@ -70,12 +70,20 @@ def _v5_leases(conn: Connection) -> None:
     schema.leases.create(conn, checkfirst=True)
 
 
+def _v6_where(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("audit_log")}
+    for name in ("cluster", "environment"):
+        if name not in have:  # a database created at v1 by this code already has them
+            conn.exec_driver_sql(f"ALTER TABLE audit_log ADD COLUMN {name} VARCHAR(200)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "audit_log and metric_samples tables", _v1_tables),
     Migration(2, "audit_log append-only triggers", _v2_append_only),
     Migration(3, "audit_log: OS user and host of every change", _v3_who),
     Migration(4, "audit_log: refuse TRUNCATE (PostgreSQL)", _v4_no_truncate),
     Migration(5, "leases: one acting controller per target", _v5_leases),
+    Migration(6, "audit_log: the cluster and environment of every change", _v6_where),
 ]
 LATEST = MIGRATIONS[-1].version
 

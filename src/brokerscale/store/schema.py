@@ -24,7 +24,7 @@ audit_log = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("change_id", String(32), nullable=False, index=True),
-    Column("kind", String(8), nullable=False),  # "intent" | "result"
+    Column("kind", String(8), nullable=False),  # "intent" | "result" | "outcome" (an interrupted change, reconciled)
     Column("ts", Float, nullable=False),
     Column("actor", String(200), nullable=False),  # the program part: "cli", "controller", "web"...
     Column("action", String(200), nullable=False, index=True),
@@ -33,10 +33,14 @@ audit_log = Table(
     Column("intent", Text, nullable=True),
     Column("before", Text, nullable=True),
     Column("after", Text, nullable=True),
-    Column("result", String(16), nullable=False),  # "pending" on intent rows; "ok" | "error" on results
+    # "pending" on intent rows; "ok" | "error" | "interrupted" on results; on outcome rows what reading the
+    # target later found: "applied" | "not applied" | "in progress"
+    Column("result", String(16), nullable=False),
     Column("error", Text, nullable=True),
     Column("os_user", String(200), nullable=True),  # the person (OS account) behind the actor; v3
     Column("host", String(255), nullable=True),  # v3
+    Column("cluster", String(200), nullable=True),  # the cluster the target belongs to; v5
+    Column("environment", String(200), nullable=True),  # e.g. a Confluent environment (env-...); v5
 )
 
 metric_samples = Table(

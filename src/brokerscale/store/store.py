@@ -54,7 +54,12 @@ def _loads(text: str | None) -> Any:
 
 @dataclass
 class AuditedChange:
-    """Handle given to the block inside `Store.audited`; set `after` to record the resulting state."""
+    """Handle given to the block inside `Store.audited`; set `after` to record the resulting state.
+
+    `stage` says how far the change got ("not sent", "sent, no answer yet", "accepted", ...): if the
+    block is interrupted (Ctrl-C), the result row records it, so the audit says what is known — not
+    an error that did not happen.
+    """
 
     change_id: str
     action: str
@@ -62,6 +67,7 @@ class AuditedChange:
     correlation_id: str | None = None
     after: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    stage: str = "not sent"
 
 
 class Store:
@@ -91,21 +97,29 @@ class Store:
 
     @contextmanager
     def audited(self, *, actor: str, action: str, target: str, intent: dict[str, Any] | None = None,
-                before: dict[str, Any] | None = None,
-                correlation_id: str | None = None) -> Iterator[AuditedChange]:
+                before: dict[str, Any] | None = None, correlation_id: str | None = None,
+                cluster: str | None = None, environment: str | None = None) -> Iterator[AuditedChange]:
         """Record a change: intent row now (committed), result row when the block ends.
 
         If the intent cannot be written the block does not run. If the block raises, the result row
-        says `error` with the exception text and the exception propagates.
+        says `error` with the exception text and the exception propagates. An interrupt (Ctrl-C) is
+        recorded as `interrupted` with the change's `stage`: whether the request was sent is known, its
+        outcome is not until the target is read again (`record_outcome`). `cluster` (and
+        `environment`) name where the target lives.
         """
         change = AuditedChange(change_id=uuid.uuid4().hex, action=action, target=target,
                                correlation_id=correlation_id)
         common = {"change_id": change.change_id, "actor": actor, "action": action, "target": target,
-                  "correlation_id": correlation_id, "os_user": _os_user(), "host": socket.gethostname()}
+                  "correlation_id": correlation_id, "os_user": _os_user(), "host": socket.gethostname(),
+                  "cluster": cluster, "environment": environment}
         self._append({**common, "kind": "intent", "ts": time.time(), "intent": _dumps(intent),
                       "before": _dumps(before), "result": "pending"})
         try:
             yield change
+        except KeyboardInterrupt:
+            self._append({**common, "kind": "result", "ts": time.time(), "after": _dumps(change.after),
+                          "result": "interrupted", "error": f"interrupted; {change.stage}"})
+            raise
         except BaseException as exc:
             text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self._append({**common, "kind": "result", "ts": time.time(), "after": _dumps(change.after),
@@ -113,6 +127,19 @@ class Store:
             raise
         self._append({**common, "kind": "result", "ts": time.time(), "after": _dumps(change.after),
                       "result": "ok"})
+
+    def interrupted_changes(self, target: str, action_prefix: str) -> list[dict[str, Any]]:
+        """Changes to `target` that were interrupted and whose outcome has not been recorded yet."""
+        return [r for r in self.audit_records(action_prefix=action_prefix, limit=50)
+                if r["target"] == target and r["result"] == "interrupted" and r["outcome"] is None]
+
+    def record_outcome(self, change: dict[str, Any], outcome: str, after: dict[str, Any] | None) -> None:
+        """Append what reading the target later found for an interrupted change (the log stays append-only)."""
+        self._append({"change_id": change["change_id"], "actor": change["actor"], "action": change["action"],
+                      "target": change["target"], "correlation_id": change["correlation_id"],
+                      "os_user": _os_user(), "host": socket.gethostname(), "cluster": change.get("cluster"),
+                      "environment": change.get("environment"), "kind": "outcome", "ts": time.time(),
+                      "after": _dumps(after), "result": outcome[:16]})
 
     def record_result(self, change_id: str, *, actor: str, action: str, target: str, result: str,
                       after: dict[str, Any] | None = None, error: str | None = None,
@@ -160,9 +187,10 @@ class Store:
     def audit_records(self, action_prefix: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Most recent changes first, intent and result merged into one dict per change.
 
-        Keys: change_id, ts (intent time), finished_ts, actor, os_user, host, action, target,
-        correlation_id, intent, before, after, result ("ok" | "error" | "pending" when no result was
-        written), error.
+        Keys: change_id, ts (intent time), finished_ts, actor, os_user, host, action, target, cluster,
+        environment, correlation_id, intent, before, after, result ("ok" | "error" | "interrupted" |
+        "pending" when no result was written), error, outcome (for an interrupted change, what reading
+        the target later found, else None) and outcome_ts.
         """
         t = schema.audit_log
         query = select(t).where(t.c.kind == "intent")
@@ -173,19 +201,28 @@ class Store:
             intents = conn.execute(query).mappings().all()
             ids = [r["change_id"] for r in intents]
             results: dict[str, Any] = {}
+            outcomes: dict[str, Any] = {}
             if ids:
-                rq = select(t).where(and_(t.c.kind == "result", t.c.change_id.in_(ids)))
-                results = {r["change_id"]: r for r in conn.execute(rq).mappings().all()}
+                rq = select(t).where(and_(t.c.kind.in_(("result", "outcome")), t.c.change_id.in_(ids)))
+                for row in conn.execute(rq).mappings().all():
+                    (results if row["kind"] == "result" else outcomes)[row["change_id"]] = row
         out = []
         for r in intents:
             res = results.get(r["change_id"])
+            found = outcomes.get(r["change_id"])
+            after = _loads(res["after"]) if res else None
+            if found is not None and after is None:
+                after = _loads(found["after"])
             out.append({
                 "change_id": r["change_id"], "ts": r["ts"], "finished_ts": res["ts"] if res else None,
                 "actor": r["actor"], "os_user": r["os_user"], "host": r["host"],
-                "action": r["action"], "target": r["target"],
+                "action": r["action"], "target": r["target"], "cluster": r["cluster"],
+                "environment": r["environment"],
                 "correlation_id": r["correlation_id"], "intent": _loads(r["intent"]),
-                "before": _loads(r["before"]), "after": _loads(res["after"]) if res else None,
+                "before": _loads(r["before"]), "after": after,
                 "result": res["result"] if res else "pending", "error": res["error"] if res else None,
+                "outcome": found["result"] if found is not None else None,
+                "outcome_ts": found["ts"] if found is not None else None,
             })
         return out
 

@@ -19,8 +19,8 @@ from brokerscale.topics.model import TopicReview
 
 class AuditStore(Protocol):
     def audited(self, *, actor: str, action: str, target: str, intent: dict[str, Any] | None = None,
-                before: dict[str, Any] | None = None,
-                correlation_id: str | None = None) -> Any: ...
+                before: dict[str, Any] | None = None, correlation_id: str | None = None,
+                cluster: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,10 @@ def _settled_partitions(admin: TopicsAdmin, topic: str, target: int, attempts: i
 
 
 def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: AuditStore, *,
-                  configs_only: bool = False, actor: str = "cli",
+                  configs_only: bool = False, actor: str = "cli", cluster: str | None = None,
                   step: Callable[[str], None] | None = None) -> list[Applied]:
-    """Run every change in `reviews` (refusals must have been checked by the caller)."""
+    """Run every change in `reviews` (refusals must have been checked by the caller); the audit rows
+    name `cluster` beside the topic."""
     correlation = uuid.uuid4().hex
     done: list[Applied] = []
     for r in reviews:
@@ -77,7 +78,7 @@ def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: Aud
                 step(f"{r.topic}: set {', '.join(f'{k}={v}' for k, v in values.items())}")
             intent: dict[str, Any] = {"set": values, "reasons": {c.key: c.reason for c in r.config_changes}}
             with store.audited(actor=actor, action="topics.alter_config", target=r.topic, intent=intent,
-                               before=before, correlation_id=correlation) as change:
+                               before=before, correlation_id=correlation, cluster=cluster) as change:
                 admin.alter_configs(r.topic, values)
                 now = admin.configs([r.topic]).get(r.topic, {})
                 change.after = {k: now.get(k) for k in values}
@@ -90,7 +91,7 @@ def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: Aud
                       "key_remap_accepted": p.partition_key is not None}
             before = {"partitions": p.current}
             with store.audited(actor=actor, action="topics.create_partitions", target=r.topic, intent=intent,
-                               before=before, correlation_id=correlation) as change:
+                               before=before, correlation_id=correlation, cluster=cluster) as change:
                 admin.create_partitions(r.topic, p.target)
                 change.after = {"partitions": _settled_partitions(admin, r.topic, p.target)}
             done.append(Applied(r.topic, "topics.create_partitions", before, change.after, change.change_id))

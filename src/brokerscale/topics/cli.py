@@ -352,7 +352,8 @@ def _apply(reviews: list[TopicReview], admin: TopicsAdmin, configs_only: bool, q
         todo = [r for r in reviews if r.config_changes
                 or (r.partitions and r.partitions.action == "increase" and not configs_only)]
         say: Callable[[str], None] | None = None if quiet else (lambda s: err.print(f"  {s}"))
-        applied = apply_reviews(todo, admin, store, configs_only=configs_only, step=say)
+        applied = apply_reviews(todo, admin, store, configs_only=configs_only, step=say,
+                                cluster=admin.profile.label)
     finally:
         store.close()
     for a in applied:
