@@ -67,7 +67,7 @@ def test_interrupted_resize_is_recorded_as_interrupted_then_reconciled(
         assert code == 0 and (doc["result"], doc["outcome"]) == ("interrupted", "applied")
         assert run_cli(["audit", "--action", "cloud.cluster.resize"]) == 0
         out = capsys.readouterr().out
-        assert "where" in out and "before" in out and "interrupted" in out
+        assert "before" in out and "interrupted" in out
         store.close()
 
 

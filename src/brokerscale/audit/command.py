@@ -74,8 +74,8 @@ def audit_command(
                       f"in {escape(store.source)}")
         return
     table = Table(title=f"audit log — {escape(store.source)}", title_justify="left")
-    for col in ("when (UTC)", "who", "action", "where", "target", "result", "intent", "before", "after / error"):
-        table.add_column(col, overflow="fold")
+    for col in ("when (UTC), who", "action", "target", "result", "intent", "before", "after / error"):
+        table.add_column(col, overflow="fold", max_width=26 if col in ("intent", "before") else None)
     for r in records:
         style = _RESULT_STYLE.get(r["result"], "")
         result = f"[{style}]{r['result']}[/]"
@@ -86,6 +86,7 @@ def audit_command(
             detail = f"{r['error']}" + (f"; then: {_short(r['after'])}" if r["after"] else "")
         who = r["actor"] + (f" ({r['os_user']}@{r['host']})" if r.get("os_user") else "")
         where = "/".join(x for x in (r.get("environment"), r.get("cluster")) if x)
-        table.add_row(_when(r["ts"]), escape(who), escape(r["action"]), escape(where), escape(r["target"]),
+        target = r["target"] if not where or where == r["target"] else f"{where}: {r['target']}"
+        table.add_row(f"{_when(r['ts'])}\n{escape(who)}", escape(r["action"]), escape(target),
                       result, escape(_short(r["intent"])), escape(_short(r["before"])), escape(detail or ""))
     console.print(table)
