@@ -16,7 +16,8 @@ def parse_rate(text: str, mean_size: int, *, what: str = "--rate") -> float:
     m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(?:msgs?)?\s*(?:/s)?", s, flags=re.IGNORECASE)
     if m:
         return float(m.group(1))
-    if re.search(r"[A-Za-z]", s):
+    if re.search(r"[A-Za-z]", s) and re.search(r"/\s*(?:s|sec|second)$", s, flags=re.IGNORECASE):
+        # A byte rate says "per second"; a bare size ("10MB") is not a rate.
         try:
             per_second = parse_byte_rate(s, what=what)
         except BadInput as exc:
