@@ -17,6 +17,7 @@ from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput, OperationFailed
 from brokerscale.load.cluster import ensure_topic, probe
 from brokerscale.load.consumer import ConsumeProgress, ConsumeReport, consume
+from brokerscale.load.interrupt import sigint_requests_stop
 from brokerscale.load.messages import KINDS
 from brokerscale.load.pacing import Pacer
 from brokerscale.load.pool import POOL_BUDGET_BYTES, build_pool, pool_messages
@@ -77,7 +78,9 @@ def _print_report(r: LoadReport) -> None:
         t.add_row("interrupted", f"[yellow]yes: {r.sent - r.acked - r.errors:,} records unconfirmed[/]")
     for sample in r.error_samples:
         t.add_row("", f"[red]{sample}[/]")
-    if r.verified:
+    if r.verified and not r.verify_complete:
+        t.add_row("verify", f"[yellow]interrupted after reading back {r.read_back:,} of {r.acked:,}: not judged[/]")
+    elif r.verified:
         ok = r.lost == 0 and r.corrupted == 0
         t.add_row("verify", f"[{'green' if ok else 'red'}]read back {r.read_back:,}, lost {r.lost:,}, "
                             f"corrupted {r.corrupted:,}[/]")
@@ -202,25 +205,28 @@ def load_command(
         ticker.show(p.elapsed, f"{p.elapsed:5.1f} s  sent {p.sent:,}  acked {p.acked:,}  {p.acked / per_s:,.0f} msgs/s"
                                f"  {p.bytes_acked / 1e6 / per_s:,.1f} MB/s  errors {p.errors}")
 
-    with live if live is not None else nullcontext():
-        result = produce(conn, topic, pool, Pacer(msgs_per_s, count), seconds, verify=verify_,
-                         on_progress=on_progress)
-    d = result.deliveries
-    p50 = d.histogram.percentile(50)
-    p99 = d.histogram.percentile(99)
-    p1 = d.histogram.percentile(1)
-    report = LoadReport(topic=topic, target_rate=msgs_per_s, duration_s=result.elapsed, sent=result.sent,
-                        acked=d.acked, errors=d.errors, bytes_acked=d.bytes_acked,
-                        p50_ms=None if p50 is None else round(p50 * 1000, 2),
-                        p99_ms=None if p99 is None else round(p99 * 1000, 2),
-                        p1_ms=None if p1 is None else round(p1 * 1000, 2),
-                        error_samples=tuple(d.error_samples),
-                        interrupted=result.interrupted)
-    if verify_ and not result.interrupted:
-        if not json_out:
-            err.print(f"verifying: reading back {d.acked:,} acknowledged records…")
-        v = verify(conn, topic, start_offsets, d.offsets)
-        report = replace(report, verified=True, read_back=v.read_back, lost=v.lost, corrupted=v.corrupted)
+    # From here Ctrl-C asks to stop: what was acknowledged is still summarised, then exit 130.
+    with sigint_requests_stop() as stop:
+        with live if live is not None else nullcontext():
+            result = produce(conn, topic, pool, Pacer(msgs_per_s, count), seconds, verify=verify_,
+                             on_progress=on_progress, stop=stop)
+        d = result.deliveries
+        p50 = d.histogram.percentile(50)
+        p99 = d.histogram.percentile(99)
+        p1 = d.histogram.percentile(1)
+        report = LoadReport(topic=topic, target_rate=msgs_per_s, duration_s=result.elapsed, sent=result.sent,
+                            acked=d.acked, errors=d.errors, bytes_acked=d.bytes_acked,
+                            p50_ms=None if p50 is None else round(p50 * 1000, 2),
+                            p99_ms=None if p99 is None else round(p99 * 1000, 2),
+                            p1_ms=None if p1 is None else round(p1 * 1000, 2),
+                            error_samples=tuple(d.error_samples),
+                            interrupted=result.interrupted)
+        if verify_ and not result.interrupted:
+            if not json_out:
+                err.print(f"verifying: reading back {d.acked:,} acknowledged records…")
+            v = verify(conn, topic, start_offsets, d.offsets, stop=stop)
+            report = replace(report, verified=True, verify_complete=v.complete, read_back=v.read_back,
+                             lost=v.lost, corrupted=v.corrupted, interrupted=not v.complete)
     print_json(report.to_json()) if json_out else _print_report(report)
     sys.stdout.flush()
     if report.interrupted:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.load.cluster import quiet_logger
+from brokerscale.load.interrupt import StopRequest, sigint_requests_stop
 from brokerscale.load.pacing import Pacer
 from brokerscale.load.pool import Pool
 from brokerscale.load.stats import LatencyHistogram
@@ -99,8 +101,19 @@ class ProduceResult:
 def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, duration_s: float | None,
             *, verify: bool = False, overrides: dict[str, Any] | None = None,
             on_progress: Callable[[Progress], None] | None = None,
-            clock: Callable[[], float] = time.monotonic) -> ProduceResult:
-    """Send for `duration_s` (see `Pacer.run_bounds`) or until `pacer.limit` messages, then wait for all acks."""
+            clock: Callable[[], float] = time.monotonic, stop: StopRequest | None = None) -> ProduceResult:
+    """Send for `duration_s` (see `Pacer.run_bounds`) or until `pacer.limit` messages, then wait for all acks.
+
+    Ctrl-C (or `stop()` becoming true) ends sending; in-flight records are still accounted for.
+    """
+    with (sigint_requests_stop() if stop is None else nullcontext(stop)) as stop_now:
+        return _produce(profile, topic, pool, pacer, duration_s, verify=verify, overrides=overrides,
+                        on_progress=on_progress, clock=clock, stop=stop_now)
+
+
+def _produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, duration_s: float | None, *,
+             verify: bool, overrides: dict[str, Any] | None, on_progress: Callable[[Progress], None] | None,
+             clock: Callable[[], float], stop: Callable[[], bool]) -> ProduceResult:
     from confluent_kafka import Producer
 
     deliveries = Deliveries(verify=verify)
@@ -120,6 +133,9 @@ def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, du
     interrupted = False
     try:
         while True:
+            if stop():
+                interrupted = True
+                break
             now = clock()
             elapsed = now - start
             if (cutoff is not None and elapsed >= cutoff) or (limit is not None and sent >= limit):
@@ -136,15 +152,20 @@ def produce(profile: ConnectionProfile, topic: str, pool: Pool, pacer: Pacer, du
                 continue
             for _ in range(todo):
                 key, value = schedule[idx]
+                produced = False
+                while not produced:
+                    try:
+                        produce_one(topic, value, key, on_delivery=deliveries)
+                        produced = True
+                    except BufferError:  # local queue full: let librdkafka drain it
+                        if stop():
+                            break
+                        poll(0.01)
+                if not produced:
+                    break
                 idx += 1
                 if idx == n:
                     idx = 0
-                while True:
-                    try:
-                        produce_one(topic, value, key, on_delivery=deliveries)
-                        break
-                    except BufferError:  # local queue full: let librdkafka drain it
-                        poll(0.01)
                 sent += 1
             poll(0)
     except KeyboardInterrupt:  # stop sending, but still account for what is in flight

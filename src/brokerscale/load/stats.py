@@ -62,6 +62,7 @@ class LoadReport:
     error_samples: tuple[str, ...] = ()
     interrupted: bool = False
     verified: bool = False
+    verify_complete: bool = True
     read_back: int = 0
     lost: int = 0
     corrupted: int = 0
@@ -93,6 +94,7 @@ class LoadReport:
             "target_fraction": None if self.target_fraction is None else round(self.target_fraction, 4),
             "interrupted": self.interrupted, "p1_ms": self.p1_ms, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
             "error_samples": list(self.error_samples),
-            "verify": {"read_back": self.read_back, "lost": self.lost, "corrupted": self.corrupted}
+            "verify": {"read_back": self.read_back, "lost": self.lost, "corrupted": self.corrupted,
+                       "complete": self.verify_complete}
             if self.verified else None,
         }

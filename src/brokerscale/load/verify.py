@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ class VerifyResult:
     read_back: int
     lost: int
     corrupted: int
+    complete: bool = True  # False: stopped (Ctrl-C) before every acknowledged record was read back
 
 
 def _consumer(profile: ConnectionProfile) -> Any:
@@ -47,8 +49,12 @@ def end_offsets(profile: ConnectionProfile, topic: str, timeout_s: float = 10.0)
 
 
 def verify(profile: ConnectionProfile, topic: str, start: dict[int, int], acked: dict[tuple[int, int], int],
-           timeout_s: float = 120.0) -> VerifyResult:
-    """Consume [start, end) of every partition that received acks; compare with the acks."""
+           timeout_s: float = 120.0, stop: Callable[[], bool] | None = None) -> VerifyResult:
+    """Consume [start, end) of every partition that received acks; compare with the acks.
+
+    If `stop()` becomes true the read ends early and the result says it is incomplete (nothing is
+    counted as lost that was simply not read yet).
+    """
     from confluent_kafka import TopicPartition
 
     want_end: dict[int, int] = {}
@@ -62,6 +68,8 @@ def verify(profile: ConnectionProfile, topic: str, start: dict[int, int], acked:
         done: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while len(done) < len(want_end) and time.monotonic() < deadline:
+            if stop is not None and stop():
+                return VerifyResult(read_back=len(read), lost=0, corrupted=corrupted, complete=False)
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
                 if msg.error() is not None:
                     continue

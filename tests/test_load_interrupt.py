@@ -1,0 +1,88 @@
+"""SIGINT to `load --verify` always ends with the summary of what was acknowledged and exit 130.
+
+Reported: one run in five ended with `SystemError: <built-in method poll of cimpl.Producer object>
+returned NULL without setting an exception` and no summary — a KeyboardInterrupt raised inside
+librdkafka's delivery callback. Ctrl-C is now a stop request the loops check between calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+
+@pytest.mark.kafka
+def test_sigint_during_produce_prints_the_summary_and_exits_130(bootstrap: str) -> None:
+    topic = f"load.int.{uuid.uuid4().hex[:6]}"
+    for i, delay in enumerate((2.0, 2.7, 3.3)):  # different moments of the send loop and its callbacks
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "brokerscale", "load", "-b", bootstrap, "--topic", topic, "--partitions", "3",
+             "--max", "--size", "1KB", "--duration", "60s", "--verify", "--format", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        try:
+            _wait_for_traffic(bootstrap, topic, minimum=200 * (i + 1))
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, err
+        assert "SystemError" not in err and "Traceback" not in err
+        doc = json.loads(out)
+        assert doc["interrupted"] is True
+        assert doc["acked"] > 0 and doc["sent"] >= doc["acked"]
+        assert doc["verify"] is None  # an interrupted run is summarised, not verified
+
+
+def _wait_for_traffic(bootstrap: str, topic: str, minimum: int, timeout: float = 90.0) -> None:
+    """Until the run has really produced (the topic's end offsets sum to `minimum`)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex[:6]}"})
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            meta = c.list_topics(topic, timeout=5).topics.get(topic)
+            if meta is not None and meta.error is None and meta.partitions:
+                total = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] for p in meta.partitions)
+                if total >= minimum:
+                    return
+            time.sleep(0.3)
+        raise AssertionError(f"{topic}: fewer than {minimum} records produced in {timeout:.0f} s")
+    finally:
+        c.close()
+
+
+def test_verify_stopped_early_is_incomplete_not_lost() -> None:
+    from brokerscale.connect import ConnectionProfile
+    from brokerscale.load.verify import verify
+
+    acked: dict[tuple[int, int], Any] = {(0, i): 0 for i in range(100)}
+    result = verify(ConnectionProfile("127.0.0.1:9"), "t", {0: 0}, acked, timeout_s=5, stop=lambda: True)
+    assert result.complete is False and result.lost == 0 and result.read_back == 0
+
+
+def test_sigint_is_a_stop_request_inside_the_block_and_restored_after() -> None:
+    from brokerscale.load.interrupt import sigint_requests_stop
+
+    before = signal.getsignal(signal.SIGINT)
+    with sigint_requests_stop() as stop:
+        assert not stop()
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt here
+        deadline = time.time() + 5
+        while not stop() and time.time() < deadline:
+            time.sleep(0.01)
+        assert stop()
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
