@@ -63,6 +63,7 @@ class StorageForecast(BaseModel):
     basis: str = "linear growth"  # "linear growth", "retention" or "retention (per topic)"
     basis_detail: str = ""
     topics: list[TopicProjection] = []
+    projection: list[tuple[float, float]] = []  # (days from now, bytes) every 5 days to 90: what charts draw
     advice: list[str] = []
 
 
@@ -139,7 +140,8 @@ def forecast_storage(points: Sequence[tuple[float, float]], *, now: float, limit
                            daily_growth_stderr_bytes=se * DAY if se is not None else None,
                            projected_30d_bytes=p30, projected_90d_bytes=p90, days_until_limit=days_left,
                            ceiling_bytes=ceiling, basis=projector.basis, basis_detail=projector.detail,
-                           topics=projector.topic_rows, advice=advice, **base)
+                           topics=projector.topic_rows, advice=advice,
+                           projection=[(float(d), max(0.0, projector.at(d))) for d in range(0, 91, 5)], **base)
 
 
 def _fmt(n: float) -> str:

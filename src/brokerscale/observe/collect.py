@@ -67,7 +67,6 @@ class Round:
     snapshot: Snapshot
     utilization: list[Utilization]
     findings: list[Finding]
-    capacity: Capacity | None = None  # what utilization was measured against (--ckus or --capacity)
 
 
 @dataclass
@@ -193,7 +192,7 @@ class Observer:
         findings = evaluate(snap, self.rules, utils, cap)
         if self.store is not None:
             self.store.write_samples(self.history.to_samples(self.cluster, view) + self._cluster_samples(snap))
-        return Round(snap, utils, findings, cap)
+        return Round(snap, utils, findings)
 
     def _cluster_samples(self, snap: Snapshot) -> list[Sample]:
         from brokerscale.store.samples import Sample

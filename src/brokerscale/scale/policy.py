@@ -1,4 +1,4 @@
-"""Scaling policies: the seed's `cku_auto_scaling` block as a file brokerscale enforces.
+"""Scaling policies: the scaling guide's `cku_auto_scaling` block as a file brokerscale enforces.
 
 Confluent's Terraform provider has no `cku_auto_scaling` block and Dedicated clusters do not resize
 themselves; a policy file is that block, with the same fields and defaults, plus what a health system

@@ -192,11 +192,10 @@ def storage_chart(cluster: str, points: Sequence[tuple[float, float]], fc: Stora
               Series(name="retained (GB)", x=[t for t, _ in sorted(points)], y=[v / gb for _, v in sorted(points)])]
     markers: list[Marker] = []
     hlines: list[HLine] = []
-    if fc.ok and fc.daily_growth_bytes is not None and fc.projected_90d_bytes is not None:
-        level = fc.projected_30d_bytes - 30 * fc.daily_growth_bytes if fc.projected_30d_bytes is not None else 0.0
-        xs: list[float | str] = [now + d * DAY for d in range(0, 91, 5)]
-        series.append(Series(name="projection (GB)", x=xs, y=[max(0.0, level + d * fc.daily_growth_bytes) / gb
-                                                             for d in range(0, 91, 5)], dash=True, color="#7c3aed"))
+    if fc.ok and fc.projection:  # the forecaster's own curve: linear, or levelling off at retention
+        xs: list[float | str] = [now + d * DAY for d, _ in fc.projection]
+        series.append(Series(name="projection (GB)", x=xs, y=[v / gb for _, v in fc.projection],
+                             dash=True, color="#7c3aed"))
     if fc.limit_bytes is not None:
         hlines.append(HLine(y=fc.limit_bytes / gb, label=fc.limit_label or "limit"))
         if fc.days_until_limit is not None:
