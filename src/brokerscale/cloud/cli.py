@@ -11,6 +11,8 @@ import logging
 import secrets
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -266,11 +268,46 @@ exceed 4,500 x N or the cluster load is over 70%; multi-zone clusters keep at le
 
 def _wait_resize(api: _Api, cluster_id: str, environment: str, cku: int, timeout_s: float, poll_s: float,
                  out: Console, first: CloudCluster) -> CloudCluster:
-    return wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
-                    lambda c: c.status_cku == cku and c.phase == "PROVISIONED",
-                    lambda c: f"status.cku {c.status_cku} -> {cku} ({c.phase})",
-                    what=f"resize {cluster_id} to {cku} CKUs", timeout_s=timeout_s, poll_s=poll_s,
-                    console=out, first=first)
+    with _ctrl_c_noticed() as sleep:
+        return wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
+                        lambda c: c.status_cku == cku and c.phase == "PROVISIONED",
+                        lambda c: f"status.cku {c.status_cku} -> {cku} ({c.phase})",
+                        what=f"resize {cluster_id} to {cku} CKUs", timeout_s=timeout_s, poll_s=poll_s,
+                        console=out, first=first, sleep=sleep)
+
+
+@contextmanager
+def _ctrl_c_noticed() -> Iterator[Callable[[float], None]]:
+    """A sleep for wait loops that re-raises a Ctrl-C which landed somewhere that swallowed it.
+
+    Python drops a KeyboardInterrupt raised inside a garbage-collection callback ("Exception ignored
+    in ..."), and the wait would then run on for hours. The handler also remembers the signal, and
+    the loop's sleep raises it again between polls.
+    """
+    import signal
+    import threading
+
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield time.sleep
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    def sleep(seconds: float) -> None:
+        if seen:
+            raise KeyboardInterrupt
+        time.sleep(seconds)
+        if seen:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield sleep
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Tier(StrEnum):
@@ -341,10 +378,11 @@ def cluster_upgrade(
                 audit.stage = stage = f"accepted by Confluent (to {want}), not yet finished"
                 audit.after = accepted.summary()
                 out.print(f"upgrade initiated: phase {accepted.phase}")
-                final = wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
-                                 lambda c: c.kind == want and c.phase == "PROVISIONED",
-                                 lambda c: f"{c.kind} ({c.phase})", what=f"upgrade {cluster_id} to {want}",
-                                 timeout_s=timeout_s, poll_s=poll_s, console=out, first=accepted)
+                with _ctrl_c_noticed() as sleep:
+                    final = wait_for(lambda: api.cmk.get_cluster(cluster_id, environment),
+                                     lambda c: c.kind == want and c.phase == "PROVISIONED",
+                                     lambda c: f"{c.kind} ({c.phase})", what=f"upgrade {cluster_id} to {want}",
+                                     timeout_s=timeout_s, poll_s=poll_s, console=out, first=accepted, sleep=sleep)
                 audit.after = final.summary()
         except KeyboardInterrupt:
             raise _interrupted(f"upgrade to {want}", cluster_id, environment, stage) from None
