@@ -253,7 +253,7 @@ const pages = {
     if (f.hours) q.set("since", String(Date.now() / 1000 - Number(f.hours) * 3600));
     const doc = await api(`/api/audit?${q}`);
     const action = el("input", { id: "f-action", placeholder: "action prefix, e.g. topics.", value: f.action || "" });
-    const result = el("select", { id: "f-result" }, ["", "ok", "error", "pending"].map((v) => el("option", { value: v }, v || "any result")));
+    const result = el("select", { id: "f-result" }, ["", "ok", "error", "pending", "interrupted"].map((v) => el("option", { value: v }, v || "any result")));
     result.value = f.result || "";
     const hours = el("select", { id: "f-hours" }, [["", "any time"], ["1", "last hour"], ["24", "last day"], ["168", "last week"]]
       .map(([v, t]) => el("option", { value: v }, t)));
