@@ -47,7 +47,7 @@ def storage_limit(tier: str | None, disk: str | None, limits: str) -> tuple[floa
 def storage_command(
     bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
     history: Annotated[str, typer.Option("--history", metavar="DURATION",
-                                         help="How far back to fit (the seed uses 30 days).")] = "30d",
+                                         help="How far back to fit (the scaling guide uses 30 days).")] = "30d",
     tier: Annotated[str | None, typer.Option("--tier", metavar="NAME", show_default=False,
                                              help="Confluent Cloud tier whose storage limit applies (basic: 5 TB).")]
     = None,
