@@ -482,13 +482,16 @@ class _BandGoal(SoftGoal):
     def _backs(self, state: Assignment, t: int, s: int) -> list[Move]:
         """The smallest replicas of `t` that could travel back to `s` (the return leg of a swap)."""
         _vals, pids = self._candidates(state, t)
+        hard = [g for g in state.guards if g.hard]
         out = []
         for k in range(min(len(pids), 8 * _SCAN)):
             pid = pids[k]
             if s not in state.rep[pid]:
-                out.append(Move(pid, t, s))
-                if len(out) >= 4:
-                    break
+                leg = (Move(pid, t, s),)
+                if all(g.accepts(leg, state) for g in hard):
+                    out.append(leg[0])
+                    if len(out) >= 4:
+                        break
         return out
 
     def _pick(self, state: Assignment, s: int, t: int, cap: float, room: float, floor: float,
