@@ -35,7 +35,9 @@ def worst(findings: Sequence[Finding]) -> str | None:
 
 def status_text(review: TopicReview, findings: Sequence[Finding]) -> str:
     if not review.managed:
-        return "[dim]unmanaged[/]"
+        if any(f.code == "unmanaged" for f in findings):
+            return "[yellow]unmanaged: no class (warning)[/]"
+        return "[dim]unmanaged (marked non-PHI)[/]"
     w = worst(findings)
     if w is None:
         return "[green]OK[/]"
