@@ -98,18 +98,27 @@ def trial_topics(bootstrap: str) -> Iterator[str]:
         admin.close()
 
 
-def _kafka_topics_describe(bootstrap: str, topic: str) -> tuple[set[int], dict[str, str], list[list[int]]]:
-    """Replication factors, explicitly set configs and replica lists, from Kafka's own kafka-topics tool."""
+def _kafka_topics_describe(bootstrap: str, *topics: str) -> dict[str, tuple[int, dict[str, str], list[list[int]]]]:
+    """Replication factor, explicitly set configs and replica lists per topic, from Kafka's own kafka-topics."""
     from brokerscale.dev.tools import run_tool
 
-    res = run_tool("kafka-topics", ["--bootstrap-server", bootstrap, "--describe", "--topic", topic], timeout=180)
+    pattern = "|".join(re.escape(t) for t in topics)
+    res = run_tool("kafka-topics", ["--bootstrap-server", bootstrap, "--describe", "--topic", pattern], timeout=180)
     assert res.returncode == 0, res.stderr
-    head = next(line for line in res.stdout.splitlines() if line.startswith("Topic:") and "PartitionCount" in line)
-    rf = {int(x) for x in re.findall(r"ReplicationFactor:\s*(\d+)", head)}
-    configs_text = re.search(r"Configs:\s*(\S*)", head)
-    configs = dict(kv.split("=", 1) for kv in (configs_text.group(1) if configs_text else "").split(",") if "=" in kv)
-    replicas = [[int(x) for x in m.split(",")] for m in re.findall(r"\tReplicas:\s*([\d,]+)", res.stdout)]
-    return rf, configs, replicas
+    out: dict[str, tuple[int, dict[str, str], list[list[int]]]] = {}
+    for line in res.stdout.splitlines():
+        name = re.search(r"Topic:\s*(\S+)", line)
+        if name is None:
+            continue
+        if "PartitionCount" in line:
+            rf = int(re.findall(r"ReplicationFactor:\s*(\d+)", line)[0])
+            text = re.search(r"Configs:\s*(\S*)", line)
+            configs = dict(kv.split("=", 1) for kv in (text.group(1) if text else "").split(",") if "=" in kv)
+            out[name.group(1)] = (rf, configs, [])
+        elif (reps := re.search(r"Replicas:\s*([\d,]+)", line)) is not None:
+            out[name.group(1)][2].append([int(x) for x in reps.group(1).split(",")])
+    assert set(out) == set(topics), res.stdout
+    return out
 
 
 @pytest.mark.kafka
@@ -142,8 +151,8 @@ def test_trial_topics_are_reported_with_reasons_and_fixed(cli: Any, trial_topics
     assert rep["command"].startswith(f"brokerscale rebalance execute --bootstrap {bootstrap} --proposal ")
     proposal = json.loads(plan_file.read_text())
     assert len(proposal["partitions"]) == 6 and all(len(p["replicas"]) == 3 for p in proposal["partitions"])
-    rf_before, _, _ = _kafka_topics_describe(bootstrap, FHIR)
-    assert rf_before == {2}  # a dry run changes nothing
+    code, out, err = cli("topics", "list", "--bootstrap", bootstrap, "--topic", FHIR, "--format", "json")
+    assert code == 0 and json.loads(out)[0]["replication_factor"] == 2  # a dry run changes nothing
 
     code, out, err = cli(*base, "--apply", "--configs-only")
     assert code == 0, err
@@ -156,14 +165,14 @@ def test_trial_topics_are_reported_with_reasons_and_fixed(cli: Any, trial_topics
     code, out, err = cli(*args)
     assert code == 0, out + err
 
-    rf, fhir_configs, replicas = _kafka_topics_describe(bootstrap, FHIR)
-    assert rf == {3}
+    seen = _kafka_topics_describe(bootstrap, FHIR, ADT)
+    rf, fhir_configs, replicas = seen[FHIR]
+    assert rf == 3 and len(replicas) == 6 and all(len(r) == 3 for r in replicas)
     assert fhir_configs.get("retention.ms") == str(90 * 86_400_000)
     racks = {b.id: b.rack for b in kafka_cluster.brokers}
     if len(set(racks.values())) >= 3:
         assert all(len({racks[b] for b in r}) == 3 for r in replicas), replicas  # one copy per rack
-    _, adt_configs, _ = _kafka_topics_describe(bootstrap, ADT)
-    assert adt_configs.get("unclean.leader.election.enable") == "false"
+    assert seen[ADT][1].get("unclean.leader.election.enable") == "false"
 
     # with three replicas, min.insync.replicas can be raised to 2 (if the cluster default left it lower)
     code, out, err = cli(*base, "--apply", "--configs-only")

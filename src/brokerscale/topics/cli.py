@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -109,9 +110,16 @@ def _selected(admin: TopicsAdmin, topics: list[str] | None, include_internal: bo
     names = admin.topic_names(include_internal)
     if not topics:
         return names
-    for t in topics:
-        if t not in names and t not in admin.topic_names(True):
-            raise BadInput(f"--topic: {t!r} does not exist on {admin.profile.label}")
+    missing = [t for t in topics if t not in names]
+    for attempt in range(8):  # a topic created a moment ago may not be in every broker's metadata yet
+        if not missing:
+            break
+        if attempt:
+            time.sleep(0.5)
+        known = set(admin.topic_names(True))
+        missing = [t for t in missing if t not in known]
+    if missing:
+        raise BadInput(f"--topic: {missing[0]!r} does not exist on {admin.profile.label}")
     return sorted(set(topics))
 
 
