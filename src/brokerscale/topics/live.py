@@ -153,12 +153,23 @@ class TopicsAdmin:
     def offsets(self, tps: Iterable[TP], spec: str = "LATEST") -> dict[TP, int]:
         from kafka import TopicPartition
         from kafka.admin import OffsetSpec
+        from kafka.errors import LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError
 
         req = {TopicPartition(t, p): OffsetSpec[spec] for t, p in tps}
         if not req:
             return {}
+        # A leader that has not yet applied the metadata of a just-created topic (or a just-moved leader)
+        # answers UNKNOWN_TOPIC_OR_PARTITION / NOT_LEADER for a moment: ask again before giving up.
+        transient = (UnknownTopicOrPartitionError, LeaderNotAvailableError, NotLeaderForPartitionError)
         with _kafka_call("list offsets", self.profile.bootstrap):
-            res = self.admin.list_partition_offsets(req)
+            for attempt in range(6):
+                try:
+                    res = self.admin.list_partition_offsets(req)
+                    break
+                except transient:
+                    if attempt == 5:
+                        raise
+                    time.sleep(0.25 * (attempt + 1))
         return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
 
     def _degraded(self, what: str, exc: Exception, instead: str) -> None:
