@@ -67,18 +67,20 @@ def model_from_admin(admin: KafkaAdmin, topics: str | None = None, include_inter
 def _log_dirs(admin: KafkaAdmin, brokers: list[int], names: set[str], topics: list[TopicInfo]) -> LogDirs:
     """Log dirs of the live brokers. A broker that fails to answer (it just died) does not hide the
     others' sizes: its partitions are sized from their other copies. A partition with no readable copy
-    at all is refused, naming the broker, rather than sized 0."""
+    at all (every replica on a silent or fenced broker) is refused, naming the broker, not sized 0."""
     dirs = admin.log_dirs(brokers, names)
     failed = dirs.failed
-    if failed:
-        known = dirs.largest_copy()
-        for t in topics:
-            for p in t.partitions:
-                dead = [r for r in p.replicas if r in failed]
-                if dead and (t.name, p.partition) not in known:
-                    raise Unreachable(f"describe log dirs failed on broker {dead[0]} of {admin.where} "
-                                      f"({failed[dead[0]]}): the size of {t.name}-{p.partition} is unknown; "
-                                      "retry when the broker answers")
+    known = dirs.largest_copy()
+    for t in topics:
+        for p in t.partitions:
+            if (t.name, p.partition) in known or not p.replicas:
+                continue
+            b = p.replicas[0]
+            why = failed.get(b) or ("not answering" if b in failed else "fenced or not registered")
+            if all(r in failed or r not in brokers for r in p.replicas):
+                raise Unreachable(f"describe log dirs: the size of {t.name}-{p.partition} is unknown: its replicas "
+                                  f"are only on broker {', '.join(map(str, p.replicas))} of {admin.where} ({why}); "
+                                  "retry when the broker answers")
     return dirs
 
 

@@ -89,7 +89,7 @@ class KafkaAdmin:
     def cluster(self) -> ClusterInfo:
         """DescribeCluster: brokers (fenced ones included, marked), racks, the cluster id."""
         with kafka_call("describe cluster", self.where):
-            raw = fastpath.paced(self.client.describe_cluster)
+            raw = fastpath.any_node(self.client.describe_cluster)
         brokers = [BrokerInfo(id=int(b["broker_id"]), host=b.get("host"), port=b.get("port"), rack=b.get("rack"),
                               fenced=bool(b.get("is_fenced", False))) for b in raw.get("brokers", [])]
         controller = raw.get("controller_id")
@@ -97,15 +97,14 @@ class KafkaAdmin:
                            controller_id=int(controller) if controller is not None and controller >= 0 else None,
                            brokers=sorted(brokers, key=lambda b: b.id))
 
-    def refresh(self) -> None:
-        """Re-read cluster metadata now, so brokers added since the client connected are routable."""
-        manager = getattr(self.client, "_manager", None)
-        cluster = getattr(manager, "cluster", None)
-        if manager is None or cluster is None or not hasattr(cluster, "request_update"):
-            return
-        with contextlib.suppress(*kafka_error_types()):
-            future = cluster.request_update()
-            manager.run(_await, future)
+    def refresh(self, brokers: Iterable[int] | None = None) -> None:
+        """Make the client's own broker list current (all brokers, or until it lists `brokers`), so
+        brokers added since it connected are addressable. Without the private API, nothing to do."""
+        with contextlib.suppress(*fastpath.FASTPATH_UNAVAILABLE), kafka_call("refresh metadata", self.where):
+            if brokers is None:
+                self.client._manager.run(self.client._manager.cluster.refresh_metadata)
+            else:
+                fastpath.know_brokers(self.client, set(brokers))
 
     def topics(self, names: list[str] | None = None, *, include_internal: bool = True) -> list[TopicInfo]:
         """Metadata: partitions with leader, replicas (assignment order), ISR, offline replicas.
@@ -113,8 +112,8 @@ class KafkaAdmin:
         Topics that do not exist (or error) are left out; `names=None` reads every topic."""
         with kafka_call("describe topics", self.where):
             try:
-                found = fastpath.paced(fastpath.metadata, self.client, names) if fastpath.available(self.client) \
-                    else self._topics_public(names)
+                found = fastpath.any_node(fastpath.metadata, self.client, names) \
+                    if fastpath.available(self.client) else fastpath.any_node(self._topics_public, names)
             except fastpath.FASTPATH_UNAVAILABLE:
                 found = self._topics_public(names)
         if not include_internal:
@@ -180,8 +179,8 @@ class KafkaAdmin:
         resources = [ConfigResource(rtype, n, dict.fromkeys(wanted) if wanted is not None else None)
                      for n in sorted(set(names))]
         with kafka_call("describe configs", self.where):
-            raw = fastpath.paced(self.client.describe_configs, resources,
-                                 config_filter="modified" if only_set else "all")
+            raw = fastpath.any_node(self.client.describe_configs, resources,
+                                    config_filter="modified" if only_set else "all")
         by_name = raw.get(kind.lower(), {})
         out: dict[str, dict[str, str]] = {}
         for name in names:
@@ -207,6 +206,8 @@ class KafkaAdmin:
         """DescribeLogDirs, one request per broker: a broker that fails is reported with its error (its
         replicas are unknown, never 0 bytes) and does not hide the others' answers."""
         wanted = None if topics is None else sorted(set(topics))
+        brokers = list(brokers)
+        self.refresh(brokers)
         out = LogDirs()
         for b in brokers:
             if wanted is not None and not wanted:
@@ -265,6 +266,7 @@ class KafkaAdmin:
                       ) -> tuple[list[dict[TP, int]], dict[int, str], list[dict[TP, int]]]:
         if not any(queries):
             return [{} for _ in queries], {}, [{} for _ in queries]
+        self.refresh({leader for q in queries for leader in q})
         with kafka_call("list offsets", self.where):
             try:
                 if not fastpath.available(self.client):
@@ -289,17 +291,43 @@ class KafkaAdmin:
         return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
 
     # -- consumer groups ---------------------------------------------------------------------
-    def consumer_groups(self) -> list[str]:
-        """Groups using Kafka's consumer protocol (ListGroups on every broker)."""
+    def consumer_groups(self, brokers: Iterable[int] | None = None) -> list[str]:
+        """Groups using Kafka's consumer protocol (ListGroups on every broker, or on `brokers`). A broker
+        that does not answer is skipped when others do: its groups' coordinators move to live brokers."""
         with kafka_call("list groups", self.where):
-            listed = fastpath.paced(self.client.list_groups)
+            try:
+                listed = fastpath.paced(self.client.list_groups, list(brokers) if brokers is not None else None)
+            except kafka_error_types() as exc:
+                if not is_outage(exc):
+                    raise
+                ids = sorted(brokers) if brokers is not None else sorted(self.cluster().live())
+                listed, silent = [], []
+                for b in ids:
+                    try:
+                        listed.extend(fastpath.paced(self.client.list_groups, [b]))
+                    except kafka_error_types() as one:
+                        if not is_outage(one):
+                            raise
+                        silent.append(b)
+                if len(silent) == len(ids):
+                    raise
         return sorted({g["group_id"] for g in listed if g.get("protocol_type", "consumer") in ("consumer", "")})
 
     def describe_groups(self, ids: list[str]) -> dict[str, GroupInfo]:
         if not ids:
             return {}
         with kafka_call("describe groups", self.where):
-            described = fastpath.paced(self.client.describe_groups, ids)
+            try:
+                described = fastpath.paced(self.client.describe_groups, ids)
+            except kafka_error_types() as exc:  # a coordinator that died: the others' groups still answer
+                if len(ids) == 1:
+                    raise
+                described = {}
+                for gid in ids:
+                    with contextlib.suppress(*kafka_error_types()):
+                        described.update(fastpath.paced(self.client.describe_groups, [gid]))
+                if not described:
+                    raise exc from None
         out: dict[str, GroupInfo] = {}
         for gid in ids:
             d = (described.get(gid) if isinstance(described, dict) else None) or {}
@@ -424,10 +452,6 @@ class KafkaAdmin:
         except kafka_error_types():
             return False
         return True
-
-
-async def _await(future: Any) -> Any:
-    return await future
 
 
 def _parse_log_dirs(broker: int, entries: list[dict[str, Any]], read_at: float) -> BrokerLogDirs:

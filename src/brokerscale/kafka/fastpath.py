@@ -49,6 +49,23 @@ def paced(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     raise AssertionError("unreachable")
 
 
+def any_node(fn: Callable[..., T], *args: Any, attempts: int = 4, **kwargs: Any) -> T:
+    """A request any broker can answer (Metadata, DescribeCluster, DescribeConfigs): when the broker the
+    library picked does not answer (killed, not yet fenced by the controller), the library marks it
+    backed off and the retry goes to another one. Only when none answers does the error leave."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+
+    outage = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError, OSError)
+    for attempt in range(attempts):
+        try:
+            return paced(fn, *args, **kwargs)
+        except outage:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def metadata(client: Any, names: list[str] | None) -> list[TopicInfo]:
     """One Metadata request, read straight from the response; topics that error are left out."""
     from kafka.protocol.metadata import MetadataRequest
@@ -128,6 +145,14 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]]) -> Offset
                 answer.offsets[i][key] = int(part.offset)
                 answer.timestamps[i][key] = int(getattr(part, "timestamp", -1))
     return answer
+
+
+def know_brokers(client: Any, ids: set[int]) -> None:
+    """Requests addressed to a broker the library's cached metadata does not list fail with
+    UnknownBrokerIdError (a broker added since the client connected): refresh its metadata first."""
+    cluster = client._manager.cluster
+    if ids - {b.node_id for b in cluster.brokers()}:
+        client._manager.run(cluster.refresh_metadata)
 
 
 def forget_controller(client: Any) -> None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Annotated
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Annotated, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import typer
 from prometheus_client.core import GaugeMetricFamily
@@ -19,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt
 from brokerscale.console import err
 from brokerscale.errors import BadInput, BrokerscaleError
+from brokerscale.listen import authorized, listen_token
 from brokerscale.model.snapshot import LagStatus
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.observe.options import (
@@ -132,18 +136,41 @@ def run_observer(obs: Observer, collector: ObserveCollector, interval: float, st
         stop.wait(interval)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _guarded(app: Any, token: str | None) -> Any:
+    """The metrics app behind the bearer-token rule (`brokerscale.listen`)."""
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if not authorized(environ.get("HTTP_AUTHORIZATION"), token):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+            return [b"401: a bearer token is required\n"]
+        return app(environ, start_response)
+
+    return guarded
+
+
 def serve(obs: Observer, port: int, interval: float, stop: threading.Event, *,
-          addr: str = "127.0.0.1") -> tuple[ObserveCollector, object]:
+          addr: str = "127.0.0.1", token: str | None = None) -> tuple[ObserveCollector, _Server]:
     """Start the HTTP server and the observer thread; returns (collector, server)."""
-    from prometheus_client import start_http_server
+    from prometheus_client import make_wsgi_app
 
     registry = CollectorRegistry()
     collector = ObserveCollector(obs.cluster)
     registry.register(collector)
     try:
-        server, _thread = start_http_server(port, addr=addr, registry=registry)
+        server = make_server(addr, port, _guarded(make_wsgi_app(registry), token), server_class=_Server,
+                             handler_class=_QuietHandler)
     except OSError as exc:
         raise BadInput(f"--port: cannot listen on {addr}:{port} ({exc.strerror or exc})") from None
+    threading.Thread(target=server.serve_forever, daemon=True, name="brokerscale-exporter-http").start()
     threading.Thread(target=run_observer, args=(obs, collector, interval, stop), daemon=True,
                      name="brokerscale-observer").start()
     return collector, server
@@ -156,10 +183,19 @@ def exporter_command(
     metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "15s",
     duration: Annotated[str | None, typer.Option("--duration", metavar="DURATION", show_default=False,
                                                  help="Stop after this long (default: until Ctrl-C).")] = None,
+    listen: Annotated[str, typer.Option("--listen", metavar="ADDR",
+                                        help="Address to listen on; other than loopback needs --token-file.")
+                      ] = "127.0.0.1",
+    token_file: Annotated[Path | None, typer.Option("--token-file", metavar="FILE", show_default=False,
+                                                    help="File holding the bearer token every scrape must "
+                                                         "carry (Prometheus: authorization.credentials_file).")
+                          ] = None,
 ) -> None:
     """Serve utilization, findings by severity, consumer lag (offsets, seconds, status) on /metrics.
 
-    Listens on 127.0.0.1 only. Observes every --interval in the background and records history.
+    Listens on 127.0.0.1 unless --listen says otherwise; any other address needs --token-file, and
+    scrapes without `Authorization: Bearer <token>` get 401. Observes every --interval in the
+    background and records history; brokers added to the cluster are picked up without a restart.
 
     Examples:
 
@@ -168,16 +204,20 @@ def exporter_command(
       brokerscale exporter --port 9308 --capacity brokers.yaml --interval 30s
 
       curl -s localhost:9308/metrics | grep brokerscale_consumer_lag_seconds
+
+      brokerscale exporter --listen 0.0.0.0 --token-file /etc/brokerscale/scrape.token
     """
     from brokerscale.units import parse_duration
 
+    token = listen_token(listen, token_file)
     obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
                          rules=rules, metrics_url=metrics_url, prometheus=prometheus)
     secs = interval_seconds(interval)
     limit = parse_duration(duration, what="--duration") if duration else None
     stop = threading.Event()
-    _collector, server = serve(obs, port, secs, stop)
-    err.print(f"serving http://127.0.0.1:{port}/metrics for {obs.cluster} (every {secs:g} s; Ctrl-C stops)")
+    _collector, server = serve(obs, port, secs, stop, addr=listen, token=token)
+    guard = "; bearer token required" if token else ""
+    err.print(f"serving http://{listen}:{port}/metrics for {obs.cluster} (every {secs:g} s{guard}; Ctrl-C stops)")
     started = time.time()
     try:
         while not stop.is_set():
@@ -186,7 +226,6 @@ def exporter_command(
             stop.wait(0.5)
     finally:
         stop.set()
-        shutdown = getattr(server, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        server.shutdown()
+        server.server_close()
         obs.close()

@@ -137,6 +137,11 @@ def _health_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
         ("offline_partitions", snap.offline_partitions,
          "offline partitions have no leader: restore the brokers before anything else", "partitions have no leader"),
     ]
+    for b in down:  # a cluster whose other brokers answer is observable: a silent broker is itself the finding
+        out.append(Finding(rule="broker_unreachable", severity="critical", metric="brokers_unreachable", value=1,
+                           threshold=0, scope="broker", target=f"broker {b}",
+                           action=f"restart broker {b} or replace it; its replicas are not in sync",
+                           message=f"broker {b} unreachable (registered replicas, no answer or fenced)"))
     for name, value, action, what in checks:
         rule: Threshold = getattr(rules, name)
         hit = _above(rule, float(value)) if value is not None else None
