@@ -255,12 +255,14 @@ class KafkaAdmin:
         offsets, unanswered, _times = self._list_offsets(queries)
         return offsets, unanswered
 
-    def offsets_for_times(self, by_leader: dict[int, dict[TP, int]]) -> tuple[dict[TP, int | None], dict[int, str]]:
-        """The earliest offset whose record was appended at or after each given time (ms); None when
-        every record is older. Metadata only (ListOffsets by timestamp), one request per leader."""
-        offsets, unanswered, _ts = self._list_offsets([by_leader])
-        found: dict[TP, int | None] = {tp: (o if o >= 0 else None) for tp, o in offsets[0].items()}
-        return found, unanswered
+    def offsets_for_times(self, queries: list[dict[int, dict[TP, int]]],
+                          ) -> tuple[list[dict[TP, int | None]], dict[int, str]]:
+        """For each query (leader -> {partition: time in ms}), the earliest offset whose record was
+        appended at or after that time; None when every record is older. Metadata only (ListOffsets by
+        timestamp); one request per leader and query, all pipelined, so several probes of the same
+        partition cost one round trip."""
+        offsets, unanswered, _ts = self._list_offsets(queries)
+        return [{tp: (o if o >= 0 else None) for tp, o in q.items()} for q in offsets], unanswered
 
     def _list_offsets(self, queries: list[dict[int, dict[TP, int]]],
                       ) -> tuple[list[dict[TP, int]], dict[int, str], list[dict[TP, int]]]:

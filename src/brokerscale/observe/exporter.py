@@ -109,6 +109,12 @@ class ObserveCollector(Collector):
                                   labels=["cluster", "group"])
         g_sec = GaugeMetricFamily("brokerscale_consumer_group_max_lag_seconds", "Largest partition lag in seconds",
                                   labels=["cluster", "group"])
+        p_low = GaugeMetricFamily("brokerscale_consumer_lag_seconds_lower_bound",
+                                  "1 if brokerscale_consumer_lag_seconds is only a lower bound (the real lag is more)",
+                                  labels=["cluster", "group", "topic", "partition"])
+        g_low = GaugeMetricFamily("brokerscale_consumer_group_max_lag_seconds_lower_bound",
+                                  "1 if brokerscale_consumer_group_max_lag_seconds is only a lower bound",
+                                  labels=["cluster", "group"])
         g_status = GaugeMetricFamily("brokerscale_consumer_group_status",
                                      "Lag status: 0 OK, 1 WARNING, 2 REWIND, 3 STALL, 4 STOP, -1 UNKNOWN",
                                      labels=["cluster", "group", "status"])
@@ -118,11 +124,13 @@ class ObserveCollector(Collector):
                     p_off.add_metric([c, g.group, p.topic, str(p.partition)], float(p.lag_offsets))
                 if p.lag_seconds is not None:
                     p_sec.add_metric([c, g.group, p.topic, str(p.partition)], p.lag_seconds)
+                    p_low.add_metric([c, g.group, p.topic, str(p.partition)], float(p.lag_seconds_lower_bound))
             g_off.add_metric([c, g.group], float(g.lag_offsets))
             if g.max_lag_seconds is not None:
                 g_sec.add_metric([c, g.group], g.max_lag_seconds)
+                g_low.add_metric([c, g.group], float(g.max_lag_seconds_lower_bound))
             g_status.add_metric([c, g.group, g.status.value], float(STATUS_CODE[g.status]))
-        yield from (p_off, p_sec, g_off, g_sec, g_status)
+        yield from (p_off, p_sec, p_low, g_off, g_sec, g_low, g_status)
 
 
 def run_observer(obs: Observer, collector: ObserveCollector, interval: float, stop: threading.Event) -> None:

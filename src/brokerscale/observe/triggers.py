@@ -199,7 +199,8 @@ def _lag_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
         if sev is None:
             continue
         action, scope, target = _lag_action(g, snap)
-        secs = f", {g.max_lag_seconds:.1f} s behind" if g.max_lag_seconds is not None else ""
+        at_least = "at least " if g.max_lag_seconds_lower_bound else ""
+        secs = f", {at_least}{g.max_lag_seconds:.1f} s behind" if g.max_lag_seconds is not None else ""
         out.append(Finding(rule="consumer_lag", severity=sev, metric="consumer_lag_offsets",
                            value=g.lag_offsets, threshold=float(rule.max_lag_offsets or 0), unit="offsets",
                            scope=scope, target=target if scope == "topic" else g.group, action=action,
