@@ -213,12 +213,13 @@ class KafkaAdmin:
             if wanted is not None and not wanted:
                 out.brokers[b] = BrokerLogDirs(broker=b)
                 continue
+            asked = time.time()
             try:
                 entries = fastpath.paced(self.client.describe_log_dirs, wanted, [b])
             except kafka_error_types() as exc:
                 out.brokers[b] = BrokerLogDirs(broker=b, error=describe(exc))
                 continue
-            out.brokers[b] = _parse_log_dirs(b, entries, time.time())
+            out.brokers[b] = _parse_log_dirs(b, entries, (asked + time.time()) / 2)
         return out
 
     # -- offsets -----------------------------------------------------------------------------

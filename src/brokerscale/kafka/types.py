@@ -71,7 +71,7 @@ class BrokerLogDirs:
     usable_bytes: int | None = None
     error: str | None = None
     failed_dirs: list[str] = field(default_factory=list)
-    read_at: float | None = None  # when the answer arrived (rates divide by each broker's own interval)
+    read_at: float | None = None  # mid-request time (byte rates divide by each broker's own interval)
 
     @property
     def used_bytes(self) -> int | None:
