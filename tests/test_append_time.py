@@ -45,7 +45,7 @@ def test_brackets_each_partition_to_a_second_in_few_rounds() -> None:
         lo, hi = got[tp]
         assert hi - lo <= 1.0
         assert lo <= times[tp][offset] / 1000 < hi + 1e-3
-    assert fake.rounds <= 8  # not one round trip per probe or per partition
+    assert fake.rounds <= 12  # a few per factor of 16 back and of 5 narrower: not one per probe or partition
 
 
 def test_silent_leader_and_unknown_leader_are_left_out() -> None:

@@ -299,7 +299,7 @@ class KafkaAdmin:
         that does not answer is skipped when others do: its groups' coordinators move to live brokers."""
         with kafka_call("list groups", self.where):
             try:
-                listed = fastpath.paced(self.client.list_groups, list(brokers) if brokers is not None else None)
+                listed = fastpath.paced(self.client.list_groups, *([list(brokers)] if brokers is not None else []))
             except kafka_error_types() as exc:
                 if not is_outage(exc):
                     raise

@@ -26,6 +26,8 @@ from brokerscale.kafka.types import TP, PartitionInfo, TopicInfo
 
 T = TypeVar("T")
 
+IN_FLIGHT = 4  # requests pipelined to one broker at a time (kafka-python allows 5 per connection)
+
 # What the fast paths raise when the private API is not what this module expects: the caller falls back.
 FASTPATH_UNAVAILABLE = (AttributeError, ImportError, TypeError)
 
@@ -119,13 +121,32 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]]) -> Offset
             plan.append((i, leader, req))
 
     async def run() -> list[Any]:
-        futures = [client._manager.send(req, node_id=leader) for _, leader, req in plan]
-        answers: list[Any] = []
-        for f in futures:
-            try:
-                answers.append(await f)
-            except Exception as exc:  # one dead leader must not hide the others' answers
-                answers.append(exc)
+        # kafka-python refuses more than 5 requests in flight on one connection (NodeNotReadyError), so
+        # requests go out in waves of at most IN_FLIGHT per broker; a refused one is sent again later.
+        from kafka.errors import NodeNotReadyError
+
+        answers: list[Any] = [None] * len(plan)
+        todo = list(range(len(plan)))
+        for _attempt in range(len(plan) + 3):
+            if not todo:
+                break
+            per_node: dict[int, int] = defaultdict(int)
+            wave: list[int] = []
+            later: list[int] = []
+            for k in todo:
+                leader = plan[k][1]
+                (wave if per_node[leader] < IN_FLIGHT else later).append(k)
+                per_node[leader] += 1
+            futures = [(k, client._manager.send(plan[k][2], node_id=plan[k][1])) for k in wave]
+            for k, f in futures:
+                try:
+                    answers[k] = await f
+                except NodeNotReadyError as exc:
+                    answers[k] = exc
+                    later.append(k)
+                except Exception as exc:  # one dead leader must not hide the others' answers
+                    answers[k] = exc
+            todo = sorted(later)
         return answers
 
     answer = OffsetsAnswer([{} for _ in queries], [{} for _ in queries], moved=[{} for _ in queries])
