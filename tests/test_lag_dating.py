@@ -140,3 +140,21 @@ def test_without_dating_the_lag_is_marked_as_a_lower_bound_below_the_truth(boots
     g = next(g for g in r.snapshot.groups if g.group == GROUP)
     assert g.max_lag_seconds is not None and g.max_lag_seconds_lower_bound
     assert g.max_lag_seconds < time.time() - stopped_group
+
+
+def test_one_history_whichever_way_the_cluster_is_named(cli: Any, bootstrap: str, stopped_group: float,
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lag -b host:port` and `lag -c trial1` (the same cluster, named in brokerscale.yaml) build one offset
+    history, keyed by the id Kafka reports: the second run sees the first run's observation."""
+    config = tmp_path / "brokerscale.yaml"
+    config.write_text(f"clusters:\n  trial1:\n    bootstrap: {bootstrap}\n")
+    monkeypatch.setenv("BROKERSCALE_CONFIG", str(config))
+    monkeypatch.setenv("BROKERSCALE_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    seen = []
+    for how in (["-b", bootstrap], ["-c", "trial1"], ["-b", bootstrap.split(",")[-1]]):
+        code, out, err = cli("lag", *how, "--samples", "1", "--group", GROUP, "--format", "json")
+        assert code == 0, err
+        (g,) = json.loads(out)["groups"]
+        seen.append(g["partitions"][0]["reason"])
+    assert "1 observation(s)" in seen[0] and "2 observation(s)" in seen[1]
+    assert "observation(s)" not in seen[2] or "3 observation(s)" in seen[2]  # the third has enough to judge

@@ -64,12 +64,13 @@ class TopicsAdmin:
 
     # -- reads -------------------------------------------------------------------------------
     def _describe(self, names: list[str], attempts: int = 10) -> list[TopicInfo]:
-        """Topic metadata; a topic without partitions or leaders yet (just created) is retried briefly."""
+        """Topic metadata; a topic without partitions or leaders yet (just created) is retried briefly, and
+        so is one a broker calls unknown (it may not have the creation yet: brokers learn it moments apart)."""
         pending: list[str] = []
         for i in range(attempts):
             found = {t.name: t for t in self.admin.topics(names)}
             absent = [n for n in names if n not in found]
-            if absent and (missing := self.admin.missing_topics(absent)):
+            if absent and i >= 3 and (missing := self.admin.missing_topics(absent)):
                 raise BadInput(f"--topic: {missing[0]!r} does not exist on {self.profile.bootstrap}")
             # a broker that has not caught up with a new topic answers without partitions: transient
             pending = absent + [n for n, t in found.items() if not t.partitions]
