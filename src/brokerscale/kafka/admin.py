@@ -226,7 +226,6 @@ class KafkaAdmin:
     def offsets(self, tps: Iterable[TP], spec: str | int = "LATEST") -> dict[TP, int]:
         """ListOffsets with the library's routing (it finds the leaders): for a few partitions."""
         from kafka import TopicPartition
-
         from kafka.errors import LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError
 
         req = {TopicPartition(t, p): _spec(spec) for t, p in tps}

@@ -202,14 +202,8 @@ class TopicsAdmin:
     def create_partitions(self, topic: str, count: int) -> None:
         self.admin.create_partitions(topic, count)
 
-    def alter_configs(self, topic: str, values: dict[str, str], *, visible_within_s: float = 15.0) -> None:
-        """IncrementalAlterConfigs, then wait (bounded) until the brokers serve the new values: the
-        controller has accepted the change when the call returns, brokers apply it moments later, and a
-        change reported as applied should read back as applied."""
+    def alter_configs(self, topic: str, values: dict[str, str]) -> None:
         try:
             self.admin.alter_configs(topics={topic: dict(values)}, check_keys=True)
         except OperationFailed as exc:
             raise OperationFailed(f"{topic}: {exc}") from None
-        deadline = time.monotonic() + visible_within_s
-        while self.admin.topic_configs([topic], list(values)).get(topic) != values and time.monotonic() < deadline:
-            time.sleep(0.1)
