@@ -70,19 +70,11 @@ def brokerscale_load(bootstrap: str, records: int) -> dict[str, float]:
 
 def create_topic(bootstrap: str) -> None:
     """6 partitions, RF 3, and small segments with bounded retention so repeated runs don't fill the disk."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
     from brokerscale.connect import ConnectionProfile
 
-    admin = ConnectionProfile(bootstrap).admin()
-    try:
-        admin.create_topics([NewTopic(TOPIC, 6, 3, topic_configs={
-            "segment.bytes": str(64 * 2**20), "retention.bytes": str(256 * 2**20)})])
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        admin.close()
+    with ConnectionProfile(bootstrap).admin() as admin:
+        admin.create_topic(TOPIC, 6, 3, configs={"segment.bytes": str(64 * 2**20),
+                                                 "retention.bytes": str(256 * 2**20)})
 
 
 def main() -> int:

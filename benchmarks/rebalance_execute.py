@@ -151,7 +151,7 @@ def main() -> int:
         bootstrap = cluster.bootstrap
         ops = _admin(bootstrap)
         try:
-            exists = TOPIC in ops.admin.list_topics()
+            exists = TOPIC in ops.admin.topic_names()
         finally:
             ops.close()
         if not exists:

@@ -119,7 +119,7 @@ def main() -> int:
         bootstrap = cluster.bootstrap
     try:
         profile = ConnectionProfile(bootstrap)
-        admin = profile.admin()
+        admin = profile.admin().client  # the raw kafka-python client: the baseline is the seed's own loop
         try:
             names = _ensure_topics(admin, args.topics)
             seed_s = _median_s(lambda: _seed_loop(admin, names), args.repeat)

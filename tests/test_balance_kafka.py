@@ -28,11 +28,9 @@ def _ops(bootstrap: str) -> Any:
 
 
 def _create(bootstrap: str, topic: str, assignment: dict[int, list[int]]) -> None:
-    from kafka.admin import NewTopic
-
     ops = _ops(bootstrap)
     try:
-        ops.admin.create_topics([NewTopic(topic, replica_assignments=assignment)])
+        ops.admin.create_topic(topic, assignment=assignment)
     finally:
         ops.close()
 
@@ -413,7 +411,7 @@ def test_remove_brokers_drains_to_zero_then_dev_remove_broker_succeeds(bootstrap
     assert code == 0, err
     ops = _ops(bootstrap)
     try:
-        everywhere = ops.assignments(ops.admin.list_topics())
+        everywhere = ops.assignments(ops.admin.topic_names(include_internal=True))
     finally:
         ops.close()
     assert not [tp for tp, r in everywhere.items() if fourth in r]

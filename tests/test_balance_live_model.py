@@ -7,8 +7,15 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
-from brokerscale.balance.live import model_from_admin
+from brokerscale.balance.live import model_from_admin as _model_from_admin
+from brokerscale.balance.model import ClusterModel
 from brokerscale.errors import BadInput
+from brokerscale.kafka import KafkaAdmin
+
+
+def model_from_admin(client: Any, **kw: Any) -> ClusterModel:
+    """The loader over the adapter, the adapter over a fake kafka-python client (public-API fallbacks)."""
+    return _model_from_admin(KafkaAdmin(client, "fake"), **kw)
 
 
 class FakeAdmin:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,14 @@ def test_unreachable_cluster_is_reported_not_hung() -> None:
         port = s.getsockname()[1]
     with pytest.raises(Unreachable, match=f"127.0.0.1:{port}"):
         ConnectionProfile(f"127.0.0.1:{port}").admin(timeout_s=2)
+
+
+def test_an_outage_is_not_bad_input(cli: Any) -> None:
+    """Scripts must tell "fix your input" (2) from "the cluster did not answer" (69, EX_UNAVAILABLE)."""
+    assert not issubclass(Unreachable, BadInput)
+    code, out, err = cli("lag", "-b", "127.0.0.1:1", "--no-history")
+    assert code == 69 and "cannot reach Kafka at 127.0.0.1:1" in err and "Traceback" not in err + out
+    code, _, err = cli("lag", "-b", "not a host:port")
+    assert code == 2 and "--bootstrap" in err
+    code, out, _ = cli("check", "-b", "127.0.0.1:1", "--no-history")
+    assert code == 3 and out.startswith("UNKNOWN - cannot reach Kafka")  # monitoring convention unchanged

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import httpx
 import pytest
 from prometheus_client import generate_latest
@@ -93,3 +96,42 @@ def test_prometheus_errors_are_one_line() -> None:
     with pytest.raises(Unreachable) as exc:
         query_scrapes("http://prom:9090", 1.0, client=client)
     assert "bad_data" in str(exc.value)
+
+
+def test_exporter_off_loopback_needs_a_token_file(cli: Any, tmp_path: Path) -> None:
+    code, out, err = cli("exporter", "-b", "127.0.0.1:9", "--listen", "0.0.0.0", "--duration", "1s")
+    assert code == 2 and "--listen 0.0.0.0" in err and "--token-file" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
+    short = tmp_path / "short.token"
+    short.write_text("abc\n")
+    code, _, err = cli("exporter", "-b", "127.0.0.1:9", "--listen", "0.0.0.0", "--token-file", str(short))
+    assert code == 2 and "at least 16 characters" in err and "abc" not in err
+
+
+def test_exporter_with_a_token_answers_401_without_it() -> None:
+    import socket
+    import threading
+
+    from brokerscale.connect import ConnectionProfile
+    from brokerscale.observe.collect import Observer
+    from brokerscale.observe.exporter import serve
+    from brokerscale.observe.rules import load_rules
+
+    token = "s3cret-scrape-token-0123456789"
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        port = s.getsockname()[1]
+    host = socket.gethostbyname(socket.gethostname())  # a non-loopback address of this host, if it has one
+    obs = Observer(ConnectionProfile("127.0.0.1:9"), load_rules())
+    stop = threading.Event()
+    _collector, server = serve(obs, port, 60.0, stop, addr="0.0.0.0", token=token)
+    try:
+        url = f"http://{host}:{port}/metrics"
+        assert httpx.get(url, timeout=10).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+        ok = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert ok.status_code == 200 and "brokerscale_up" in ok.text and token not in ok.text
+    finally:
+        stop.set()
+        server.shutdown()
+        obs.close()

@@ -78,7 +78,7 @@ def test_emit_writes_files_and_reports_them(tmp_path: Path, capsys: pytest.Captu
     assert {Path(f).relative_to(tmp_path).as_posix() for f in files} == {
         "terraform/main.tf", "terraform/topics.tf", "terraform/variables.tf", "terraform/outputs.tf",
         "strimzi/kafka.yaml", "strimzi/rebalance-templates.yaml", "strimzi/topics.yaml",
-        "statefulset/statefulset.yaml"}
+        "strimzi/users.yaml", "statefulset/statefulset.yaml", "statefulset/secrets.yaml"}  # PHI: users, TLS Secret
     assert all(Path(f).stat().st_size > 0 for f in files)
 
 

@@ -24,7 +24,9 @@ from brokerscale.plan.sizing import plan_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-CRDS = ROOT.parent / "shared" / "reference" / "strimzi"
+# shared/ sits beside the clone (CI) or beside the folder of worktrees (development)
+CRDS = next((p / "shared" / "reference" / "strimzi" for p in (ROOT.parent, ROOT.parent.parent)
+             if (p / "shared" / "reference" / "strimzi").is_dir()), ROOT.parent / "shared" / "reference" / "strimzi")
 CRD_FILES = {"Kafka": "040-Crd-kafka.yaml", "KafkaNodePool": "045-Crd-kafkanodepool.yaml",
              "KafkaRebalance": "049-Crd-kafkarebalance.yaml"}
 EXAMPLE_NAMES = ["small-clinic", "regional-hospital", "health-system"]
@@ -71,7 +73,7 @@ def test_terraform_parses_and_uses_one_real_cluster_type_block(example: str, lim
         assert cluster["dedicated"] == [{"cku": plan.confluent.ckus}]
     else:
         assert cluster[block] == [{}]
-    allowed = {"display_name", "availability", "cloud", "region", "environment", "lifecycle", block}
+    allowed = {"display_name", "availability", "cloud", "region", "environment", "lifecycle", "network", block}
     assert set(cluster) <= allowed
     expected_av = {"enterprise": {"HIGH", "LOW"}}.get(block, {"MULTI_ZONE", "SINGLE_ZONE"})
     assert cluster["availability"] in expected_av
@@ -221,7 +223,9 @@ def test_statefulset_is_kraft_with_single_field_paths() -> None:
     for e in container["env"]:
         if "valueFrom" in e:
             assert set(e["valueFrom"]["fieldRef"]) == {"apiVersion", "fieldPath"}
-    assert text.count("fieldPath") == sum("valueFrom" in e for e in container["env"])
+    pod = sts["spec"]["template"]["spec"]
+    every_env = [e for c in pod["containers"] + pod.get("initContainers", []) for e in c.get("env", [])]
+    assert text.count("fieldPath") == sum("valueFrom" in e for e in every_env)
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"]["value"].count("@") == 3
     assert env["KAFKA_MIN_INSYNC_REPLICAS"]["value"] == "2"
     assert "KAFKA_PROCESS_ROLES=broker,controller" in container["command"][-1]

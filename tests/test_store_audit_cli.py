@@ -51,6 +51,6 @@ def test_bad_limit_and_unreachable_store_are_one_line(cli, monkeypatch: pytest.M
     assert code == 2 and "--limit" in err
     monkeypatch.setenv("BROKERSCALE_STORE_URL", "postgresql+psycopg2://bs:hunter2@127.0.0.1:1/audit")
     code, out, err = cli("audit")
-    assert code == 2
+    assert code == 69  # an unreachable store is an outage, not bad input
     assert "cannot open" in err and "hunter2" not in err + out
     assert len(err.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import OperationFailed
+from brokerscale.kafka import KafkaAdmin
 from brokerscale.store import open_store
 from brokerscale.topics.apply import apply_reviews
 from brokerscale.topics.live import TopicsAdmin
@@ -97,7 +98,7 @@ class FakeKafkaAdmin:
 
     def list_partition_offsets(self, req: dict[Any, Any]) -> dict[Any, Any]:
         self.end += 100
-        return {tp: _Offsets(0 if spec.name == "EARLIEST" else self.end * (tp.partition + 1))
+        return {tp: _Offsets(0 if int(spec) == -2 else self.end * (tp.partition + 1))
                 for tp, spec in req.items()}
 
     def list_groups(self) -> list[Any]:
@@ -105,7 +106,10 @@ class FakeKafkaAdmin:
 
         raise GroupAuthorizationFailedError("denied")
 
-    def describe_log_dirs(self, names: list[str]) -> list[Any]:
+    def describe_cluster(self) -> dict[str, Any]:
+        return {"cluster_id": "c", "brokers": [{"broker_id": b, "host": "h", "port": 1} for b in (1, 2, 3)]}
+
+    def describe_log_dirs(self, names: list[str], brokers: list[int]) -> list[Any]:
         from kafka.errors import ClusterAuthorizationFailedError
 
         raise ClusterAuthorizationFailedError("denied")
@@ -116,7 +120,7 @@ class FakeKafkaAdmin:
 
 def test_measurement_degrades_without_group_or_log_dir_permissions() -> None:
     admin = TopicsAdmin(ConnectionProfile("127.0.0.1:9"))
-    admin._admin = FakeKafkaAdmin()
+    admin._admin = KafkaAdmin(FakeKafkaAdmin(), "fake")
     clock = iter(float(t) for t in range(100))
     m = admin.measure(["clinical.adt"], 4.0, clock=lambda: next(clock), sleep=lambda s: None, samples=2)
     rate = m.rates["clinical.adt"]

@@ -91,6 +91,27 @@ def test_load_policy_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
      "    phi: false\n    retention_min_days: -3\n",
      "p.yaml: classes.a.retention_min_days:"),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: true\n    cleanup_policy: delete\n    replication_factor: 2\n    min_insync_replicas: 1\n",
+     "p.yaml: classes.a.replication_factor: must be at least 3 for PHI topics"),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: true\n    cleanup_policy: delete\n    min_insync_replicas: 1\n",
+     "p.yaml: classes.a.min_insync_replicas: must be at least 2 for PHI topics"),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: true\n    cleanup_policy: delete\n    min_insync_replicas: 3\n",
+     "p.yaml: classes.a.min_insync_replicas: must be below replication_factor (3 >= 3) for PHI topics"),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: true\n    cleanup_policy: delete\n    unclean_leader_election: true\n",
+     "p.yaml: classes.a.unclean_leader_election: must be false for PHI topics"),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: false\n    retention_min_days: 30\n    retention_max_days: 7\n",
+     "p.yaml: classes.a.retention_max_days: cannot be below retention_min_days"),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: false\n    retention_max_days: forever\n",
+     "p.yaml: classes.a.retention_max_days: must be a number of days or \"infinite\""),
+    ("version: 1\nclasses:\n  a:\n    prefixes: [x.]\n    partition_class: high-volume-clinical\n"
+     "    phi: false\n    message_timestamp_type: EventTime\n",
+     "p.yaml: classes.a.message_timestamp_type: input should be 'CreateTime' or 'LogAppendTime'"),
     ("version: 2\nclasses: {}\n", "p.yaml: version:"),
     ("extends: default\nclasses:\n  mine:\n    prefixes: [clinical.]\n    partition_class: high-volume-clinical\n"
      "    phi: false\n", "p.yaml: classes.mine.prefixes: 'clinical.' is already used by class 'clinical'"),

@@ -7,7 +7,7 @@ import pytest
 from brokerscale.plan.partitions import CLASS_BOUNDS, partition_target
 from brokerscale.topics.apply import refusals
 from brokerscale.topics.model import TopicRate, TopicState
-from brokerscale.topics.policy import DAY_MS, default_policy
+from brokerscale.topics.policy import DAY_MS, default_policy, parse_policy
 from brokerscale.topics.review import moved_key_fraction, review_topic
 
 POL = default_policy()
@@ -115,9 +115,88 @@ def test_retention_bytes_limit_is_flagged_not_changed() -> None:
     assert "retention-bytes-set" in codes(r) and r.config_changes == []
 
 
-def test_unmanaged_topic_is_left_alone() -> None:
+def test_unmanaged_topic_is_never_changed_but_gets_a_finding() -> None:
     r = review_topic(state("my-app-events", 1, rf=1, min_insync_replicas="1"), rate(100), POL)
-    assert not r.managed and r.partitions is None and r.findings == [] and not r.has_changes
+    assert not r.managed and r.partitions is None and not r.has_changes and r.config_changes == []
+    assert [(f.severity, f.code) for f in r.findings] == [("warning", "unmanaged")]
+    assert "no class: set one in the policy" in r.findings[0].message
+    assert "mark it non-PHI" in r.findings[0].message
+
+
+def test_topic_marked_non_phi_is_acknowledged_not_nagged() -> None:
+    pol = parse_policy("extends: default\nnon_phi: [my-app-, build.log]\nclasses: {}\n", "p.yaml")
+    for name in ("my-app-events", "build.log"):
+        r = review_topic(state(name, 1), rate(1), pol)
+        assert [(f.severity, f.code) for f in r.findings] == [("info", "unmanaged-non-phi")], name
+    # an exact entry is not a prefix
+    assert codes(review_topic(state("build.logs", 1), rate(1), pol)) == {"unmanaged"}
+
+
+@pytest.mark.parametrize("topic", ["fhir.observation.icu", "hl7.adt", "adt.a01", "oru.r01", "orm.o01",
+                                   "ehr.notes", "clinical.adt"])
+def test_clinical_names_are_phi_classes(topic: str) -> None:
+    match = POL.classify(topic)
+    assert match is not None, topic
+    assert match[1].phi and match[1].replication_factor >= 3 and not match[1].unclean_leader_election
+
+
+def test_trial_fhir_topic_rf2_infinite_retention_is_reported_with_reasons() -> None:
+    r = review_topic(state("fhir.observation.icu", 24, rf=2, retention_ms="-1"), rate(1), POL)
+    found = {f.code: f for f in r.findings}
+    assert found["replication-below-policy"].severity == "critical"
+    assert "loses acknowledged data" in found["replication-below-policy"].message
+    assert "reassignment" in found["replication-below-policy"].message
+    assert found["min-isr-not-below-rf"].severity == "critical"  # min ISR 2 == RF 2
+    assert "every acks=all write is rejected" in found["min-isr-not-below-rf"].message
+    assert "data minimisation" in found["retention-infinite"].message
+    changes = {c.key: c for c in r.config_changes}
+    assert changes["retention.ms"].target == str(90 * DAY_MS)  # the class maximum, not the minimum
+    assert "min.insync.replicas" not in changes  # never raised to (or past) the replica count
+
+
+def test_unclean_leader_election_is_turned_off_with_the_reason() -> None:
+    r = review_topic(state("clinical.adt", 24, unclean_leader_election_enable="true"), rate(1), POL)
+    found = {f.code: f for f in r.findings}
+    assert found["unclean-leader-election"].severity == "critical"
+    assert "acknowledged events it never received are lost" in found["unclean-leader-election"].message
+    assert [(c.key, c.current, c.target) for c in r.config_changes] == [
+        ("unclean.leader.election.enable", "true", "false")]
+    off = review_topic(state("clinical.adt", 24, unclean_leader_election_enable="false"), rate(1), POL)
+    assert "unclean-leader-election" not in codes(off)
+
+
+def test_retention_above_the_class_maximum_is_cut_to_it() -> None:
+    r = review_topic(state("clinical.adt", 24, retention_ms=str(365 * DAY_MS)), rate(1), POL)
+    assert "retention-above-policy" in codes(r)
+    assert [(c.key, c.target) for c in r.config_changes] == [("retention.ms", str(90 * DAY_MS))]
+
+
+def test_infinite_retention_without_a_ceiling_is_flagged_and_left_to_a_person() -> None:
+    pol = parse_policy("version: 1\nclasses:\n  x:\n    prefixes: [x.]\n    partition_class: "
+                       "standard-operational\n    phi: true\n    cleanup_policy: delete\n", "p.yaml")
+    r = review_topic(state("x.y", 12, retention_ms="-1"), rate(1), pol)
+    assert "retention-infinite" in codes(r) and "set one" in next(
+        f.message for f in r.findings if f.code == "retention-infinite")
+    assert r.config_changes == []
+    ref = review_topic(state("reference.loinc", 6, retention_ms="-1"), rate(0), POL)  # class allows it
+    assert "retention-infinite" not in codes(ref)
+
+
+def test_min_isr_equal_to_rf_is_flagged() -> None:
+    r = review_topic(state("clinical.adt", 24, rf=3, min_insync_replicas="3"), rate(1), POL)
+    assert "min-isr-not-below-rf" in codes(r)
+
+
+def test_timestamp_type_follows_the_class() -> None:
+    r = review_topic(state("clinical.adt", 24, message_timestamp_type="LogAppendTime"), rate(1), POL)
+    assert "timestamp-type" in codes(r)
+    assert [(c.key, c.target) for c in r.config_changes] == [("message.timestamp.type", "CreateTime")]
+
+
+def test_phi_compaction_is_critical_and_changed_to_delete() -> None:
+    r = review_topic(state("fhir.bundles", 24, cleanup_policy="compact"), rate(1), POL)
+    assert "phi-compacted" in codes(r)
+    assert [(c.key, c.target) for c in r.config_changes] == [("cleanup.policy", "delete")]
 
 
 @pytest.mark.parametrize(("allow", "configs_only", "refused"), [(False, False, 1), (True, False, 0),

@@ -25,6 +25,7 @@ from brokerscale.errors import BrokerscaleError
 # when it is used, so `brokerscale check` does not pay for the cloud client or the optimizer.
 VERBS: dict[str, tuple[str, str, str]] = {
     "plan": ("brokerscale.plan.cli", "plan_command", "command"),
+    "lint": ("brokerscale.plan.lint_cli", "lint_command", "command"),
     "dev": ("brokerscale.dev.cli", "app", "group"),
     "load": ("brokerscale.load.command", "load_command", "command"),
     "observe": ("brokerscale.observe.cli", "observe_command", "command"),

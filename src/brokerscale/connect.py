@@ -14,11 +14,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from brokerscale.errors import BadInput, Unreachable, from_validation_error
+from brokerscale.errors import BadInput, from_validation_error
+
+if TYPE_CHECKING:
+    from brokerscale.kafka.admin import KafkaAdmin
 
 SECRET_KEYS = ("sasl.jaas.config", "sasl.password", "ssl.key.password", "ssl.keystore.password",
                "ssl.truststore.password", "basic.auth.user.info")
@@ -126,25 +129,11 @@ class ConnectionProfile:
                 conf["ssl.endpoint.identification.algorithm"] = "none"
         return conf
 
-    def admin(self, *, timeout_s: float = 10.0) -> Any:
-        """A kafka-python KafkaAdminClient; an unreachable cluster becomes a one-line `Unreachable`."""
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError, KafkaTimeoutError
+    def admin(self, *, timeout_s: float = 10.0) -> KafkaAdmin:
+        """The Kafka admin adapter for this cluster; an unreachable cluster is a one-line `Unreachable`."""
+        from brokerscale.kafka.admin import KafkaAdmin
 
-        try:
-            return KafkaAdminClient(
-                client_id="brokerscale",
-                request_timeout_ms=int(timeout_s * 1000),
-                bootstrap_timeout_ms=int(timeout_s * 1000),
-                **self.kafka_python(),
-            )
-        except KafkaTimeoutError:
-            raise Unreachable(f"cannot reach Kafka at {self.bootstrap}: no broker answered "
-                              f"within {timeout_s:.0f}s") from None
-        except KafkaError as exc:
-            raise Unreachable(f"cannot connect to Kafka at {self.bootstrap}: {type(exc).__name__}") from None
-        except ValueError as exc:
-            raise BadInput(f"--bootstrap: {self.bootstrap!r} is not HOST:PORT ({exc})") from None
+        return KafkaAdmin.connect(self, timeout_s=timeout_s)
 
 
 def _config_file() -> Path | None:

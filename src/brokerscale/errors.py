@@ -1,8 +1,10 @@
-"""Errors the user can act on.
+"""Errors the user can act on, each one line, each with its own exit code.
 
-Every error a user can cause (a bad file, a bad flag value, an unreachable cluster) is raised as a
-`BadInput` carrying one line that names the file, the field and the reason. The CLI entry point turns
-it into that line on stderr and exit code 2 — never a traceback.
+Every error a user can cause (a bad file, a bad flag value) is raised as a `BadInput` carrying one line
+that names the file, the field and the reason: exit code 2. An outage is not bad input: a cluster, API
+or store that does not answer is `Unreachable`, exit code 69 (EX_UNAVAILABLE from sysexits.h), so
+scripts can tell "fix your input" from "try again later". The CLI entry point prints the line on stderr
+and exits with the code — never a traceback. (`check` keeps the monitoring convention: 3 UNKNOWN.)
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ class BadInput(BrokerscaleError):
     exit_code = 2
 
 
-class Unreachable(BadInput):
-    """A cluster, API or file the command needs cannot be reached. Exit code 2."""
+class Unreachable(BrokerscaleError):
+    """A cluster, API or store the command needs does not answer. Exit code 69 (EX_UNAVAILABLE)."""
+
+    exit_code = 69
 
 
 class OperationFailed(BrokerscaleError):

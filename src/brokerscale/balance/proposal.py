@@ -68,7 +68,9 @@ def summary(p: Proposal) -> dict[str, Any]:
         "partitions_changed": len(p.changed()),
         "thresholds": {"replica_count": th.replica_count, "leader_count": th.leader_count, "disk": th.disk,
                        "network_in": th.network_in, "topic_spread": th.topic_spread, "capacity": th.capacity},
+        "goals": p.goals,
         "soft_goals_met": p.soft_goals,
+        "soft_goals_infeasible": p.infeasible,
         "per_broker": per_broker,
     }
 
@@ -98,3 +100,5 @@ def render(p: Proposal, console: Console) -> None:
                   f"{s['partitions_changed']} partitions change")
     unmet = [k for k, ok in s["soft_goals_met"].items() if not ok]
     console.print("soft goals: " + ("all met" if not unmet else "not met: " + ", ".join(unmet)))
+    for goal, why in s["soft_goals_infeasible"].items():
+        console.print(f"[yellow]{goal} infeasible[/]: {why}", soft_wrap=True)

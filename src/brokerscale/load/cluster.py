@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brokerscale.connect import ConnectionProfile
-from brokerscale.errors import BadInput, Unreachable
+from brokerscale.errors import BadInput, OperationFailed, Unreachable
 
 PROBE_TIMEOUT_S = 5.0
 
@@ -45,25 +45,17 @@ def ensure_topic(profile: ConnectionProfile, topic: str, partitions: int, replic
 
     An existing topic is used as it is, without asking for create rights a client may not have.
     """
-    from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
-
     if topic in info.topics:
         return False
     brokers = info.brokers
     rf = replication if replication is not None else min(3, brokers)
     if rf > brokers:
         raise BadInput(f"--replication-factor: {rf} is more than the {brokers} broker(s) of {profile.label}")
-    admin = profile.admin()
-    try:
-        admin.create_topics([NewTopic(topic, partitions, rf)])
-        return True
-    except TopicAlreadyExistsError:
-        return False
-    except KafkaError as exc:
-        raise BadInput(f"--topic: cannot create {topic!r} on {profile.label}: {type(exc).__name__}") from None
-    finally:
-        admin.close()
+    with profile.admin() as admin:
+        try:
+            return admin.create_topic(topic, partitions, rf)
+        except OperationFailed as exc:
+            raise BadInput(f"--topic: cannot create {topic!r} on {profile.label}: {exc}") from None
 
 
 def _reason(exc: Any) -> str:

@@ -132,6 +132,7 @@ class GroupLag(_Model):
     partitions: list[PartitionLag] = Field(default_factory=list)
     lag_offsets: int = 0
     max_lag_seconds: float | None = None
+    max_lag_seconds_lower_bound: bool = False  # the largest lag is only known to be at least this
     status: LagStatus = LagStatus.UNKNOWN
     reason: str = ""
 

@@ -26,6 +26,7 @@ Availability = Literal["single-zone", "multi-zone"]
 PartitionKey = Literal["patient_id", "encounter_id", "none"]
 
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_PRINCIPAL = re.compile(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?")
 SECONDS_PER_DAY = 86_400
 
 
@@ -43,6 +44,20 @@ class TopicSpec(_Strict):
     retention_days: float | None = Field(None, gt=0, allow_inf_nan=False)
     consumer_groups: int | None = Field(None, ge=0)
     key: PartitionKey | None = None
+    # Applications writing / reading this topic: each becomes a least-privilege principal (KafkaUser)
+    # in the emitted files of a PHI workload. A consumer's name is also its consumer group.
+    producers: list[str] = Field(default_factory=list)
+    consumers: list[str] = Field(default_factory=list)
+
+    @field_validator("producers", "consumers")
+    @classmethod
+    def _principal_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _PRINCIPAL.fullmatch(name):
+                raise ValueError(f"{name!r} must be lowercase letters, digits, '.' and '-' (a Kubernetes name)")
+        if len(set(v)) != len(v):
+            raise ValueError("each application may appear once")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -64,6 +79,14 @@ class DeployTarget(_Strict):
     storage_class: str = Field("fast-storage", min_length=1)
     kafka_version: str = Field("4.1.0", pattern=r"^\d+\.\d+\.\d+$")
     image: str = Field("apache/kafka:4.1.0", min_length=1)
+    # PHI hardening of the emitted files (used only when the workload declares the requirement):
+    private_network: Literal["privatelink", "peering"] = Field(
+        "privatelink", description="Confluent network for private-networking (peering: Dedicated only)")
+    superusers: list[str] = Field(default_factory=lambda: ["brokerscale-admin"], min_length=1,
+                                  description="principals with unlimited access (operators, brokerscale)")
+    client_authentication: Literal["scram-sha-512", "tls"] = "scram-sha-512"
+    kubectl_image: str = Field("docker.io/alpine/k8s:1.33.4", min_length=1,
+                               description="image with sh and kubectl (reads the node zone for broker.rack)")
 
 
 class Workload(_Strict):

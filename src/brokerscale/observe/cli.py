@@ -127,7 +127,8 @@ def check_command(
 
     Exit codes follow the Nagios/Icinga convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
-    UNKNOWN means the cluster was unreachable or a rules/capacity file was bad; the reason is on the summary line.
+    UNKNOWN means no broker answered at all or a rules/capacity file was bad; the reason is on the summary
+    line. A broker that does not answer while others do is itself a CRITICAL finding naming it.
 
     Examples:
 

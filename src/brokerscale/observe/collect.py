@@ -17,10 +17,12 @@ import httpx
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput
+from brokerscale.kafka import KafkaAdmin
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe import jmx, kafka_source
+from brokerscale.observe.append_time import append_times
 from brokerscale.observe.capacity import Capacity, CapacityFile, Utilization, from_brokers, utilization
-from brokerscale.observe.lag_eval import LagThresholds
+from brokerscale.observe.lag_eval import LagThresholds, time_lag
 from brokerscale.observe.lag_history import COMMITTED_METRIC, LEO_METRIC, OffsetHistory, lag_snapshot
 from brokerscale.observe.rules import RuleSet
 from brokerscale.observe.triggers import evaluate
@@ -81,8 +83,11 @@ class Observer:
     prometheus_url: str | None = None
     store: Any = None
     groups_only: bool = False
+    date_lag: bool = True  # search append times where the history only bounds a time lag from below
+    date_budget: int = 1000  # partitions dated per round at most (each search is a few round trips)
     history: OffsetHistory = field(default_factory=OffsetHistory)
-    _admin: Any = None
+    _admin: KafkaAdmin | None = None
+    _append_cache: dict[tuple[tuple[str, int], int], tuple[float, float]] = field(default_factory=dict)
     _prev: dict[int, jmx.Scrape] = field(default_factory=dict)
     _prev_prom: list[jmx.Scrape] = field(default_factory=list)
     _http: httpx.Client | None = None
@@ -93,7 +98,7 @@ class Observer:
     def cluster(self) -> str:
         return self.profile.label
 
-    def admin(self) -> Any:
+    def admin(self) -> KafkaAdmin:
         if self._admin is None:
             self._admin = self.profile.admin(timeout_s=6.0)
         return self._admin
@@ -107,13 +112,63 @@ class Observer:
             self._http.close()
             self._http = None
 
-    def _load_history(self, now: float) -> None:
+    def history_key(self, view: kafka_source.AdminView) -> str:
+        """Offset history belongs to the cluster Kafka says this is, whichever name or bootstrap address
+        the user typed: `check -c trial1` and `check -b host:port` read and extend the same history."""
+        return f"kafka-cluster-id:{view.cluster_id}" if view.cluster_id else self.cluster
+
+    def _load_history(self, view: kafka_source.AdminView) -> None:
         if self._loaded or self.store is None:
             return
-        since = now - self.rules.consumer_lag.window
-        self.history.add_samples(self.store.read_samples(self.cluster, LEO_METRIC, since=since),
-                                 self.store.read_samples(self.cluster, COMMITTED_METRIC, since=since))
+        since = view.ts - self.rules.consumer_lag.window
+        for key in dict.fromkeys((self.history_key(view), self.cluster)):  # by id; by name before ids were used
+            self.history.add_samples(self.store.read_samples(key, LEO_METRIC, since=since),
+                                     self.store.read_samples(key, COMMITTED_METRIC, since=since))
         self._loaded = True
+
+    def _bracket_append_times(self, view: kafka_source.AdminView) -> None:
+        """Where the history cannot date the first unconsumed record of a partition (the group stopped
+        before the history began), find its append time by ListOffsets-by-timestamp search and add what
+        that proves to the log-end history: LEO was at most C just before, and past C just after."""
+        start, leo = view.log_start_offsets(), view.log_end_offsets()
+        per_group: list[list[tuple[int, tuple[str, int], int]]] = []
+        for committed in view.committed.values():
+            mine = []
+            for tp, c in committed.items():
+                if c is None or tp not in leo:
+                    continue
+                eff = max(c, start.get(tp, c))
+                if leo[tp] <= eff:
+                    continue
+                tl = time_lag(eff, view.ts, self.history.leo.get(tp, []))
+                if tl is None or tl.lower_bound:
+                    mine.append((leo[tp] - eff, tp, eff))
+            per_group.append(sorted(mine, reverse=True))
+        # Every group's most-behind partition first, then the next of each, up to the budget; partitions
+        # beyond it keep their figure marked as a lower bound.
+        need: set[tuple[tuple[str, int], int]] = set()
+        for rank in range(max((len(m) for m in per_group), default=0)):
+            for mine in per_group:
+                if rank < len(mine) and len(need) < self.date_budget:
+                    need.add((mine[rank][1], mine[rank][2]))
+        self._append_cache = {k: v for k, v in self._append_cache.items() if k in need}
+        todo = sorted(k for k in need if k not in self._append_cache)
+        leaders = {(t.name, p.partition): p.leader for t in view.topics for p in t.partitions
+                   if p.leader is not None}
+        while todo:  # groups at different offsets of one partition: one search each, a layer at a time
+            layer: dict[tuple[str, int], int] = {}
+            rest: list[tuple[tuple[str, int], int]] = []
+            for tp, c in todo:
+                if tp in layer:
+                    rest.append((tp, c))
+                else:
+                    layer[tp] = c
+            for tp, bracket in append_times(self.admin(), layer, leaders, view.ts).items():
+                self._append_cache[(tp, layer[tp])] = bracket
+            todo = rest
+        for (tp, c), (lo, hi) in self._append_cache.items():
+            known = self.history.leo[tp]
+            known.extend(p for p in ((lo, c), (hi, c + 1)) if p not in known)
 
     def _scrape_all(self) -> tuple[dict[int, jmx.Scrape], list[str]]:
         if self._http is None:
@@ -133,9 +188,11 @@ class Observer:
         """One round: scrape brokers, read the admin view, judge lag and triggers."""
         scrapes, _failed = self._scrape_all() if self.metrics_urls else ({}, [])
         view = kafka_source.collect(self.admin(), sizes=not self.groups_only, configs=not self.groups_only)
-        self._load_history(view.ts)
+        self._load_history(view)
         self.history.add_view(view)
         self.history.prune(view.ts - self.rules.consumer_lag.window)
+        if self.date_lag:
+            self._bracket_append_times(view)
         lag_rule = self.rules.consumer_lag
         thresholds = LagThresholds(lag_rule.max_lag_offsets, lag_rule.max_lag_seconds)
         groups = lag_snapshot(self.history, view, min_points=lag_rule.min_observations, thresholds=thresholds)
@@ -191,7 +248,8 @@ class Observer:
         utils = utilization(snap, cap) if cap is not None else []
         findings = evaluate(snap, self.rules, utils, cap)
         if self.store is not None:
-            self.store.write_samples(self.history.to_samples(self.cluster, view) + self._cluster_samples(snap))
+            self.store.write_samples(self.history.to_samples(self.history_key(view), view)
+                                     + self._cluster_samples(snap))
         return Round(snap, utils, findings)
 
     def _cluster_samples(self, snap: Snapshot) -> list[Sample]:

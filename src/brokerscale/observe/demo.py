@@ -48,15 +48,10 @@ def _produce(bootstrap: str, rate: list[float], stop: threading.Event, ready: th
 
 
 def demo_step(ctx: Any) -> None:
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-
     con = ctx.console
-    admin = KafkaAdminClient(bootstrap_servers=ctx.bootstrap.split(","))
-    if TOPIC not in admin.list_topics():
-        admin.create_topics([NewTopic(TOPIC, 3, 3)])
-        admin.wait_for_topics([TOPIC], timeout_ms=20000)
-    admin.close()
+    with ConnectionProfile(ctx.bootstrap).admin() as admin:
+        if admin.create_topic(TOPIC, 3, 3):
+            admin.wait_for_topics([TOPIC], timeout_s=20)
     cap_path = ctx.workdir / "capacity.yaml"
     cap_path.write_text(CAPACITY)
     rules_path = ctx.workdir / "rules.yaml"

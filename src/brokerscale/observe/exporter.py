@@ -10,7 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Annotated
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Annotated, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import typer
 from prometheus_client.core import GaugeMetricFamily
@@ -32,6 +35,7 @@ from brokerscale.observe.options import (
     build_observer,
     interval_seconds,
 )
+from brokerscale.web.auth import check_listen, token_ok
 
 STATUS_CODE = {LagStatus.OK: 0, LagStatus.NO_OFFSET: 0, LagStatus.UNKNOWN: -1, LagStatus.WARNING: 1,
                LagStatus.REWIND: 2, LagStatus.STALL: 3, LagStatus.STOP: 4}
@@ -105,6 +109,12 @@ class ObserveCollector(Collector):
                                   labels=["cluster", "group"])
         g_sec = GaugeMetricFamily("brokerscale_consumer_group_max_lag_seconds", "Largest partition lag in seconds",
                                   labels=["cluster", "group"])
+        p_low = GaugeMetricFamily("brokerscale_consumer_lag_seconds_lower_bound",
+                                  "1 if brokerscale_consumer_lag_seconds is only a lower bound (the real lag is more)",
+                                  labels=["cluster", "group", "topic", "partition"])
+        g_low = GaugeMetricFamily("brokerscale_consumer_group_max_lag_seconds_lower_bound",
+                                  "1 if brokerscale_consumer_group_max_lag_seconds is only a lower bound",
+                                  labels=["cluster", "group"])
         g_status = GaugeMetricFamily("brokerscale_consumer_group_status",
                                      "Lag status: 0 OK, 1 WARNING, 2 REWIND, 3 STALL, 4 STOP, -1 UNKNOWN",
                                      labels=["cluster", "group", "status"])
@@ -114,11 +124,13 @@ class ObserveCollector(Collector):
                     p_off.add_metric([c, g.group, p.topic, str(p.partition)], float(p.lag_offsets))
                 if p.lag_seconds is not None:
                     p_sec.add_metric([c, g.group, p.topic, str(p.partition)], p.lag_seconds)
+                    p_low.add_metric([c, g.group, p.topic, str(p.partition)], float(p.lag_seconds_lower_bound))
             g_off.add_metric([c, g.group], float(g.lag_offsets))
             if g.max_lag_seconds is not None:
                 g_sec.add_metric([c, g.group], g.max_lag_seconds)
+                g_low.add_metric([c, g.group], float(g.max_lag_seconds_lower_bound))
             g_status.add_metric([c, g.group, g.status.value], float(STATUS_CODE[g.status]))
-        yield from (p_off, p_sec, g_off, g_sec, g_status)
+        yield from (p_off, p_sec, p_low, g_off, g_sec, g_low, g_status)
 
 
 def run_observer(obs: Observer, collector: ObserveCollector, interval: float, stop: threading.Event) -> None:
@@ -132,18 +144,41 @@ def run_observer(obs: Observer, collector: ObserveCollector, interval: float, st
         stop.wait(interval)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _guarded(app: Any, token: str | None) -> Any:
+    """The metrics app behind the dashboard's bearer-token rule (`brokerscale.web.auth`)."""
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if token is not None and not token_ok(token, environ.get("HTTP_AUTHORIZATION"), None):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+            return [b"401: a bearer token is required\n"]
+        return app(environ, start_response)
+
+    return guarded
+
+
 def serve(obs: Observer, port: int, interval: float, stop: threading.Event, *,
-          addr: str = "127.0.0.1") -> tuple[ObserveCollector, object]:
+          addr: str = "127.0.0.1", token: str | None = None) -> tuple[ObserveCollector, _Server]:
     """Start the HTTP server and the observer thread; returns (collector, server)."""
-    from prometheus_client import start_http_server
+    from prometheus_client import make_wsgi_app
 
     registry = CollectorRegistry()
     collector = ObserveCollector(obs.cluster)
     registry.register(collector)
     try:
-        server, _thread = start_http_server(port, addr=addr, registry=registry)
+        server = make_server(addr, port, _guarded(make_wsgi_app(registry), token), server_class=_Server,
+                             handler_class=_QuietHandler)
     except OSError as exc:
         raise BadInput(f"--port: cannot listen on {addr}:{port} ({exc.strerror or exc})") from None
+    threading.Thread(target=server.serve_forever, daemon=True, name="brokerscale-exporter-http").start()
     threading.Thread(target=run_observer, args=(obs, collector, interval, stop), daemon=True,
                      name="brokerscale-observer").start()
     return collector, server
@@ -156,10 +191,19 @@ def exporter_command(
     metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "15s",
     duration: Annotated[str | None, typer.Option("--duration", metavar="DURATION", show_default=False,
                                                  help="Stop after this long (default: until Ctrl-C).")] = None,
+    listen: Annotated[str, typer.Option("--listen", metavar="ADDR",
+                                        help="Address to listen on; other than loopback needs --token-file.")
+                      ] = "127.0.0.1",
+    token_file: Annotated[Path | None, typer.Option("--token-file", metavar="FILE", show_default=False,
+                                                    help="File holding the bearer token every scrape must "
+                                                         "carry (Prometheus: authorization.credentials_file).")
+                          ] = None,
 ) -> None:
     """Serve utilization, findings by severity, consumer lag (offsets, seconds, status) on /metrics.
 
-    Listens on 127.0.0.1 only. Observes every --interval in the background and records history.
+    Listens on 127.0.0.1 unless --listen says otherwise; any other address needs --token-file, and
+    scrapes without `Authorization: Bearer <token>` get 401. Observes every --interval in the
+    background and records history; brokers added to the cluster are picked up without a restart.
 
     Examples:
 
@@ -168,16 +212,20 @@ def exporter_command(
       brokerscale exporter --port 9308 --capacity brokers.yaml --interval 30s
 
       curl -s localhost:9308/metrics | grep brokerscale_consumer_lag_seconds
+
+      brokerscale exporter --listen 0.0.0.0 --token-file /etc/brokerscale/scrape.token
     """
     from brokerscale.units import parse_duration
 
+    token = check_listen(listen, token_file)
     obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
                          rules=rules, metrics_url=metrics_url, prometheus=prometheus)
     secs = interval_seconds(interval)
     limit = parse_duration(duration, what="--duration") if duration else None
     stop = threading.Event()
-    _collector, server = serve(obs, port, secs, stop)
-    err.print(f"serving http://127.0.0.1:{port}/metrics for {obs.cluster} (every {secs:g} s; Ctrl-C stops)")
+    _collector, server = serve(obs, port, secs, stop, addr=listen, token=token)
+    guard = "; bearer token required" if token else ""
+    err.print(f"serving http://{listen}:{port}/metrics for {obs.cluster} (every {secs:g} s{guard}; Ctrl-C stops)")
     started = time.time()
     try:
         while not stop.is_set():
@@ -186,7 +234,6 @@ def exporter_command(
             stop.wait(0.5)
     finally:
         stop.set()
-        shutdown = getattr(server, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        server.shutdown()
+        server.server_close()
         obs.close()

@@ -15,22 +15,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-from brokerscale.errors import Unreachable
+from brokerscale.kafka import TP, GroupInfo, KafkaAdmin, LogDirs, TopicInfo
 from brokerscale.model.snapshot import BrokerLoad, PartitionState, TopicLoad
 
-TP = tuple[str, int]
-
-
-@dataclass
-class GroupInfo:
-    group: str
-    state: str | None
-    members: int | None
-    coordinator: int | None
-    protocol_type: str | None = None
-    assigned: dict[str, int] = field(default_factory=dict)  # topic -> members assigned to it
+__all__ = ["TP", "AdminView", "GroupInfo", "admin_rates", "collect", "gc_paused"]
 
 
 @dataclass
@@ -45,6 +34,7 @@ class AdminView:
     committed: dict[str, dict[TP, int | None]] = field(default_factory=dict)
     group_errors: dict[str, str] = field(default_factory=dict)
     size_ts: dict[int, float] = field(default_factory=dict)  # broker -> when its log sizes were read
+    unreachable: dict[int, str] = field(default_factory=dict)  # broker -> why it did not answer
 
     def log_end_offsets(self) -> dict[TP, int]:
         out: dict[TP, int] = {}
@@ -61,103 +51,6 @@ class AdminView:
                 if p.log_start_offset is not None:
                     out[(t.name, p.partition)] = p.log_start_offset
         return out
-
-
-def _kafka_errors() -> tuple[type[BaseException], ...]:
-    from kafka.errors import KafkaError
-
-    return (KafkaError, OSError)
-
-
-def _paced(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call an admin method; when a connection has its 5 requests in flight, wait a moment and retry
-    (kafka-python refuses a 6th rather than queueing it)."""
-    from kafka.errors import NodeNotReadyError
-
-    for attempt in range(200):
-        try:
-            return fn(*args, **kwargs)
-        except NodeNotReadyError:
-            if attempt == 199:
-                raise
-            time.sleep(0.02)
-    return None
-
-
-def _offsets(admin: Any, tps: list[TP], spec_name: str) -> dict[TP, int]:
-    """ListOffsets for many partitions: kafka-python routes them, one request per leader."""
-    from kafka import TopicPartition
-    from kafka.admin import OffsetSpec
-
-    if not tps:
-        return {}
-    spec = getattr(OffsetSpec, spec_name)
-    res = admin.list_partition_offsets({TopicPartition(t, p): spec for t, p in tps})
-    return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
-
-
-def _leader_offsets(admin: Any, by_leader: dict[int, list[TP]], specs: tuple[str, ...]) -> list[dict[TP, int]]:
-    """ListOffsets for every partition, one request per leader and spec, all pipelined at once.
-
-    kafka-python's `list_partition_offsets` re-reads the whole cluster metadata on every call to find
-    the leaders; we already have them, so the requests are built and sent directly (same protocol
-    classes, same connection manager). Any partition-level error falls back to the library's call.
-    """
-    from kafka.admin import OffsetSpec
-    from kafka.errors import for_code
-    from kafka.protocol.consumer.offsets import ListOffsetsRequest
-
-    topic_cls = ListOffsetsRequest.ListOffsetsTopic
-    part_cls = topic_cls.ListOffsetsPartition
-    plan: list[tuple[int, int, Any]] = []
-    for i, spec_name in enumerate(specs):
-        ts = int(getattr(OffsetSpec, spec_name))
-        for leader, tps in by_leader.items():
-            per_topic: dict[str, list[Any]] = defaultdict(list)
-            for t, p in tps:
-                per_topic[t].append(part_cls(partition_index=p, timestamp=ts))
-            req = ListOffsetsRequest(isolation_level=0, min_version=1,
-                                     topics=[topic_cls(name=t, partitions=ps) for t, ps in per_topic.items()])
-            plan.append((i, leader, req))
-
-    async def run() -> list[Any]:
-        futures = [admin._manager.send(req, node_id=leader) for _, leader, req in plan]
-        return [await f for f in futures]
-
-    out: list[dict[TP, int]] = [{} for _ in specs]
-    failed: dict[int, list[TP]] = defaultdict(list)
-    for (i, _leader, _req), resp in zip(plan, admin._manager.run(run), strict=True):
-        for topic in resp.topics:
-            for part in topic.partitions:
-                if part.error_code:
-                    if for_code(part.error_code).retriable:
-                        failed[i].append((topic.name, part.partition_index))
-                        continue
-                    raise for_code(part.error_code)(f"ListOffsets {topic.name}[{part.partition_index}]")
-                out[i][(topic.name, part.partition_index)] = int(part.offset)
-    for i, tps in failed.items():  # leadership moved: let the library find the new leaders
-        out[i].update(_offsets(admin, tps, specs[i]))
-    return out
-
-
-_TOPIC_CONFIGS = ("min.insync.replicas", "retention.ms", "retention.bytes")
-
-
-def _topic_configs(admin: Any, topics: list[str]) -> dict[str, dict[str, int]]:
-    """min.insync.replicas (health) and retention.ms / retention.bytes (the storage forecast's ceiling)."""
-    from kafka.admin import ConfigResource, ConfigResourceType
-
-    if not topics:
-        return {}
-    resources = [ConfigResource(ConfigResourceType.TOPIC, t, configs=dict.fromkeys(_TOPIC_CONFIGS)) for t in topics]
-    res = admin.describe_configs(resources, config_filter="all").get("topic", {})
-    out: dict[str, dict[str, int]] = {}
-    for name, cfg in res.items():
-        for key in _TOPIC_CONFIGS:
-            v = (cfg.get(key) or {}).get("value")
-            if v is not None:
-                out.setdefault(name, {})[key] = int(v)
-    return out
 
 
 def admin_rates(prev: AdminView, cur: AdminView) -> tuple[dict[str, dict[str, float]], dict[int, dict[str, float]]]:
@@ -214,30 +107,27 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def collect(admin: Any, *, sizes: bool = True, configs: bool = True, groups: bool = True,
+def collect(admin: KafkaAdmin, *, sizes: bool = True, configs: bool = True, groups: bool = True,
             include_internal: bool = True, topics: list[str] | None = None) -> AdminView:
-    """One admin view of the cluster. Kafka errors become one `Unreachable` line."""
-    try:
-        with gc_paused():
-            return _collect(admin, sizes=sizes, configs=configs, groups=groups,
-                            include_internal=include_internal, only=topics)
-    except _kafka_errors() as exc:
-        raise Unreachable(f"Kafka admin request failed: {type(exc).__name__}: {exc}") from None
+    """One admin view of the cluster. A broker that does not answer is marked down and the view is
+    built from the others; only a cluster where nothing answers raises `Unreachable`."""
+    with gc_paused():
+        return _collect(admin, sizes=sizes, configs=configs, groups=groups, include_internal=include_internal,
+                        only=topics)
 
 
-def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_internal: bool,
+def _collect(admin: KafkaAdmin, *, sizes: bool, configs: bool, groups: bool, include_internal: bool,
              only: list[str] | None) -> AdminView:
     # The groups' requests (ListGroups, DescribeGroups, OffsetFetch per coordinator) run beside the
     # topic chain; within it, requests are sequential: on a busy machine, more concurrency only queues
     # behind kafka-python's in-flight limit. Every ListOffsets covers all of a leader's partitions.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        f_groups = pool.submit(_paced, _read_groups, admin) if groups else None
-        f_cluster = pool.submit(_paced, admin.describe_cluster)
-        topic_list = _paced(_metadata, admin, only, include_internal)
+        f_groups = pool.submit(_read_groups, admin) if groups else None
+        f_cluster = pool.submit(admin.cluster)
+        topic_list = [_topic_load(t) for t in admin.topics(only, include_internal=include_internal)]
         cluster = f_cluster.result()
-        brokers = {b["broker_id"]: BrokerLoad(id=b["broker_id"], host=b.get("host"), port=b.get("port"),
-                                              rack=b.get("rack"), alive=not b.get("is_fenced", False))
-                   for b in cluster.get("brokers", [])}
+        brokers = {b.id: BrokerLoad(id=b.id, host=b.host, port=b.port, rack=b.rack, alive=not b.fenced)
+                   for b in cluster.brokers}
         by_leader: dict[int, list[TP]] = defaultdict(list)
         for t in topic_list:
             for p in t.partitions:
@@ -249,36 +139,38 @@ def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_in
         by_name = {t.name: t for t in topic_list}
         t0 = time.time()
         if sizes:
-            leo = _paced(_leader_offsets, admin, by_leader, ("LATEST",))[0]
+            (leo,), silent = admin.leader_offsets(by_leader, ("LATEST",))
         else:  # lag only: both specs in one pipelined round
-            leo, start = _paced(_leader_offsets, admin, by_leader, ("LATEST", "EARLIEST"))
-        alive = [b for b, info in brokers.items() if info.alive]
-        log_dirs: list[dict[str, Any]] | None = None
-        size_ts: dict[int, float] = {}
-        if sizes:  # one DescribeLogDirs per broker, each timed: byte rates divide by its own interval
-            log_dirs = []
-            for b in alive:
-                t_b = time.time()
-                log_dirs.extend(_paced(admin.describe_log_dirs, brokers=[b]))
-                size_ts[b] = (t_b + time.time()) / 2
+            (leo, start), silent = admin.leader_offsets(by_leader, ("LATEST", "EARLIEST"))
+        alive = [b for b, info in brokers.items() if info.alive and b not in silent]
+        log_dirs = admin.log_dirs(alive) if sizes else None
         # The view's time is when offsets and sizes were read (rates divide by differences of it).
         ts = (t0 + time.time()) / 2
         if sizes:
-            start = _paced(_leader_offsets, admin, by_leader, ("EARLIEST",))[0]
-        topic_cfg = _paced(_topic_configs, admin, [t.name for t in topic_list]) if configs else {}
+            (start,), silent_start = admin.leader_offsets(by_leader, ("EARLIEST",))
+            silent.update(silent_start)
+        topic_cfg = _topic_configs(admin, [t.name for t in topic_list]) if configs else {}
         for (name, part), off in leo.items():
             by_name[name].partitions[part].log_end_offset = off
         for (name, part), off in start.items():
             by_name[name].partitions[part].log_start_offset = off
+        unreachable = dict(silent)
         if log_dirs is not None:
             _apply_sizes(log_dirs, by_name, brokers)
+            unreachable.update(log_dirs.failed)
+        for bid in unreachable:
+            if bid in brokers:
+                brokers[bid].alive = False
         for name, cfg in topic_cfg.items():
             by_name[name].min_insync_replicas = cfg.get("min.insync.replicas")
             retention_ms, retention_bytes = cfg.get("retention.ms", -1), cfg.get("retention.bytes", -1)
             by_name[name].retention_ms = retention_ms if retention_ms >= 0 else None
             by_name[name].retention_bytes = retention_bytes if retention_bytes >= 0 else None
-        view = AdminView(ts=ts, cluster_id=cluster.get("cluster_id"), topics=topic_list,
-                         brokers=[brokers[k] for k in sorted(brokers)], size_ts=size_ts)
+        view = AdminView(ts=ts, cluster_id=cluster.cluster_id, topics=topic_list,
+                         brokers=[brokers[k] for k in sorted(brokers)],
+                         size_ts={bid: d.read_at for bid, d in (log_dirs.brokers.items() if log_dirs else [])
+                                  if d.read_at is not None and not d.error},
+                         unreachable=unreachable)
         hosted: dict[int, int] = defaultdict(int)
         led: dict[int, int] = defaultdict(int)
         for t in topic_list:
@@ -287,128 +179,67 @@ def _collect(admin: Any, *, sizes: bool, configs: bool, groups: bool, include_in
                     hosted[r] += 1
                 if p.leader is not None:
                     led[p.leader] += 1
-        for b in view.brokers:
-            b.partition_replicas = hosted.get(b.id, 0)
-            b.leaders = led.get(b.id, 0)
+        for load in view.brokers:
+            load.partition_replicas = hosted.get(load.id, 0)
+            load.leaders = led.get(load.id, 0)
         if f_groups is not None:
             _apply_groups(view, *f_groups.result())
     return view
 
 
-def _metadata(admin: Any, only: list[str] | None, include_internal: bool) -> list[TopicLoad]:
-    """One Metadata request, read straight from the response (the library's `describe_topics` turns
-    every partition into a dict first, a third of the cost on thousands of partitions)."""
-    from kafka.protocol.metadata import MetadataRequest
-
-    req_topics = None if only is None else [MetadataRequest.MetadataRequestTopic(name=t) for t in only]
-    request = MetadataRequest(topics=req_topics, allow_auto_topic_creation=False)
-
-    async def run() -> Any:
-        return await admin._manager.send(request)
-
-    response = admin._manager.run(run)
-    out: list[TopicLoad] = []
-    for t in response.topics:
-        if t.error_code:
-            continue
-        internal = bool(t.is_internal) or t.name.startswith("__")
-        if internal and not include_internal:
-            continue
-        parts = [PartitionState(partition=p.partition_index, leader=p.leader_id if p.leader_id >= 0 else None,
-                                replicas=list(p.replica_nodes), isr=list(p.isr_nodes))
-                 for p in sorted(t.partitions, key=lambda p: p.partition_index)]
-        out.append(TopicLoad(name=t.name, internal=internal, partitions=parts))
-    return out
+def _topic_load(t: TopicInfo) -> TopicLoad:
+    return TopicLoad(name=t.name, internal=t.internal,
+                     partitions=[PartitionState(partition=p.partition, leader=p.leader, replicas=p.replicas,
+                                                isr=p.isr) for p in t.partitions])
 
 
-def _apply_sizes(log_dirs: list[dict[str, Any]], by_name: dict[str, TopicLoad],
-                 brokers: dict[int, BrokerLoad]) -> None:
-    """DescribeLogDirs (one request per live broker): replica sizes -> partition, topic and broker totals."""
-    per_part: dict[TP, int] = defaultdict(int)
-    leader_size: dict[TP, int] = {}
+_TOPIC_CONFIGS = ["min.insync.replicas", "retention.ms", "retention.bytes"]
+
+
+def _topic_configs(admin: KafkaAdmin, topics: list[str]) -> dict[str, dict[str, int]]:
+    """min.insync.replicas (health) and retention.ms / retention.bytes (the storage forecast's ceiling)."""
+    found = admin.topic_configs(topics, _TOPIC_CONFIGS)
+    return {name: {k: int(cfg[k]) for k in _TOPIC_CONFIGS if cfg.get(k) is not None} for name, cfg in found.items()}
+
+
+def _apply_sizes(log_dirs: LogDirs, by_name: dict[str, TopicLoad], brokers: dict[int, BrokerLoad]) -> None:
+    """DescribeLogDirs (one request per live broker): replica sizes -> partition, topic and broker totals.
+    A broker whose log dirs could not be read keeps `disk_used_bytes` unknown, never 0."""
+    largest = log_dirs.largest_copy()
     per_topic: dict[str, int] = defaultdict(int)
+    leader_size: dict[TP, int] = {}
     leaders = {(name, p.partition): p.leader for name, t in by_name.items() for p in t.partitions}
-    for entry in log_dirs:
-        used = 0
-        for d in entry.get("log_dirs", []):
-            if d.get("error_code"):
-                continue
-            for t in d.get("topics", []):
-                for p in t.get("partitions", []):
-                    if p.get("is_future_key"):
-                        continue
-                    size = int(p.get("partition_size", 0))
-                    used += size
-                    key = (t["name"], p["partition_index"])
-                    per_part[key] = max(per_part[key], size)
-                    if leaders.get(key) == entry["broker"]:
-                        leader_size[key] = size  # the leader's log is the complete one
-                    per_topic[t["name"]] += size
-        if entry["broker"] in brokers:
-            brokers[entry["broker"]].disk_used_bytes = used
+    for b, d in log_dirs.brokers.items():
+        for r in d.replicas:
+            per_topic[r.topic] += r.size
+            if leaders.get((r.topic, r.partition)) == b:
+                leader_size[(r.topic, r.partition)] = r.size  # the leader's log is the complete one
+        if b in brokers and d.error is None:
+            brokers[b].disk_used_bytes = d.used_bytes
+    complete = not log_dirs.failed
     for name, topic in by_name.items():
-        topic.size_bytes = per_topic.get(name, 0)
+        topic.size_bytes = per_topic.get(name, 0) if complete else None
         for p in topic.partitions:
-            p.size_bytes = leader_size.get((name, p.partition), per_part.get((name, p.partition)))
+            p.size_bytes = leader_size.get((name, p.partition), largest.get((name, p.partition)))
 
 
-def _read_groups(admin: Any) -> tuple[list[str], dict[str, Any], dict[str, Any], dict[str, str]]:
+def _read_groups(admin: KafkaAdmin) -> tuple[list[str], dict[str, GroupInfo], dict[str, dict[TP, int | None]],
+                                              dict[str, str]]:
     """ListGroups (per broker), then DescribeGroups and OffsetFetch batched per coordinator."""
-    from kafka.errors import KafkaError
-
-    listed = admin.list_groups()
-    ids = sorted({g["group_id"] for g in listed if g.get("protocol_type", "consumer") in ("consumer", "")})
+    ids = admin.consumer_groups()
     if not ids:
         return [], {}, {}, {}
-    errors: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        f_described = pool.submit(_paced, admin.describe_groups, ids)
-        f_offsets = pool.submit(_paced, admin.list_group_offsets, ids)
+        f_described = pool.submit(admin.describe_groups, ids)
+        f_offsets = pool.submit(admin.group_offsets, ids)
         described = f_described.result()
-        try:
-            offsets = f_offsets.result()
-        except KafkaError:
-            offsets = None
-    if offsets is None:
-        offsets = {}
-        for gid in ids:  # one bad group must not hide the others
-            try:
-                offsets.update(admin.list_group_offsets([gid]))
-            except KafkaError as exc:
-                errors[gid] = type(exc).__name__
+        offsets, errors = f_offsets.result()
     return ids, described, offsets, errors
 
 
-def _apply_groups(view: AdminView, ids: list[str], described: dict[str, Any], offsets: dict[str, Any],
-                  errors: dict[str, str]) -> None:
+def _apply_groups(view: AdminView, ids: list[str], described: dict[str, GroupInfo],
+                  offsets: dict[str, dict[TP, int | None]], errors: dict[str, str]) -> None:
     for gid in ids:
-        d = described.get(gid) or {}
-        members = d.get("members")
-        assigned: dict[str, int] = defaultdict(int)
-        for m in members or []:
-            for topic in _assigned_topics(m.get("member_assignment")):
-                assigned[topic] += 1
-        view.groups[gid] = GroupInfo(group=gid, state=d.get("group_state") or d.get("state"),
-                                     members=len(members) if members is not None else None,
-                                     coordinator=None, protocol_type=d.get("protocol_type"),
-                                     assigned=dict(assigned))
+        view.groups[gid] = described.get(gid) or GroupInfo(group=gid, state=None, members=None)
     view.group_errors.update(errors)
-    for gid, tps in offsets.items():
-        view.committed[gid] = {(tp.topic, tp.partition): (om.offset if om.offset is not None and om.offset >= 0
-                                                          else None) for tp, om in tps.items()}
-
-
-def _assigned_topics(assignment: Any) -> list[str]:
-    if assignment is None:
-        return []
-    parts = getattr(assignment, "assigned_partitions", None) or getattr(assignment, "partitions", None)
-    if parts is None and isinstance(assignment, dict):
-        parts = assignment.get("assigned_partitions") or assignment.get("partitions")
-    topics: list[str] = []
-    for item in parts or []:
-        name = getattr(item, "topic", None) or (item.get("topic") if isinstance(item, dict) else None)
-        if name is None and isinstance(item, (tuple, list)) and item:
-            name = item[0]
-        if isinstance(name, str):
-            topics.append(name)
-    return topics
+    view.committed.update(offsets)

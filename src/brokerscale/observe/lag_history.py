@@ -126,5 +126,8 @@ def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, t
         out.append(GroupLag(group=gid, state=info.state if info else None,
                             members=info.members if info else None,
                             partitions=parts, lag_offsets=sum(p.lag_offsets or 0 for p in parts),
-                            max_lag_seconds=max(known) if known else None, status=status, reason=reason))
+                            max_lag_seconds=max(known) if known else None,
+                            # a partition known only from below may be the one furthest behind
+                            max_lag_seconds_lower_bound=any(p.lag_seconds_lower_bound for p in parts),
+                            status=status, reason=reason))
     return out

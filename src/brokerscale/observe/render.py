@@ -103,7 +103,8 @@ def groups_table(con: Console, groups: list[GroupLag], *, partitions: bool = Fal
     for g in groups:
         st = _LAG_STYLE.get(g.status, "")
         t.add_row(g.group, g.state or "–", _num(g.members), f"{g.lag_offsets:,}",
-                  _num(g.max_lag_seconds, "{:.1f}"), f"[{st}]{g.status.value}[/]", g.reason)
+                  _num(g.max_lag_seconds, "{:.1f}") + ("+" if g.max_lag_seconds_lower_bound else ""),
+                  f"[{st}]{g.status.value}[/]", g.reason)
         if partitions:
             for p in g.partitions:
                 ps = _LAG_STYLE.get(p.status, "")

@@ -140,6 +140,11 @@ def _health_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
          "offline partitions have no leader: restore the brokers before anything else", "partition has no leader",
          "partitions have no leader"),
     ]
+    for b in down:  # a cluster whose other brokers answer is observable: a silent broker is itself the finding
+        out.append(Finding(rule="broker_unreachable", severity="critical", metric="brokers_unreachable", value=1,
+                           threshold=0, scope="broker", target=f"broker {b}",
+                           action=f"restart broker {b} or replace it; its replicas are not in sync",
+                           message=f"broker {b} unreachable (registered replicas, no answer or fenced)"))
     for name, value, action, one, several in checks:
         what = one if value == 1 else several
         rule: Threshold = getattr(rules, name)
@@ -203,7 +208,8 @@ def _lag_findings(snap: Snapshot, rules: RuleSet) -> list[Finding]:
         if sev is None:
             continue
         action, scope, target = _lag_action(g, snap)
-        secs = f", {g.max_lag_seconds:.1f} s behind" if g.max_lag_seconds is not None else ""
+        at_least = "at least " if g.max_lag_seconds_lower_bound else ""
+        secs = f", {at_least}{g.max_lag_seconds:.1f} s behind" if g.max_lag_seconds is not None else ""
         out.append(Finding(rule="consumer_lag", severity=sev, metric="consumer_lag_offsets",
                            value=g.lag_offsets, unit="offsets",
                            threshold=_lag_threshold(g, rule.max_lag_offsets),

@@ -97,6 +97,9 @@ def plan_command(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", metavar="DIR", show_default=False,
         help="Directory for --emit files (one sub-directory per kind).")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Lint the emitted files for what a PHI workload needs (the same checks as "
+                        "`brokerscale lint`); exit 1 if anything is missing.")] = False,
 ) -> None:
     """Size a cluster for a workload: throughput, storage, tier, CKUs, brokers and partitions.
 
@@ -112,16 +115,26 @@ def plan_command(
       brokerscale plan examples/regional-hospital.yaml --format markdown > change-request.md
 
       brokerscale plan examples/health-system.yaml --emit terraform --emit strimzi --out deploy/
+
+      brokerscale plan examples/health-system.yaml --emit strimzi --out deploy/ --check
+
+    With `requirements: [phi]` the emitted files are PHI-safe (TLS-only authenticated listeners,
+    authorization, rack awareness, RF 3 / min ISR 2 / unclean election off, least-privilege users);
+    with `private-networking`, Terraform gets a private Confluent network, or is refused with the
+    reason when the planned tier cannot have one. Every file names the requirements it satisfies.
     """
     if emit and out is None:
         raise BadInput("--out: required with --emit (the directory to write the files to)")
     if out is not None and not emit:
         raise BadInput("--out: only meaningful with --emit terraform|strimzi|statefulset")
+    if check and not emit:
+        raise BadInput("--check: lints emitted files, so it needs --emit (to lint other files: brokerscale lint)")
     wl, plan = plan_file(workload, limits)
+    rendered = {kind: _EMITTERS[kind](plan, wl) for kind in dict.fromkeys(emit or [])}  # refusals before writing
     written: list[Path] = []
-    for kind in dict.fromkeys(emit or []):
+    for kind, files in rendered.items():
         assert out is not None
-        written += write_files(out / kind.value, _EMITTERS[kind](plan, wl))
+        written += write_files(out / kind.value, files)
     if fmt is PlanFormat.json:
         doc = plan_to_dict(plan)
         if written:
@@ -134,3 +147,8 @@ def plan_command(
     if written and fmt is not PlanFormat.json:
         for p in written:
             err.print(f"wrote {p}")
+    if check:
+        from brokerscale.plan.lint_cli import report
+
+        reqs = [r for r in wl.requirements if r in ("phi", "private-networking")] or ["phi"]
+        report(written, reqs, quiet_ok=fmt is PlanFormat.json)

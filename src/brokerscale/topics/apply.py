@@ -63,6 +63,21 @@ def _settled_partitions(admin: TopicsAdmin, topic: str, target: int, attempts: i
     return count
 
 
+def _settled_configs(admin: TopicsAdmin, topic: str, values: dict[str, str], attempts: int = 20) -> dict[str, Any]:
+    """The configs as the cluster reports them, waiting briefly for every broker to apply the change.
+
+    A broker answers DescribeConfigs from its own copy of the metadata, which can trail the controller
+    by a moment: recording that stale read as the result would make the audit log say the change failed.
+    """
+    now: dict[str, str] = {}
+    for i in range(attempts):
+        now = admin.configs([topic]).get(topic, {})
+        if all(now.get(k) == v for k, v in values.items()):
+            break
+        time.sleep(0.1 * (i + 1))
+    return {k: now.get(k) for k in values}
+
+
 def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: AuditStore, *,
                   configs_only: bool = False, actor: str = "cli", cluster: str | None = None,
                   step: Callable[[str], None] | None = None) -> list[Applied]:
@@ -80,8 +95,7 @@ def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: Aud
             with store.audited(actor=actor, action="topics.alter_config", target=r.topic, intent=intent,
                                before=before, correlation_id=correlation, cluster=cluster) as change:
                 admin.alter_configs(r.topic, values)
-                now = admin.configs([r.topic]).get(r.topic, {})
-                change.after = {k: now.get(k) for k in values}
+                change.after = _settled_configs(admin, r.topic, values)
             done.append(Applied(r.topic, "topics.alter_config", before, change.after, change.change_id))
         p = r.partitions
         if p is not None and p.action == "increase" and not configs_only:

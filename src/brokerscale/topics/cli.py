@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
+from brokerscale.connect import ConnectionProfile
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput, OperationFailed
 from brokerscale.observe.options import MetricsUrlOpt
@@ -21,7 +23,7 @@ from brokerscale.topics.live import Measurement, TopicsAdmin
 from brokerscale.topics.metrics import MetricsSource, metrics_source
 from brokerscale.topics.model import Finding, TopicReview
 from brokerscale.topics.plan_file import drift, plan_document, read_topics_plan
-from brokerscale.topics.policy import load_policy
+from brokerscale.topics.policy import TopicPolicy, load_policy
 from brokerscale.topics.render import (
     applied_table,
     changes_table,
@@ -108,9 +110,16 @@ def _selected(admin: TopicsAdmin, topics: list[str] | None, include_internal: bo
     names = admin.topic_names(include_internal)
     if not topics:
         return names
-    for t in topics:
-        if t not in names and t not in admin.topic_names(True):
-            raise BadInput(f"--topic: {t!r} does not exist on {admin.profile.label}")
+    missing = [t for t in topics if t not in names]
+    for attempt in range(8):  # a topic created a moment ago may not be in every broker's metadata yet
+        if not missing:
+            break
+        if attempt:
+            time.sleep(0.5)
+        known = set(admin.topic_names(True))
+        missing = [t for t in missing if t not in known]
+    if missing:
+        raise BadInput(f"--topic: {missing[0]!r} does not exist on {admin.profile.label}")
     return sorted(set(topics))
 
 
@@ -203,6 +212,10 @@ def optimize_command(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Write the reviewed changes to this plan file; `brokerscale topics apply FILE` applies exactly "
              "them later.")] = None,
+    reassignment_out: Annotated[Path | None, typer.Option(
+        "--reassignment-out", metavar="FILE", show_default=False,
+        help="Where to write the reassignment that raises replication factors (default: under the data "
+             "directory, one file per cluster).")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Diff live topics against the policy and the planner's partition rule; --apply fixes them.
@@ -221,6 +234,13 @@ def optimize_command(
 
     Review now, apply later: `-o plan.json` writes the changes shown (and the state they were
     reviewed against) to a file; `brokerscale topics apply plan.json` applies exactly those.
+
+    PHI classes are also checked for replication factor >= 3, 2 <= min.insync.replicas < RF,
+    unclean leader election off, retention not infinite (and within the class maximum), cleanup.policy
+    delete and message.timestamp.type; each finding says why. Kafka raises a replication factor only
+    by a partition reassignment, so optimize writes one (existing replicas stay, new ones go to other
+    racks) and prints the `brokerscale rebalance execute` command that runs it with throttles.
+    Topics that match no class are listed with a finding, never changed.
 
     Examples:
 
@@ -243,7 +263,7 @@ def optimize_command(
         names = _selected(admin, topic, False)
         managed = [n for n in names if pol.classify(n) is not None]
         measurement = _measure(admin, managed, window_s, quiet, metrics)
-        reviews = review_topics(admin.states(managed), measurement.rates, pol)
+        reviews = review_topics(admin.states(names), measurement.rates, pol)
         refused = refusals(reviews, allow_key_remap=allow_key_remap, configs_only=configs_only) if apply else []
         applied: list[Any] = []
         if apply and refused:
@@ -257,19 +277,32 @@ def optimize_command(
             applied = _apply(reviews, admin, configs_only, quiet)
     if output is not None:
         _write_plan(output, plan_document(prof.label, measurement.window_s, reviews, configs_only=configs_only))
+    replication = _replication_proposal(reviews, pol, prof, reassignment_out,
+                                        (bootstrap, command_config, cluster))
     if fmt is OutputFormat.json:
         print_json({"cluster": prof.label, "window_s": measurement.window_s, "dry_run": not apply,
                     "topics": [r.to_dict() for r in reviews],
+                    "unmanaged": [r.topic for r in reviews if not r.managed],
+                    "replication": replication,
                     "applied": [vars(a) for a in applied]})
         return
     if not reviews:
-        console.print(f"no topics on {prof.label} match a policy class (see `brokerscale topics policy`)")
+        console.print(f"no topics on {prof.label}")
         return
-    console.print(traffic_table(reviews))
+    if any(r.managed for r in reviews):
+        console.print(traffic_table(reviews))
+    else:
+        console.print(f"no topics on {prof.label} match a policy class (see `brokerscale topics policy`)")
     if any(r.has_changes or (r.partitions and r.partitions.action == "decrease") for r in reviews):
         console.print(changes_table(reviews, configs_only=configs_only, allow_key_remap=allow_key_remap))
     if any(r.findings for r in reviews):
         console.print(findings_table(reviews))
+    if replication is not None:
+        console.print(f"[bold]replication factor[/]: Kafka raises it only by reassignment; wrote "
+                      f"{escape(replication['file'])} ({replication['partitions']} partition(s) of "
+                      f"{', '.join(replication['topics'])}; existing replicas stay, new ones are copied). "
+                      f"Run it with throttles, progress and audit:\n  {escape(replication['command'])}\n"
+                      f"or with Kafka's own tool:\n  {escape(replication['kafka_command'])}", soft_wrap=True)
     if apply:
         if applied:
             console.print(applied_table(applied))
@@ -342,6 +375,51 @@ def apply_command(
     if applied:
         console.print(applied_table(applied))
     console.print(f"applied {len(applied)} change(s) from {plan}; see `brokerscale audit --action topics.`")
+def _connection_args(given: tuple[str | None, Path | None, str | None]) -> list[str]:
+    bootstrap, command_config, cluster = given
+    if cluster:
+        return ["--cluster", cluster]
+    args = ["--bootstrap", bootstrap] if bootstrap else []
+    if command_config is not None:
+        args += ["--command-config", str(command_config)]
+    return args
+
+
+def _replication_proposal(reviews: list[TopicReview], pol: TopicPolicy, prof: ConnectionProfile,
+                          out: Path | None,
+                          given: tuple[str | None, Path | None, str | None]) -> dict[str, Any] | None:
+    """Write the reassignment that brings under-replicated topics to their class RF; None if none is needed."""
+    targets: dict[str, int] = {}
+    for r in reviews:
+        match = pol.classify(r.topic)
+        if match is not None and r.state.replication_factor < match[1].replication_factor:
+            targets[r.topic] = match[1].replication_factor
+    if not targets:
+        return None
+    import json
+    import shlex
+
+    from brokerscale.balance.live import model_from_cluster
+    from brokerscale.balance.state import default_state_path
+    from brokerscale.topics.replication import raise_replication, reassignment_json
+
+    model = model_from_cluster(prof)
+    moves = raise_replication(model, targets)
+    path = out or default_state_path(prof.label).with_name(f"{default_state_path(prof.label).stem}-replication.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(reassignment_json(moves), indent=2) + "\n")
+    except OSError as exc:
+        raise BadInput(f"--reassignment-out: {path}: cannot write: {exc.strerror or exc}") from None
+    conn = _connection_args(given)
+    command = shlex.join(["brokerscale", "rebalance", "execute", *conn, "--proposal", str(path), "--apply"])
+    kafka = ["kafka-reassign-partitions.sh", "--bootstrap-server", prof.bootstrap]
+    if given[1] is not None:
+        kafka += ["--command-config", str(given[1])]
+    kafka_command = shlex.join([*kafka, "--reassignment-json-file", str(path), "--execute",
+                                "--throttle", "50000000"])
+    return {"file": str(path), "topics": sorted(targets), "partitions": len(moves),
+            "target_replication_factor": targets, "command": command, "kafka_command": kafka_command}
 
 
 def _apply(reviews: list[TopicReview], admin: TopicsAdmin, configs_only: bool, quiet: bool) -> list[Any]:

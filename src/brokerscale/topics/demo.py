@@ -31,16 +31,13 @@ DEMO_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
 
 
 def _create_missing(profile: ConnectionProfile) -> list[str]:
-    admin = profile.admin()
-    try:
-        existing = set(admin.list_topics())
-        todo = {name: {"num_partitions": n, "replication_factor": 3, "configs": cfg}
-                for name, (n, cfg) in DEMO_TOPICS.items() if name not in existing}
-        if todo:
-            admin.create_topics(todo)
-        return sorted(todo)
-    finally:
-        admin.close()
+    with profile.admin() as admin:
+        existing = set(admin.topic_names())
+        todo = sorted(name for name in DEMO_TOPICS if name not in existing)
+        for name in todo:
+            n, cfg = DEMO_TOPICS[name]
+            admin.create_topic(name, n, 3, configs=cfg)
+        return todo
 
 
 def _synthetic_load(profile: ConnectionProfile, stop: threading.Event, flowing: threading.Event) -> None:

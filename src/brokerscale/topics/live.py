@@ -1,20 +1,18 @@
 """The Kafka adapter of the topics verb: read topics, configs and offsets; add partitions; set configs.
 
-Only this module talks to the cluster (through kafka-python's admin client, built by the connection
-profile). It reads metadata only — names, offsets, sizes, configs — never a record of a real topic.
-Errors from the client become one-line `Unreachable` / `OperationFailed` errors.
+It talks to the cluster only through the Kafka adapter (`brokerscale.kafka`) and reads metadata only —
+names, offsets, sizes, configs — never a record of a real topic.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput, OperationFailed, Unreachable
+from brokerscale.kafka import KafkaAdmin, TopicInfo
 from brokerscale.topics.metrics import MetricsSource
 from brokerscale.topics.model import TopicRate, TopicState
 from brokerscale.topics.rates import (
@@ -26,27 +24,6 @@ from brokerscale.topics.rates import (
     topic_rates,
 )
 from brokerscale.topics.review import POLICY_CONFIG_KEYS
-
-
-@contextmanager
-def _kafka_call(what: str, bootstrap: str) -> Iterator[None]:
-    from kafka.errors import KafkaError
-
-    try:
-        yield
-    except KafkaError as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise Unreachable(f"{what} failed on {bootstrap}: {type(exc).__name__}: {detail}"[:400]) from None
-    except OSError as exc:
-        raise Unreachable(f"{what} failed on {bootstrap}: {exc}") from None
-
-
-UNKNOWN_TOPIC_OR_PARTITION = 3
-LEADER_NOT_AVAILABLE = 5
-
-
-def is_internal(name: str) -> bool:
-    return name.startswith("__") or name.startswith("_confluent") or name == "_schemas"
 
 
 @dataclass(frozen=True)
@@ -61,15 +38,15 @@ class Measurement:
 
 
 class TopicsAdmin:
-    """A thin wrapper over KafkaAdminClient with the handful of calls the topics verb needs."""
+    """The handful of admin calls the topics verb needs, over the Kafka adapter (connected lazily)."""
 
     def __init__(self, profile: ConnectionProfile) -> None:
         self.profile = profile
-        self._admin: Any = None
+        self._admin: KafkaAdmin | None = None
         self.notes: list[str] = []  # what a measurement had to do without (permissions, managed clusters)
 
     @property
-    def admin(self) -> Any:
+    def admin(self) -> KafkaAdmin:
         if self._admin is None:
             self._admin = self.profile.admin()
         return self._admin
@@ -86,40 +63,35 @@ class TopicsAdmin:
         self.close()
 
     # -- reads -------------------------------------------------------------------------------
-    def _describe(self, names: list[str] | None, attempts: int = 10) -> list[dict[str, Any]]:
-        """Topic metadata; a topic that errors (leader election after a create) is retried briefly."""
-        from kafka.errors import for_code
-
+    def _describe(self, names: list[str], attempts: int = 10) -> list[TopicInfo]:
+        """Topic metadata; a topic without partitions or leaders yet (just created) is retried briefly, and
+        so is one a broker calls unknown (it may not have the creation yet: brokers learn it moments apart)."""
+        pending: list[str] = []
         for i in range(attempts):
-            with _kafka_call("describe topics", self.profile.bootstrap):
-                described = list(self.admin.describe_topics(names))
-            errors = {t["name"]: t["error_code"] for t in described if t.get("error_code")}
-            # a broker that has not caught up with a new topic answers without partitions: also transient
-            errors.update({t["name"]: LEADER_NOT_AVAILABLE for t in described
-                           if not t.get("error_code") and not t["partitions"]})
-            missing = [n for n, code in errors.items() if code == UNKNOWN_TOPIC_OR_PARTITION]
-            if missing:
+            found = {t.name: t for t in self.admin.topics(names)}
+            absent = [n for n in names if n not in found]
+            if absent and i >= 3 and (missing := self.admin.missing_topics(absent)):
                 raise BadInput(f"--topic: {missing[0]!r} does not exist on {self.profile.bootstrap}")
-            if not errors:
-                return described
+            # a broker that has not caught up with a new topic answers without partitions: transient
+            pending = absent + [n for n, t in found.items() if not t.partitions]
+            if not pending:
+                return [found[n] for n in sorted(found)]
             if i < attempts - 1:
                 time.sleep(0.2 * (i + 1))
-        name, code = next(iter(errors.items()))
-        raise Unreachable(f"describe topics failed on {self.profile.bootstrap}: {name}: {for_code(code).__name__}")
+        raise Unreachable(f"describe topics failed on {self.profile.bootstrap}: {pending[0]}: "
+                          "LeaderNotAvailableError")
 
     def topic_names(self, include_internal: bool = False) -> list[str]:
-        with _kafka_call("list topics", self.profile.bootstrap):
-            names = list(self.admin.list_topics())
-        return sorted(n for n in names if include_internal or not is_internal(n))
+        return self.admin.topic_names(include_internal=include_internal)
 
     def layout(self, names: list[str]) -> tuple[dict[str, list[int]], dict[TP, int]]:
         """Partition ids per topic, and the leader broker of each partition (-1: none)."""
         parts: dict[str, list[int]] = {}
         leaders: dict[TP, int] = {}
         for t in self._describe(names):
-            parts[t["name"]] = sorted(p["partition_index"] for p in t["partitions"])
-            for p in t["partitions"]:
-                leaders[(t["name"], p["partition_index"])] = int(p["leader_id"])
+            parts[t.name] = [p.partition for p in t.partitions]
+            for p in t.partitions:
+                leaders[(t.name, p.partition)] = p.leader if p.leader is not None else -1
         return parts, leaders
 
     def partitions(self, names: list[str]) -> dict[str, list[int]]:
@@ -127,42 +99,24 @@ class TopicsAdmin:
 
     def configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """Effective values (defaults included) of the configs the policy speaks about."""
-        from kafka.admin import ConfigResource, ConfigResourceType
-
-        if not names:
-            return {}
-        resources = [ConfigResource(ConfigResourceType.TOPIC, n, list(POLICY_CONFIG_KEYS)) for n in names]
-        with _kafka_call("describe configs", self.profile.bootstrap):
-            raw = self.admin.describe_configs(resources, config_filter="all")
-        topics = raw.get("topic", {})
-        return {n: {k: str(v["value"]) for k, v in topics.get(n, {}).items() if v.get("value") is not None}
-                for n in names}
+        return self.admin.topic_configs(names, POLICY_CONFIG_KEYS)
 
     def states(self, names: list[str] | None = None, include_internal: bool = False) -> list[TopicState]:
         """Topics as they are now: partitions, smallest replica count and policy-relevant configs."""
         wanted = names if names is not None else self.topic_names(include_internal)
         described = self._describe(wanted) if wanted else []
-        configs = self.configs([t["name"] for t in described])
+        configs = self.configs([t.name for t in described])
         out = []
         for t in described:
-            parts = t["partitions"]
-            rf = min((len(p["replica_nodes"]) for p in parts), default=0)
-            out.append(TopicState(t["name"], len(parts), rf, configs.get(t["name"], {})))
+            rf = min((len(p.replicas) for p in t.partitions), default=0)
+            out.append(TopicState(t.name, len(t.partitions), rf, configs.get(t.name, {})))
         return sorted(out, key=lambda s: s.name)
 
     def offsets(self, tps: Iterable[TP], spec: str = "LATEST") -> dict[TP, int]:
-        from kafka import TopicPartition
-        from kafka.admin import OffsetSpec
+        return self.admin.offsets(tps, spec)
 
-        req = {TopicPartition(t, p): OffsetSpec[spec] for t, p in tps}
-        if not req:
-            return {}
-        with _kafka_call("list offsets", self.profile.bootstrap):
-            res = self.admin.list_partition_offsets(req)
-        return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
-
-    def _degraded(self, what: str, exc: Exception, instead: str) -> None:
-        note = f"{what} not readable ({type(exc).__name__}): {instead}"
+    def _degraded(self, what: str, reason: str, instead: str) -> None:
+        note = f"{what} not readable ({reason}): {instead}"
         if note not in self.notes:
             self.notes.append(note)
 
@@ -171,42 +125,27 @@ class TopicsAdmin:
 
         Without permission to describe groups (common on managed clusters) egress counts as 0, noted.
         """
-        from kafka.errors import KafkaError
-
         try:
-            groups = [g["group_id"] for g in self.admin.list_groups()]
-            if not groups:
-                return {}
-            res = self.admin.list_group_offsets(groups)
-        except KafkaError as exc:
-            self._degraded("consumer-group offsets", exc, "egress counted as 0")
+            groups = self.admin.consumer_groups()
+            res, _errors = self.admin.group_offsets(groups)
+        except (Unreachable, OperationFailed) as exc:
+            self._degraded("consumer-group offsets", str(exc).split(": ", 1)[-1], "egress counted as 0")
             return {}
-        out: dict[tuple[str, str, int], int] = {}
-        for group, offsets in res.items():
-            for tp, om in offsets.items():
-                if tp.topic in topics and om.offset is not None and om.offset >= 0:
-                    out[(group, tp.topic, tp.partition)] = int(om.offset)
-        return out
+        return {(group, t, p): off for group, offsets in res.items() for (t, p), off in offsets.items()
+                if t in topics and off is not None}
 
     def sizes(self, names: list[str]) -> dict[TP, int]:
         """Bytes on disk per partition (largest replica: a lagging follower undercounts)."""
-        from kafka.errors import KafkaError
-
         if not names:
             return {}
-        try:
-            raw = self.admin.describe_log_dirs(names)
-        except KafkaError as exc:  # Confluent Cloud does not allow DescribeLogDirs
-            self._degraded("log-dir sizes", exc, "records assumed 1 KB each")
+        dirs = self.admin.log_dirs(sorted(self.admin.cluster().live()), names)
+        failed = dirs.failed
+        if failed and len(failed) == len(dirs.brokers):  # Confluent Cloud does not allow DescribeLogDirs
+            self._degraded("log-dir sizes", next(iter(failed.values())), "records assumed 1 KB each")
             return {}
-        out: dict[TP, int] = {}
-        for broker in raw:
-            for log_dir in broker.get("log_dirs", []):
-                for topic in log_dir.get("topics", []):
-                    for p in topic.get("partitions", []):
-                        tp = (topic["name"], p["partition_index"])
-                        out[tp] = max(out.get(tp, 0), int(p["partition_size"]))
-        return out
+        for b, why in sorted(failed.items()):
+            self._degraded(f"log-dir sizes of broker {b}", why, "its replicas not counted")
+        return dirs.largest_copy()
 
     def sample(self, tps: list[TP], topics: set[str], clock: Callable[[], float]) -> OffsetSample:
         ends = self.offsets(tps)
@@ -261,25 +200,10 @@ class TopicsAdmin:
 
     # -- writes ------------------------------------------------------------------------------
     def create_partitions(self, topic: str, count: int) -> None:
-        from kafka.errors import KafkaError
-
-        try:
-            self.admin.create_partitions({topic: count})
-        except KafkaError as exc:
-            raise OperationFailed(f"{topic}: CreatePartitions to {count} failed: {type(exc).__name__}: {exc}") \
-                from None
+        self.admin.create_partitions(topic, count)
 
     def alter_configs(self, topic: str, values: dict[str, str]) -> None:
-        from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
-        from kafka.errors import KafkaError
-
-        resource = ConfigResource(ConfigResourceType.TOPIC, topic,
-                                  {k: (AlterConfigOp.SET, v) for k, v in values.items()})
         try:
-            res = self.admin.alter_configs([resource], incremental=True)
-        except (KafkaError, ValueError) as exc:
-            raise OperationFailed(f"{topic}: IncrementalAlterConfigs failed: {type(exc).__name__}: {exc}") \
-                from None
-        result = res.get("topic", {}).get(topic, "OK")
-        if result != "OK":
-            raise OperationFailed(f"{topic}: IncrementalAlterConfigs failed: {result}")
+            self.admin.alter_configs(topics={topic: dict(values)}, check_keys=True)
+        except OperationFailed as exc:
+            raise OperationFailed(f"{topic}: {exc}") from None

@@ -35,7 +35,9 @@ def worst(findings: Sequence[Finding]) -> str | None:
 
 def status_text(review: TopicReview, findings: Sequence[Finding]) -> str:
     if not review.managed:
-        return "[dim]unmanaged[/]"
+        if any(f.code == "unmanaged" for f in findings):
+            return "[yellow]unmanaged: no class (warning)[/]"
+        return "[dim]unmanaged (marked non-PHI)[/]"
     w = worst(findings)
     if w is None:
         return "[green]OK[/]"
@@ -134,14 +136,21 @@ def hot_table(hot: Sequence[HotPartition]) -> Table:
 def policy_table(policy: TopicPolicy) -> Table:
     t = Table(title="Topic policy", title_justify="left")
     for col in ("class", "prefixes", "partitions (planner class)", "PHI", "key", "RF", "min ISR",
-                "retention ≥", "cleanup", "max message"):
+                "retention ≥", "retention ≤", "cleanup", "unclean election", "timestamp", "max message"):
         t.add_column(col, overflow="fold")
     from brokerscale.plan.partitions import CLASS_BOUNDS
 
     for name, c in policy.classes.items():
         floor, cap = CLASS_BOUNDS[c.partition_class]
+        most = c.retention_max_days
         t.add_row(name, " ".join(c.prefixes), f"{floor}–{cap} ({c.partition_class})", "yes" if c.phi else "no",
                   c.partition_key or "—", str(c.replication_factor), str(c.min_insync_replicas),
-                  f"{c.retention_min_days:g} d" if c.retention_min_days else "—", c.cleanup_policy or "any",
+                  f"{c.retention_min_days:g} d" if c.retention_min_days else "—",
+                  "infinite" if most == "infinite" else (f"{most:g} d" if most is not None else
+                                                         ("finite" if c.phi else "—")),
+                  c.cleanup_policy or "any", "allowed" if c.unclean_leader_election else "off",
+                  c.message_timestamp_type or "any",
                   format_bytes(c.max_message_bytes) if c.max_message_bytes else "—")
+    if policy.non_phi:
+        t.caption = f"marked non-PHI (unmanaged, not flagged): {', '.join(policy.non_phi)}"
     return t

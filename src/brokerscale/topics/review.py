@@ -25,7 +25,7 @@ from brokerscale.units import format_bytes
 
 #: The topic configs the policy speaks about; the adapter reads exactly these.
 POLICY_CONFIG_KEYS = ("cleanup.policy", "retention.ms", "retention.bytes", "min.insync.replicas",
-                      "max.message.bytes")
+                      "max.message.bytes", "unclean.leader.election.enable", "message.timestamp.type")
 
 
 def moved_key_fraction(current: int, target: int) -> float:
@@ -132,6 +132,27 @@ def _review_configs(state: TopicState, cls: TopicClass, class_name: str) -> tupl
                                 f"{class_name} minimum of {_days(min_ms)}"))
         changes.append(ConfigChange("retention.ms", str(retention), str(min_ms),
                                     f"class {class_name} keeps data at least {_days(min_ms)}"))
+    max_ms = cls.retention_max_ms
+    if retention is not None and retention < 0 and not cls.allows_infinite_retention:
+        why = (f"{phi}retention.ms=-1 (infinite): records are never deleted, against data minimisation; "
+               f"class {class_name} ")
+        if max_ms is not None:
+            findings.append(Finding("critical" if cls.phi else "warning", "retention-infinite",
+                                    why + f"keeps data at most {_days(max_ms)}"))
+            changes.append(ConfigChange("retention.ms", str(retention), str(max_ms),
+                                        f"data minimisation: class {class_name} keeps data at most "
+                                        f"{_days(max_ms)}; records older than that are deleted once this "
+                                        "is set"))
+        else:
+            findings.append(Finding("critical" if cls.phi else "warning", "retention-infinite",
+                                    why + "sets no retention_max_days: set one (or `infinite` if the class "
+                                    "really must keep everything) so the fix is known"))
+    elif max_ms is not None and retention is not None and retention > max_ms:
+        findings.append(Finding("warning", "retention-above-policy",
+                                f"{phi}retention.ms={retention} ({_days(retention)}) is above the class "
+                                f"{class_name} maximum of {_days(max_ms)} (data minimisation)"))
+        changes.append(ConfigChange("retention.ms", str(retention), str(max_ms),
+                                    f"data minimisation: class {class_name} keeps data at most {_days(max_ms)}"))
     retention_bytes = _int(c.get("retention.bytes"))
     if min_ms is not None and retention_bytes is not None and retention_bytes >= 0:
         findings.append(Finding("warning", "retention-bytes-set",
@@ -141,11 +162,12 @@ def _review_configs(state: TopicState, cls: TopicClass, class_name: str) -> tupl
 
     isr = _int(c.get("min.insync.replicas"))
     if isr is not None and isr < cls.min_insync_replicas:
-        if state.replication_factor < cls.min_insync_replicas:
+        if state.replication_factor <= cls.min_insync_replicas:
             findings.append(Finding("critical", "min-isr-below-policy",
                                     f"min.insync.replicas={isr} is below {cls.min_insync_replicas}, but the topic "
                                     f"has only {state.replication_factor} replica(s): raising it now would "
-                                    "reject every acks=all write; raise the replication factor first"))
+                                    "reject every acks=all write as soon as one broker is down; raise the "
+                                    "replication factor first"))
         else:
             findings.append(Finding("critical", "min-isr-below-policy",
                                     f"min.insync.replicas={isr}: an acknowledged write can live on a single "
@@ -153,11 +175,40 @@ def _review_configs(state: TopicState, cls: TopicClass, class_name: str) -> tupl
             changes.append(ConfigChange("min.insync.replicas", str(isr), str(cls.min_insync_replicas),
                                         f"acks=all writes must reach {cls.min_insync_replicas} replicas"))
 
+    if isr is not None and isr >= state.replication_factor and state.replication_factor > 1:
+        findings.append(Finding("critical" if cls.phi else "warning", "min-isr-not-below-rf",
+                                f"min.insync.replicas={isr} with replication factor {state.replication_factor}: "
+                                "with one broker down (a rolling restart is enough) every acks=all write is "
+                                f"rejected; min.insync.replicas must be below the replication factor "
+                                f"(raise the replication factor to {cls.replication_factor})"))
+
     if state.replication_factor < cls.replication_factor:
         findings.append(Finding("critical", "replication-below-policy",
-                                f"replication factor {state.replication_factor}, class {class_name} requires "
-                                f"{cls.replication_factor} (a partition reassignment adds replicas; "
-                                "not changed here)"))
+                                f"{phi}replication factor {state.replication_factor}, class {class_name} requires "
+                                f"{cls.replication_factor}: losing {state.replication_factor} broker(s) loses "
+                                "acknowledged data. Kafka raises it only by a partition reassignment: "
+                                "`topics optimize` writes one for `brokerscale rebalance execute`"))
+
+    unclean = c.get("unclean.leader.election.enable")
+    if unclean is not None and unclean.strip().lower() == "true" and not cls.unclean_leader_election:
+        findings.append(Finding("critical" if cls.phi else "warning", "unclean-leader-election",
+                                f"{phi}unclean.leader.election.enable=true: when every in-sync replica is down, "
+                                "an out-of-sync replica becomes leader and the acknowledged events it never "
+                                "received are lost for good"))
+        changes.append(ConfigChange("unclean.leader.election.enable", unclean, "false",
+                                    "acknowledged clinical events must never be dropped by a leader election"))
+
+    ts = c.get("message.timestamp.type")
+    if cls.message_timestamp_type is not None and ts is not None and ts != cls.message_timestamp_type:
+        why = ("record time is the source system's event time (HL7 MSH-7, FHIR meta.lastUpdated)"
+               if cls.message_timestamp_type == "CreateTime" else
+               "record time is the broker's append time, so a producer's clock cannot keep data past "
+               "retention or delete it early")
+        findings.append(Finding("warning", "timestamp-type",
+                                f"message.timestamp.type={ts}, class {class_name} requires "
+                                f"{cls.message_timestamp_type}: {why}"))
+        changes.append(ConfigChange("message.timestamp.type", ts, cls.message_timestamp_type,
+                                    f"class {class_name}: {why}"))
 
     mmb = _int(c.get("max.message.bytes"))
     if cls.max_message_bytes is not None and mmb is not None and mmb > cls.max_message_bytes:
@@ -171,10 +222,21 @@ def _review_configs(state: TopicState, cls: TopicClass, class_name: str) -> tupl
     return changes, findings
 
 
+def unmanaged_finding(topic: str, policy: TopicPolicy) -> Finding:
+    """Why a topic without a class is worth a line: nobody has said whether it carries PHI."""
+    entry = policy.marked_non_phi(topic)
+    if entry is not None:
+        return Finding("info", "unmanaged-non-phi",
+                       f"no class; marked non-PHI in the policy ({entry!r} under non_phi), so not checked")
+    return Finding("warning", "unmanaged",
+                   "no class: set one in the policy (add its prefix to a class), or mark it non-PHI (add it "
+                   "under non_phi); until then nothing checks its replication, retention or elections")
+
+
 def review_topic(state: TopicState, rate: TopicRate | None, policy: TopicPolicy) -> TopicReview:
     match = policy.classify(state.name)
     if match is None:
-        return TopicReview(state.name, None, state, rate, None)
+        return TopicReview(state.name, None, state, rate, None, findings=[unmanaged_finding(state.name, policy)])
     class_name, cls = match
     plan, p_findings = _plan_partitions(state, rate, cls)
     changes, c_findings = _review_configs(state, cls, class_name)

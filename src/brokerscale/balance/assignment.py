@@ -1,0 +1,206 @@
+"""The optimizer's working copy of an assignment, with per-broker aggregates kept up to date.
+
+Goals read it and change it only through `try_apply`, which asks every guarding goal (all hard goals
+and the soft goals of higher priority) whether it accepts the action: that is how an earlier goal
+vetoes a later goal's moves. Per-replica data is built once with numpy; the per-move bookkeeping is
+plain Python on small per-broker dicts, because a move touches two brokers and one partition.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from brokerscale.balance.model import ClusterModel
+from brokerscale.balance.targets import Targets, count_keys, flat_replicas
+from brokerscale.errors import BrokerscaleError
+
+if TYPE_CHECKING:
+    from brokerscale.balance.goals import Goal
+
+
+class Move(NamedTuple):
+    """One replica of partition `pid` moves from broker `src` to broker `dst`."""
+
+    pid: int
+    src: int
+    dst: int
+
+
+Action = tuple[Move, ...]
+"""One move, or several applied together (a swap keeps both brokers' replica counts)."""
+
+
+class DidNotConverge(BrokerscaleError):
+    """The goals kept undoing each other's moves: an internal failure (a defect in a goal), not bad input."""
+
+    exit_code = 1
+
+
+class Assignment:
+    """Mutable assignment: `rep[pid]` lists broker ids (leader first) and aggregates per broker."""
+
+    def __init__(self, model: ClusterModel, targets: Targets, max_moves: int | None = None) -> None:
+        self.m = model
+        self.t = targets
+        self.rep: list[list[int]] = [list(r) for r in model.replicas]
+        self.sizes: list[int] = model.sizes
+        self.rates: list[float] = model.bytes_in
+        self.ids = sorted(model.brokers)
+        self.active = list(targets.active)
+        self.removed = targets.removed
+        self.rack: dict[int, str | None] = {b: model.brokers[b].rack for b in self.ids}
+        names = sorted(set(model.topics))
+        index = {name: i for i, name in enumerate(names)}
+        self.topic_names = names
+        self.topic: list[int] = [index[name] for name in model.topics]
+        self.n_topics = max(len(names), 1)
+        self.count: dict[int, int] = dict.fromkeys(self.ids, 0)
+        self.disk: dict[int, float] = dict.fromkeys(self.ids, 0.0)
+        self.net: dict[int, float] = dict.fromkeys(self.ids, 0.0)
+        self.leaders: dict[int, int] = dict.fromkeys(self.ids, 0)
+        # replicas per (broker, topic), keyed broker * n_topics + topic
+        self.tcount: dict[int, int] = {}
+        # each broker's replicas ordered by (size, partition index): `by_size` the indices, `size_sorted` sizes
+        self.by_size: dict[int, list[int]] = {b: [] for b in self.ids}
+        self.size_sorted: dict[int, list[int]] = {b: [] for b in self.ids}
+        self.guards: list[Goal] = []
+        self.moves = 0
+        total = sum(len(r) for r in self.rep)
+        self.max_moves = max_moves if max_moves is not None else 6 * total + 1000
+        self._index(model)
+
+    def _index(self, model: ClusterModel) -> None:
+        if not self.rep:
+            return
+        brokers, pids = flat_replicas(self.rep)
+        sizes = np.asarray(model.sizes, dtype=np.int64)
+        rates = np.asarray(model.bytes_in, dtype=np.float64)
+        span = max(self.ids) + 1
+        count = np.bincount(brokers, minlength=span)
+        disk = np.bincount(brokers, weights=sizes[pids].astype(np.float64), minlength=span)
+        net = np.bincount(brokers, weights=rates[pids], minlength=span)
+        lead = np.bincount(np.fromiter((r[0] for r in self.rep), dtype=np.int64, count=len(self.rep)),
+                           minlength=span)
+        for b in self.ids:
+            self.count[b] = int(count[b])
+            self.disk[b] = float(disk[b])
+            self.net[b] = float(net[b])
+            self.leaders[b] = int(lead[b])
+        topics = np.asarray(self.topic, dtype=np.int64)
+        keys, counts = count_keys(brokers * self.n_topics + topics[pids])
+        self.tcount = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        rsize = sizes[pids]
+        order = np.lexsort((pids, rsize, brokers))
+        ob = brokers[order]
+        op = pids[order].tolist()
+        os_ = rsize[order].tolist()
+        bounds = [*np.searchsorted(ob, np.asarray(self.ids), side="left").tolist(), len(op)]
+        for k, b in enumerate(self.ids):
+            self.by_size[b] = op[bounds[k]:bounds[k + 1]]
+            self.size_sorted[b] = os_[bounds[k]:bounds[k + 1]]
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def holds(self, b: int, pid: int) -> bool:
+        return b in self.rep[pid]
+
+    def fill(self, b: int) -> float:
+        target = self.t.disk_target[b]
+        return self.disk[b] / target if target > 0 else (float("inf") if self.disk[b] else 0.0)
+
+    def topic_count(self, b: int, pid: int) -> int:
+        return self.tcount.get(b * self.n_topics + self.topic[pid], 0)
+
+    def name(self, pid: int) -> str:
+        return f"{self.m.topics[pid]}-{self.m.partitions[pid]}"
+
+    # -- changing ---------------------------------------------------------------------------------
+
+    def valid(self, action: Action) -> bool:
+        """Structural check: each source holds the replica, no destination holds the partition already."""
+        if len(action) == 1:
+            pid, src, dst = action[0]
+            reps = self.rep[pid]
+            return src != dst and src in reps and dst not in reps
+        if len(action) == 2 and action[0].pid != action[1].pid:
+            a, b = action
+            ra, rb = self.rep[a.pid], self.rep[b.pid]
+            return (a.src != a.dst and a.src in ra and a.dst not in ra
+                    and b.src != b.dst and b.src in rb and b.dst not in rb)
+        after: dict[int, list[int]] = {}
+        for pid, src, dst in action:
+            reps = after.setdefault(pid, list(self.rep[pid]))
+            if src == dst or src not in reps or dst in reps:
+                return False
+            reps[reps.index(src)] = dst
+        return True
+
+    def veto(self, action: Action) -> str | None:
+        """Who refuses the action: "structure", the name of the first guarding goal that vetoes it, or None."""
+        if not self.valid(action):
+            return "structure"
+        for g in self.guards:
+            if not g.accepts(action, self):
+                return g.name
+        return None
+
+    def accepted(self, action: Action) -> bool:
+        """Structurally valid and accepted by every guarding goal."""
+        return self.veto(action) is None
+
+    def try_apply(self, action: Action) -> bool:
+        if not self.accepted(action):
+            return False
+        self.apply(action)
+        return True
+
+    def apply(self, action: Action) -> None:
+        nt = self.n_topics
+        for pid, src, dst in action:
+            reps = self.rep[pid]
+            j = reps.index(src)
+            reps[j] = dst
+            size = self.sizes[pid]
+            bi = self.rates[pid]
+            self.count[src] -= 1
+            self.count[dst] += 1
+            self.disk[src] -= size
+            self.disk[dst] += size
+            self.net[src] -= bi
+            self.net[dst] += bi
+            if j == 0:
+                self.leaders[src] -= 1
+                self.leaders[dst] += 1
+            sizes = self.size_sorted[src]
+            lo = bisect_left(sizes, size)
+            k = bisect_left(self.by_size[src], pid, lo, bisect_right(sizes, size, lo))
+            del sizes[k]
+            del self.by_size[src][k]
+            sizes = self.size_sorted[dst]
+            lo = bisect_left(sizes, size)
+            k = bisect_left(self.by_size[dst], pid, lo, bisect_right(sizes, size, lo))
+            sizes.insert(k, size)
+            self.by_size[dst].insert(k, pid)
+            tp = self.topic[pid]
+            self.tcount[src * nt + tp] -= 1
+            key = dst * nt + tp
+            self.tcount[key] = self.tcount.get(key, 0) + 1
+        self.moves += len(action)
+        if self.moves > self.max_moves:
+            raise DidNotConverge(
+                f"rebalance: the optimizer made {self.moves} moves without converging; the goals "
+                f"({', '.join(g.name for g in self.guards)}) keep undoing each other. This is a defect: "
+                "please report it with the cluster file")
+
+    def set_leader(self, pid: int, b: int) -> None:
+        """Leadership only: reorder the replica list so `b` comes first (no data moves)."""
+        reps = self.rep[pid]
+        j = reps.index(b)
+        if j:
+            old = reps[0]
+            reps[0], reps[j] = reps[j], reps[0]
+            self.leaders[old] -= 1
+            self.leaders[b] += 1

@@ -1,0 +1,54 @@
+"""One mapping from kafka-python's exceptions to brokerscale's one-line errors.
+
+A broker that does not answer is an outage (`Unreachable`); a request the cluster refused is a failed
+read or change (`OperationFailed`), named with what was asked and Kafka's error name. Messages are cut
+to one line: kafka-python puts whole request and response reprs into some of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from brokerscale.errors import BrokerscaleError, OperationFailed, Unreachable
+
+# kafka-python error names that mean "nobody answered", not "the cluster said no".
+_OUTAGE = frozenset({"KafkaConnectionError", "NoBrokersAvailable", "KafkaTimeoutError", "NodeNotReadyError",
+                     "RequestTimedOutError", "BrokerNotAvailableError", "CancelledError"})
+
+
+def kafka_error_types() -> tuple[type[BaseException], ...]:
+    """What a kafka-python call can raise besides programming errors."""
+    from kafka.errors import KafkaError
+
+    return (KafkaError, OSError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) or type(exc).__name__ in _OUTAGE
+
+
+def describe(exc: BaseException) -> str:
+    """`Name: first line of the message` (the name alone when the message says nothing more)."""
+    name = type(exc).__name__
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if not first or first == name:
+        return name
+    return f"{name}: {first}"[:300]
+
+
+def translate(exc: BaseException, what: str, where: str, *, write: bool = False) -> BrokerscaleError:
+    message = f"{what} failed on {where}: {describe(exc)}"
+    if is_outage(exc) or not write:
+        return Unreachable(message)
+    return OperationFailed(message)
+
+
+@contextmanager
+def kafka_call(what: str, where: str, *, write: bool = False) -> Iterator[None]:
+    """Run admin calls; a kafka-python error leaves as one `Unreachable` / `OperationFailed` line."""
+    try:
+        yield
+    except kafka_error_types() as exc:
+        raise translate(exc, what, where, write=write) from None

@@ -1,0 +1,182 @@
+"""kafka-python's private API, in one place, each use with its public fallback.
+
+Three things the public admin API makes slow or fragile at the scale of a hospital cluster:
+- Metadata: `describe_topics` turns every partition into a dict first (a third of a lag snapshot's time
+  on 20,000 partitions); here the response is read directly.
+- ListOffsets: `list_partition_offsets` re-reads the whole cluster's metadata on every call to route the
+  partitions; we already know the leaders, so one request per leader (and per spec) is built and all of
+  them are pipelined at once. A leader that does not answer is reported, not fatal.
+- The controller: kafka-python caches its id, and in KRaft that is just some broker; if it died, every
+  controller-routed call would fail forever. `forget_controller` makes the next call look it up again.
+
+Everything here uses `client._manager` (kafka-python >= 3.0). When that is missing, or the library's
+private shape changed, the callers in `admin.py` use the public method instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from brokerscale.kafka.internal_topics import is_internal
+from brokerscale.kafka.types import TP, PartitionInfo, TopicInfo
+
+T = TypeVar("T")
+
+IN_FLIGHT = 4  # requests pipelined to one broker at a time (kafka-python allows 5 per connection)
+
+# What the fast paths raise when the private API is not what this module expects: the caller falls back.
+FASTPATH_UNAVAILABLE = (AttributeError, ImportError, TypeError)
+
+
+def available(client: Any) -> bool:
+    return hasattr(client, "_manager") and hasattr(client._manager, "send")
+
+
+def paced(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call an admin method; when a connection has its 5 requests in flight, wait a moment and retry
+    (kafka-python refuses a 6th rather than queueing it)."""
+    from kafka.errors import NodeNotReadyError
+
+    for attempt in range(200):
+        try:
+            return fn(*args, **kwargs)
+        except NodeNotReadyError:
+            if attempt == 199:
+                raise
+            time.sleep(0.02)
+    raise AssertionError("unreachable")
+
+
+def any_node(fn: Callable[..., T], *args: Any, attempts: int = 4, **kwargs: Any) -> T:
+    """A request any broker can answer (Metadata, DescribeCluster, DescribeConfigs): when the broker the
+    library picked does not answer (killed, not yet fenced by the controller), the library marks it
+    backed off and the retry goes to another one. Only when none answers does the error leave."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+
+    outage = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError, OSError)
+    for attempt in range(attempts):
+        try:
+            return paced(fn, *args, **kwargs)
+        except outage:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def metadata(client: Any, names: list[str] | None) -> list[TopicInfo]:
+    """One Metadata request, read straight from the response; topics that error are left out."""
+    from kafka.protocol.metadata import MetadataRequest
+
+    req_topics = None if names is None else [MetadataRequest.MetadataRequestTopic(name=t) for t in names]
+    request = MetadataRequest(topics=req_topics, allow_auto_topic_creation=False)
+
+    async def run() -> Any:
+        return await client._manager.send(request)
+
+    response = client._manager.run(run)
+    out: list[TopicInfo] = []
+    for t in response.topics:
+        if t.error_code or not t.name:
+            continue
+        parts = [PartitionInfo(partition=p.partition_index, leader=p.leader_id if p.leader_id >= 0 else None,
+                               replicas=list(p.replica_nodes), isr=list(p.isr_nodes),
+                               offline=list(p.offline_replicas or []))
+                 for p in sorted(t.partitions, key=lambda p: p.partition_index)]
+        out.append(TopicInfo(name=t.name, internal=is_internal(t.name, bool(t.is_internal)), partitions=parts))
+    return out
+
+
+@dataclass
+class OffsetsAnswer:
+    """ListOffsets answers: `offsets[i]` for the i-th query; `unanswered` leaders (their partitions have
+    no answer); `moved` partitions whose leader changed (retriable errors): re-ask with fresh metadata."""
+
+    offsets: list[dict[TP, int]]
+    timestamps: list[dict[TP, int]]
+    unanswered: dict[int, str] = field(default_factory=dict)
+    moved: list[dict[TP, int]] = field(default_factory=list)
+
+
+def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]]) -> OffsetsAnswer:
+    """ListOffsets for many partitions: each query maps leader -> {partition: timestamp or spec}
+    (-1 latest, -2 earliest, or a time in ms); one request per leader and query, all pipelined."""
+    from kafka.errors import for_code
+    from kafka.protocol.consumer.offsets import ListOffsetsRequest
+
+    topic_cls = ListOffsetsRequest.ListOffsetsTopic
+    part_cls = topic_cls.ListOffsetsPartition
+    plan: list[tuple[int, int, Any]] = []
+    for i, by_leader in enumerate(queries):
+        for leader, specs in by_leader.items():
+            per_topic: dict[str, list[Any]] = defaultdict(list)
+            for (t, p), ts in specs.items():
+                per_topic[t].append(part_cls(partition_index=p, timestamp=int(ts)))
+            req = ListOffsetsRequest(isolation_level=0, min_version=1,
+                                     topics=[topic_cls(name=t, partitions=ps) for t, ps in per_topic.items()])
+            plan.append((i, leader, req))
+
+    async def run() -> list[Any]:
+        # kafka-python refuses more than 5 requests in flight on one connection (NodeNotReadyError), so
+        # requests go out in waves of at most IN_FLIGHT per broker; a refused one is sent again later.
+        from kafka.errors import NodeNotReadyError
+
+        answers: list[Any] = [None] * len(plan)
+        todo = list(range(len(plan)))
+        for _attempt in range(len(plan) + 3):
+            if not todo:
+                break
+            per_node: dict[int, int] = defaultdict(int)
+            wave: list[int] = []
+            later: list[int] = []
+            for k in todo:
+                leader = plan[k][1]
+                (wave if per_node[leader] < IN_FLIGHT else later).append(k)
+                per_node[leader] += 1
+            futures = [(k, client._manager.send(plan[k][2], node_id=plan[k][1])) for k in wave]
+            for k, f in futures:
+                try:
+                    answers[k] = await f
+                except NodeNotReadyError as exc:
+                    answers[k] = exc
+                    later.append(k)
+                except Exception as exc:  # one dead leader must not hide the others' answers
+                    answers[k] = exc
+            todo = sorted(later)
+        return answers
+
+    answer = OffsetsAnswer([{} for _ in queries], [{} for _ in queries], moved=[{} for _ in queries])
+    for (i, leader, _req), resp in zip(plan, client._manager.run(run), strict=True):
+        if isinstance(resp, BaseException):
+            answer.unanswered[leader] = type(resp).__name__
+            continue
+        for topic in resp.topics:
+            for part in topic.partitions:
+                key = (topic.name, part.partition_index)
+                if part.error_code:
+                    err = for_code(part.error_code)
+                    if err.retriable:
+                        answer.moved[i][key] = queries[i][leader][key]
+                        continue
+                    raise err(f"ListOffsets {topic.name}[{part.partition_index}]")
+                answer.offsets[i][key] = int(part.offset)
+                answer.timestamps[i][key] = int(getattr(part, "timestamp", -1))
+    return answer
+
+
+def know_brokers(client: Any, ids: set[int]) -> None:
+    """Requests addressed to a broker the library's cached metadata does not list fail with
+    UnknownBrokerIdError (a broker added since the client connected): refresh its metadata first."""
+    cluster = client._manager.cluster
+    if ids - {b.node_id for b in cluster.brokers()}:
+        client._manager.run(cluster.refresh_metadata)
+
+
+def forget_controller(client: Any) -> None:
+    """The next controller-routed call looks the controller up again."""
+    if hasattr(client, "_controller_id"):
+        client._controller_id = None
