@@ -336,7 +336,8 @@ def status(
         done = set(state.completed)
         run = {"plan_id": state.plan_id, "status": state.status, "completed": len(done), "total": len(state.moves),
                "bytes_done": sum(m.bytes for m in state.moves if m.key in done),
-               "bytes_total": sum(m.bytes for m in state.moves), "message": state.message, "state_file": str(path)}
+               "bytes_total": sum(m.bytes for m in state.moves), "message": state.message, "state_file": str(path),
+               "executor_running": executor_running(path)}
     if fmt == OutputFormat.json:
         print_json({"ongoing": rows, "run": run, "throttles": throttles})
         return
@@ -350,7 +351,8 @@ def status(
                       r["started_by"])
     console.print(table)
     if run is not None:
-        console.print(f"last brokerscale run {run['plan_id']}: [bold]{run['status']}[/], {run['completed']}/"
+        running = " (an executor is running it now)" if run["executor_running"] else ""
+        console.print(f"last brokerscale run {run['plan_id']}{running}: [bold]{run['status']}[/], {run['completed']}/"
                       f"{run['total']} partitions, {format_bytes(run['bytes_done'])} of "
                       f"{format_bytes(run['bytes_total'])}. {run['message']}")
     else:
