@@ -154,6 +154,9 @@ def main() -> int:
             exists = TOPIC in ops.admin.topic_names()
         finally:
             ops.close()
+        if exists and abs(sum(_sizes(bootstrap).values()) / 1e6 - args.mb) > 0.2 * args.mb:
+            raise SystemExit(f"cluster {NAME} (kept from an earlier run) holds a different amount of data than "
+                             f"--mb {args.mb}; remove it with `brokerscale dev down --name {NAME}`")
         if not exists:
             print(f"writing {args.mb} MB to {TOPIC} ({PARTITIONS} partitions, RF 2)…", flush=True)
             _fill(bootstrap, args.mb)

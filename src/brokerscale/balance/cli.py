@@ -185,7 +185,8 @@ def execute(
         min=1, help="At most this many concurrent moves per broker. Default: 5, or the resumed run's.",
         show_default=False)] = None,
     stall_timeout: Annotated[str, typer.Option(help="Stop when no partition finishes for this long.")] = "10m",
-    poll: Annotated[str, typer.Option(help="How often to check progress.")] = "1s",
+    poll: Annotated[str, typer.Option(help="How often to check progress (a finished move is followed by the next "
+                                           "one within this time).")] = "0.5s",
     state_file: StateOpt = None,
     apply: ApplyOpt = False,
     fmt: FormatOpt = OutputFormat.table,
