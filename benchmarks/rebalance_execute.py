@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -185,7 +186,10 @@ def main() -> int:
         clean = all(c["as_planned"] and not c["under_replicated"] and not c["throttles_left"] for _, _, c in rows)
         best_ours, best_kafka = min(ours), min(kafka)
         ok = best_ours <= TARGET * ideal and best_ours < best_kafka and clean
-        print(f"\nideal {ideal:.1f} s; kafka-reassign-partitions best {best_kafka:.1f} s "
+        med_ours, med_kafka = statistics.median(ours), statistics.median(kafka)
+        print(f"\nmedians: kafka-reassign-partitions {med_kafka:.1f} s ({med_kafka / ideal:.2f} x ideal), brokerscale "
+              f"{med_ours:.1f} s ({med_ours / ideal:.2f} x ideal), brokerscale / kafka = {med_ours / med_kafka:.3f}")
+        print(f"ideal {ideal:.1f} s; kafka-reassign-partitions best {best_kafka:.1f} s "
               f"({best_kafka / ideal:.2f} x ideal); brokerscale best {best_ours:.1f} s ({best_ours / ideal:.2f} x "
               f"ideal); brokerscale / kafka = {best_ours / best_kafka:.3f}; both clean: {clean}")
     finally:
