@@ -80,6 +80,7 @@ class Observer:
     groups_only: bool = False
     date_lag: bool = True  # search append times where the history only bounds a time lag from below
     date_budget: int = 1000  # partitions dated per round at most (each search is a few round trips)
+    date_budget_s: float = 2.0  # and no new search step after this long: undated figures stay lower bounds
     history: OffsetHistory = field(default_factory=OffsetHistory)
     _admin: KafkaAdmin | None = None
     _append_cache: dict[tuple[tuple[str, int], int], tuple[float, float]] = field(default_factory=dict)
@@ -158,7 +159,8 @@ class Observer:
                     rest.append((tp, c))
                 else:
                     layer[tp] = c
-            for tp, bracket in append_times(self.admin(), layer, leaders, view.ts).items():
+            for tp, bracket in append_times(self.admin(), layer, leaders, view.ts,
+                                            budget_s=self.date_budget_s).items():
                 self._append_cache[(tp, layer[tp])] = bracket
             todo = rest
         for (tp, c), (lo, hi) in self._append_cache.items():
