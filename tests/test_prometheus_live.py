@@ -88,7 +88,7 @@ def _users_prometheus(tmp: Path, targets: list[str]) -> tuple[_Server, str]:
     from brokerscale.observe.jmx import EXPORTER_NAMES
 
     port = _free_port()
-    cfg = {"global": {"scrape_interval": "5s", "scrape_timeout": "5s"},
+    cfg = {"global": {"scrape_interval": "10s", "scrape_timeout": "10s"},
            "scrape_configs": [{"job_name": "kafka", "params": {"name[]": list(EXPORTER_NAMES)},
                                "static_configs": [{"targets": targets}]}]}
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(cfg))
@@ -127,7 +127,8 @@ def _one_partition_topic(bootstrap: str, leader: int, others: list[int]) -> str:
 
 
 def _observe(cli: CLI, bootstrap: str, *args: str) -> dict[str, Any]:
-    code, out, err = cli("observe", "-b", bootstrap, "--no-history", "--interval", "6s", "--format", "json", *args)
+    # Longer than the scrape interval, so both samples see a new scrape.
+    code, out, err = cli("observe", "-b", bootstrap, "--no-history", "--interval", "15s", "--format", "json", *args)
     assert code == 0, err
     return dict(json.loads(out)["snapshot"])
 
@@ -146,8 +147,8 @@ def test_prometheus_per_broker_figures_match_the_direct_scrape_or_are_absent(
     prom, url = _users_prometheus(tmp_path, targets)
     prod = _Producer(bootstrap, topic, rate=100_000, parts=1)
     try:
-        _wait(lambda: len([r for r in _query(url, "up") if r["value"][1] == "1"]) == 3, 120, "3 targets up")
-        time.sleep(12)  # a few scrapes with the producer running, for the rate window
+        _wait(lambda: len([r for r in _query(url, "up") if r["value"][1] == "1"]) == 3, 180, "3 targets up")
+        time.sleep(25)  # a few scrapes with the producer running, for the rate window
         direct = _brokers(_observe(cli, bootstrap))
         via = _brokers(_observe(cli, bootstrap, "--prometheus", url))
         # Produce goes to the leader only: its p99 is on the leader in both views, nowhere else.
@@ -241,7 +242,7 @@ def test_emitted_rule_fires_and_resolves_on_the_dev_prometheus_and_reaches_alert
     assert code == 0, err
 
     prometheus.stop(kafka_cluster)
-    st = prometheus.start(kafka_cluster, rule_files=[emitted], alertmanager=am_addr, interval="3s")
+    st = prometheus.start(kafka_cluster, rule_files=[emitted], alertmanager=am_addr)
     try:
         code, out, _e = cli("dev", "status", "--name", kafka_cluster.name, "--format", "json")
         assert json.loads(out)["prometheus_url"] == st.url

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 BINARY_NAMES = ("prometheus",)
 ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")
-SCRAPE_INTERVAL = "5s"
+SCRAPE_INTERVAL = "10s"
 
 
 def find_binary(names: Sequence[str] = BINARY_NAMES) -> str | None:
