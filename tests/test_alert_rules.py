@@ -145,3 +145,11 @@ def test_prometheus_and_check_agree_on_every_value(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     assert [_check_severity(v, cap) for v in values] == [None, None, None, "warning", "warning", "warning",
                                                           "critical", "critical"]
+
+
+def test_for_zero_fires_at_once_and_the_default_waits_a_minute(cli: CLI, tmp_path: Path) -> None:
+    now, later = tmp_path / "now.yml", tmp_path / "later.yml"
+    assert cli("rules", "emit", "--for", "0s", "--out", str(now))[0] == 0
+    assert cli("rules", "emit", "--out", str(later))[0] == 0
+    assert all("for" not in a for a in _alerts(yaml.safe_load(now.read_text())).values())
+    assert {a["for"] for a in _alerts(yaml.safe_load(later.read_text())).values()} == {"60s"}

@@ -70,7 +70,7 @@ def emit(
         raise BadInput("--brokers: goes with --capacity FILE")
     if namespace is not None and fmt is not RuleFormat.prometheusrule:
         raise BadInput("--namespace: only for --format prometheusrule")
-    for_s = parse_duration(for_, what="--for")
+    for_s = 0.0 if for_.strip() in ("0", "0s") else parse_duration(for_, what="--for")
     cap = None
     if ckus is not None:
         cap = from_ckus(ckus, limits or "design-doc")
