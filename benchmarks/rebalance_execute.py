@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,9 @@ def main() -> int:
             exists = TOPIC in ops.admin.topic_names()
         finally:
             ops.close()
+        if exists and abs(sum(_sizes(bootstrap).values()) / 1e6 - args.mb) > 0.2 * args.mb:
+            raise SystemExit(f"cluster {NAME} (kept from an earlier run) holds a different amount of data than "
+                             f"--mb {args.mb}; remove it with `brokerscale dev down --name {NAME}`")
         if not exists:
             print(f"writing {args.mb} MB to {TOPIC} ({PARTITIONS} partitions, RF 2)…", flush=True)
             _fill(bootstrap, args.mb)
@@ -182,7 +186,10 @@ def main() -> int:
         clean = all(c["as_planned"] and not c["under_replicated"] and not c["throttles_left"] for _, _, c in rows)
         best_ours, best_kafka = min(ours), min(kafka)
         ok = best_ours <= TARGET * ideal and best_ours < best_kafka and clean
-        print(f"\nideal {ideal:.1f} s; kafka-reassign-partitions best {best_kafka:.1f} s "
+        med_ours, med_kafka = statistics.median(ours), statistics.median(kafka)
+        print(f"\nmedians: kafka-reassign-partitions {med_kafka:.1f} s ({med_kafka / ideal:.2f} x ideal), brokerscale "
+              f"{med_ours:.1f} s ({med_ours / ideal:.2f} x ideal), brokerscale / kafka = {med_ours / med_kafka:.3f}")
+        print(f"ideal {ideal:.1f} s; kafka-reassign-partitions best {best_kafka:.1f} s "
               f"({best_kafka / ideal:.2f} x ideal); brokerscale best {best_ours:.1f} s ({best_ours / ideal:.2f} x "
               f"ideal); brokerscale / kafka = {best_ours / best_kafka:.3f}; both clean: {clean}")
     finally:

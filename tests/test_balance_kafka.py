@@ -339,6 +339,8 @@ def test_a_running_execute_keeps_its_throttle_and_stops_on_cancel(bootstrap: str
             "follower.replication.throttled.rate") == "10000", 30, "the executor to set the throttle again")
         _wait(lambda: "topic bal.cancel" in ops.throttle_configs([], ["bal.cancel"]), 30, "topic throttle back")
         assert run.poll() is None, "the executor is still running, throttled"
+        code, out, _ = cli("rebalance", "status", "-b", bootstrap, "--format", "json")
+        assert code == 0 and json.loads(out)["run"]["executor_running"] is True
         code, out, err = cli("rebalance", "cancel", "-b", bootstrap, "--apply")
         assert code == 0, err
         assert "the running executor stopped" in out
@@ -363,7 +365,8 @@ def test_a_running_execute_keeps_its_throttle_and_stops_on_cancel(bootstrap: str
         ops.close()
     assert _no_throttles(bootstrap, [1, 2, 3, fourth], ["bal.cancel"])
     code, out, _ = cli("rebalance", "status", "-b", bootstrap, "--format", "json")
-    assert json.loads(out)["run"]["status"] == "cancelled"
+    run_status = json.loads(out)["run"]
+    assert run_status["status"] == "cancelled" and run_status["executor_running"] is False
 
 
 def test_resume_after_ctrl_c_keeps_the_operators_throttle(bootstrap: str, fourth: int, tmp_path: Path,

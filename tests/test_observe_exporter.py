@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ from brokerscale.observe.capacity import Utilization
 from brokerscale.observe.collect import Round
 from brokerscale.observe.exporter import ObserveCollector
 from brokerscale.observe.jmx import broker_load
-from brokerscale.observe.prometheus_source import query_scrapes
+from brokerscale.observe.prometheus_source import (
+    BrokerMapping,
+    PrometheusRound,
+    query_round,
+    query_scrapes,
+    unmapped_totals,
+)
 
 
 def _round() -> Round:
@@ -135,3 +142,52 @@ def test_exporter_with_a_token_answers_401_without_it() -> None:
         stop.set()
         server.shutdown()
         obs.close()
+
+
+def _instances_handler(instances: dict[str, dict[str, str]]) -> Callable[[httpx.Request], httpx.Response]:
+    """A Prometheus answering for targets `instance -> extra labels`; each reports its own connection count."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        at = float(request.url.params["time"])
+        rows = []
+        for i, (instance, extra) in enumerate(instances.items(), start=1):
+            base = {"instance": instance, "job": "kafka", **extra}
+            rows.append({"metric": {"__name__": "kafka_server_socket_server_metrics_connection_count",
+                                    "listener": "PLAINTEXT", **base}, "value": [at, str(10 * i)]})
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": rows}})
+    return handler
+
+
+def _prom_round(instances: dict[str, dict[str, str]], mapping: BrokerMapping) -> PrometheusRound:
+    client = httpx.Client(transport=httpx.MockTransport(_instances_handler(instances)))
+    return query_round("http://prom:9090", 1000.0, mapping, client=client)
+
+
+def test_prometheus_instances_map_by_exporter_address_not_by_sorted_port() -> None:
+    # Broker 1's exporter has the highest port: sorted ports would call it broker 3.
+    instances = {"127.0.0.1:9303": {}, "127.0.0.1:9301": {}, "127.0.0.1:9302": {}}
+    exporters = {1: "http://127.0.0.1:9303/metrics", 2: "http://localhost:9301/metrics",
+                 3: "http://127.0.0.1:9302/metrics"}
+    r = _prom_round(instances, BrokerMapping(exporters=exporters))
+    conns = {s.broker_id: s.get("kafka_server_socket_server_metrics_connection_count") for s in r.brokers}
+    assert conns == {1: 10.0, 2: 20.0, 3: 30.0}
+    assert r.note() is None
+
+
+def test_prometheus_labels_and_hosts_map_exactly_and_the_rest_is_never_guessed() -> None:
+    by_label = _prom_round({"a:1": {"broker_id": "7"}, "b:1": {"node_id": "8"}}, BrokerMapping())
+    assert [s.broker_id for s in by_label.brokers] == [7, 8]
+    custom = _prom_round({"a:1": {"kafka_id": "4"}, "b:1": {"kafka_id": "5"}}, BrokerMapping(broker_label="kafka_id"))
+    assert [s.broker_id for s in custom.brokers] == [4, 5]
+    # Distinct advertised hosts identify brokers by the host of `instance`.
+    hosts = _prom_round({"kafka-b.example:7071": {}, "kafka-a.example:7071": {}},
+                   BrokerMapping(hosts={1: "kafka-a.example", 2: "kafka-b.example"}))
+    assert {s.broker_id: s.get("kafka_server_socket_server_metrics_connection_count")
+            for s in hosts.brokers} == {2: 10.0, 1: 20.0}
+    # One host for every broker, no label, unknown exporter ports: nothing is attributed.
+    r = _prom_round({"127.0.0.1:9303": {}, "127.0.0.1:9301": {}},
+               BrokerMapping(exporters={1: "http://127.0.0.1:1/metrics"}, hosts={1: "127.0.0.1", 2: "127.0.0.1"}))
+    assert r.brokers == [] and sorted(r.unmapped) == ["127.0.0.1:9301", "127.0.0.1:9303"]
+    note = r.note()
+    assert note is not None and "cluster totals only" in note and "broker_id" in note
+    prev = _prom_round({"127.0.0.1:9303": {}, "127.0.0.1:9301": {}}, BrokerMapping())
+    assert unmapped_totals(prev, r)["connections"] == 30.0

@@ -278,10 +278,16 @@ def test_reviewed_plan_file_is_applied_exactly_and_refused_after_the_cluster_cha
     assert {(a["topic"], a["action"]) for a in applied} == (
         {(t, "topics.alter_config") for t, r in reviewed.items() if r["configs"]}
         | {(t, "topics.create_partitions") for t, r in reviewed.items() if r.get("partitions")})
-    parts, configs = _describe(bootstrap, keyed)
-    assert parts == reviewed[keyed]["partitions"]["target"]
-    for c in reviewed[keyed]["configs"]:
-        assert configs[c["key"]] == c["target"]
-    assert int(_describe(bootstrap, plain)[1]["retention.ms"]) >= 7 * DAY_MS
+
+    def as_reviewed() -> bool:  # a broker answering describe may learn the new configs a moment later
+        parts, configs = _describe(bootstrap, keyed)
+        return (parts == reviewed[keyed]["partitions"]["target"]
+                and all(configs[c["key"]] == c["target"] for c in reviewed[keyed]["configs"])
+                and int(_describe(bootstrap, plain)[1]["retention.ms"]) >= 7 * DAY_MS)
+
+    deadline = time.monotonic() + 30
+    while not as_reviewed():
+        assert time.monotonic() < deadline, (_describe(bootstrap, keyed), _describe(bootstrap, plain), applied)
+        time.sleep(0.5)
     records = _audit("topics.create_partitions", keyed)
     assert len(records) == 1 and records[0]["result"] == "ok" and records[0]["before"] == {"partitions": 6}

@@ -32,6 +32,7 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "check": ("brokerscale.observe.cli", "check_command", "command"),
     "lag": ("brokerscale.observe.cli", "lag_command", "command"),
     "exporter": ("brokerscale.observe.exporter", "exporter_command", "command"),
+    "rules": ("brokerscale.observe.rules_cli", "app", "group"),
     "topics": ("brokerscale.topics.cli", "app", "group"),
     "rebalance": ("brokerscale.balance.cli", "app", "group"),
     "cloud": ("brokerscale.cloud.cli", "app", "group"),

@@ -185,7 +185,8 @@ def execute(
         min=1, help="At most this many concurrent moves per broker. Default: 5, or the resumed run's.",
         show_default=False)] = None,
     stall_timeout: Annotated[str, typer.Option(help="Stop when no partition finishes for this long.")] = "10m",
-    poll: Annotated[str, typer.Option(help="How often to check progress.")] = "1s",
+    poll: Annotated[str, typer.Option(help="How often to check progress (a finished move is followed by the next "
+                                           "one within this time).")] = "0.5s",
     state_file: StateOpt = None,
     apply: ApplyOpt = False,
     fmt: FormatOpt = OutputFormat.table,
@@ -336,7 +337,8 @@ def status(
         done = set(state.completed)
         run = {"plan_id": state.plan_id, "status": state.status, "completed": len(done), "total": len(state.moves),
                "bytes_done": sum(m.bytes for m in state.moves if m.key in done),
-               "bytes_total": sum(m.bytes for m in state.moves), "message": state.message, "state_file": str(path)}
+               "bytes_total": sum(m.bytes for m in state.moves), "message": state.message, "state_file": str(path),
+               "executor_running": executor_running(path)}
     if fmt == OutputFormat.json:
         print_json({"ongoing": rows, "run": run, "throttles": throttles})
         return
@@ -350,7 +352,8 @@ def status(
                       r["started_by"])
     console.print(table)
     if run is not None:
-        console.print(f"last brokerscale run {run['plan_id']}: [bold]{run['status']}[/], {run['completed']}/"
+        running = " (an executor is running it now)" if run["executor_running"] else ""
+        console.print(f"last brokerscale run {run['plan_id']}{running}: [bold]{run['status']}[/], {run['completed']}/"
                       f"{run['total']} partitions, {format_bytes(run['bytes_done'])} of "
                       f"{format_bytes(run['bytes_total'])}. {run['message']}")
     else:

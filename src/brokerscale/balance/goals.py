@@ -9,7 +9,9 @@ are bands around a fair share — Cruise Control's 10% by default — and moves 
 *inside* its band, never at the exact mean: that is where the savings in bytes moved come from.
 
 Writing a goal: subclass `SoftGoal` (or implement the `Goal` protocol), move replicas with
-`state.try_apply((Move(pid, src, dst),))`, and pass it to `optimize(..., goals=[...])`.
+`state.try_apply((Move(pid, src, dst),))`, and pass it to `optimize(..., goals=[...])`. A goal may
+also offer `accepts_batch(moves, state) -> list[bool]`: when every guard does, replica-count
+balance judges its tens of thousands of small moves in batches instead of one at a time.
 """
 
 from __future__ import annotations
@@ -187,6 +189,15 @@ class RackAwareGoal(SoftGoal):
                 return False
         return True
 
+    def accepts_batch(self, moves: list[Move], state: Assignment) -> list[bool]:
+        n = self._racks(state)
+        if n < 0:
+            return [True] * len(moves)
+        rack = state.rack
+        rep = state.rep
+        return [len(rep[pid]) > n or all(x == src or rack[x] != rack[dst] for x in rep[pid])
+                for pid, src, dst in moves]
+
     def _violating(self, state: Assignment) -> list[int]:
         n = self._racks(state)
         if n < 0:
@@ -229,12 +240,17 @@ class CapacityGoal(SoftGoal):
         self._for: Assignment | None = None
         self._unlimited = True
 
-    def accepts(self, action: Action, state: Assignment) -> bool:
-        t = state.t
+    def _limitless(self, state: Assignment) -> bool:
+        """No broker has a known capacity (the common case for clusters read live): nothing to check."""
         if self._for is not state:
             self._for = state
+            t = state.t
             self._unlimited = all(math.isinf(t.disk_cap[b]) and math.isinf(t.net_cap[b]) for b in state.ids)
-        if self._unlimited:
+        return self._unlimited
+
+    def accepts(self, action: Action, state: Assignment) -> bool:
+        t = state.t
+        if self._limitless(state):
             return True
         if len(action) == 1:
             pid, _src, dst = action[0]
@@ -247,6 +263,25 @@ class CapacityGoal(SoftGoal):
             if dv > 0 and state.net[b] + dv > t.net_cap[b]:
                 return False
         return True
+
+    def accepts_batch(self, moves: list[Move], state: Assignment) -> list[bool]:
+        """Capacity adds up over a batch: judged move by move, in order, on running totals."""
+        t = state.t
+        if self._limitless(state):
+            return [True] * len(moves)
+        disk = dict(state.disk)
+        net = dict(state.net)
+        out = []
+        for pid, src, dst in moves:
+            size, rate = state.sizes[pid], state.rates[pid]
+            ok = disk[dst] + size <= t.disk_cap[dst] and net[dst] + rate <= t.net_cap[dst]
+            if ok:
+                disk[dst] += size
+                net[dst] += rate
+                disk[src] -= size
+                net[src] -= rate
+            out.append(ok)
+        return out
 
     def improve(self, state: Assignment) -> bool:
         t = state.t
@@ -280,6 +315,9 @@ class DrainGoal(SoftGoal):
 
     def accepts(self, action: Action, state: Assignment) -> bool:
         return not any(m.dst in state.removed for m in action)
+
+    def accepts_batch(self, moves: list[Move], state: Assignment) -> list[bool]:
+        return [m.dst not in state.removed for m in moves]
 
     def improve(self, state: Assignment) -> bool:
         changed = False
@@ -320,6 +358,12 @@ class ReplicaCountGoal(SoftGoal):
         t = state.t
         cnt = state.count
         changed = False
+        if state.batchable():
+            for _ in range(6):  # each batch deals the refused replicas to other brokers next time
+                applied = self._bulk(state)
+                changed |= applied > 0
+                if applied < 100:
+                    break
         for s in sorted(state.active, key=lambda b: (-(cnt[b] - t.count_hi[b]), b)):
             if cnt[s] > t.count_hi[s]:
                 changed |= self._shed(state, s)
@@ -327,6 +371,39 @@ class ReplicaCountGoal(SoftGoal):
             if cnt[d] < t.count_lo[d]:
                 changed |= self._gain(state, d)
         return changed
+
+    def _bulk(self, state: Assignment) -> int:
+        """One batch: every broker above its band offers its smallest surplus replicas, dealt round-robin
+        to the brokers below their band's top, furthest below first. What the guards refuse is left to
+        the move-by-move pass that follows."""
+        t = state.t
+        cnt = state.count
+        groups: dict[str, list[int]] = {}
+        for b in state.active:
+            groups.setdefault(t.group[b] if t.strict_racks else "", []).append(b)
+        moves: list[Move] = []
+        seen: set[int] = set()
+        for members in groups.values():
+            offers: list[tuple[int, int]] = []
+            shift = state.moves % max(len(members), 1)  # deal from another broker each batch
+            for s in sorted(members, key=lambda b: (-(cnt[b] - t.count_hi[b]), b)):
+                if cnt[s] > t.count_hi[s]:
+                    offers += [(pid, s) for pid in state.by_size[s][:cnt[s] - t.count_hi[s]]]
+            order = sorted(members, key=lambda b: (cnt[b] - t.count_lo[b], b))
+            order = order[shift:] + order[:shift]
+            room = {d: t.count_hi[d] - cnt[d] for d in order if cnt[d] < t.count_hi[d]}
+            slots: list[int] = []
+            while room and len(slots) < len(offers):
+                for d in list(room):
+                    slots.append(d)
+                    room[d] -= 1
+                    if not room[d]:
+                        del room[d]
+            for (pid, s), d in zip(offers, slots, strict=False):
+                if pid not in seen and d not in state.rep[pid]:
+                    seen.add(pid)
+                    moves.append(Move(pid, s, d))
+        return state.apply_batch(moves) if moves else 0
 
     def _shed(self, state: Assignment, s: int) -> bool:
         """Give the smallest replicas of `s` to the brokers furthest below their band, round-robin."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -37,10 +38,14 @@ def _cluster(name: str) -> DevCluster:
 
 
 def _describe(cluster: DevCluster, fmt: OutputFormat) -> None:
+    from brokerscale.dev import prometheus
+
     rows = cluster.brokers
+    prom = prometheus.state(cluster)
     if fmt is OutputFormat.json:
         print_json({
             "name": cluster.name, "bootstrap": cluster.bootstrap, "directory": str(cluster.root),
+            "prometheus_url": prom.url if prom else None,
             "controller": {"id": cluster.controller.id, "port": cluster.controller.port,
                            "alive": cluster.alive(cluster.controller)},
             "brokers": [{"id": b.id, "host": "127.0.0.1", "port": b.port, "rack": b.rack, "alive": b.alive,
@@ -62,6 +67,9 @@ def _describe(cluster: DevCluster, fmt: OutputFormat) -> None:
     console.print(f"state directory:   {cluster.root}", soft_wrap=True)
     console.print("for scripts:       brokerscale dev status --name "
                   f"{cluster.name} --format json  (field \"bootstrap\")", soft_wrap=True)
+    if prom is not None:
+        console.print(f"prometheus:        {prom.url}  (brokers labelled broker_id; observe --prometheus {prom.url})",
+                      soft_wrap=True)
 
 
 def _state(alive: bool) -> str:
@@ -85,6 +93,15 @@ def up(
     keep_data: Annotated[bool, typer.Option(
         "--keep-data", help="If the start fails, keep the new cluster's logs and data for a post-mortem.")] = False,
     fmt: FormatOpt = OutputFormat.table,
+    with_prometheus: Annotated[bool, typer.Option(
+        "--prometheus", help="Also start Debian's Prometheus scraping every broker's exporter (label broker_id) "
+                             "and brokerscale's exporter while one runs; `dev status` shows its URL.")] = False,
+    prometheus_rules: Annotated[list[Path] | None, typer.Option(
+        "--prometheus-rules", metavar="FILE", show_default=False,
+        help="With --prometheus: alerting rules to load (e.g. from `brokerscale rules emit`). Repeatable.")] = None,
+    alertmanager: Annotated[str | None, typer.Option(
+        "--alertmanager", metavar="HOST:PORT", show_default=False,
+        help="With --prometheus: send firing alerts to this Alertmanager.")] = None,
 ) -> None:
     """Start a cluster: one KRaft controller and N brokers on 127.0.0.1; returns when all have registered.
 
@@ -97,6 +114,12 @@ def up(
     if brokers is not None and not 1 <= brokers <= 32:
         raise BadInput(f"--brokers: must be between 1 and 32, got {brokers}")
     rack_list = [r.strip() for r in racks.split(",")] if racks is not None else None
+    if (prometheus_rules or alertmanager) and not with_prometheus:
+        raise BadInput("--prometheus-rules/--alertmanager: need --prometheus")
+    from brokerscale.dev import prometheus
+
+    if with_prometheus and prometheus.find_binary() is None:
+        raise BadInput("--prometheus: no `prometheus` binary on PATH (Debian: apt-get install prometheus)")
     existed = DevCluster.find(name) is not None
     try:
         with Status(f"Starting dev cluster {name!r}", console=err) as status:
@@ -109,6 +132,9 @@ def up(
             err.print(f"interrupted: stopped what it had started; dev cluster {name!r} is "
                       f"{'kept as it was' if existed else 'kept (--keep-data)'}", soft_wrap=True)
         raise typer.Exit(130) from None
+    if with_prometheus:
+        with Status("Starting Prometheus", console=err):
+            prometheus.start(cluster, rule_files=prometheus_rules or [], alertmanager=alertmanager)
     _describe(cluster, fmt)
 
 

@@ -593,6 +593,7 @@ class DevCluster:
                     shutil.rmtree(self.node_dir(node), ignore_errors=True)
                     self.save()
                 raise
+        _prometheus_targets(self)
         return new_id
 
     def remove_broker(self, broker_id: int) -> None:
@@ -620,9 +621,13 @@ class DevCluster:
         del self.nodes[broker_id]
         shutil.rmtree(self.node_dir(node), ignore_errors=True)
         self.save()
+        _prometheus_targets(self)
 
     def down(self, keep_data: bool = False) -> None:
         """Stop every node (brokers first, then the controller); delete the directory unless keep_data."""
+        from brokerscale.dev import prometheus
+
+        prometheus.stop(self)
         for n in sorted(self.nodes.values(), key=lambda n: n.id):
             if self.alive(n):
                 assert n.pid is not None
@@ -713,6 +718,13 @@ def _sigint_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if pending and callable(previous):
             previous(signal.SIGINT, None)
+
+
+def _prometheus_targets(cluster: DevCluster) -> None:
+    """Keep the dev Prometheus (if one runs) scraping exactly the cluster's brokers."""
+    from brokerscale.dev import prometheus
+
+    prometheus.write_broker_targets(cluster)
 
 
 def validate_name(name: str) -> None:

@@ -279,17 +279,15 @@ class KafkaAdmin:
                                                 moved=[{tp: ts for specs in q.values() for tp, ts in specs.items()}
                                                        for q in queries])
             for i, moved in enumerate(answer.moved):
-                by_ts: dict[int, list[TP]] = defaultdict(list)
-                for tp, ts in moved.items():
-                    by_ts[ts].append(tp)
-                for ts, tps in by_ts.items():  # leadership moved: let the library find the new leaders
-                    answer.offsets[i].update(self._routed_offsets(tps, ts))
+                if moved:  # leadership moved: one call, the library finds the new leaders
+                    answer.offsets[i].update(self._routed_offsets(moved))
         return answer.offsets, answer.unanswered, answer.timestamps
 
-    def _routed_offsets(self, tps: list[TP], ts: int) -> dict[TP, int]:
+    def _routed_offsets(self, specs: dict[TP, int]) -> dict[TP, int]:
         from kafka import TopicPartition
 
-        res = fastpath.paced(self.client.list_partition_offsets, {TopicPartition(t, p): ts for t, p in tps})
+        asked = {TopicPartition(t, p): ts for (t, p), ts in specs.items()}
+        res = fastpath.paced(self.client.list_partition_offsets, asked)
         return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
 
     # -- consumer groups ---------------------------------------------------------------------

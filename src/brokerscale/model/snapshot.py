@@ -165,6 +165,7 @@ class Snapshot(_Model):
     retained_bytes: int | None = None
     cku_count: int | None = None
     cluster_load_percent: float | None = None
+    notes: list[str] = Field(default_factory=list)  # what could not be measured, and why
 
     @property
     def throughput_bytes_per_s(self) -> float | None:

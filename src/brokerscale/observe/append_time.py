@@ -14,6 +14,7 @@ group stopped before the history began) into the real figure.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -43,14 +44,19 @@ def _probe_times(s: _Search, now_ms: int, res_ms: int) -> list[int]:
 
 
 def append_times(admin: KafkaAdmin, wanted: dict[TP, int], leaders: dict[TP, int], now_s: float, *,
-                 resolution_s: float = 1.0) -> dict[TP, tuple[float, float]]:
+                 resolution_s: float = 1.0, budget_s: float | None = None) -> dict[TP, tuple[float, float]]:
     """For each partition -> committed offset C, the (earliest, latest) Unix time at which record C can
-    have been appended, at most `resolution_s` apart. Partitions whose leader is unknown or silent, or
-    whose timestamps do not allow a bracket (times from the future), are left out."""
+    have been appended, at most `resolution_s` apart; no new round starts after `budget_s`. Partitions
+    whose leader is unknown or silent, whose timestamps allow no bracket (times from the future), or that
+    the budget did not reach are left out."""
     now_ms = int(now_s * 1000)
     res_ms = max(1, int(resolution_s * 1000))
     searches = {tp: _Search(c, None, now_ms) for tp, c in wanted.items() if tp in leaders}
+    stop_at = None if budget_s is None else time.monotonic() + budget_s
     for _ in range(64):
+        if stop_at is not None and time.monotonic() > stop_at:
+            break  # what is not bracketed yet stays a lower bound
+
         plans = {tp: _probe_times(s, now_ms, res_ms) for tp, s in searches.items()}
         plans = {tp: ts for tp, ts in plans.items() if ts}
         if not plans:

@@ -23,6 +23,7 @@ from brokerscale.observe.options import (
     LimitsOpt,
     MetricsUrlOpt,
     NoHistoryOpt,
+    PrometheusBrokerLabelOpt,
     PrometheusOpt,
     RulesOpt,
     build_observer,
@@ -58,7 +59,8 @@ def _sample_with_progress(obs: Observer, interval: float, rounds: int) -> Round:
 def observe_command(
     bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
     capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
-    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "5s",
+    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None,
+    prometheus_broker_label: PrometheusBrokerLabelOpt = None, interval: IntervalOpt = "5s",
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep observing every --interval (Ctrl-C stops).")]
     = False,
     brokers: Annotated[bool, typer.Option("--brokers/--no-brokers", help="Show the per-broker table.")] = True,
@@ -80,7 +82,8 @@ def observe_command(
       brokerscale observe --format json | jq '.findings'
     """
     obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
-                         rules=rules, metrics_url=metrics_url, prometheus=prometheus, no_history=no_history)
+                         rules=rules, metrics_url=metrics_url, prometheus=prometheus,
+                             prometheus_broker_label=prometheus_broker_label, no_history=no_history)
     secs = interval_seconds(interval)
     try:
         r = _sample_with_progress(obs, secs, 2) if fmt == OutputFormat.table else obs.observe(secs, 2)
@@ -120,7 +123,8 @@ def _render_round(r: Round, obs: Observer, *, brokers: bool) -> None:
 def check_command(
     bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
     capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
-    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "5s",
+    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None,
+    prometheus_broker_label: PrometheusBrokerLabelOpt = None, interval: IntervalOpt = "5s",
     no_history: NoHistoryOpt = False, fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """For monitoring systems: one summary line first, then one line per finding.
@@ -138,7 +142,8 @@ def check_command(
     """
     try:
         obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
-                             rules=rules, metrics_url=metrics_url, prometheus=prometheus, no_history=no_history)
+                             rules=rules, metrics_url=metrics_url, prometheus=prometheus,
+                             prometheus_broker_label=prometheus_broker_label, no_history=no_history)
         try:
             r = obs.observe(interval_seconds(interval), 2)
         finally:

@@ -28,6 +28,8 @@ from brokerscale.observe.rules import RuleSet
 from brokerscale.observe.triggers import evaluate
 
 if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples are really written
+    from brokerscale.dev.cluster import DevCluster
+    from brokerscale.observe.prometheus_source import PrometheusRound
     from brokerscale.store.samples import Sample
 
 # Cluster-wide figures kept as history (forecast storage reads retained_bytes back).
@@ -51,17 +53,30 @@ def parse_metrics_urls(values: list[str]) -> dict[int, str]:
     return out
 
 
-def dev_metrics_urls(bootstrap: str) -> dict[int, str]:
-    """JMX exporter URLs of the local dev cluster that serves `bootstrap`, if it is one."""
-    try:
-        from brokerscale.dev.cluster import DevCluster
-    except ImportError:
-        return {}
+def dev_cluster_for(bootstrap: str) -> DevCluster | None:
+    """The local dev cluster that serves `bootstrap`, if it is one."""
+    from brokerscale.dev.cluster import DevCluster
+
     ports = {int(hp.rsplit(":", 1)[1]) for hp in bootstrap.split(",") if ":" in hp and hp.rsplit(":", 1)[1].isdigit()}
     for c in DevCluster.all():
         if ports & {n.port for n in c.nodes.values()}:
-            return c.metrics_urls
-    return {}
+            return c
+    return None
+
+
+def dev_metrics_urls(bootstrap: str) -> dict[int, str]:
+    """JMX exporter URLs of the local dev cluster that serves `bootstrap`, if it is one."""
+    c = dev_cluster_for(bootstrap)
+    return c.metrics_urls if c is not None else {}
+
+
+def _add_unattributed(snap: Snapshot, extra: dict[str, float]) -> Snapshot:
+    upd: dict[str, float | int] = {}
+    for attr, v in extra.items():
+        cur = getattr(snap, attr)
+        total = (cur or 0) + v
+        upd[attr] = int(total) if attr == "connections" else total
+    return snap.model_copy(update=upd)
 
 
 @dataclass
@@ -81,15 +96,18 @@ class Observer:
     capacity_file: CapacityFile | None = None
     metrics_urls: dict[int, str] = field(default_factory=dict)
     prometheus_url: str | None = None
+    prometheus_broker_label: str | None = None
+    exporter_urls: dict[int, str] = field(default_factory=dict)  # to recognise brokers in Prometheus
     store: Any = None
     groups_only: bool = False
     date_lag: bool = True  # search append times where the history only bounds a time lag from below
     date_budget: int = 1000  # partitions dated per round at most (each search is a few round trips)
+    date_budget_s: float = 2.0  # and no new search step after this long: undated figures stay lower bounds
     history: OffsetHistory = field(default_factory=OffsetHistory)
     _admin: KafkaAdmin | None = None
     _append_cache: dict[tuple[tuple[str, int], int], tuple[float, float]] = field(default_factory=dict)
     _prev: dict[int, jmx.Scrape] = field(default_factory=dict)
-    _prev_prom: list[jmx.Scrape] = field(default_factory=list)
+    _prev_prom: PrometheusRound | None = None
     _http: httpx.Client | None = None
     _prev_view: kafka_source.AdminView | None = None
     _loaded: bool = False
@@ -163,7 +181,8 @@ class Observer:
                     rest.append((tp, c))
                 else:
                     layer[tp] = c
-            for tp, bracket in append_times(self.admin(), layer, leaders, view.ts).items():
+            for tp, bracket in append_times(self.admin(), layer, leaders, view.ts,
+                                            budget_s=self.date_budget_s).items():
                 self._append_cache[(tp, layer[tp])] = bracket
             todo = rest
         for (tp, c), (lo, hi) in self._append_cache.items():
@@ -175,12 +194,13 @@ class Observer:
             self._http = httpx.Client()
         return jmx.scrape_many(self.metrics_urls, client=self._http)
 
-    def _prometheus(self, now: float) -> tuple[list[jmx.Scrape], list[jmx.Scrape]]:
-        from brokerscale.observe.prometheus_source import query_scrapes
+    def _prometheus(self, now: float, hosts: dict[int, str]) -> tuple[PrometheusRound, PrometheusRound]:
+        from brokerscale.observe.prometheus_source import BrokerMapping, query_round
 
         assert self.prometheus_url is not None
-        cur = query_scrapes(self.prometheus_url, now, client=self._http)
-        prev = self._prev_prom or query_scrapes(self.prometheus_url, now - 60.0, client=self._http)
+        mapping = BrokerMapping(self.prometheus_broker_label, self.exporter_urls or self.metrics_urls, hosts)
+        cur = query_round(self.prometheus_url, now, mapping, client=self._http)
+        prev = self._prev_prom or query_round(self.prometheus_url, now - 60.0, mapping, client=self._http)
         self._prev_prom = cur
         return prev, cur
 
@@ -200,11 +220,19 @@ class Observer:
         window: float | None = None
         prev_scrapes: list[jmx.Scrape] = []
         cur_scrapes: list[jmx.Scrape] = []
+        notes: list[str] = []
+        unmapped: dict[str, float] = {}
         if self.prometheus_url:
+            from brokerscale.observe.prometheus_source import unmapped_totals
+
             if self._http is None:
                 self._http = httpx.Client()
-            prev_list, cur_list = self._prometheus(view.ts)
-            prev_scrapes, cur_scrapes = prev_list, cur_list
+            prev_round, cur_round = self._prometheus(view.ts, {b.id: b.host for b in view.brokers if b.host})
+            prev_scrapes, cur_scrapes = prev_round.brokers, cur_round.brokers
+            unmapped = unmapped_totals(prev_round, cur_round)
+            note = cur_round.note()
+            if note:
+                notes.append(note)
         else:
             for bid, cur in scrapes.items():
                 prev = self._prev.get(bid)
@@ -241,7 +269,10 @@ class Observer:
         snap = Snapshot(cluster=self.cluster, source="kafka-admin+prometheus" if self.prometheus_url else
                         ("kafka-admin+jmx" if self.metrics_urls else "kafka-admin"),
                         taken_at=view.ts, window_s=window, brokers=[brokers[k] for k in sorted(brokers)],
-                        topics=topics, groups=groups).with_totals()
+                        topics=topics, groups=groups, notes=notes)
+        if unmapped:  # load no broker can be named for still counts for the cluster
+            snap = _add_unattributed(snap.with_totals(), unmapped)
+        snap = snap.with_totals()
         cap = self.capacity
         if cap is None and self.capacity_file is not None:
             cap = from_brokers(self.capacity_file, [b.id for b in snap.brokers])

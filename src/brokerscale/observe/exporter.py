@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import typer
@@ -30,12 +30,16 @@ from brokerscale.observe.options import (
     IntervalOpt,
     LimitsOpt,
     MetricsUrlOpt,
+    PrometheusBrokerLabelOpt,
     PrometheusOpt,
     RulesOpt,
     build_observer,
     interval_seconds,
 )
 from brokerscale.web.auth import check_listen, token_ok
+
+if TYPE_CHECKING:
+    from brokerscale.dev.cluster import DevCluster
 
 STATUS_CODE = {LagStatus.OK: 0, LagStatus.NO_OFFSET: 0, LagStatus.UNKNOWN: -1, LagStatus.WARNING: 1,
                LagStatus.REWIND: 2, LagStatus.STALL: 3, LagStatus.STOP: 4}
@@ -44,7 +48,13 @@ CLUSTER_GAUGES = (("bytes_in_per_second", "bytes_in_per_s"), ("bytes_out_per_sec
                   ("requests_per_second", "requests_per_s"), ("produce_p99_milliseconds", "produce_p99_ms"),
                   ("request_queue_time_milliseconds", "request_queue_time_avg_ms"),
                   ("partitions", "partition_count"), ("under_replicated_partitions", "under_replicated_partitions"),
-                  ("retained_bytes", "retained_bytes"))
+                  ("under_min_isr_partitions", "under_min_isr_partitions"),
+                  ("offline_partitions", "offline_partitions"), ("retained_bytes", "retained_bytes"))
+# Per-broker figures the alerting rules judge (`brokerscale rules emit`), exactly as `check` computes them.
+BROKER_GAUGES = (("produce_p99_milliseconds", "produce_p99_ms", 1.0),
+                 ("request_queue_time_milliseconds", "request_queue_time_avg_ms", 1.0),
+                 ("request_handler_idle_percent", "request_handler_idle_ratio", 100.0),
+                 ("connections", "connections", 1.0))
 
 
 class ObserveCollector(Collector):
@@ -85,6 +95,14 @@ class ObserveCollector(Collector):
                                           labels=["cluster"])
                 gauge.add_metric([c], float(v))
                 yield gauge
+        for name, attr, scale in BROKER_GAUGES:
+            gauge = GaugeMetricFamily(f"brokerscale_broker_{name}", f"Broker {name.replace('_', ' ')}",
+                                      labels=["cluster", "broker"])
+            for b in s.brokers:
+                v = getattr(b, attr)
+                if b.alive and v is not None:
+                    gauge.add_metric([c, str(b.id)], float(v) * scale)
+            yield gauge
         util = GaugeMetricFamily("brokerscale_utilization_percent", "Share of provisioned capacity in use",
                                  labels=["cluster", "dimension", "scope", "target"])
         for u in r.utilization:
@@ -188,7 +206,8 @@ def exporter_command(
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port for /metrics.")] = 9308,
     bootstrap: BootstrapOpt = None, command_config: CommandConfigOpt = None, cluster: ClusterOpt = None,
     capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
-    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None, interval: IntervalOpt = "15s",
+    metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None,
+    prometheus_broker_label: PrometheusBrokerLabelOpt = None, interval: IntervalOpt = "15s",
     duration: Annotated[str | None, typer.Option("--duration", metavar="DURATION", show_default=False,
                                                  help="Stop after this long (default: until Ctrl-C).")] = None,
     listen: Annotated[str, typer.Option("--listen", metavar="ADDR",
@@ -219,13 +238,20 @@ def exporter_command(
 
     token = check_listen(listen, token_file)
     obs = build_observer(bootstrap, command_config, cluster, capacity=capacity, ckus=ckus, limits=limits,
-                         rules=rules, metrics_url=metrics_url, prometheus=prometheus)
+                         rules=rules, metrics_url=metrics_url, prometheus=prometheus,
+                         prometheus_broker_label=prometheus_broker_label)
     secs = interval_seconds(interval)
     limit = parse_duration(duration, what="--duration") if duration else None
     stop = threading.Event()
     _collector, server = serve(obs, port, secs, stop, addr=listen, token=token)
     guard = "; bearer token required" if token else ""
     err.print(f"serving http://{listen}:{port}/metrics for {obs.cluster} (every {secs:g} s{guard}; Ctrl-C stops)")
+    dev = _dev_prometheus_cluster(obs)
+    if dev is not None:
+        from brokerscale.dev import prometheus as dev_prometheus
+
+        dev_prometheus.register_exporter(dev, port)
+        err.print("the dev cluster's Prometheus scrapes this exporter (job=brokerscale)")
     started = time.time()
     try:
         while not stop.is_set():
@@ -237,3 +263,14 @@ def exporter_command(
         server.shutdown()
         server.server_close()
         obs.close()
+        if dev is not None:
+            dev_prometheus.unregister_exporter(dev)
+
+
+def _dev_prometheus_cluster(obs: Observer) -> DevCluster | None:
+    """The local dev cluster being observed, if a dev Prometheus runs for it."""
+    from brokerscale.dev import prometheus as dev_prometheus
+    from brokerscale.observe.collect import dev_cluster_for
+
+    cluster = dev_cluster_for(obs.profile.bootstrap)
+    return cluster if cluster is not None and dev_prometheus.state(cluster) is not None else None

@@ -44,6 +44,12 @@ PrometheusOpt = Annotated[
     typer.Option("--prometheus", metavar="URL", show_default=False,
                  help="Read broker metrics from a Prometheus server's HTTP API instead of the exporters."),
 ]
+PrometheusBrokerLabelOpt = Annotated[
+    str | None,
+    typer.Option("--prometheus-broker-label", metavar="LABEL", show_default=False,
+                 help="With --prometheus: the label whose value is the broker id (default: broker_id, node_id, "
+                      "a Strimzi pod name, or the instance matched against the brokers' exporter addresses)."),
+]
 IntervalOpt = Annotated[
     str, typer.Option("--interval", "-i", metavar="DURATION", help="Time between the two samples rates come from."),
 ]
@@ -55,7 +61,8 @@ NoHistoryOpt = Annotated[
 def build_observer(bootstrap: str | None, command_config: Path | None, cluster: str | None, *,
                    capacity: Path | None = None, ckus: int | None = None, limits: str | None = None,
                    rules: Path | None = None, metrics_url: list[str] | None = None,
-                   prometheus: str | None = None, no_history: bool = False, groups_only: bool = False,
+                   prometheus: str | None = None, prometheus_broker_label: str | None = None,
+                   no_history: bool = False, groups_only: bool = False,
                    lag_overrides: dict[str, Any] | None = None) -> Observer:
     """Validate every option first (a bad file is one line before any network call), then connect lazily."""
     rule_set = load_rules(rules)
@@ -69,18 +76,24 @@ def build_observer(bootstrap: str | None, command_config: Path | None, cluster: 
     cap = from_ckus(ckus, limits or "design-doc") if ckus is not None else None
     cap_file = load_capacity_file(capacity) if capacity is not None else None
     prof = profile(bootstrap, command_config, cluster)
-    urls = parse_metrics_urls(metrics_url or [])
-    if not urls and prometheus is None:
-        urls = dev_metrics_urls(prof.bootstrap)
+    urls = parse_metrics_urls(metrics_url or []) or dev_metrics_urls(prof.bootstrap)
     if prometheus is not None and not prometheus.startswith(("http://", "https://")):
         raise BadInput(f"--prometheus: {prometheus!r} is not an http(s) URL")
+    if prometheus_broker_label is not None:
+        if prometheus is None:
+            raise BadInput("--prometheus-broker-label: needs --prometheus URL")
+        if not prometheus_broker_label.replace("_", "a").isalnum() or prometheus_broker_label[0].isdigit():
+            raise BadInput(f"--prometheus-broker-label: {prometheus_broker_label!r} is not a Prometheus label name")
     store = None
     if not no_history:
         from brokerscale.store import open_store
 
         store = open_store()
-    return Observer(prof, rule_set, capacity=cap, capacity_file=cap_file, metrics_urls=urls,
-                    prometheus_url=prometheus, store=store, groups_only=groups_only)
+    # With --prometheus the exporters are not scraped from here; their addresses still identify the
+    # brokers' series in Prometheus.
+    return Observer(prof, rule_set, capacity=cap, capacity_file=cap_file,
+                    metrics_urls={} if prometheus else urls, exporter_urls=urls, prometheus_url=prometheus,
+                    prometheus_broker_label=prometheus_broker_label, store=store, groups_only=groups_only)
 
 
 def interval_seconds(text: str) -> float:

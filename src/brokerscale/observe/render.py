@@ -41,6 +41,8 @@ def snapshot_summary(con: Console, s: Snapshot, cap: Capacity | None) -> None:
               _num(s.request_queue_time_avg_ms, "{:.1f} ms"), _num(s.partition_count),
               _num(s.under_replicated_partitions), "–" if s.retained_bytes is None else format_bytes(s.retained_bytes))
     con.print(t)
+    for note in s.notes:
+        con.print(f"[yellow]note:[/] {note}")
 
 
 def brokers_table(con: Console, s: Snapshot) -> None:
