@@ -207,7 +207,8 @@ def resolve(bootstrap: str | None = None, command_config: Path | None = None,
         dev = DevCluster.find(cluster)
         if dev is None:
             raise BadInput(f"--cluster: no cluster named {cluster!r} in brokerscale.yaml or among dev clusters")
-        return ConnectionProfile(dev.bootstrap, props, cluster)
+        # a secured dev cluster: its admin principal unless --command-config names another
+        return ConnectionProfile(dev.bootstrap, props or dev.client_properties(), cluster)
     if bootstrap:
         if not re.fullmatch(r"[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*", bootstrap):
             raise BadInput(f"--bootstrap: {bootstrap!r} is not HOST:PORT[,HOST:PORT...]")
@@ -216,6 +217,6 @@ def resolve(bootstrap: str | None = None, command_config: Path | None = None,
 
     dev = DevCluster.find("local")
     if dev is not None:
-        return ConnectionProfile(dev.bootstrap, props, "local")
+        return ConnectionProfile(dev.bootstrap, props or dev.client_properties(), "local")
     raise BadInput("no cluster given: pass --bootstrap HOST:PORT or --cluster NAME "
                    "(or start one with `brokerscale dev up`)")

@@ -42,10 +42,13 @@ def _describe(cluster: DevCluster, fmt: OutputFormat) -> None:
 
     rows = cluster.brokers
     prom = prometheus.state(cluster)
+    sec = cluster.security
+    clients = {p: str(sec.properties_file(p)) for p in sec.principals()} if sec.secured else {}
     if fmt is OutputFormat.json:
         print_json({
             "name": cluster.name, "bootstrap": cluster.bootstrap, "directory": str(cluster.root),
             "prometheus_url": prom.url if prom else None,
+            "security": {**sec.to_json(), "client_properties": clients},
             "controller": {"id": cluster.controller.id, "port": cluster.controller.port,
                            "alive": cluster.alive(cluster.controller)},
             "brokers": [{"id": b.id, "host": "127.0.0.1", "port": b.port, "rack": b.rack, "alive": b.alive,
@@ -65,6 +68,11 @@ def _describe(cluster: DevCluster, fmt: OutputFormat) -> None:
     console.print(f"controller {c.id}:     port {c.port}, {_state(cluster.alive(c))} (KRaft quorum; not for clients)",
                   soft_wrap=True)
     console.print(f"state directory:   {cluster.root}", soft_wrap=True)
+    if sec.secured:
+        console.print(f"security:          {sec.protocol}{', ACLs (deny by default)' if sec.acls else ''}; "
+                      "client properties (mode 0600, for --command-config):", soft_wrap=True)
+        for principal, path in clients.items():
+            console.print(f"  {principal:8} {path}", soft_wrap=True)
     console.print("for scripts:       brokerscale dev status --name "
                   f"{cluster.name} --format json  (field \"bootstrap\")", soft_wrap=True)
     if prom is not None:
@@ -92,6 +100,13 @@ def up(
     racks: Annotated[str | None, typer.Option("--racks", help="Racks assigned round-robin, e.g. a,b,c.")] = None,
     keep_data: Annotated[bool, typer.Option(
         "--keep-data", help="If the start fails, keep the new cluster's logs and data for a post-mortem.")] = False,
+    security: Annotated[str | None, typer.Option(
+        "--security", help="plaintext (default), sasl_ssl (TLS + SCRAM-SHA-512 users) or mtls (client "
+        "certificates required). A CA of its own; client properties per principal for --command-config.",
+        show_default=False)] = None,
+    acls: Annotated[bool, typer.Option(
+        "--acls", help="Deny by default (StandardAuthorizer): 'admin' is a super user, 'reader' may only "
+        "describe. Needs --security sasl_ssl or mtls.")] = False,
     fmt: FormatOpt = OutputFormat.table,
     with_prometheus: Annotated[bool, typer.Option(
         "--prometheus", help="Also start Debian's Prometheus scraping every broker's exporter (label broker_id) "
@@ -123,7 +138,8 @@ def up(
     existed = DevCluster.find(name) is not None
     try:
         with Status(f"Starting dev cluster {name!r}", console=err) as status:
-            cluster = DevCluster.up(name, brokers, rack_list, on_progress=_progress(status), keep_data=keep_data)
+            cluster = DevCluster.up(name, brokers, rack_list, on_progress=_progress(status), keep_data=keep_data,
+                                    security=security, acls=acls or None)
     except KeyboardInterrupt:
         left = DevCluster.find(name)
         if left is None:

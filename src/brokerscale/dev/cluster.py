@@ -28,6 +28,7 @@ from typing import Any
 
 from brokerscale.dev.jars import Runtime, fetch
 from brokerscale.dev.ports import PortAllocator, PortSource, is_bind_error, quiet_port
+from brokerscale.dev.security import ADMIN, PROTOCOLS, READER, Security, _write_private, grant_read_only
 from brokerscale.errors import BadInput, OperationFailed
 from brokerscale.paths import data_dir
 
@@ -145,6 +146,7 @@ class DevCluster:
     controller: Node
     nodes: dict[int, Node] = field(default_factory=dict)
     started: bool = True
+    security: Security = field(default_factory=Security)
     """False until the first start of a new cluster has succeeded: a state left by a start that
     was killed outright is then recognised as such and cleaned up by the next `dev up`."""
     _log_offsets: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
@@ -168,6 +170,8 @@ class DevCluster:
                 controller=Node(**doc["controller"]),
                 nodes={int(n["id"]): Node(**n) for n in doc["brokers"]},
                 started=bool(doc.get("started", True)),
+                security=Security(str((doc.get("security") or {}).get("protocol", "plaintext")),
+                                  bool((doc.get("security") or {}).get("acls", False)), state.parent / "security"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None  # being written, or left half-written by a killed start: not a usable cluster
@@ -181,6 +185,7 @@ class DevCluster:
 
     def save(self) -> None:
         doc = {"name": self.name, "cluster_id": self.cluster_id, "started": self.started,
+               "security": self.security.to_json(),
                "controller": self.controller.to_json(),
                "brokers": [n.to_json() for n in sorted(self.nodes.values(), key=lambda n: n.id)]}
         tmp = self.root / "state.json.tmp"
@@ -206,6 +211,20 @@ class DevCluster:
         chosen = alive or sorted(self.nodes.values(), key=lambda n: n.id)
         return ",".join(f"127.0.0.1:{n.port}" for n in chosen)
 
+    def client_properties(self, principal: str = ADMIN) -> dict[str, str]:
+        """Client properties of `principal` (empty for a plaintext cluster)."""
+        if not self.security.secured:
+            return {}
+        from brokerscale.connect import read_properties
+
+        return read_properties(self.security.properties_file(principal))
+
+    def client_conf(self, principal: str = ADMIN) -> dict[str, Any]:
+        """librdkafka configuration to reach this cluster as `principal`."""
+        from brokerscale.connect import ConnectionProfile
+
+        return ConnectionProfile(self.bootstrap, self.client_properties(principal)).confluent()
+
     @property
     def brokers(self) -> list[BrokerInfo]:
         return [BrokerInfo(n.id, n.port, n.rack, n.metrics_port, self.alive(n), n.pid)
@@ -221,7 +240,8 @@ class DevCluster:
     def up(cls, name: str = "local", brokers: int | None = None, racks: list[str] | None = None,
            on_progress: Callable[[str], None] | None = None, timeout: float = START_TIMEOUT, *,
            keep_data: bool = False, attempts: int | None = None,
-           port_source: Callable[[], PortSource] | None = None) -> DevCluster:
+           port_source: Callable[[], PortSource] | None = None,
+           security: str | None = None, acls: bool | None = None) -> DevCluster:
         """Start a new cluster, or resume the existing cluster of that name exactly as it was.
 
         A start that loses a port race is retried with fresh ports up to `attempts` times. When a
@@ -234,13 +254,17 @@ class DevCluster:
             raise BadInput(f"--brokers: must be between 1 and 32, got {brokers}")
         if racks is not None and (not racks or any(not r.strip() for r in racks)):
             raise BadInput("--racks: give rack names separated by commas, e.g. a,b,c")
+        if security is not None and security not in PROTOCOLS:
+            raise BadInput(f"--security: {security!r} is not one of {', '.join(PROTOCOLS)}")
+        if acls and security in (None, "plaintext"):
+            raise BadInput("--acls: needs --security sasl_ssl or mtls (ACLs need authenticated principals)")
         say = on_progress or (lambda _m: None)
         attempts = attempts or START_ATTEMPTS
         runtime = fetch()
         with _name_lock(name):
             existing = cls.find(name)
             if existing is not None and existing.started:
-                existing._check_resume_matches(brokers, racks)
+                existing._check_resume_matches(brokers, racks, security, acls)
                 n = len(existing.nodes)
                 say(f"cluster {name!r} exists: resuming it as it was ({n} broker{'' if n == 1 else 's'}, data kept)")
                 existing._resume(runtime, say, timeout, attempts, port_source)
@@ -249,23 +273,31 @@ class DevCluster:
             if existing is not None or root.exists():
                 say(f"cluster {name!r}: a previous start did not finish; removing what it left")
                 _remove_leftover(root)
+            wanted = Security(security or "plaintext", bool(acls), root / "security")
             return cls._create(name, root, brokers or 3, racks, runtime, say, timeout, keep_data, attempts,
-                               port_source)
+                               port_source, wanted)
 
     @classmethod
     def _create(cls, name: str, root: Path, brokers: int, racks: list[str] | None, runtime: Runtime,
                 say: Callable[[str], None], timeout: float, keep_data: bool, attempts: int,
-                port_source: Callable[[], PortSource] | None) -> DevCluster:
+                port_source: Callable[[], PortSource] | None, security: Security) -> DevCluster:
         root.mkdir(parents=True, exist_ok=True)
-        cluster = cls(name, root, _kafka_uuid(), Node(CONTROLLER_ID, "controller", 0, 0), started=False)
+        cluster = cls(name, root, _kafka_uuid(), Node(CONTROLLER_ID, "controller", 0, 0), started=False,
+                      security=security)
         rack_list = racks or ["a", "b", "c"]
         for i in range(1, brokers + 1):
             cluster.nodes[i] = Node(i, "broker", 0, 0, rack_list[(i - 1) % len(rack_list)])
         try:
             cluster._assign_ports([cluster.controller, *cluster.nodes.values()], port_source)
+            if security.secured:
+                say(f"generating a CA, certificates and client properties ({security.protocol})")
+                security.generate()
             cluster._write_configs(runtime)
             cluster.save()
             cluster._start_with_retries(runtime, say, timeout, attempts, port_source)
+            if security.acls:
+                say(f"granting the read-only principal {READER!r} its ACLs")
+                grant_read_only(cluster.client_conf(), READER)
             cluster.started = True
             cluster.save()
         except BaseException:
@@ -274,7 +306,8 @@ class DevCluster:
             raise
         return cluster
 
-    def _check_resume_matches(self, brokers: int | None, racks: list[str] | None) -> None:
+    def _check_resume_matches(self, brokers: int | None, racks: list[str] | None, security: str | None,
+                              acls: bool | None) -> None:
         """Refuse a `dev up` whose options describe a different cluster than the one of that name."""
         have_racks = [self.nodes[i].rack or "a" for i in sorted(self.nodes)]
         wanted_racks = None if racks is None else [racks[i % len(racks)] for i in range(len(self.nodes))]
@@ -283,6 +316,11 @@ class DevCluster:
             differs.append(f"--brokers {brokers}, but it has {len(self.nodes)} brokers")
         if wanted_racks is not None and wanted_racks != have_racks:
             differs.append(f"--racks {','.join(racks or [])}, but its racks are {','.join(have_racks)}")
+        if security is not None and security != self.security.protocol:
+            differs.append(f"--security {security}, but it runs {self.security.protocol}")
+        if acls is not None and acls != self.security.acls:
+            have = "on" if self.security.acls else "off"
+            differs.append(f"--acls {'on' if acls else 'off'}, but its ACLs are {have}")
         if differs:
             raise BadInput(f"--name: dev cluster {self.name!r} already exists and you asked for "
                            f"{'; '.join(differs)}: run `brokerscale dev up --name {self.name}` to resume it "
@@ -419,16 +457,25 @@ class DevCluster:
                 "log.segment.bytes": 32 * 1024 * 1024,
                 "log.retention.check.interval.ms": 60000,
             }
+        if node.role == "controller":
+            props |= self.security.authorizer_properties(controller=True)
+        else:
+            props |= self.security.broker_properties(node.port)
         text = "".join(f"{k}={v}\n" for k, v in props.items())
-        (d / "server.properties").write_text(text)
+        _write_private(d / "server.properties", text)  # holds the inter-broker password when secured
         (d / "log4j2.properties").write_text(LOG4J2)
 
     def _format_cmd(self, node: Node, runtime: Runtime) -> list[str]:
+        """The storage format command. Its arguments (SCRAM passwords among them) are in a 0600 Java
+        argument file, so no secret is ever in a process's command line."""
         d = self.node_dir(node)
-        return ["java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        args = ["-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 f"-Dlog4j2.configurationFile={d / 'log4j2.properties'}", f"-Dkafka.logs.dir={d / 'logs'}",
                 "-cp", runtime.classpath, "kafka.tools.StorageTool", "format", "-t", self.cluster_id,
-                "-c", str(d / "server.properties"), "--ignore-formatted"]
+                "-c", str(d / "server.properties"), "--ignore-formatted", *self.security.format_args()]
+        argfile = d / "format.args"
+        _write_private(argfile, "".join(f'"{a}"\n' for a in args))
+        return ["java", f"@{argfile}"]
 
     def _format(self, nodes: list[Node], runtime: Runtime) -> None:
         """Format the storage of `nodes` (KRaft needs it before the first start), in parallel."""
@@ -436,7 +483,8 @@ class DevCluster:
         procs = [(n, subprocess.Popen(self._format_cmd(n, runtime), stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True)) for n in todo]
         for n, proc in procs:
-            out, _ = proc.communicate(timeout=180)
+            out, _ = proc.communicate(timeout=600)
+            (self.node_dir(n) / "format.args").unlink(missing_ok=True)
             if proc.returncode != 0:
                 last = out.strip().splitlines()[-1:] or ["no output"]
                 raise OperationFailed(f"formatting node {n.id} failed: {last[0]}")
@@ -474,7 +522,7 @@ class DevCluster:
             self._raise_if_a_node_failed([self.controller, *(self.nodes[i] for i in ids)])
             if all(_port_open(self.nodes[i].port) for i in ids):
                 try:
-                    conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
+                    conf: dict[str, Any] = {**self.client_conf(), "socket.timeout.ms": 2000,
                                             "log_level": 0, "logger": _silent_logger()}
                     md = AdminClient(conf).list_topics(timeout=3)
                     if md.cluster_id == self.cluster_id:  # not another cluster that took our ports
@@ -602,7 +650,7 @@ class DevCluster:
 
         node = self._broker(broker_id)
         if self.alive(node):
-            conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "log_level": 0, "logger": _silent_logger()}
+            conf: dict[str, Any] = {**self.client_conf(), "log_level": 0, "logger": _silent_logger()}
             admin = AdminClient(conf)
             md = admin.list_topics(timeout=10)
             held = [f"{t}-{p}" for t, tm in md.topics.items() for p, pm in tm.partitions.items()
@@ -613,7 +661,9 @@ class DevCluster:
         self._stop_node(node, kill=False)
         from brokerscale.dev.tools import run_tool
 
-        res = run_tool("kafka-cluster", ["unregister", "--bootstrap-server", self.bootstrap, "--id", str(broker_id)],
+        secured = ["--config", str(self.security.properties_file(ADMIN))] if self.security.secured else []
+        res = run_tool("kafka-cluster", ["unregister", "--bootstrap-server", self.bootstrap, "--id", str(broker_id),
+                                         *secured],
                        timeout=60)
         if res.returncode != 0 and "not found" not in (res.stdout + res.stderr).lower():
             last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
