@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from brokerscale.dev.cluster import DevCluster
+from brokerscale.dev.cluster import DevCluster, _pids_mentioning
 from brokerscale.dev.tools import run_tool
 
 pytestmark = pytest.mark.kafka
@@ -111,3 +112,23 @@ def test_mtls_refuses_a_client_without_a_certificate(mtls_cluster) -> None:  # t
     with pytest.raises(KafkaException):
         AdminClient(conf).list_topics(timeout=10)
     assert AdminClient(mtls_cluster.client_conf()).list_topics(timeout=30).topics.get(TOPIC) is not None
+
+
+def test_scram_passwords_are_in_no_command_line_no_log_and_no_output(sasl_cluster, cli) -> None:  # type: ignore[no-untyped-def]
+    assert sasl_cluster.security.directory is not None
+    secrets = list(json.loads((sasl_cluster.security.directory / "scram-passwords.json").read_text()).values())
+    assert len(secrets) == 2 and all(len(s) >= 24 for s in secrets)
+    reader = ["--bootstrap", sasl_cluster.bootstrap, "--command-config",
+              str(sasl_cluster.security.properties_file("reader"))]
+    outputs = [cli("dev", "status", "--name", sasl_cluster.name), cli("dev", "status", "--name", sasl_cluster.name,
+                                                                      "--format", "json"),
+               cli("observe", *reader), cli("lag", *reader), cli("observe", "--bootstrap", sasl_cluster.bootstrap)]
+    pids = _pids_mentioning(sasl_cluster.marker)
+    assert len(pids) == 2  # the controller and the broker
+    cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") for pid in pids]
+    logs = [f.read_text(errors="replace") for f in sasl_cluster.root.rglob("*.log*") if f.is_file()]
+    assert logs and any("SASL_SSL" in text for text in logs)  # the logs are real and say how it listens
+    for secret in secrets:
+        assert not any(secret in out + err for _, out, err in outputs)
+        assert not any(secret in c for c in cmdlines)
+        assert not any(secret in text for text in logs)
