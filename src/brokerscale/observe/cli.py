@@ -240,8 +240,9 @@ def _plot_lag(obs: Observer, groups: list[str], since: float, path: Path) -> Non
     from brokerscale.web.plot_file import save_plot
     from brokerscale.web.series import lag_charts, lag_history
 
-    hist = lag_history(obs.store.read_samples(obs.cluster, LEO_METRIC, since=since),
-                       obs.store.read_samples(obs.cluster, COMMITTED_METRIC, since=since), groups)
+    keys = obs.offset_history_keys  # kept under Kafka's cluster id, and under the name before ids were used
+    hist = lag_history([s for k in keys for s in obs.store.read_samples(k, LEO_METRIC, since=since)],
+                       [s for k in keys for s in obs.store.read_samples(k, COMMITTED_METRIC, since=since)], groups)
     offsets, seconds = lag_charts(hist)
     both = Chart(id="lag", title=f"{obs.cluster}: consumer lag", y_title="offsets", y2_title="seconds",
                  series=[*offsets.series, *(s.model_copy(update={"name": f"{s.name} (s)", "axis": "y2", "dash": True})

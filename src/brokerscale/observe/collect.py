@@ -135,6 +135,12 @@ class Observer:
         the user typed: `check -c trial1` and `check -b host:port` read and extend the same history."""
         return f"kafka-cluster-id:{view.cluster_id}" if view.cluster_id else self.cluster
 
+    @property
+    def offset_history_keys(self) -> list[str]:
+        """The store keys this cluster's offset history is under (by Kafka's id once known; by name before)."""
+        first = self.history_key(self._prev_view) if self._prev_view is not None else self.cluster
+        return list(dict.fromkeys((first, self.cluster)))
+
     def _load_history(self, view: kafka_source.AdminView) -> None:
         if self._loaded or self.store is None:
             return

@@ -263,8 +263,9 @@ def _add_api(app: FastAPI, cfg: WebConfig) -> None:
         name = _pick(cfg, cluster)
         st = _state(cfg, name)
         since = time.time() - hours * 3600
-        hist = series.lag_history(cfg.store.read_samples(name, LEO_METRIC, since=since),
-                                  cfg.store.read_samples(name, COMMITTED_METRIC, since=since))
+        keys = st.history_keys or [name]  # offset history is kept under Kafka's cluster id
+        hist = series.lag_history([s for k in keys for s in cfg.store.read_samples(k, LEO_METRIC, since=since)],
+                                  [s for k in keys for s in cfg.store.read_samples(k, COMMITTED_METRIC, since=since)])
         groups = [] if st.round is None else [
             {"group": g.group, "status": g.status.value, "reason": g.reason, "state": g.state, "members": g.members,
              "lag_offsets": g.lag_offsets, "max_lag_seconds": g.max_lag_seconds, "partitions": len(g.partitions)}

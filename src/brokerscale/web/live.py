@@ -27,6 +27,7 @@ class LiveState:
     error: str | None = None
     updated_at: float | None = None
     rounds: int = 0
+    history_keys: list[str] = field(default_factory=list)  # where the store keeps its offset history
 
 
 @dataclass
@@ -88,6 +89,7 @@ class ClusterLoop:
                 self._state.round, self._state.capacity = r, cap
                 self._state.error, self._state.updated_at = None, time.time()
                 self._state.rounds += 1
+                self._state.history_keys = self._observer.offset_history_keys
         except BrokerscaleError as exc:
             self._failed(exc.message)
         except Exception as exc:  # a dead cluster must not end the loop: report it on the page, retry
