@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import httpx
 import yaml
 
+from brokerscale.dev.cluster import _pid_alive as _alive
 from brokerscale.dev.ports import is_bind_error, quiet_port
 from brokerscale.errors import BadInput, OperationFailed
 from brokerscale.observe.jmx import EXPORTER_NAMES
@@ -57,16 +58,6 @@ class PrometheusState:
 
 def _dir(cluster: DevCluster) -> Path:
     return cluster.root / "prometheus"
-
-
-def _alive(pid: int, marker: str) -> bool:
-    try:
-        os.kill(pid, 0)
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (ProcessLookupError, PermissionError, FileNotFoundError):
-        return False
-    return ") Z " not in stat and marker in cmd
 
 
 def state(cluster: DevCluster) -> PrometheusState | None:
