@@ -43,23 +43,16 @@ class _Measure:
     action: str
 
 
-def _band(expr: str, rule: Threshold, severity: str) -> str | None:
-    """`expr` filtered to the severity band of `rule` (None when the band has no line)."""
+def _band(expr: str, rule: Threshold | BelowThreshold, severity: str) -> str | None:
+    """`expr` filtered to the severity band of `rule` (None when the band has no line). Above-rules fire
+    over their lines, idle-time rules (BelowThreshold) under them."""
+    past, within = (" < ", " >= ") if isinstance(rule, BelowThreshold) else (" > ", " <= ")
     w, c = rule.warning, rule.critical
     if severity == "critical":
-        return None if c is None else f"({expr}) > {c:g}"
+        return None if c is None else f"({expr}){past}{c:g}"
     if w is None:
         return None
-    return f"({expr}) > {w:g}" + (f" <= {c:g}" if c is not None else "")
-
-
-def _band_below(expr: str, rule: BelowThreshold, severity: str) -> str | None:
-    w, c = rule.warning, rule.critical
-    if severity == "critical":
-        return None if c is None else f"({expr}) < {c:g}"
-    if w is None:
-        return None
-    return f"({expr}) < {w:g}" + (f" >= {c:g}" if c is not None else "")
+    return f"({expr}){past}{w:g}" + (f"{within}{c:g}" if c is not None else "")
 
 
 def _capacity_measures(cap: Capacity | None) -> list[_Measure]:
@@ -215,7 +208,7 @@ def alerting_rules(rules: RuleSet, capacity: Capacity | None = None, *, for_: st
     idle = rules.request_handler_idle_percent
     if idle.enabled:
         for sev in ("warning", "critical"):
-            e = _band_below("brokerscale_broker_request_handler_idle_percent", idle, sev)
+            e = _band("brokerscale_broker_request_handler_idle_percent", idle, sev)
             if e is not None:
                 line = idle.warning if sev == "warning" else idle.critical
                 health.append(_alert(_camel("kafka", "request_handler_idle", sev), e, sev,
