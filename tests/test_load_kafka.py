@@ -34,7 +34,7 @@ def test_paced_run_reaches_its_rate_and_loses_nothing(cli, bootstrap: str) -> No
     assert rep["duration_s"] >= 2.9  # the clock runs from first send to last ack
     assert rep["target_fraction"] == pytest.approx(rep["sustained_msgs_per_s"] / 500, abs=0.001)
     assert rep["sustained_msgs_per_s"] >= rep["msgs_per_s"] * 0.99  # drain excluded, never more acks
-    assert rep["verify"] == {"read_back": rep["acked"], "lost": 0, "corrupted": 0}
+    assert rep["verify"] == {"read_back": rep["acked"], "lost": 0, "corrupted": 0, "complete": True}
     assert rep["mb_per_s"] == pytest.approx(rep["msgs_per_s"] * rep["bytes_acked"] / rep["acked"] / 1e6, rel=0.01)
     assert 0 < rep["p50_ms"] <= rep["p99_ms"]
 
