@@ -141,6 +141,39 @@ def test_kafka_reassign_tool_accepts_our_file(bootstrap: str, tmp_path: Path, cl
         assert now[("bal.tool", p["partition"])] == p["replicas"]
 
 
+def test_lower_bound_holds_with_uneven_racks_and_the_infeasible_goal_is_named(bootstrap: str, fourth: int,
+                                                                             cli: Any) -> None:
+    """Issue 17 item 4 on a real cluster: racks a, b, c plus the new broker in rack a. With RF 3 over 3 racks
+    rack a's two brokers can only share one copy of each partition, so the cluster-wide disk and replica
+    bands are out of reach: the proposal must say so (JSON and table) and never move less than its bound."""
+    _create(bootstrap, "bal.racks", {p: [1 + (p + k) % 3 for k in range(3)] for p in range(6)})
+    _fill(bootstrap, "bal.racks", 1500)
+    args = ["rebalance", "propose", "-b", bootstrap, "--topics", r"bal\.racks", "--mode", "add-brokers",
+            "--brokers", str(fourth)]
+    code, out, err = cli(*args, "--format", "json")
+    assert code == 0, err
+    s = json.loads(out)["summary"]
+    racks = {row["broker"]: row["rack"] for row in s["per_broker"]}
+    assert racks == {1: "a", 2: "b", 3: "c", fourth: "a"}, racks  # the uneven layout under test
+    assert s["lower_bound_bytes"] > 0  # the new broker must receive something: the bound is not vacuous
+    assert s["bytes_moved"] >= s["lower_bound_bytes"], s
+    assert s["ratio_to_lower_bound"] >= 1.0
+    infeasible = s["soft_goals_infeasible"]
+    assert {"disk", "replica_count"} <= set(infeasible), infeasible
+    for why in (infeasible["disk"], infeasible["replica_count"]):
+        assert "one copy in each of the 3 racks" in why and "a: 2, b: 1, c: 1" in why, why
+    after = {row["broker"]: row for row in s["per_broker"]}
+    # each partition keeps its copy in rack a, now split between brokers 1 and 4; b and c keep everything
+    assert after[1]["replicas_after"] + after[fourth]["replicas_after"] == 6
+    assert after[2]["replicas_after"] == after[3]["replicas_after"] == 6
+    assert after[fourth]["replicas_after"] > 0
+    code, out, err = cli(*args)  # the table summary says the same in words
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "disk infeasible" in text and "replica_count infeasible" in text, out
+    assert "a: 2, b: 1, c: 1" in text
+
+
 def test_add_broker_and_execute_with_throttle_under_load(bootstrap: str, fourth: int, tmp_path: Path,
                                                          cli: Any) -> None:
     _create(bootstrap, "bal.adt", {p: [1 + (p + k) % 3 for k in range(3)] for p in range(12)})  # not on the new one

@@ -29,7 +29,12 @@ _JAAS_RE = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 
 def read_properties(path: Path) -> dict[str, str]:
-    """Parse a Java .properties file (key=value or key: value, # and ! comments)."""
+    """Read a Java .properties file, with Kafka's config-provider references (`${dir:...}`) resolved."""
+    return resolve_config_providers(path, parse_properties(path))
+
+
+def parse_properties(path: Path) -> dict[str, str]:
+    """Parse a Java .properties file (key=value or key: value, # and ! comments) as written."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -49,6 +54,68 @@ def read_properties(path: Path) -> dict[str, str]:
             props[m.group(1)] = m.group(2)
         logical = ""
     return props
+
+
+# Apache Kafka's config providers (KIP-297/KIP-421/KIP-887): `config.providers=dir` with
+# `config.providers.dir.class=...DirectoryConfigProvider`, then `${dir:/mounted/secret:password}` in any value.
+# Resolving them here lets one client-properties file serve Kafka's Java clients and brokerscale alike,
+# with the secret left in the mounted file or the environment instead of the properties file.
+_PROVIDER_KINDS = {
+    "org.apache.kafka.common.config.provider.FileConfigProvider": "file",
+    "org.apache.kafka.common.config.provider.DirectoryConfigProvider": "directory",
+    "org.apache.kafka.common.config.provider.EnvVarConfigProvider": "env",
+}
+_VARIABLE = re.compile(r"\$\{([^}]*?):(?:([^}]*?):)?([^}]*?)\}")  # Kafka's ConfigTransformer pattern
+
+
+def resolve_config_providers(path: Path, props: dict[str, str]) -> dict[str, str]:
+    """Replace `${provider:[path:]key}` references by what the declared provider reads. Errors name the
+    file, the property and the reason, never a value."""
+    names = [n.strip() for n in props.get("config.providers", "").split(",") if n.strip()]
+    if not names:
+        return props
+    kinds: dict[str, str] = {}
+    for name in names:
+        cls = props.get(f"config.providers.{name}.class", "")
+        if cls not in _PROVIDER_KINDS:
+            raise BadInput(f"{path}: config.providers.{name}.class: {cls or '(missing)'!s} is not a provider "
+                           f"brokerscale can resolve ({', '.join(sorted(_PROVIDER_KINDS))})")
+        kinds[name] = _PROVIDER_KINDS[cls]
+    out: dict[str, str] = {}
+    for key, value in props.items():
+        if key == "config.providers" or key.startswith("config.providers."):
+            continue
+
+        def one(m: re.Match[str], key: str = key) -> str:
+            provider, where, item = m.group(1), m.group(2), m.group(3)
+            kind = kinds.get(provider)
+            if kind is None:
+                return m.group(0)  # not a declared provider: Kafka leaves the text as it is too
+            return _provided(path, key, kind, where, item)
+
+        out[key] = _VARIABLE.sub(one, value)
+    return out
+
+
+def _provided(path: Path, key: str, kind: str, where: str | None, item: str) -> str:
+    if kind == "env":
+        if item not in os.environ:
+            raise BadInput(f"{path}: {key}: environment variable {item} is not set")
+        return os.environ[item]
+    if not where:
+        raise BadInput(f"{path}: {key}: a {kind} reference needs a path: ${{provider:PATH:KEY}}")
+    if kind == "directory":
+        target = Path(where) / item
+        if "/" in item or item in ("", ".", ".."):
+            raise BadInput(f"{path}: {key}: {item!r} is not a file name inside {where}")
+        try:
+            return target.read_text()
+        except OSError as exc:
+            raise BadInput(f"{path}: {key}: cannot read {target} ({exc.strerror})") from None
+    values = parse_properties(Path(where))  # as Kafka's FileConfigProvider: no references inside
+    if item not in values:
+        raise BadInput(f"{path}: {key}: {where} has no key {item!r}")
+    return values[item]
 
 
 @dataclass(frozen=True)

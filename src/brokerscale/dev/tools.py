@@ -19,6 +19,8 @@ TOOLS = {
     "kafka-cluster": "org.apache.kafka.tools.ClusterTool",
     "kafka-storage": "kafka.tools.StorageTool",
     "kafka-log-dirs": "org.apache.kafka.tools.LogDirsCommand",
+    "kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
+    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
 }
 
 JAVA_TOOL_OPTS = ["-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true"]
@@ -31,7 +33,8 @@ def tool_command(name: str, args: Sequence[str]) -> list[str]:
     return ["java", *JAVA_TOOL_OPTS, "-Dlog4j2.level=WARN", "-cp", runtime.classpath, TOOLS[name], *args]
 
 
-def run_tool(name: str, args: Sequence[str], *, timeout: float = 120.0,
-             check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run one of Kafka's tools to completion and capture its output."""
-    return subprocess.run(tool_command(name, args), capture_output=True, text=True, timeout=timeout, check=check)
+def run_tool(name: str, args: Sequence[str], *, timeout: float = 120.0, check: bool = False,
+             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one of Kafka's tools to completion and capture its output (`stdin`: text fed to it)."""
+    return subprocess.run(tool_command(name, args), capture_output=True, text=True, timeout=timeout, check=check,
+                          input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)

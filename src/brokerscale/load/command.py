@@ -206,7 +206,7 @@ def load_command(
                                f"  {p.bytes_acked / 1e6 / per_s:,.1f} MB/s  errors {p.errors}")
 
     # From here Ctrl-C asks to stop: what was acknowledged is still summarised, then exit 130.
-    with sigint_requests_stop() as stop:
+    with sigint_requests_stop(final=True) as stop:
         with live if live is not None else nullcontext():
             result = produce(conn, topic, pool, Pacer(msgs_per_s, count), seconds, verify=verify_,
                              on_progress=on_progress, stop=stop)
@@ -227,8 +227,10 @@ def load_command(
             v = verify(conn, topic, start_offsets, d.offsets, stop=stop)
             report = replace(report, verified=True, verify_complete=v.complete, read_back=v.read_back,
                              lost=v.lost, corrupted=v.corrupted, interrupted=not v.complete)
-    print_json(report.to_json()) if json_out else _print_report(report)
-    sys.stdout.flush()
+        # still inside: a second Ctrl-C while the summary is printed must not cut it off (nor, being
+        # `final`, the exit after it)
+        print_json(report.to_json()) if json_out else _print_report(report)
+        sys.stdout.flush()
     if report.interrupted:
         raise KeyboardInterrupt
     if report.errors or report.lost or report.corrupted:

@@ -30,9 +30,14 @@ class StopRequest:
 
 
 @contextmanager
-def sigint_requests_stop() -> Iterator[StopRequest]:
+def sigint_requests_stop(*, final: bool = False) -> Iterator[StopRequest]:
     """Within the block SIGINT sets the returned flag instead of raising (main thread only; elsewhere
-    the flag is never set and KeyboardInterrupt behaves as usual)."""
+    the flag is never set and KeyboardInterrupt behaves as usual).
+
+    `final`: for a command that ends when it was asked to stop. Once Ctrl-C was pressed, later presses
+    are ignored after the block too, so an impatient second press cannot cut off the exit (130) that
+    follows the summary; the handler goes straight from the flag to ignoring, with no gap between.
+    """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -41,4 +46,4 @@ def sigint_requests_stop() -> Iterator[StopRequest]:
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if final and stop.requested else previous)

@@ -12,6 +12,7 @@ from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput
 from brokerscale.model.limits import LimitsProfile, load_limits, shipped_profiles
 from brokerscale.model.workload import Workload, load_workload
+from brokerscale.plan.emit_clients import render_clients
 from brokerscale.plan.emit_kubernetes import render_statefulset, render_strimzi
 from brokerscale.plan.emit_terraform import render_terraform
 from brokerscale.plan.model import Plan, plan_to_dict
@@ -29,6 +30,7 @@ class Emit(StrEnum):
     terraform = "terraform"
     strimzi = "strimzi"
     statefulset = "statefulset"
+    clients = "clients"
 
 
 def resolve_limits(workload: Workload, workload_path: Path, override: str | None) -> LimitsProfile:
@@ -76,6 +78,7 @@ _EMITTERS = {
     Emit.terraform: render_terraform,
     Emit.strimzi: render_strimzi,
     Emit.statefulset: render_statefulset,
+    Emit.clients: render_clients,
 }
 
 
@@ -92,8 +95,8 @@ def plan_command(
     emit: Annotated[list[Emit] | None, typer.Option(
         "--emit", "-e", metavar="KIND", show_default=False,
         help="Also write deployment files: terraform (Confluent Cloud), strimzi (Kafka, "
-             "KafkaNodePool, KafkaTopic, KafkaRebalance), statefulset (plain Kubernetes, KRaft). "
-             "Repeatable.")] = None,
+             "KafkaNodePool, KafkaTopic, KafkaRebalance), statefulset (plain Kubernetes, KRaft), "
+             "clients (a client.properties per producer and consumer). Repeatable.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", metavar="DIR", show_default=False,
         help="Directory for --emit files (one sub-directory per kind).")] = None,
@@ -121,12 +124,15 @@ def plan_command(
     With `requirements: [phi]` the emitted files are PHI-safe (TLS-only authenticated listeners,
     authorization, rack awareness, RF 3 / min ISR 2 / unclean election off, least-privilege users);
     with `private-networking`, Terraform gets a private Confluent network, or is refused with the
-    reason when the planned tier cannot have one. Every file names the requirements it satisfies.
+    reason when the planned tier cannot have one. `--emit clients` writes each application's Kafka
+    client settings (TLS, its own SCRAM or certificate principal, the secret read from the mounted
+    KafkaUser Secret by Kafka's DirectoryConfigProvider, never written into the file). Every file names
+    the requirements it satisfies.
     """
     if emit and out is None:
         raise BadInput("--out: required with --emit (the directory to write the files to)")
     if out is not None and not emit:
-        raise BadInput("--out: only meaningful with --emit terraform|strimzi|statefulset")
+        raise BadInput("--out: only meaningful with --emit terraform|strimzi|statefulset|clients")
     if check and not emit:
         raise BadInput("--check: lints emitted files, so it needs --emit (to lint other files: brokerscale lint)")
     wl, plan = plan_file(workload, limits)

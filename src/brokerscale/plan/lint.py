@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,6 +348,47 @@ def lint_statefulset(docs: Sequence[tuple[str, dict[str, Any]]]) -> list[LintFin
 # ---- files -----------------------------------------------------------------------------------------
 
 STRIMZI_KINDS = {"Kafka", "KafkaTopic", "KafkaUser", "KafkaNodePool", "KafkaRebalance"}
+_SECRET_PROPERTIES = ("sasl.password", "ssl.keystore.password", "ssl.key.password")
+_LITERAL_JAAS_PASSWORD = re.compile(r'password\s*=\s*"(?!\$\{)[^"]*"')
+
+
+def lint_client_properties(files: Sequence[tuple[str, dict[str, str]]]) -> list[LintFinding]:
+    """Kafka client-properties files (as written, references unresolved) against the PHI needs: an
+    encrypted, authenticated connection that verifies the broker, no secret written in the file, and a
+    producer that waits for the replicas."""
+    out: list[LintFinding] = []
+    for path, p in files:
+        rid = f"client {p.get('client.id') or Path(path).stem}"
+        proto = p.get("security.protocol", "PLAINTEXT").upper()
+        if proto not in ("SSL", "SASL_SSL"):
+            out.append(LintFinding(path, rid, "client-tls",
+                                   f"security.protocol is {proto}: PHI would cross the network in clear text "
+                                   "(use SASL_SSL or SSL)"))
+        if proto == "SSL" and not p.get("ssl.keystore.location") and not p.get("ssl.certificate.location"):
+            out.append(LintFinding(path, rid, "client-auth",
+                                   "SSL without a client certificate: the application is not authenticated, "
+                                   "so ACLs cannot limit it to its own topics"))
+        if p.get("ssl.endpoint.identification.algorithm", "https") == "":
+            out.append(LintFinding(path, rid, "client-hostname-verification",
+                                   "ssl.endpoint.identification.algorithm is empty: the broker's name is not "
+                                   "checked, so any certificate of the CA can impersonate the cluster"))
+        if _LITERAL_JAAS_PASSWORD.search(p.get("sasl.jaas.config", "")):
+            out.append(LintFinding(path, rid, "client-literal-secret",
+                                   "sasl.jaas.config holds a literal password: read it at start-up with a config "
+                                   "provider (${dir:...}, ${file:...} or ${env:...}) from a mounted Secret"))
+        for key in _SECRET_PROPERTIES:
+            if p.get(key) and not p[key].startswith("${"):
+                out.append(LintFinding(path, rid, "client-literal-secret",
+                                       f"{key} is written in the file: read it with a config provider "
+                                       "(${dir:...}, ${file:...} or ${env:...}) from a mounted Secret"))
+        acks = p.get("acks")
+        if acks is not None and acks.strip().lower() not in ("all", "-1"):
+            out.append(LintFinding(path, rid, "client-acks",
+                                   f"acks={acks}: a clinical event could be acknowledged before it is on "
+                                   "min.insync.replicas brokers, and lost with one broker"))
+    return out
+
+
 K8S_KINDS = {"StatefulSet", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount", "ClusterRole",
              "ClusterRoleBinding"}
 
@@ -355,13 +397,14 @@ def _files(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix in (".tf", ".yaml", ".yml") and f.is_file())
+            out += sorted(f for f in p.rglob("*") if f.suffix in (".tf", ".yaml", ".yml", ".properties")
+                          and f.is_file())
         elif p.is_file():
             out.append(p)
         else:
             raise BadInput(f"{p}: no such file or directory")
     if not out:
-        raise BadInput(f"{', '.join(map(str, paths))}: no .tf, .yaml or .yml files to check")
+        raise BadInput(f"{', '.join(map(str, paths))}: no .tf, .yaml, .yml or .properties files to check")
     return out
 
 
@@ -374,7 +417,13 @@ def lint_paths(paths: Sequence[Path], requirements: Iterable[str] = ALL_REQUIREM
     tf: list[tuple[str, dict[str, Any]]] = []
     strimzi: list[tuple[str, dict[str, Any]]] = []
     k8s: list[tuple[str, dict[str, Any]]] = []
+    clients: list[tuple[str, dict[str, str]]] = []
     for f in _files(paths):
+        if f.suffix == ".properties":
+            from brokerscale.connect import parse_properties
+
+            clients.append((str(f), parse_properties(f)))
+            continue
         try:
             text = f.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -401,8 +450,8 @@ def lint_paths(paths: Sequence[Path], requirements: Iterable[str] = ALL_REQUIREM
                 k8s.append((str(f), d))
     findings = lint_terraform(tf, reqs) if tf else []
     if "phi" in reqs:
-        findings += lint_strimzi(strimzi) + lint_statefulset(k8s)
+        findings += lint_strimzi(strimzi) + lint_statefulset(k8s) + lint_client_properties(clients)
     kinds = (["terraform"] if tf else []) + (["strimzi"] if strimzi else []) + (
-        ["kubernetes"] if k8s else [])
+        ["kubernetes"] if k8s else []) + (["clients"] if clients else [])
     return findings, kinds
 

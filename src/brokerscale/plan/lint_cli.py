@@ -49,8 +49,8 @@ def report(paths: Sequence[Path], requirements: Sequence[str], *, fmt: LintForma
 
 def lint_command(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
-                                                help="Terraform (.tf) or Kubernetes YAML files, or directories "
-                                                     "to search for them.")],
+                                                help="Terraform (.tf), Kubernetes YAML or Kafka client .properties "
+                                                     "files, or directories to search for them.")],
     requirements: Annotated[str, typer.Option(
         "--requirements", "-r", metavar="LIST",
         help="Comma-separated: phi (listeners, auth, replication, users, ...), private-networking "

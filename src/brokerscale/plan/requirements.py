@@ -32,6 +32,13 @@ _HOW = {
         "private-networking": "a headless ClusterIP Service only (nothing exposed outside the cluster)",
         "multi-region": "not covered by this file: run `brokerscale dr` for the second region",
     },
+    "clients": {
+        "phi": "TLS to the cluster CA with hostname verification, the application's own principal "
+               "(SCRAM-SHA-512 or a client certificate), its secret read from a mounted Secret at start-up "
+               "(never in this file), acks=all with idempotence",
+        "private-networking": "the cluster's internal bootstrap service only",
+        "multi-region": "not covered by this file: run `brokerscale dr` for the second region",
+    },
 }
 
 
