@@ -105,9 +105,14 @@ class ObserveCollector(Collector):
             yield gauge
         util = GaugeMetricFamily("brokerscale_utilization_percent", "Share of provisioned capacity in use",
                                  labels=["cluster", "dimension", "scope", "target"])
+        cap = GaugeMetricFamily("brokerscale_capacity", "Provisioned capacity per dimension (bytes/s, connections, "
+                                "partitions, requests/s, bytes), for the brokers in the cluster at this observation",
+                                labels=["cluster", "dimension", "scope", "target"])
         for u in r.utilization:
             util.add_metric([c, u.dimension, u.scope, u.target], u.percent)
+            cap.add_metric([c, u.dimension, u.scope, u.target], u.capacity)
         yield util
+        yield cap
         by_sev = GaugeMetricFamily("brokerscale_findings", "Scaling triggers firing, by severity",
                                    labels=["cluster", "severity"])
         for sev in ("warning", "critical"):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from brokerscale.cli_common import FormatOpt, OutputFormat
+from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, print_json
 from brokerscale.errors import BadInput
 from brokerscale.units import parse_duration
@@ -153,21 +153,40 @@ A dry run unless --apply: it prints what it would do. With --apply it takes the 
 store (one acting controller per target; a second one waits and says so), reconciles any change a
 previous controller recorded but did not finish (never repeating it), then writes each change's
 intent to the audit log before acting and its result after (`brokerscale scale events` lists them).
+Before and after every action it logs the scaling checklist items it checked, with their outcome.
 
-Targets: confluent (Dedicated CKUs through the cmk v2 API; credentials from CONFLUENT_CLOUD_API_KEY /
-_SECRET or --credentials-file, never the command line).
+[bold]Targets[/]:
+
+- selfmanaged: an Apache Kafka cluster (--cluster NAME or --bootstrap). Scale up starts brokers (a
+  local dev cluster: as `dev add-broker`; any other cluster: brokerscale cannot start machines, so it
+  uses empty brokers the operator registered, and says how many to start when there are too few), then
+  an add-brokers rebalance (optimizer + throttled executor, audited). Scale down drains the newest
+  broker with a remove-brokers rebalance, then stops and unregisters it (dev clusters). Capacity per
+  broker: --limits with a capacity file (`broker:` section) or a limits profile's broker class.
+
+- confluent: Dedicated CKUs through the cmk v2 API (credentials from CONFLUENT_CLOUD_API_KEY / _SECRET
+  or --credentials-file, never the command line).
+
+- strimzi: a KafkaNodePool's spec.replicas and KafkaRebalance add-brokers / remove-brokers (kubeconfig
+  from KUBECONFIG or ~/.kube/config, or the pod's service account); load read from --bootstrap.
 
 Examples:
 
+  brokerscale scale run --target selfmanaged --cluster local --policy ops/policy.yaml --limits capacity.yaml --apply
+
   brokerscale scale run --policy ops/policy.yaml --target confluent --cluster-id lkc-abc --environment env-1
 
-  brokerscale scale run --policy-name default --target confluent --apply --interval 30s
+  brokerscale scale run --target strimzi --namespace kafka --strimzi-cluster my-cluster --node-pool brokers \\
+      --bootstrap my-cluster-kafka-bootstrap:9092 --policy ops/policy.yaml --apply
 """
+
+TARGETS = ("selfmanaged", "confluent", "strimzi")
 
 
 @app.command("run", help=RUN_HELP)
 def run_command(
-    target: Annotated[str, typer.Option("--target", metavar="confluent", help="What to scale.")] = "confluent",
+    target: Annotated[str, typer.Option("--target", metavar="selfmanaged|confluent|strimzi",
+                                        help="What to scale.")] = "confluent",
     policy: Annotated[Path | None, typer.Option("--policy", metavar="FILE", show_default=False,
                                                 help="Policy YAML.")] = None,
     policy_name: Annotated[str | None, typer.Option("--policy-name", metavar="NAME", show_default=False,
@@ -176,8 +195,21 @@ def run_command(
     interval: Annotated[str, typer.Option("--interval", metavar="DURATION", help="Time between rounds.")] = "30s",
     duration: Annotated[str | None, typer.Option("--duration", metavar="DURATION", show_default=False,
                                                  help="Stop after this long (default: run until Ctrl-C).")] = None,
-    limits: Annotated[str | None, typer.Option("--limits", metavar="NAME|FILE", show_default=False,
-                                               help="Limits profile (CKU capacity).")] = None,
+    limits: Annotated[str | None, typer.Option(
+        "--limits", metavar="NAME|FILE", show_default=False,
+        help="Capacity of one unit: a limits profile (CKUs; brokers: its broker class) or a broker "
+             "capacity file.")] = None,
+    bootstrap: BootstrapOpt = None,
+    command_config: CommandConfigOpt = None,
+    cluster: ClusterOpt = None,
+    throttle: Annotated[str | None, typer.Option(
+        "--throttle", metavar="RATE", show_default=False,
+        help="selfmanaged: replication throttle per broker while partitions move (default 50MB/s).")] = None,
+    namespace: Annotated[str, typer.Option("--namespace", metavar="NS", help="strimzi: namespace.")] = "kafka",
+    strimzi_cluster: Annotated[str | None, typer.Option("--strimzi-cluster", metavar="NAME", show_default=False,
+                                                        help="strimzi: the Kafka resource's name.")] = None,
+    node_pool: Annotated[str, typer.Option("--node-pool", metavar="NAME",
+                                           help="strimzi: the KafkaNodePool to size.")] = "brokers",
     api_url: Annotated[str, typer.Option("--api-url", envvar="CONFLUENT_CLOUD_API_URL", metavar="URL",
                                          help="Cluster Management API base URL.")] = "https://api.confluent.cloud",
     metrics_url: Annotated[str, typer.Option("--metrics-url", envvar="CONFLUENT_CLOUD_METRICS_URL", metavar="URL",
@@ -198,85 +230,172 @@ def run_command(
              "for URLs that carry a token).")] = None,
     metrics_window: Annotated[str, typer.Option(
         "--metrics-window", metavar="DURATION",
-        help="Metrics API window each round averages (one-minute points).")] = "3m",
+        help="confluent: Metrics API window each round averages (one-minute points).")] = "3m",
 ) -> None:
-    from brokerscale.cloud.cmk import ClusterManagementClient
-    from brokerscale.cloud.credentials import load_credentials
-    from brokerscale.cloud.http import CloudHTTP
-    from brokerscale.cloud.metrics import MetricsClient
-    from brokerscale.console import err
-    from brokerscale.scale.actuators.confluent import ConfluentActuator
+    from contextlib import ExitStack
+
     from brokerscale.scale.controller import Controller
     from brokerscale.scale.demand import resolve_capacity
     from brokerscale.scale.policy import load_policy
     from brokerscale.store import open_store
 
-    if target != "confluent":
-        raise BadInput(f"--target: {target!r} is not available here (choose: confluent)")
+    if target not in TARGETS:
+        raise BadInput(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
     if policy is not None and policy_name is not None:
         raise BadInput("--policy and --policy-name: give one")
+    unit = "cku" if target == "confluent" else "broker"
+    pol = load_policy(policy, policy_name, unit)  # type: ignore[arg-type]
+    every = parse_duration(interval, what="--interval")
+    until = None if duration is None else time.monotonic() + parse_duration(duration, what="--duration")
+    cap = resolve_capacity(limits, unit)
+    log = lambda m: console.print(escape_line(m))  # noqa: E731
+    with ExitStack() as stack:
+        if target == "confluent":
+            actuator: Any = _confluent(stack, api_url, metrics_url, environment, cluster_id, credentials_file,
+                                       metrics_window, every)
+        elif target == "selfmanaged":
+            actuator = _selfmanaged(stack, bootstrap, command_config, cluster, throttle, log)
+        else:
+            actuator = _strimzi(stack, bootstrap, command_config, cluster, namespace, strimzi_cluster, node_pool)
+        store = open_store()
+        stack.callback(store.close)
+        # Broker changes take minutes (start, join, move data): keep the lease well past one round.
+        ttl = max(10.0, 4 * every) if target == "confluent" else max(60.0, 4 * every)
+        ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log)
+        _loop(ctl, actuator, store, apply, every, until, metrics_port, notify_url)
+
+
+def _confluent(stack: Any, api_url: str, metrics_url: str, environment: str, cluster_id: str,
+               credentials_file: Path | None, metrics_window: str, every: float) -> Any:
+    from brokerscale.cloud.cmk import ClusterManagementClient
+    from brokerscale.cloud.credentials import load_credentials
+    from brokerscale.cloud.http import CloudHTTP
+    from brokerscale.cloud.metrics import MetricsClient
+    from brokerscale.scale.actuators.confluent import ConfluentActuator
+
     if not cluster_id or not environment:
         raise BadInput("--cluster-id and --environment (or CONFLUENT_CLUSTER_ID / CONFLUENT_ENVIRONMENT) are needed")
     for flag, url in (("--api-url", api_url), ("--metrics-url", metrics_url)):
         if not url.startswith(("http://", "https://")):
             raise BadInput(f"{flag}: {url!r} is not an http(s) URL")
-    pol = load_policy(policy, policy_name, "cku")
-    every = parse_duration(interval, what="--interval")
-    until = None if duration is None else time.monotonic() + parse_duration(duration, what="--duration")
+    window = parse_duration(metrics_window, what="--metrics-window")
     creds = load_credentials(credentials_file)
-    store = open_store()
-    with CloudHTTP(api_url, creds) as cmk_http, CloudHTTP(metrics_url, creds) as metrics_http:
-        actuator = ConfluentActuator(ClusterManagementClient(cmk_http), MetricsClient(metrics_http), cluster_id,
-                                     environment, window_s=parse_duration(metrics_window, what="--metrics-window"),
-                                     poll_s=min(2.0, every))
-        ctl = Controller(actuator, pol, resolve_capacity(limits, "cku"), store, apply=apply,
-                         lease_ttl_s=max(10.0, 4 * every), log=lambda m: console.print(escape_line(m)))
-        from brokerscale.scale.signals import ControllerMetrics, notify
+    cmk_http = stack.enter_context(CloudHTTP(api_url, creds))
+    metrics_http = stack.enter_context(CloudHTTP(metrics_url, creds))
+    return ConfluentActuator(ClusterManagementClient(cmk_http), MetricsClient(metrics_http), cluster_id,
+                             environment, window_s=window, poll_s=min(2.0, every))
 
-        metrics = ControllerMetrics(actuator.target)
-        if metrics_port is not None:
-            metrics.serve(metrics_port)
 
-        def on_event(d: Any, result: str, event: dict[str, Any]) -> None:
-            metrics.acted(d, result, time.time())
-            if notify_url:
-                problem = notify(notify_url, event)
-                if problem:
-                    err.print(problem)
+def _observer(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None) -> Any:
+    from brokerscale.cli_common import profile
+    from brokerscale.observe.collect import Observer, dev_metrics_urls
+    from brokerscale.observe.rules import load_rules
 
-        ctl.on_decision, ctl.on_event = metrics.decided, on_event
-        mode = "applying" if apply else "dry run (add --apply to act)"
-        console.print(f"scale run: {actuator.target}, policy {pol.name}, every {every:g}s, {mode}")
-        reconciled = False
+    prof = profile(bootstrap, command_config, cluster)
+    obs = Observer(prof, load_rules(), metrics_urls=dev_metrics_urls(prof.bootstrap), date_lag=False)
+    stack.callback(obs.close)
+    return obs
+
+
+def _selfmanaged(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None,
+                 throttle: str | None, log: Any) -> Any:
+    from brokerscale.balance.execution import DEFAULT_THROTTLE
+    from brokerscale.observe.collect import dev_cluster_for
+    from brokerscale.paths import data_dir
+    from brokerscale.scale.actuators.selfmanaged import SelfManagedActuator
+    from brokerscale.units import parse_byte_rate
+
+    rate = DEFAULT_THROTTLE if throttle is None else parse_byte_rate(throttle, what="--throttle")
+    obs = _observer(stack, bootstrap, command_config, cluster)
+    dev = dev_cluster_for(obs.profile.bootstrap)
+    act = SelfManagedActuator(obs.profile, obs, data_dir() / "scale", dev_name=dev.name if dev else None,
+                              throttle_bytes_s=rate, log=log)
+    if dev is None:
+        log(f"{act.target}: not a local dev cluster, so brokerscale cannot start brokers for it: scale-ups use "
+            "empty brokers the operator has registered")
+    return act
+
+
+def _strimzi(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None,
+             namespace: str, strimzi_cluster: str | None, node_pool: str) -> Any:
+    from kubernetes import client, config
+
+    from brokerscale.scale.actuators.strimzi import StrimziActuator
+
+    if not strimzi_cluster:
+        raise BadInput("--strimzi-cluster: the Kafka resource's name is needed with --target strimzi")
+    try:
+        config.load_kube_config()
+    except Exception as exc:  # the client raises ConfigException, or OSError for an unreadable file
         try:
-            while until is None or time.monotonic() < until:
-                started = time.monotonic()
-                rnd = ctl.round() if reconciled or not apply else None
-                if rnd is None:
-                    if store.acquire_lease(ctl.lease_name, ctl.holder, ctl.lease_ttl_s):
-                        for note in ctl.reconcile():
-                            console.print(f"reconcile: {escape_line(note)}")
-                        reconciled = True
-                        continue
-                    holder = (store.lease(ctl.lease_name) or {}).get("holder", "?")
-                    console.print(f"waiting: another controller ({holder}) holds the lease for {actuator.target}")
-                elif rnd.waiting_for_lease is not None:
-                    console.print(f"waiting: another controller ({rnd.waiting_for_lease}) holds the lease "
-                                  f"for {actuator.target}")
-                elif rnd.decision is not None:
-                    d = rnd.decision
-                    what = "hold" if d.action is None else f"{d.action} {d.units} -> {d.target}"
-                    console.print(f"{time.strftime('%H:%M:%S')} {pol.unit} {rnd.units}: {what}: "
-                                  f"{escape_line(d.reason)}" + ("" if apply or d.action is None else " (dry run)"))
-                left = every - (time.monotonic() - started)
-                if left > 0 and (until is None or time.monotonic() + left < until):
-                    time.sleep(left)
-                elif until is not None and time.monotonic() + max(0.0, left) >= until:
-                    break
-        except KeyboardInterrupt:
-            err.print("stopped")
-        finally:
-            ctl.release()
+            config.load_incluster_config()
+        except Exception:
+            raise BadInput(f"kubeconfig: cannot load it from KUBECONFIG or ~/.kube/config, and this is not a pod "
+                           f"with a service account ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+                           ) from None
+    api = client.CustomObjectsApi()
+    obs = _observer(stack, bootstrap, command_config, cluster)
+    first = [True]
+
+    def observe() -> Any:
+        if first[0]:
+            first[0] = False
+            return obs.observe(5.0, rounds=2).snapshot
+        return obs.sample().snapshot
+
+    return StrimziActuator(api, namespace, strimzi_cluster, node_pool, observe)
+
+
+def _loop(ctl: Any, actuator: Any, store: Any, apply: bool, every: float, until: float | None,
+          metrics_port: int | None, notify_url: str | None) -> None:
+    from brokerscale.console import err
+    from brokerscale.scale.signals import ControllerMetrics, notify
+
+    pol = ctl.policy
+    metrics = ControllerMetrics(actuator.target)
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
+
+    def on_event(d: Any, result: str, event: dict[str, Any]) -> None:
+        metrics.acted(d, result, time.time())
+        if notify_url:
+            problem = notify(notify_url, event)
+            if problem:
+                err.print(problem)
+
+    ctl.on_decision, ctl.on_event = metrics.decided, on_event
+    mode = "applying" if apply else "dry run (add --apply to act)"
+    console.print(f"scale run: {actuator.target}, policy {pol.name}, every {every:g}s, {mode}")
+    reconciled = False
+    try:
+        while until is None or time.monotonic() < until:
+            started = time.monotonic()
+            rnd = ctl.round() if reconciled or not apply else None
+            if rnd is None:
+                if store.acquire_lease(ctl.lease_name, ctl.holder, ctl.lease_ttl_s):
+                    for note in ctl.reconcile():
+                        console.print(f"reconcile: {escape_line(note)}")
+                    reconciled = True
+                    continue
+                holder = (store.lease(ctl.lease_name) or {}).get("holder", "?")
+                console.print(f"waiting: another controller ({holder}) holds the lease for {actuator.target}")
+            elif rnd.waiting_for_lease is not None:
+                console.print(f"waiting: another controller ({rnd.waiting_for_lease}) holds the lease "
+                              f"for {actuator.target}")
+            elif rnd.decision is not None:
+                d = rnd.decision
+                what = "hold" if d.action is None else f"{d.action} {d.units} -> {d.target}"
+                console.print(f"{time.strftime('%H:%M:%S')} {pol.unit} {rnd.units}: {what}: "
+                              f"{escape_line(d.reason)}" + ("" if apply or d.action is None else " (dry run)"))
+            left = every - (time.monotonic() - started)
+            if left > 0 and (until is None or time.monotonic() + left < until):
+                time.sleep(left)
+            elif until is not None and time.monotonic() + max(0.0, left) >= until:
+                break
+    except KeyboardInterrupt:
+        err.print("stopped")
+    finally:
+        ctl.release()
 
 
 def escape_line(text: str) -> str:

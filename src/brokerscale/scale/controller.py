@@ -133,7 +133,27 @@ class Controller:
                                          result="error", error="not applied: the controller stopped before the "
                                          f"request reached the platform (units are {effective})")
                 notes.append(f"reconciled {r['action']} to {want}: never requested; recorded as not applied")
+        if self.apply and getattr(self.actuator, "finishes_interrupted", False):
+            notes += self._finish_interrupted()
         return notes
+
+    def _finish_interrupted(self) -> list[str]:
+        """A change the platform still has in flight whose recorded attempt failed (its intent has an error
+        result): finish it under a new intent, so the cluster is not left half-changed and the log says so."""
+        effective, requested = self.actuator.units()
+        if requested is None or requested == effective:
+            return []
+        direction = "up" if requested > effective else "down"
+        intent = {"from": effective, "to": requested, "direction": direction, "trigger": "resume",
+                  "reason": f"finishing an interrupted change from {effective} to {requested} {self.policy.unit}s",
+                  "policy": self.policy.name, "unit": self.policy.unit}
+        started = self.clock()
+        with self.store.audited(actor=ACTOR, action=self.action_name(direction), target=self.actuator.target,
+                                intent=intent, before={"units": effective}) as change:
+            waited = self.actuator.wait(requested, self.wait_timeout_s)
+            change.after = {"units": requested, "in_effect_after_s": round(self.clock() - started, 1),
+                            "waited_s": round(waited, 1)}
+        return [f"finished an interrupted {direction} to {requested} (its earlier attempt had failed)"]
 
     # -- one round -------------------------------------------------------------------------------
     def round(self) -> Round:
@@ -150,7 +170,7 @@ class Controller:
         self._trim(now)
         up, down = self.last_changes()
         facts = Facts(units=effective, pending_units=requested if requested != effective else None,
-                      last_up_at=up, last_down_at=down,
+                      last_up_at=up, last_down_at=down, reassignment_running=self._reassigning(),
                       under_replicated=int(snap.under_replicated_partitions or 0))
         d = decide(facts, self.history, self.policy, now)
         if self.on_decision is not None:
@@ -161,6 +181,11 @@ class Controller:
         rnd.acted = self._act(d, snap)
         rnd.result = "ok" if rnd.acted else "pre-checks failed"
         return rnd
+
+    def _reassigning(self) -> bool:
+        """A partition reassignment running now (platforms that expose one: self-managed Kafka)."""
+        probe = getattr(self.actuator, "reassignment_running", None)
+        return bool(probe()) if probe is not None else False
 
     # -- the scaling guide's checklist, as code ----------------------------------------------------
     def pre_checks(self, d: Decision, snap: Snapshot) -> list[dict[str, Any]]:
@@ -179,8 +204,8 @@ class Controller:
              "detail": f"projected {d.projected_utilization:.0f}% when new capacity lands"},
             {"item": "cluster healthy", "outcome": "pass" if offline == 0 and urp == 0 else "fail",
              "detail": f"{offline} offline, {urp} under-replicated partitions"},
-            {"item": "no running reassignment", "outcome": "pass",
-             "detail": "checked by the platform" if self.policy.unit == "cku" else "none running"},
+            self._reassignment_check(),
+            self._capacity_check(d),
             {"item": "maintenance window", "outcome": "pass" if d.action == "up" or r.in_window else "fail",
              "detail": "scale-ups any time" if d.action == "up" else
              ("inside a window" if self.policy.maintenance_windows else "no window configured")},
@@ -190,6 +215,21 @@ class Controller:
              "detail": "the autoscaler changes capacity only"},
         ]
         return out
+
+    def _reassignment_check(self) -> dict[str, Any]:
+        if not hasattr(self.actuator, "reassignment_running"):
+            return {"item": "no running reassignment", "outcome": "pass", "detail": "checked by the platform"}
+        running = self._reassigning()
+        return {"item": "no running reassignment", "outcome": "fail" if running else "pass",
+                "detail": "a partition reassignment is running" if running else "none running"}
+
+    def _capacity_check(self, d: Decision) -> dict[str, Any]:
+        """Whether the platform can provide the new size (a fleet brokerscale cannot start machines for
+        needs its operator to register brokers first)."""
+        probe = getattr(self.actuator, "shortfall", None)
+        why = probe(d.target) if probe is not None and d.action == "up" else None
+        return {"item": "capacity available", "outcome": "fail" if why else "pass",
+                "detail": why or ("the platform provides it" if d.action == "up" else "removing capacity")}
 
     def post_checks(self, d: Decision, before: Snapshot) -> list[dict[str, Any]]:
         """After the change is in effect: capacity in place, utilization under the threshold, lag."""
