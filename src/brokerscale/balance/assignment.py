@@ -68,6 +68,10 @@ class Assignment:
         self.size_sorted: dict[int, list[int]] = {b: [] for b in self.ids}
         self.guards: list[Goal] = []
         self.moves = 0
+        # most replicas of each topic a broker may hold (`Targets.topic_hi`), and the per-broker exceptions
+        self.topic_hi: list[int] = [targets.topic_hi.get(name, 1) for name in names]
+        self.topic_hi_forced: dict[int, int] = {b * self.n_topics + index[name]: hi
+                                                for (name, b), hi in targets.topic_hi_broker.items()}
         total = sum(len(r) for r in self.rep)
         self.max_moves = max_moves if max_moves is not None else 6 * total + 1000
         self._index(model)
@@ -113,6 +117,15 @@ class Assignment:
 
     def topic_count(self, b: int, pid: int) -> int:
         return self.tcount.get(b * self.n_topics + self.topic[pid], 0)
+
+    def topic_limit(self, key: int) -> int:
+        """Most replicas of one topic a broker may hold; `key` is broker * n_topics + topic index."""
+        forced = self.topic_hi_forced
+        if forced:
+            hi = forced.get(key)
+            if hi is not None:
+                return hi
+        return self.topic_hi[key % self.n_topics]
 
     def name(self, pid: int) -> str:
         return f"{self.m.topics[pid]}-{self.m.partitions[pid]}"

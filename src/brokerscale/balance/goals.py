@@ -346,6 +346,90 @@ def _dests(state: Assignment, b: int) -> list[int]:
     return [x for x in state.active if t.group[x] == g]
 
 
+def _surplus(state: Assignment, s: int, n: int) -> list[int]:
+    """The `n` replicas of `s` cheapest to move: the smallest of each topic `s` holds too many of, then the
+    smallest others (the set `lower_bound` counts)."""
+    held = state.by_size[s]
+    nt = state.n_topics
+    base = s * nt
+    topic = state.topic
+    tc = state.tcount
+    limit = state.topic_limit
+    excess: dict[int, int] = {}
+    forced: list[int] = []
+    for pid in held:
+        tp = topic[pid]
+        e = excess.get(tp)
+        if e is None:
+            e = tc[base + tp] - limit(base + tp)
+        if e > 0:
+            forced.append(pid)
+            if len(forced) >= n:
+                return forced
+        excess[tp] = e - 1
+    if not forced:
+        return held[:n]
+    chosen = set(forced)
+    rest = [pid for pid in held[:n + len(forced)] if pid not in chosen][:n - len(forced)]
+    return forced + rest
+
+
+def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int], racks: int,
+          seen: set[int]) -> list[Move]:
+    """Deal offered replicas round-robin over the brokers with room, skipping a broker that already holds
+    the partition, one that would exceed the topic's limit and (with `racks`) one in a rack the partition
+    already uses; when no broker within a short look-ahead has room for the topic, the first one that
+    passes the other checks takes it."""
+    dests = list(room)
+    nt = state.n_topics
+    topic = state.topic
+    tc = state.tcount
+    limit = state.topic_limit
+    rack = state.rack
+    rep = state.rep
+    extra: dict[int, int] = {}
+    moves: list[Move] = []
+    turn = 0
+    for pid, s in offers:
+        n = len(dests)
+        if not n:
+            break
+        if pid in seen:
+            continue
+        reps = rep[pid]
+        tp = topic[pid]
+        used = {rack[x] for x in reps if x != s} if racks and len(reps) <= racks else None
+        pick = -1
+        fallback = -1
+        for j in range(min(n, 32)):
+            k = (turn + j) % n
+            d = dests[k]
+            if d in reps or (used is not None and rack[d] in used):
+                continue
+            key = d * nt + tp
+            if tc.get(key, 0) + extra.get(key, 0) < limit(key):
+                pick = k
+                break
+            if fallback < 0:
+                fallback = k
+        if pick < 0:
+            pick = fallback
+        if pick < 0:
+            continue
+        d = dests[pick]
+        key = d * nt + tp
+        extra[key] = extra.get(key, 0) + 1
+        seen.add(pid)
+        moves.append(Move(pid, s, d))
+        room[d] -= 1
+        if room[d]:
+            turn = pick + 1
+        else:
+            del dests[pick]
+            turn = pick
+    return moves
+
+
 class ReplicaCountGoal(SoftGoal):
     """Replica count per broker within its band; the smallest replicas move, so it costs almost nothing."""
 
@@ -373,36 +457,34 @@ class ReplicaCountGoal(SoftGoal):
         return changed
 
     def _bulk(self, state: Assignment) -> int:
-        """One batch: every broker above its band offers its smallest surplus replicas, dealt round-robin
-        to the brokers below their band's top, furthest below first. What the guards refuse is left to
-        the move-by-move pass that follows."""
+        """One batch: every broker above its band offers its surplus replicas, dealt round-robin to the
+        brokers below their band's top, furthest below first. What the guards refuse is left to the
+        move-by-move pass that follows.
+
+        The surplus is the cheapest set the lower bound counts: the smallest replicas of each topic the
+        broker holds too many of, then its smallest others. A replica goes to the next broker in turn
+        that has room for its topic and no copy in its rack, so topic spread and rack-awareness are
+        mostly met here at no extra cost instead of by swaps later.
+        """
         t = state.t
         cnt = state.count
         groups: dict[str, list[int]] = {}
         for b in state.active:
             groups.setdefault(t.group[b] if t.strict_racks else "", []).append(b)
+        has_racks, n_racks = rack_aware(state.m, state.active)
+        racks = n_racks if has_racks and n_racks > 1 else 0
         moves: list[Move] = []
-        seen: set[int] = set()
+        seen: set[int] = set()  # one move per partition per batch: the guards judge each against the state before
         for members in groups.values():
             offers: list[tuple[int, int]] = []
             shift = state.moves % max(len(members), 1)  # deal from another broker each batch
             for s in sorted(members, key=lambda b: (-(cnt[b] - t.count_hi[b]), b)):
                 if cnt[s] > t.count_hi[s]:
-                    offers += [(pid, s) for pid in state.by_size[s][:cnt[s] - t.count_hi[s]]]
+                    offers += [(pid, s) for pid in _surplus(state, s, cnt[s] - t.count_hi[s])]
             order = sorted(members, key=lambda b: (cnt[b] - t.count_lo[b], b))
             order = order[shift:] + order[:shift]
             room = {d: t.count_hi[d] - cnt[d] for d in order if cnt[d] < t.count_hi[d]}
-            slots: list[int] = []
-            while room and len(slots) < len(offers):
-                for d in list(room):
-                    slots.append(d)
-                    room[d] -= 1
-                    if not room[d]:
-                        del room[d]
-            for (pid, s), d in zip(offers, slots, strict=False):
-                if pid not in seen and d not in state.rep[pid]:
-                    seen.add(pid)
-                    moves.append(Move(pid, s, d))
+            moves += _deal(state, offers, room, racks, seen)
         return state.apply_batch(moves) if moves else 0
 
     def _shed(self, state: Assignment, s: int) -> bool:
@@ -645,25 +727,9 @@ class TopicSpreadGoal(SoftGoal):
 
     name = "topic_spread"
 
-    def __init__(self) -> None:
-        self._hi: list[int] = []
-        self._forced: dict[int, int] = {}
-        self._for: Assignment | None = None
-
-    def _limits(self, state: Assignment) -> list[int]:
-        """Most replicas of each topic (by index) a broker may hold: `Targets.topic_hi`."""
-        if self._for is not state:
-            self._for = state
-            self._hi = [state.t.topic_hi.get(name, 1) for name in state.topic_names]
-            index = {name: i for i, name in enumerate(state.topic_names)}
-            self._forced = {b * state.n_topics + index[name]: hi
-                            for (name, b), hi in state.t.topic_hi_broker.items()}
-        return self._hi
-
     def limit(self, state: Assignment, key: int) -> int:
-        """The limit for key broker * n_topics + topic."""
-        hi = self._limits(state)
-        return self._forced.get(key, hi[key % state.n_topics])
+        """Most replicas of a topic a broker may hold (`Targets.topic_hi`); key is broker * n_topics + topic."""
+        return state.topic_limit(key)
 
     def accepts(self, action: Action, state: Assignment) -> bool:
         delta: dict[int, int] = {}
