@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from rich.console import Console
@@ -11,7 +12,7 @@ from brokerscale.balance.assignment import Assignment, DidNotConverge, Move
 from brokerscale.balance.goals import Goal, SoftGoal, Thresholds, broker_loads, default_goals, hard_violations
 from brokerscale.balance.model import Broker, ClusterModel
 from brokerscale.balance.optimizer import optimize
-from brokerscale.balance.proposal import render, to_json
+from brokerscale.balance.proposal import file_text, render, to_json
 from brokerscale.balance.synthetic import add_empty_brokers, skewed_cluster
 from brokerscale.errors import BadInput
 
@@ -369,3 +370,22 @@ def test_topic_spread_is_met_at_little_extra_cost_on_a_skewed_cluster() -> None:
     assert all(p.soft_goals.values()), p.soft_goals
     assert hard_violations(m, p.new_replicas, p.targets) == []
     assert p.lower_bound_bytes <= p.bytes_moved <= 1.05 * p.lower_bound_bytes
+
+
+@pytest.mark.parametrize("case", ["skewed", "balanced", "odd topic names"])
+def test_the_proposal_file_is_the_json_document_one_partition_per_line(case: str) -> None:
+    """`file_text` (what `propose -o` writes) parses to exactly `to_json`, whatever the topic names hold."""
+    if case == "skewed":
+        m = skewed_cluster(brokers=6, racks=3, partitions=300, rf=3, seed=5, topics=4)
+    else:
+        m = ClusterModel({b: Broker(b) for b in (1, 2, 3)})
+        names = ["a", "b", "c"] if case == "balanced" else ['q"uote', "back\\slash", "üñí\ncode"]
+        for i in range(12):
+            m.add(names[i // 4], i, [1 + i % 3] if case == "balanced" else [1], 100 + i)
+    p = optimize(m, "full", [], Thresholds())
+    text = file_text(p)
+    assert json.loads(text) == to_json(p)
+    assert bool(p.changed()) == (case != "balanced")
+    lines = text.splitlines()
+    assert sum(1 for line in lines if line.startswith('  {"topic": ')) == len(p.changed())
+    assert sum(1 for line in lines if line.startswith('   {"topic": ')) == len(p.changed())  # the rollback

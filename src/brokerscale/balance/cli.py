@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from brokerscale.balance.kafka_ops import KafkaOps
 from brokerscale.balance.model import ClusterModel, load_cluster_file
 from brokerscale.balance.named_brokers import check_named_brokers
 from brokerscale.balance.optimizer import optimize
-from brokerscale.balance.proposal import reassignment, render, to_json
+from brokerscale.balance.proposal import file_text, reassignment, render
 from brokerscale.balance.reassignment_file import read_plan
 from brokerscale.balance.state import ExecState, Move, default_state_path, executor_running, load_state
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
@@ -139,13 +140,14 @@ def propose(
     ids = parse_ids(brokers)
     check_named_brokers(model, mode, ids)
     proposal = optimize(model, mode, ids, th)
-    doc = to_json(proposal)
+    text = file_text(proposal) if output is not None or fmt == OutputFormat.json else ""
     if output is not None:
-        _write(output, doc)
+        _write_text(output, text)
     if reassignment_file is not None:
         _write(reassignment_file, reassignment(proposal))
     if fmt == OutputFormat.json:
-        print_json(doc)
+        sys.stdout.write(text)
+        sys.stdout.flush()
     else:
         render(proposal, console)
         if output is not None:
@@ -153,8 +155,12 @@ def propose(
 
 
 def _write(path: Path, doc: object) -> None:
+    _write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
     try:
-        path.write_text(json.dumps(doc, indent=1) + "\n")
+        path.write_text(text)
     except OSError as exc:
         raise BadInput(f"{path}: cannot write the file ({exc.strerror})") from None
 

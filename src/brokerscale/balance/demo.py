@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -10,7 +9,7 @@ from brokerscale.balance.execution import moves_for, run_moves
 from brokerscale.balance.kafka_ops import KafkaOps
 from brokerscale.balance.live import model_from_admin
 from brokerscale.balance.optimizer import optimize
-from brokerscale.balance.proposal import render, summary, to_json
+from brokerscale.balance.proposal import file_text, render, summary
 from brokerscale.balance.reassignment_file import read_plan
 from brokerscale.balance.state import ExecState, plan_id
 from brokerscale.connect import ConnectionProfile
@@ -36,7 +35,7 @@ def demo_step(ctx: Any) -> None:
                       f"part of rack {rack}'s copies; the other racks need no move[/]")
         # the same path as `propose -o` then `execute --proposal`: the file is the plan, sizes included
         plan = ctx.workdir / "rebalance-plan.json"
-        plan.write_text(json.dumps(to_json(proposal), indent=1))
+        plan.write_text(file_text(proposal))
         moves = moves_for(ops, read_plan(plan))
         if not moves:
             con.print("nothing to move")

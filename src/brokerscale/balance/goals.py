@@ -16,6 +16,7 @@ balance judges its tens of thousands of small moves in batches instead of one at
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ from brokerscale.balance.targets import (
     broker_loads,
     compute_targets,
     count_keys,
+    doubled,
     flat_replicas,
     lower_bound,
     rack_aware,
@@ -195,8 +197,18 @@ class RackAwareGoal(SoftGoal):
             return [True] * len(moves)
         rack = state.rack
         rep = state.rep
-        return [len(rep[pid]) > n or all(x == src or rack[x] != rack[dst] for x in rep[pid])
-                for pid, src, dst in moves]
+        out = []
+        for pid, src, dst in moves:
+            reps = rep[pid]
+            ok = True
+            if len(reps) <= n:
+                r = rack[dst]
+                for x in reps:
+                    if x != src and rack[x] == r:
+                        ok = False
+                        break
+            out.append(ok)
+        return out
 
     def _violating(self, state: Assignment) -> list[int]:
         n = self._racks(state)
@@ -355,20 +367,19 @@ def _surplus(state: Assignment, s: int, n: int) -> list[int]:
     topic = state.topic
     tc = state.tcount
     limit = state.topic_limit
-    excess: dict[int, int] = {}
+    # the topics `s` holds: from the per-(broker, topic) counts when that is the shorter walk
+    held_topics: Iterable[int] = (range(nt) if nt < len(held) else {topic[pid] for pid in held})
+    excess = {tp: e for tp in held_topics if (e := tc.get(base + tp, 0) - limit(base + tp)) > 0}
+    if not excess:
+        return held[:n]
     forced: list[int] = []
-    for pid in held:
+    for pid in [pid for pid in held if topic[pid] in excess]:  # smallest first
         tp = topic[pid]
-        e = excess.get(tp)
-        if e is None:
-            e = tc[base + tp] - limit(base + tp)
-        if e > 0:
+        if excess[tp] > 0:
+            excess[tp] -= 1
             forced.append(pid)
             if len(forced) >= n:
                 return forced
-        excess[tp] = e - 1
-    if not forced:
-        return held[:n]
     chosen = set(forced)
     rest = [pid for pid in held[:n + len(forced)] if pid not in chosen][:n - len(forced)]
     return forced + rest
@@ -385,6 +396,8 @@ def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int]
     topic = state.topic
     tc = state.tcount
     limit = state.topic_limit
+    uniform = not state.topic_hi_forced  # then a topic's limit is the same on every broker
+    topic_hi = state.topic_hi
     rack = state.rack
     rep = state.rep
     extra: dict[int, int] = {}
@@ -398,16 +411,17 @@ def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int]
             continue
         reps = rep[pid]
         tp = topic[pid]
-        used = {rack[x] for x in reps if x != s} if racks and len(reps) <= racks else None
+        used = [rack[x] for x in reps if x != s] if racks and len(reps) <= racks else ()
+        hi = topic_hi[tp]
         pick = -1
         fallback = -1
         for j in range(min(n, 32)):
             k = (turn + j) % n
             d = dests[k]
-            if d in reps or (used is not None and rack[d] in used):
+            if d in reps or (used and rack[d] in used):
                 continue
             key = d * nt + tp
-            if tc.get(key, 0) + extra.get(key, 0) < limit(key):
+            if tc.get(key, 0) + extra.get(key, 0) < (hi if uniform else limit(key)):
                 pick = k
                 break
             if fallback < 0:
@@ -534,6 +548,11 @@ class ReplicaCountGoal(SoftGoal):
         return all(t.count_lo[b] <= state.count[b] <= t.count_hi[b] for b in state.active)
 
 
+def _fills(v: dict[int, float], mid: dict[int, float], brokers: list[int], sign: float) -> list[tuple[float, int]]:
+    """(sign x fill, broker) per broker, fill being value / middle of the band (an empty band: 0 or inf)."""
+    return [(sign * (v[x] / mid[x] if mid[x] > 0 else (math.inf if v[x] else 0.0)), x) for x in brokers]
+
+
 class _BandGoal(SoftGoal):
     """Shared machinery of the byte-valued bands (disk, network-in): push the over-full, pull the under-full.
 
@@ -579,20 +598,21 @@ class _BandGoal(SoftGoal):
         """Receivers stop a quarter-band short of their edge, so small later fixes still fit."""
         return 0.25 * (hi[b] - lo[b]) / 2
 
-    def _fill(self, state: Assignment, v: dict[int, float], lo: dict[int, float], hi: dict[int, float],
-              b: int) -> float:
-        mid = (lo[b] + hi[b]) / 2
-        return v[b] / mid if mid > 0 else (math.inf if v[b] else 0.0)
+    def _mids(self, state: Assignment, lo: dict[int, float], hi: dict[int, float]) -> dict[int, float]:
+        """The middle of each broker's band: fill (value / middle) orders senders and receivers."""
+        return {b: (lo[b] + hi[b]) / 2 for b in state.ids}
 
     def _push(self, state: Assignment) -> bool:
         lo, hi = self.band(state)
         v = self.value(state)
         changed = False
+        mid = self._mids(state, lo, hi)
         for s in sorted(state.active, key=lambda b: (-(v[b] - hi[b]), b)):
+            dests = _dests(state, s)
             while v[s] > hi[s]:
                 want = v[s] - hi[s]
                 moved = 0.0
-                for t in sorted(_dests(state, s), key=lambda x: (self._fill(state, v, lo, hi, x), x))[:6]:
+                for _f, t in heapq.nsmallest(6, _fills(v, mid, dests, 1.0)):
                     room = hi[t] - self._margin(lo, hi, t) - v[t]
                     if t == s or room <= 0:
                         continue
@@ -608,12 +628,14 @@ class _BandGoal(SoftGoal):
         lo, hi = self.band(state)
         v = self.value(state)
         changed = False
+        mid = self._mids(state, lo, hi)
         for d in sorted(state.active, key=lambda b: (-(lo[b] - v[b]), b)):
+            srcs = _dests(state, d)
             while v[d] < lo[d]:
                 want = lo[d] - v[d]
                 room = hi[d] - v[d]
                 moved = 0.0
-                for s in sorted(_dests(state, d), key=lambda x: (-self._fill(state, v, lo, hi, x), x))[:6]:
+                for _f, s in heapq.nsmallest(6, _fills(v, mid, srcs, -1.0)):
                     surplus = v[s] - lo[s] - self._margin(lo, hi, s)
                     if s == d or surplus <= 0:
                         continue
@@ -755,11 +777,15 @@ class TopicSpreadGoal(SoftGoal):
         mine: dict[int, list[int]] = {}
         last = -1
         fewest: dict[tuple[int, str], list[int]] = {}
+        topic = state.topic
+        wanted: dict[int, set[int]] = {}
+        for b, tp in over:
+            wanted.setdefault(b, set()).add(tp)
         for b, tp in over:
             if b != last:  # one pass over the broker's replicas, smallest first: cheapest to move
                 mine = {}
-                for p in state.by_size[b]:
-                    mine.setdefault(state.topic[p], []).append(p)
+                for p in [p for p in state.by_size[b] if topic[p] in wanted[b]]:
+                    mine.setdefault(topic[p], []).append(p)
                 last = b
             group = (tp, state.t.group[b])
             if group not in fewest:  # the brokers holding the fewest of the topic, once per topic (and rack)
@@ -874,8 +900,8 @@ def hard_violations(model: ClusterModel, replicas: list[list[int]], targets: Tar
     state = Assignment(model, targets)
     state.rep = [list(r) for r in replicas]
     state._index(model)
-    problems = [f"{model.topics[i]}-{model.partitions[i]}: two replicas on one broker {reps}"
-                for i, reps in enumerate(replicas) if len(set(reps)) != len(reps)]
+    problems = [f"{model.topics[i]}-{model.partitions[i]}: two replicas on one broker {replicas[i]}"
+                for i in doubled(replicas)]
     for g in (RackAwareGoal(), CapacityGoal(), DrainGoal()):
         problems += g.violations(state)
     return problems

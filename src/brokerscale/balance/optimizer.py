@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from brokerscale.balance.assignment import Assignment, DidNotConverge
+from brokerscale.balance.gcpause import paused_gc
 from brokerscale.balance.goals import Goal, default_goals
 from brokerscale.balance.model import ClusterModel
-from brokerscale.balance.targets import Targets, Thresholds, compute_targets, lower_bound, validate_mode
+from brokerscale.balance.targets import Targets, Thresholds, compute_targets, doubled, lower_bound, validate_mode
 from brokerscale.errors import BadInput
 
 __all__ = ["DidNotConverge", "Proposal", "optimize"]
@@ -85,8 +86,7 @@ def run_goals(state: Assignment, goals: Sequence[Goal]) -> None:
 
 
 def _hard_problems(state: Assignment, goals: Sequence[Goal]) -> list[str]:
-    problems = [f"{state.name(i)}: two replicas on one broker {reps}"
-                for i, reps in enumerate(state.rep) if len(set(reps)) != len(reps)]
+    problems = [f"{state.name(i)}: two replicas on one broker {state.rep[i]}" for i in doubled(state.rep)]
     for g in goals:
         if g.hard:
             lines = getattr(g, "violations", None)
@@ -101,6 +101,12 @@ def optimize(model: ClusterModel, mode: str = "full", brokers: list[int] | None 
     `goals` in priority order (default: `default_goals(thresholds)`). Raises BadInput when the hard
     goals cannot be met, DidNotConverge when the goals keep undoing each other (a defect, not input).
     """
+    with paused_gc():
+        return _optimize(model, mode, brokers, thresholds, goals)
+
+
+def _optimize(model: ClusterModel, mode: str, brokers: list[int] | None, thresholds: Thresholds | None,
+              goals: Sequence[Goal] | None) -> Proposal:
     th = thresholds or Thresholds()
     ids = sorted(set(brokers or []))
     removed = validate_mode(model, mode, ids)

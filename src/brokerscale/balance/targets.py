@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -167,7 +168,7 @@ def _rack_reason(what: str, members: dict[str, list[int]], n_racks: int, rf_full
 def compute_targets(model: ClusterModel, removed: set[int], th: Thresholds) -> Targets:
     active = sorted(b for b in model.brokers if b not in removed)
     has_racks, n_racks = rack_aware(model, active)
-    rf = np.fromiter((len(r) for r in model.replicas), dtype=np.int64, count=len(model.replicas))
+    rf = np.fromiter(map(len, model.replicas), dtype=np.int64, count=len(model.replicas))
     rack_rule = has_racks and n_racks > 1 and bool(len(rf)) and bool((rf <= n_racks).any())
     strict = has_racks and n_racks > 1 and bool(len(rf)) and bool((rf == n_racks).all())
     group = {b: (model.brokers[b].rack or "") if strict else "" for b in model.brokers}
@@ -259,11 +260,23 @@ def _topic_limits(model: ClusterModel, t: Targets, rf: np.ndarray, n_racks: int,
 
 def flat_replicas(replicas: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """(broker of each replica, partition index of each replica) for an assignment, as arrays."""
-    lengths = np.fromiter((len(r) for r in replicas), dtype=np.int64, count=len(replicas))
+    lengths = np.fromiter(map(len, replicas), dtype=np.int64, count=len(replicas))
     total = int(lengths.sum())
     brokers = np.fromiter(chain.from_iterable(replicas), dtype=np.int64, count=total)
     pids = np.repeat(np.arange(len(replicas), dtype=np.int64), lengths)
     return brokers, pids
+
+
+def doubled(replicas: Sequence[Sequence[int]]) -> list[int]:
+    """Indices of the partitions that list one broker twice (an invalid assignment), in order."""
+    if not replicas:
+        return []
+    brokers, pids = flat_replicas(replicas)
+    keys = np.sort(pids * (int(brokers.max()) + 1) + brokers)
+    same = keys[1:] == keys[:-1]
+    if not same.any():
+        return []
+    return np.unique(keys[1:][same] // (int(brokers.max()) + 1)).tolist()
 
 
 def count_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +302,7 @@ def broker_loads(model: ClusterModel, replicas: Sequence[Sequence[int]]) -> dict
     count = np.bincount(brokers, minlength=span)
     disk = np.bincount(brokers, weights=sizes[pids], minlength=span)
     net = np.bincount(brokers, weights=rates[pids], minlength=span)
-    leaders = np.bincount(np.fromiter((r[0] for r in replicas), dtype=np.int64, count=len(replicas)),
+    leaders = np.bincount(np.fromiter(map(itemgetter(0), replicas), dtype=np.int64, count=len(replicas)),
                           minlength=span)
     # disk sums exactly in integers (float64 would round totals above 2**53 bytes)
     disk_exact: dict[int, int] = {}
