@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from brokerscale.balance.model import ClusterModel
-from brokerscale.balance.targets import Targets, count_keys, flat_replicas
+from brokerscale.balance.targets import Targets, by_group_then_size, count_keys, flat_replicas
 from brokerscale.errors import BrokerscaleError
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class Assignment:
         keys, counts = count_keys(brokers * self.n_topics + topics[pids])
         self.tcount = dict(zip(keys.tolist(), counts.tolist(), strict=True))
         rsize = sizes[pids]
-        order = np.lexsort((pids, rsize, brokers))
+        order = by_group_then_size(brokers, rsize)
         ob = brokers[order]
         op = pids[order].tolist()
         os_ = rsize[order].tolist()

@@ -16,9 +16,8 @@ balance judges its tens of thousands of small moves in batches instead of one at
 
 from __future__ import annotations
 
-import heapq
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -155,12 +154,15 @@ class RackAwareGoal(SoftGoal):
     def __init__(self) -> None:
         self._for: Assignment | None = None
         self._n_racks = -1
+        self._checked_at = -1
+        self._last: list[int] = []
 
     def _racks(self, state: Assignment) -> int:
         if self._for is not state:
             has, n = rack_aware(state.m, state.active)
             self._n_racks = n if has and n > 1 else -1
             self._for = state
+            self._checked_at = -1
         return self._n_racks
 
     def accepts(self, action: Action, state: Assignment) -> bool:
@@ -214,6 +216,13 @@ class RackAwareGoal(SoftGoal):
         n = self._racks(state)
         if n < 0:
             return []
+        if self._checked_at == state.moves:  # nothing moved since the last check (racks cannot change else)
+            return list(self._last)
+        self._last = self._check(state, n)
+        self._checked_at = state.moves
+        return list(self._last)
+
+    def _check(self, state: Assignment, n: int) -> list[int]:
         # vectorised: distinct (partition, rack) pairs per partition against its replication factor
         brokers, pids = flat_replicas(state.rep)
         names = sorted({str(r) for r in state.rack.values()})
@@ -358,9 +367,11 @@ def _dests(state: Assignment, b: int) -> list[int]:
     return [x for x in state.active if t.group[x] == g]
 
 
-def _surplus(state: Assignment, s: int, n: int) -> list[int]:
+def _surplus(state: Assignment, s: int, n: int, offered: set[int]) -> list[int]:
     """The `n` replicas of `s` cheapest to move: the smallest of each topic `s` holds too many of, then the
-    smallest others (the set `lower_bound` counts)."""
+    smallest others (the set `lower_bound` counts). Partitions in `offered` (another broker offers a
+    replica of them in this batch, where one move per partition is allowed) are passed over; the
+    chosen ones are added to it."""
     held = state.by_size[s]
     nt = state.n_topics
     base = s * nt
@@ -370,19 +381,24 @@ def _surplus(state: Assignment, s: int, n: int) -> list[int]:
     # the topics `s` holds: from the per-(broker, topic) counts when that is the shorter walk
     held_topics: Iterable[int] = (range(nt) if nt < len(held) else {topic[pid] for pid in held})
     excess = {tp: e for tp in held_topics if (e := tc.get(base + tp, 0) - limit(base + tp)) > 0}
-    if not excess:
-        return held[:n]
-    forced: list[int] = []
-    for pid in [pid for pid in held if topic[pid] in excess]:  # smallest first
-        tp = topic[pid]
-        if excess[tp] > 0:
-            excess[tp] -= 1
-            forced.append(pid)
-            if len(forced) >= n:
-                return forced
-    chosen = set(forced)
-    rest = [pid for pid in held[:n + len(forced)] if pid not in chosen][:n - len(forced)]
-    return forced + rest
+    out: list[int] = []
+    if excess:
+        for pid in [pid for pid in held if topic[pid] in excess]:  # smallest first
+            tp = topic[pid]
+            if excess[tp] > 0 and pid not in offered:
+                excess[tp] -= 1
+                out.append(pid)
+                if len(out) >= n:
+                    break
+    if len(out) < n:
+        chosen = set(out)
+        for pid in held:
+            if pid not in chosen and pid not in offered:
+                out.append(pid)
+                if len(out) >= n:
+                    break
+    offered.update(out)
+    return out
 
 
 def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int], racks: int,
@@ -489,12 +505,13 @@ class ReplicaCountGoal(SoftGoal):
         racks = n_racks if has_racks and n_racks > 1 else 0
         moves: list[Move] = []
         seen: set[int] = set()  # one move per partition per batch: the guards judge each against the state before
+        offered: set[int] = set()
         for members in groups.values():
             offers: list[tuple[int, int]] = []
             shift = state.moves % max(len(members), 1)  # deal from another broker each batch
             for s in sorted(members, key=lambda b: (-(cnt[b] - t.count_hi[b]), b)):
                 if cnt[s] > t.count_hi[s]:
-                    offers += [(pid, s) for pid in _surplus(state, s, cnt[s] - t.count_hi[s])]
+                    offers += [(pid, s) for pid in _surplus(state, s, cnt[s] - t.count_hi[s], offered)]
             order = sorted(members, key=lambda b: (cnt[b] - t.count_lo[b], b))
             order = order[shift:] + order[:shift]
             room = {d: t.count_hi[d] - cnt[d] for d in order if cnt[d] < t.count_hi[d]}
@@ -553,6 +570,27 @@ def _fills(v: dict[int, float], mid: dict[int, float], brokers: list[int], sign:
     return [(sign * (v[x] / mid[x] if mid[x] > 0 else (math.inf if v[x] else 0.0)), x) for x in brokers]
 
 
+class _Ranked:
+    """(key, broker) pairs kept sorted while keys change: a transfer changes the keys of two brokers only,
+    so re-sorting every broker after every move (the obvious way) would be wasted work."""
+
+    def __init__(self, pairs: list[tuple[float, int]]) -> None:
+        self.items = sorted(pairs)
+        self.key = {x: k for k, x in pairs}
+
+    def first(self, n: int) -> list[tuple[float, int]]:
+        return self.items[:n]
+
+    def update(self, pairs: list[tuple[float, int]]) -> None:
+        for k, x in pairs:
+            old = self.key.get(x)
+            if old is None:
+                continue
+            del self.items[bisect_left(self.items, (old, x))]
+            insort(self.items, (k, x))
+            self.key[x] = k
+
+
 class _BandGoal(SoftGoal):
     """Shared machinery of the byte-valued bands (disk, network-in): push the over-full, pull the under-full.
 
@@ -608,16 +646,19 @@ class _BandGoal(SoftGoal):
         changed = False
         mid = self._mids(state, lo, hi)
         for s in sorted(state.active, key=lambda b: (-(v[b] - hi[b]), b)):
-            dests = _dests(state, s)
+            if v[s] <= hi[s]:
+                continue
+            ranked = _Ranked(_fills(v, mid, _dests(state, s), 1.0))  # emptiest receivers first
             while v[s] > hi[s]:
                 want = v[s] - hi[s]
                 moved = 0.0
-                for _f, t in heapq.nsmallest(6, _fills(v, mid, dests, 1.0)):
+                for _f, t in ranked.first(6):
                     room = hi[t] - self._margin(lo, hi, t) - v[t]
                     if t == s or room <= 0:
                         continue
                     moved = self._transfer(state, s, t, want, room)
                     if moved > 0:
+                        ranked.update(_fills(v, mid, [s, t], 1.0))  # only these two changed
                         break
                 if moved <= 0:
                     break
@@ -630,17 +671,20 @@ class _BandGoal(SoftGoal):
         changed = False
         mid = self._mids(state, lo, hi)
         for d in sorted(state.active, key=lambda b: (-(lo[b] - v[b]), b)):
-            srcs = _dests(state, d)
+            if v[d] >= lo[d]:
+                continue
+            ranked = _Ranked(_fills(v, mid, _dests(state, d), -1.0))  # fullest senders first
             while v[d] < lo[d]:
                 want = lo[d] - v[d]
                 room = hi[d] - v[d]
                 moved = 0.0
-                for _f, s in heapq.nsmallest(6, _fills(v, mid, srcs, -1.0)):
+                for _f, s in ranked.first(6):
                     surplus = v[s] - lo[s] - self._margin(lo, hi, s)
                     if s == d or surplus <= 0:
                         continue
                     moved = self._transfer(state, s, d, min(want, surplus), min(room, surplus))
                     if moved > 0:
+                        ranked.update(_fills(v, mid, [s, d], -1.0))
                         break
                 if moved <= 0:
                     break
@@ -653,9 +697,12 @@ class _BandGoal(SoftGoal):
 
     def _transfer(self, state: Assignment, s: int, t: int, want: float, room: float) -> float:
         per = self.per_replica(state)
-        for back in [None, *self._backs(state, t, s)]:
-            q = 0.0 if back is None else per[back.pid]
-            got = self._pick(state, s, t, min(want, room) + q, room, q, back, 8 if back is None else _SCAN)
+        got = self._pick(state, s, t, min(want, room), room, 0.0, None, 8)
+        if got is not None:
+            return got
+        for back in self._backs(state, t, s):  # one way refused: swap against a small replica of t
+            q = per[back.pid]
+            got = self._pick(state, s, t, min(want, room) + q, room, q, back, _SCAN)
             if got is not None:
                 return got - q
         return 0.0

@@ -267,6 +267,21 @@ def flat_replicas(replicas: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.nda
     return brokers, pids
 
 
+def by_group_then_size(groups: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The order of entries by (group, size), ties kept in input order (a stable sort).
+
+    One radix sort on a packed key when both fit in 63 bits together (every real cluster), which is
+    several times faster than `np.lexsort` on a million replicas.
+    """
+    if not len(groups):
+        return np.zeros(0, dtype=np.int64)
+    gmin, gmax, smin, smax = int(groups.min()), int(groups.max()), int(sizes.min()), int(sizes.max())
+    bits = smax.bit_length()
+    if gmin >= 0 and smin >= 0 and gmax.bit_length() + bits <= 63:
+        return np.argsort((groups.astype(np.int64) << bits) | sizes.astype(np.int64), kind="stable")
+    return np.lexsort((sizes, groups))
+
+
 def doubled(replicas: Sequence[Sequence[int]]) -> list[int]:
     """Indices of the partitions that list one broker twice (an invalid assignment), in order."""
     if not replicas:
@@ -354,7 +369,7 @@ def lower_bound(model: ClusterModel, targets: Targets,
     removed[list(targets.removed)] = True
     forced = np.zeros(len(brokers), dtype=bool)
     if "topic_spread" in goals and targets.topic_hi:
-        order = np.lexsort((sizes, topics, brokers))
+        order = by_group_then_size(brokers * len(names) + topics, sizes)
         key = brokers[order] * len(names) + topics[order]
         keys, counts = count_keys(key)
         nt = len(names)
@@ -371,7 +386,7 @@ def lower_bound(model: ClusterModel, targets: Targets,
             if b not in targets.removed:
                 extra[b] = max(int(count[b]) - targets.count_hi[b] - int(forced_count[b]), 0)
     rest = ~forced
-    order = np.lexsort((sizes[rest], brokers[rest]))
+    order = by_group_then_size(brokers[rest], sizes[rest])
     rb, rs = brokers[rest][order], sizes[rest][order]
     top_up = _smallest_per_group(rb, rs, extra[rb])
     top_up_bytes = np.bincount(rb, weights=np.where(top_up, rs, 0).astype(np.float64), minlength=span)
