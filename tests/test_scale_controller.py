@@ -147,7 +147,9 @@ def test_events_webhook_and_metrics_of_one_scale_up(hot_emulator: Emu, tmp_path:
         port = s.getsockname()[1]
     env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
     env["BROKERSCALE_SCALE_WEBHOOK"] = f"http://127.0.0.1:{hook.server_port}/scaling"
-    run = controller(env, pol, tmp_path / "run.log", "--duration", "25s", "--metrics-port", str(port))
+    workload = Path(__file__).resolve().parent.parent / "examples" / "health-system.yaml"
+    run = controller(env, pol, tmp_path / "run.log", "--duration", "25s", "--metrics-port", str(port),
+                     "--workload", str(workload), "--emit", "terraform", "--emit-dir", str(tmp_path / "deploy"))
     try:
         wait_for(lambda: posted, 90, "the webhook")
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
@@ -173,6 +175,13 @@ def test_events_webhook_and_metrics_of_one_scale_up(hot_emulator: Emu, tmp_path:
                  "lag not growing"):
         assert f"post-check {item}" in run_log, run_log
     assert (ev["direction"], ev["from"], ev["to"], ev["result"]) == ("up", 2, 3, "ok")
+    # "update documentation": the Terraform files for the new size, their paths in the audit entry
+    [record] = scale_records(tmp_path)
+    files = record["after"]["documentation"]
+    main_tf = tmp_path / "deploy" / "terraform" / "main.tf"
+    assert str(main_tf) in files and all(Path(f).is_file() for f in files)
+    assert "cku = 3" in main_tf.read_text()
+    assert "post-check update documentation: PASS (4 files regenerated for 3 ckus" in run_log
     assert ev["trigger"] == "threshold" and "throughput at 130% > 80%" in ev["reason"]
     assert 5.0 <= ev["duration_s"] < 60  # the emulator's 6 s provisioning delay, and polling
     assert doc["statistics"]["events"] == 1

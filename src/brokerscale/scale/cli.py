@@ -176,6 +176,8 @@ Examples:
 
   brokerscale scale run --policy ops/policy.yaml --target confluent --cluster-id lkc-abc --environment env-1
 
+  brokerscale scale run --target confluent --apply --workload health.yaml --emit terraform --emit-dir deploy/
+
   brokerscale scale run --target strimzi --namespace kafka --strimzi-cluster my-cluster --node-pool brokers \\
       --bootstrap my-cluster-kafka-bootstrap:9092 --policy ops/policy.yaml --apply
 """
@@ -231,6 +233,18 @@ def run_command(
     metrics_window: Annotated[str, typer.Option(
         "--metrics-window", metavar="DURATION",
         help="confluent: Metrics API window each round averages (one-minute points).")] = "3m",
+    workload: Annotated[Path | None, typer.Option(
+        "--workload", metavar="FILE", show_default=False,
+        help="Workload file whose deployment files are regenerated after each applied change (with --emit).")
+    ] = None,
+    emit: Annotated[list[str] | None, typer.Option(
+        "--emit", metavar="KIND", show_default=False,
+        help="After each applied change: write these files for the new size, as `plan --emit` "
+             "(terraform, strimzi, statefulset, clients; repeatable); their paths go into the audit entry.")
+    ] = None,
+    emit_dir: Annotated[Path | None, typer.Option(
+        "--emit-dir", metavar="DIR", show_default=False,
+        help="Where --emit writes (one sub-directory per kind).")] = None,
 ) -> None:
     from contextlib import ExitStack
 
@@ -248,6 +262,13 @@ def run_command(
     every = parse_duration(interval, what="--interval")
     until = None if duration is None else time.monotonic() + parse_duration(duration, what="--duration")
     cap = resolve_capacity(limits, unit)
+    document = None
+    if emit or workload is not None or emit_dir is not None:
+        if not (emit and workload is not None and emit_dir is not None):
+            raise BadInput("--emit, --workload and --emit-dir: give all three to regenerate deployment files")
+        from brokerscale.scale.documentation import emitter
+
+        document = emitter(workload, emit, emit_dir, unit)
     log = lambda m: console.print(escape_line(m))  # noqa: E731
     with ExitStack() as stack:
         if target == "confluent":
@@ -261,7 +282,7 @@ def run_command(
         stack.callback(store.close)
         # Broker changes take minutes (start, join, move data): keep the lease well past one round.
         ttl = max(10.0, 4 * every) if target == "confluent" else max(60.0, 4 * every)
-        ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log)
+        ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log, document=document)
         _loop(ctl, actuator, store, apply, every, until, metrics_port, notify_url)
 
 

@@ -81,6 +81,7 @@ class Controller:
     history_s: float = 3 * 3600.0
     on_decision: Callable[[Decision], None] | None = None
     on_event: Callable[[Decision, str, dict[str, Any]], None] | None = None  # (decision, result, event)
+    document: Callable[[int], list[str]] | None = None  # regenerates deployment files for a new size
 
     def __post_init__(self) -> None:
         if hasattr(self.actuator, "on_wait"):  # keep the lease while waiting for capacity to land
@@ -250,6 +251,20 @@ class Controller:
              else "fail", "detail": f"consumer lag {lag_before:,} -> {lag_after:,} offsets"},
         ]
 
+    def _document(self, units: int) -> dict[str, Any] | None:
+        """The checklist's "update documentation": deployment files regenerated for the new size."""
+        if self.document is None:
+            return None
+        from brokerscale.errors import BrokerscaleError
+
+        try:
+            files = self.document(units)
+        except (OSError, BrokerscaleError) as exc:  # the change is in effect either way: say so, do not fail it
+            return {"item": "update documentation", "outcome": "fail", "detail": f"files not regenerated: {exc}"}
+        return {"item": "update documentation", "outcome": "pass", "files": files,
+                "detail": f"{len(files)} files regenerated for {units} {self.policy.unit}s in "
+                          f"{os.path.commonpath(files) if files else '-'}"}
+
     def _log_checks(self, when: str, checks: list[dict[str, Any]]) -> None:
         for c in checks:
             self.log(f"{when}-check {c['item']}: {c['outcome'].upper()} ({c['detail']})")
@@ -275,9 +290,14 @@ class Controller:
                 waited = self.actuator.wait(d.target, self.wait_timeout_s)
                 took = round(self.clock() - started, 1)
                 post = self.post_checks(d, snap)
+                docs = self._document(d.target)
+                if docs is not None:
+                    post.append(docs)
                 self._log_checks("post", post)
                 change.after = {"units": d.target, "in_effect_after_s": took, "waited_s": round(waited, 1),
                                 "post_checks": post}
+                if docs is not None and docs["outcome"] == "pass":
+                    change.after["documentation"] = docs["files"]
         except Exception as exc:
             if self.on_event is not None:
                 self.on_event(d, "error", {**event, "result": "error", "error": str(exc)})

@@ -85,11 +85,12 @@ class SelfManagedActuator:
         return DevCluster.find(self.dev_name)
 
     def _layout(self) -> tuple[set[int], set[int]]:
-        """(live brokers, live brokers holding at least one replica)."""
+        """(live brokers, serving brokers: the live ones holding at least one replica, or every live broker
+        of a cluster that holds no replica at all yet)."""
         admin = self.observer.admin()
         live = admin.cluster().live()
         holding = {b for t in admin.topics(include_internal=True) for p in t.partitions for b in p.replicas}
-        return live, live & holding
+        return live, (live & holding) or set(live)
 
     def _operation(self) -> Operation | None:
         if not self.op_path.exists():
@@ -111,9 +112,7 @@ class SelfManagedActuator:
         op = self._operation()
         if op is not None:
             return op.from_units, op.to_units
-        live, serving = self._layout()
-        # A cluster with no topic at all has every live broker ready to serve.
-        return (len(serving) if serving else len(live)), None
+        return len(self._layout()[1]), None
 
     def observe(self) -> Snapshot:
         dev = self._dev()
@@ -146,8 +145,8 @@ class SelfManagedActuator:
     def request(self, units: int) -> None:
         if self._operation() is not None:
             raise OperationFailed(f"{self.target}: a change is already in flight ({self.op_path})")
-        live, serving = self._layout()
-        current = len(serving) if serving else len(live)
+        serving = self._layout()[1]
+        current = len(serving)
         if units == current:
             return
         if units > current:
