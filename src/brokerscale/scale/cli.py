@@ -262,6 +262,12 @@ def run_command(
     every = parse_duration(interval, what="--interval")
     until = None if duration is None else time.monotonic() + parse_duration(duration, what="--duration")
     cap = resolve_capacity(limits, unit)
+    from brokerscale.balance.execution import DEFAULT_THROTTLE
+    from brokerscale.units import parse_byte_rate
+
+    rate = DEFAULT_THROTTLE if throttle is None else parse_byte_rate(throttle, what="--throttle")
+    if target == "strimzi" and not strimzi_cluster:
+        raise BadInput("--strimzi-cluster: the Kafka resource's name is needed with --target strimzi")
     document = None
     if emit or workload is not None or emit_dir is not None:
         if not (emit and workload is not None and emit_dir is not None):
@@ -271,18 +277,24 @@ def run_command(
         document = emitter(workload, emit, emit_dir, unit)
     log = lambda m: console.print(escape_line(m))  # noqa: E731
     with ExitStack() as stack:
+        store = open_store()
+        stack.callback(store.close)
+        obs = None
         if target == "confluent":
             actuator: Any = _confluent(stack, api_url, metrics_url, environment, cluster_id, credentials_file,
                                        metrics_window, every)
-        elif target == "selfmanaged":
-            actuator = _selfmanaged(stack, bootstrap, command_config, cluster, throttle, log)
         else:
-            actuator = _strimzi(stack, bootstrap, command_config, cluster, namespace, strimzi_cluster, node_pool)
-        store = open_store()
-        stack.callback(store.close)
+            # the observer records the load it sees: the forecast's history after a restart
+            obs = _observer(stack, bootstrap, command_config, cluster, store)
+            if target == "selfmanaged":
+                actuator = _selfmanaged(obs, rate, log)
+            else:
+                actuator = _strimzi(obs, namespace, strimzi_cluster, node_pool)
         # Broker changes take minutes (start, join, move data): keep the lease well past one round.
         ttl = max(10.0, 4 * every) if target == "confluent" else max(60.0, 4 * every)
         ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log, document=document)
+        if pol.forecast is not None and obs is not None:
+            _seed_history(ctl, store, obs.cluster, every, cap, log)
         _loop(ctl, actuator, store, apply, every, until, metrics_port, notify_url)
 
 
@@ -307,27 +319,41 @@ def _confluent(stack: Any, api_url: str, metrics_url: str, environment: str, clu
                              environment, window_s=window, poll_s=min(2.0, every))
 
 
-def _observer(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None) -> Any:
+def _observer(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None,
+              store: Any) -> Any:
     from brokerscale.cli_common import profile
     from brokerscale.observe.collect import Observer, dev_metrics_urls
     from brokerscale.observe.rules import load_rules
 
     prof = profile(bootstrap, command_config, cluster)
-    obs = Observer(prof, load_rules(), metrics_urls=dev_metrics_urls(prof.bootstrap), date_lag=False)
+    obs = Observer(prof, load_rules(), metrics_urls=dev_metrics_urls(prof.bootstrap), date_lag=False, store=store)
     stack.callback(obs.close)
     return obs
 
 
-def _selfmanaged(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None,
-                 throttle: str | None, log: Any) -> Any:
-    from brokerscale.balance.execution import DEFAULT_THROTTLE
+def _seed_history(ctl: Any, store: Any, cluster: str, every: float, cap: Any, log: Any) -> None:
+    """The forecast needs a period of history: start from what the store recorded for this cluster."""
+    from brokerscale.scale.demand import trigger_thresholds
+    from brokerscale.scale.history import trace_from_store
+    from brokerscale.scale.simulate import trace_demand
+
+    f = ctl.policy.forecast
+    now = time.time()
+    try:
+        tr = trace_from_store(store, cluster, now - f.period - f.level_window - 3600.0, now, max(every, 60.0))
+    except BadInput:
+        log(f"forecast: no recorded load for {cluster} yet; it starts once a period of history is observed")
+        return
+    dem = trace_demand(tr, cap, trigger_thresholds())
+    n = ctl.seed(tr.epoch.tolist(), dem.demand.tolist(), dem.dimension, dem.partitions.tolist())
+    log(f"forecast: {n} recorded load points of {cluster} since {tr.timestamps[0]}")
+
+
+def _selfmanaged(obs: Any, rate: int, log: Any) -> Any:
     from brokerscale.observe.collect import dev_cluster_for
     from brokerscale.paths import data_dir
     from brokerscale.scale.actuators.selfmanaged import SelfManagedActuator
-    from brokerscale.units import parse_byte_rate
 
-    rate = DEFAULT_THROTTLE if throttle is None else parse_byte_rate(throttle, what="--throttle")
-    obs = _observer(stack, bootstrap, command_config, cluster)
     dev = dev_cluster_for(obs.profile.bootstrap)
     act = SelfManagedActuator(obs.profile, obs, data_dir() / "scale", dev_name=dev.name if dev else None,
                               throttle_bytes_s=rate, log=log)
@@ -337,8 +363,7 @@ def _selfmanaged(stack: Any, bootstrap: str | None, command_config: Path | None,
     return act
 
 
-def _strimzi(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None,
-             namespace: str, strimzi_cluster: str | None, node_pool: str) -> Any:
+def _strimzi(obs: Any, namespace: str, strimzi_cluster: str | None, node_pool: str) -> Any:
     from kubernetes import client, config
 
     from brokerscale.scale.actuators.strimzi import StrimziActuator
@@ -355,7 +380,6 @@ def _strimzi(stack: Any, bootstrap: str | None, command_config: Path | None, clu
                            f"with a service account ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
                            ) from None
     api = client.CustomObjectsApi()
-    obs = _observer(stack, bootstrap, command_config, cluster)
     first = [True]
 
     def observe() -> Any:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from brokerscale.forecast.load import peak_at
 from brokerscale.model.snapshot import Snapshot
 from brokerscale.scale.decide import Decision, Facts, LoadHistory, decide
 from brokerscale.scale.demand import UnitCapacity, snapshot_load
@@ -170,8 +171,10 @@ class Controller:
         self.history.append(now, dem.get(dim, 0.0), dim, dem.get("partitions", 0.0))
         self._trim(now)
         up, down = self.last_changes()
+        forecast = self.forecast(now)
         facts = Facts(units=effective, pending_units=requested if requested != effective else None,
-                      last_up_at=up, last_down_at=down, reassignment_running=self._reassigning(),
+                      forecast_demand=forecast, last_up_at=up, last_down_at=down,
+                      reassignment_running=self._reassigning(),
                       under_replicated=int(snap.under_replicated_partitions or 0))
         d = decide(facts, self.history, self.policy, now)
         if self.on_decision is not None:
@@ -182,6 +185,26 @@ class Controller:
         rnd.acted = self._act(d, snap)
         rnd.result = "ok" if rnd.acted else "pre-checks failed"
         return rnd
+
+    def seed(self, ts: list[float], demand: list[float], dimension: list[str], partitions: list[float]) -> int:
+        """Start the history from recorded load (the store), older than anything observed; returns the count."""
+        h = self.history
+        first = h.ts[0] if h.end else float("inf")
+        rows = [r for r in zip(ts, demand, dimension, partitions, strict=True) if r[0] < first]
+        h.ts[:0], h.demand[:0] = [r[0] for r in rows], [r[1] for r in rows]
+        h.dimension[:0], h.partitions[:0] = [r[2] for r in rows], [r[3] for r in rows]
+        h.end = len(h.ts)
+        return len(rows)
+
+    def forecast(self, now: float) -> float | None:
+        """The policy's forecast (the same hours one period ago, at today's level) from this controller's
+        history, seeded from the store at start; None until the history reaches back far enough."""
+        f = self.policy.forecast
+        if f is None:
+            return None
+        h = self.history
+        return peak_at(h.ts, h.demand, h.end, now, period=f.period, ahead=self.policy.forecast_ahead(),
+                       horizon=f.horizon, level_window=f.level_window)
 
     def _reassigning(self) -> bool:
         """A partition reassignment running now (platforms that expose one: self-managed Kafka)."""
@@ -311,7 +334,9 @@ class Controller:
 
     def _trim(self, now: float) -> None:
         h = self.history
-        cut = h.index_at(now - self.history_s)
+        f = self.policy.forecast
+        keep = max(self.history_s, f.period + f.level_window + 600.0 if f is not None else 0.0)
+        cut = h.index_at(now - keep)
         if cut > 1000:
             for lst in (h.ts, h.demand, h.dimension, h.partitions):
                 del lst[:cut]

@@ -18,6 +18,7 @@ Example (every field optional; defaults shown are the scaling guide's)::
     provisioning_delay: {up: 30m, down: 30m}   # from the request until the capacity is in effect
     target_utilization: 70        # a scale-up sizes for this (never above scale_up_utilization)
     trend: {window: 30m, lookahead: provisioning}   # project the load to when new capacity lands
+    forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
     timezone: America/New_York
     peak_hours: {days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00",
                  min_units: 3, scale_up_utilization: 70}
@@ -156,6 +157,16 @@ class Trend(_Strict):
     min_points: int = Field(3, ge=2)
 
 
+class Forecast(_Strict):
+    """Expect the load the calendar brings: the same hours one period earlier, at today's level (see
+    `brokerscale.forecast.load`). Feeds decide: a scale-up ahead of a known rise, no scale-down into one."""
+
+    period: DurationSeconds = Field(86400.0, gt=0)
+    lookahead: Literal["provisioning"] | DurationSeconds = "provisioning"
+    horizon: DurationSeconds = Field(3600.0, gt=0, description="how long after the lookahead the peak is taken")
+    level_window: DurationSeconds = Field(3600.0, gt=0)
+
+
 class Policy(_Strict):
     """A scaling policy. See the module docstring for the file format."""
 
@@ -173,6 +184,7 @@ class Policy(_Strict):
     target_utilization: float | None = Field(None, gt=0, le=100)
     provisioning_delay: Delays = Field(default_factory=Delays)
     trend: Trend | None = None
+    forecast: Forecast | None = None
     sustain: DurationSeconds = Field(0.0, ge=0, description="utilization must stay past a threshold this long")
     timezone: str = "UTC"
     peak_hours: PeakHours | None = None
@@ -215,6 +227,12 @@ class Policy(_Strict):
     def delay(self, direction: Literal["up", "down"]) -> float:
         given = getattr(self.provisioning_delay, direction)
         return float(given) if given is not None else DEFAULT_DELAYS[self.unit][direction]
+
+    def forecast_ahead(self) -> float:
+        f = self.forecast
+        if f is None or f.lookahead == "provisioning":
+            return self.delay("up")
+        return float(f.lookahead)
 
     def cap(self) -> int:
         """The most units this policy ever asks for: max_units or what the budget buys."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from brokerscale.forecast.load import peak_series
 from brokerscale.scale.decide import Facts, LoadHistory, decide
 from brokerscale.scale.demand import DIMENSIONS, Thresholds, UnitCapacity, trigger_thresholds
 from brokerscale.scale.oracle import solve
@@ -159,6 +160,11 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
     pending: tuple[int, int, Action] | None = None  # (target, effective step, action)
     last_up: float | None = None
     last_down: float | None = None
+    fc = None
+    if policy.forecast is not None:
+        f = policy.forecast
+        fc = peak_series(dem.demand, trace.step_s, period=f.period, ahead=policy.forecast_ahead(), horizon=f.horizon,
+                         level_window=f.level_window).tolist()
     for i in range(n):
         if pending is not None and i >= pending[1]:
             target, _, act = pending
@@ -172,7 +178,8 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
         if pending is not None:  # decide() holds while a change is in flight; no need to ask it
             continue
         hist.end = i + 1
-        d = decide(Facts(units, None, last_up, last_down), hist, policy, epoch[i])
+        ahead = None if fc is None or fc[i] != fc[i] else fc[i]  # NaN: no forecast yet
+        d = decide(Facts(units, None, last_up, last_down, forecast_demand=ahead), hist, policy, epoch[i])
         if d.action is not None and d.target != units:
             act = Action(trace.timestamps[i], None, d.action, units, d.target, d.trigger, d.reason)
             actions.append(act)
