@@ -100,6 +100,8 @@ def test_default_beats_the_scaling_guides_policy_on_every_shipped_trace(shipped)
         assert ours["warning_minutes"] < seed["warning_minutes"]
         if ours["oracle"]["critical_minutes"] > 0:  # a surge beyond max_units: the oracle cannot avoid it
             assert ours["critical_minutes"] <= 1.1 * ours["oracle"]["critical_minutes"]
+        else:  # the target: zero critical minutes wherever the oracle has zero (flu season too)
+            assert ours["critical_minutes"] == 0, name
     week = shipped["clinic-week", "default"]
     assert week["critical_minutes"] == 0 == week["oracle"]["critical_minutes"]
 
