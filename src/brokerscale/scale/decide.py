@@ -159,6 +159,7 @@ class _Constants:
     cap: int
     delay_up: float
     raises_floor: bool
+    max_floor: int  # the highest minimum any period can set: at or above it, no minimum is ahead
 
 
 _CONSTANTS: dict[int, tuple[Policy, _Constants]] = {}
@@ -170,8 +171,10 @@ def _constants(policy: Policy) -> _Constants:
     if hit is not None and hit[0] is policy:
         return hit[1]
     ph = policy.peak_hours
+    floors = [policy.min_units, (ph.min_units or 0) if ph else 0, *(s.min_units or 0 for s in policy.seasons)]
     c = _Constants(cap=policy.cap(), delay_up=policy.delay("up"),
-                   raises_floor=any(s.min_units for s in policy.seasons) or bool(ph and ph.min_units))
+                   raises_floor=any(s.min_units for s in policy.seasons) or bool(ph and ph.min_units),
+                   max_floor=min(max(floors), policy.cap()))
     _CONSTANTS[id(policy)] = (policy, c)
     return c
 
@@ -256,7 +259,7 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
 
     # A higher minimum about to start (clinic hours, a season) is provisioned ahead, so that it is in
     # effect when its period begins, not one provisioning delay later.
-    ahead = _regime_at(policy, t + k.delay_up, 1) if k.raises_floor else r
+    ahead = _regime_at(policy, t + k.delay_up, 1) if k.raises_floor and units < k.max_floor else r
     if ahead.min_units > r.min_units and units < ahead.min_units:
         return Decision("up", units, ahead.min_units, f"minimum of {ahead.min_units} {name} for {ahead.why} "
                         "provisioned ahead of its start", dim, util, util, "minimum")
