@@ -222,3 +222,43 @@ def test_unmanaged_topics_are_listed_with_a_finding(cli: Any, bootstrap: str) ->
             admin.delete_topics([name])
         finally:
             admin.close()
+
+
+@pytest.mark.kafka
+def test_a_three_broker_dev_clusters_defaults_meet_the_phi_replication_rules(cli: Any, bootstrap: str) -> None:
+    """`dev up` (3 brokers) gives new topics RF 3, min.insync.replicas 2 and no unclean election by default, so
+    a clinical topic created with no overrides is not flagged for replication; only deliberate mistakes are."""
+    from brokerscale.dev.tools import run_tool
+
+    name = "fhir.dev-defaults"
+    res = run_tool("kafka-topics", ["--bootstrap-server", bootstrap, "--create", "--topic", name,
+                                    "--partitions", "12"], timeout=180)  # no --replication-factor, no --config
+    assert res.returncode == 0, res.stderr
+    try:
+        rf, configs, _ = _kafka_topics_describe(bootstrap, name)[name]
+        assert rf == 3, (rf, configs)  # the cluster's default, not 1
+        res = run_tool("kafka-configs", ["--bootstrap-server", bootstrap, "--entity-type", "topics", "--entity-name",
+                                         name, "--describe", "--all"], timeout=180)
+        assert res.returncode == 0, res.stderr
+        effective = dict(re.findall(r"^\s*([a-z.]+)=(\S*) sensitive", res.stdout, re.M))
+        assert effective["min.insync.replicas"] == "2" and effective["unclean.leader.election.enable"] == "false"
+        deadline = time.monotonic() + 60
+        while True:
+            code, out, err = cli("topics", "optimize", "--bootstrap", bootstrap, "--topic", name, "--window", "1s",
+                                 "--source", "offsets", "--format", "json")
+            if code == 0 or "does not exist" not in err or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert code == 0, err
+        topic = json.loads(out)["topics"][0]
+        assert topic["topic_class"] == "fhir"
+        codes = {f["code"] for f in topic["findings"]}
+        assert not codes & {"replication-below-policy", "min-isr-below-policy", "min-isr-not-below-rf",
+                            "unclean-leader-election"}, topic["findings"]
+        assert "min.insync.replicas" not in {c["key"] for c in topic["config_changes"]}
+    finally:
+        admin = _admin(bootstrap)
+        try:
+            admin.delete_topics([name])
+        finally:
+            admin.close()

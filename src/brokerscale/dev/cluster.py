@@ -421,14 +421,25 @@ class DevCluster:
             "controller.listener.names": "CONTROLLER",
             "log.dirs": d / "data",
         }
+        rf = self._replication()
+        # A new topic's defaults, on the controller as well: in KRaft the controller fills in the partition
+        # count and replication factor of a CreateTopics that leaves them out (Kafka's own kafka-topics
+        # without --replication-factor), so without them there such topics got RF 1 even on 3 brokers.
+        # With 3 brokers this is the PHI policy's baseline: RF 3, min.insync.replicas 2, no unclean election.
+        topic_defaults: dict[str, object] = {
+            "num.partitions": 3,
+            "default.replication.factor": rf,
+            "min.insync.replicas": min(2, rf),
+            "unclean.leader.election.enable": "false",
+        }
         if node.role == "controller":
             props: dict[str, object] = {
                 **common, "process.roles": "controller",
                 "listeners": f"CONTROLLER://127.0.0.1:{node.port}",
                 "listener.security.protocol.map": "CONTROLLER:PLAINTEXT",
+                **topic_defaults,
             }
         else:
-            rf = self._replication()
             props = {
                 **common, "process.roles": "broker",
                 "listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
@@ -436,9 +447,7 @@ class DevCluster:
                 "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 "inter.broker.listener.name": "PLAINTEXT",
                 "broker.rack": node.rack or "a",
-                "num.partitions": 3,
-                "default.replication.factor": rf,
-                "min.insync.replicas": min(2, rf),
+                **topic_defaults,
                 "offsets.topic.replication.factor": rf,
                 "offsets.topic.num.partitions": 12,
                 "transaction.state.log.replication.factor": rf,

@@ -16,6 +16,7 @@ from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, F
 from brokerscale.console import console, print_json
 from brokerscale.errors import BadInput
 from brokerscale.forecast.storage import StorageForecast, TopicHistory, forecast_storage
+from brokerscale.observe.history_keys import read_history
 from brokerscale.units import format_bytes, parse_duration, parse_size
 from brokerscale.web.plot_file import PlotOpt, check_plot_path
 
@@ -96,7 +97,7 @@ def storage_command(
     now = time.time()
     store = open_store()
     try:
-        samples = store.read_samples(name, "retained_bytes", since=now - span)
+        samples = read_history(store, name, "retained_bytes", since=now - span)
         topics = topic_histories(store, name, since=now - span)
     finally:
         store.close()
@@ -114,8 +115,8 @@ def storage_command(
 
 
 def history_name(bootstrap: str | None, command_config: Path | None, cluster: str | None) -> str:
-    """The name the cluster's history is recorded under, without contacting (or needing) the cluster:
-    `-c NAME` is that name even after the cluster is gone."""
+    """The name the cluster was observed under, without contacting (or needing) the cluster: `-c NAME`
+    is that name even after the cluster is gone (the store knows which Kafka cluster id it stood for)."""
     if cluster:
         return cluster
     return profile(bootstrap, command_config, None).label
@@ -132,16 +133,16 @@ def topic_histories(store: Any, cluster: str, *, since: float) -> list[TopicHist
     )
 
     sizes: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for s in store.read_samples(cluster, TOPIC_SIZE, since=since):
+    for s in read_history(store, cluster, TOPIC_SIZE, since=since):
         sizes[s.labels["topic"]].append((s.ts, s.value))
     if not sizes:
         return []
     ingress: dict[str, list[float]] = defaultdict(list)
-    for s in store.read_samples(cluster, TOPIC_BYTES_IN, since=since):
+    for s in read_history(store, cluster, TOPIC_BYTES_IN, since=since):
         ingress[s.labels["topic"]].append(s.value)
     latest: dict[str, dict[str, float]] = defaultdict(dict)
     for metric in (TOPIC_RETENTION_MS, TOPIC_RETENTION_BYTES, TOPIC_REPLICATION):
-        for s in store.read_samples(cluster, metric, since=since):
+        for s in read_history(store, cluster, metric, since=since):
             latest[s.labels["topic"]][metric] = s.value
     out = []
     for topic, points in sorted(sizes.items()):

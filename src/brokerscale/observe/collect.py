@@ -22,6 +22,7 @@ from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe import jmx, kafka_source
 from brokerscale.observe.append_time import append_times
 from brokerscale.observe.capacity import Capacity, CapacityFile, Utilization, from_brokers, utilization
+from brokerscale.observe.history_keys import id_key, identity_sample
 from brokerscale.observe.lag_eval import LagThresholds, time_lag
 from brokerscale.observe.lag_history import COMMITTED_METRIC, LEO_METRIC, OffsetHistory, lag_snapshot
 from brokerscale.observe.rules import RuleSet
@@ -32,7 +33,8 @@ if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples ar
     from brokerscale.observe.prometheus_source import PrometheusRound
     from brokerscale.store.samples import Sample
 
-# Cluster-wide figures kept as history (forecast storage reads retained_bytes back).
+# Cluster-wide figures kept as history (forecast storage reads retained_bytes back), under Kafka's cluster id
+# (observe/history_keys.py) so one cluster has one history whichever name it was observed under.
 # Per-topic history (label `topic`): size on disk (all replicas), bytes in, retention.ms, retention.bytes
 # of the whole topic, replication factor.
 TOPIC_SIZE, TOPIC_BYTES_IN = "topic_size_bytes", "topic_bytes_in_per_s"
@@ -133,7 +135,7 @@ class Observer:
     def history_key(self, view: kafka_source.AdminView) -> str:
         """Offset history belongs to the cluster Kafka says this is, whichever name or bootstrap address
         the user typed: `check -c trial1` and `check -b host:port` read and extend the same history."""
-        return f"kafka-cluster-id:{view.cluster_id}" if view.cluster_id else self.cluster
+        return id_key(view.cluster_id) if view.cluster_id else self.cluster
 
     @property
     def offset_history_keys(self) -> list[str]:
@@ -285,18 +287,19 @@ class Observer:
         utils = utilization(snap, cap) if cap is not None else []
         findings = evaluate(snap, self.rules, utils, cap)
         if self.store is not None:
-            self.store.write_samples(self.history.to_samples(self.history_key(view), view)
-                                     + self._cluster_samples(snap))
+            key = self.history_key(view)
+            self.store.write_samples(self.history.to_samples(key, view) + self._cluster_samples(snap, key))
         return Round(snap, utils, findings)
 
-    def _cluster_samples(self, snap: Snapshot) -> list[Sample]:
+    def _cluster_samples(self, snap: Snapshot, key: str) -> list[Sample]:
+        """Cluster and per-topic history under `key` (Kafka's cluster id), and which id the name stood for."""
         from brokerscale.store.samples import Sample
 
-        out = []
+        out = [] if key == self.cluster else [identity_sample(snap.taken_at, self.cluster, key)]
         for name in HISTORY_FIELDS:
             v = getattr(snap, name)
             if v is not None:
-                out.append(Sample(snap.taken_at, self.cluster, name, float(v), {}))
+                out.append(Sample(snap.taken_at, key, name, float(v), {}))
         for t in snap.topics:  # per topic: what `forecast storage` needs to apply retention offline
             if t.internal:
                 continue
@@ -305,7 +308,7 @@ class Observer:
                                   (TOPIC_RETENTION_MS, t.retention_ms), (TOPIC_RETENTION_BYTES, retained),
                                   (TOPIC_REPLICATION, t.replication_factor or None)):
                 if value is not None:
-                    out.append(Sample(snap.taken_at, self.cluster, metric, float(value), {"topic": t.name}))
+                    out.append(Sample(snap.taken_at, key, metric, float(value), {"topic": t.name}))
         return out
 
     def observe(self, interval: float, rounds: int = 2, on_round: Any = None) -> Round:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from brokerscale.errors import BadInput
+from brokerscale.observe.history_keys import read_history
 from brokerscale.scale.trace import LoadTrace
 from brokerscale.store.store import Store
 
@@ -21,7 +22,7 @@ METRICS = ("bytes_in_per_s", "bytes_out_per_s", "connections", "partition_count"
 
 
 def trace_from_store(store: Store, cluster: str, since: float, until: float, step_s: float) -> LoadTrace:
-    series = {m: store.read_samples(cluster, m, since=since, until=until) for m in METRICS}
+    series = {m: read_history(store, cluster, m, since=since, until=until) for m in METRICS}
     if not series["bytes_in_per_s"]:
         raise BadInput(f"--trace-from-store: no recorded load for cluster {cluster!r} in the window "
                        "(run `brokerscale observe --record` or the exporter first)")

@@ -22,6 +22,7 @@ from brokerscale import __version__
 from brokerscale.errors import BrokerscaleError
 from brokerscale.observe.capacity import Capacity
 from brokerscale.observe.collect import HISTORY_FIELDS
+from brokerscale.observe.history_keys import keys_for, read_history
 from brokerscale.observe.lag_history import COMMITTED_METRIC, LEO_METRIC
 from brokerscale.observe.rules import RuleSet
 from brokerscale.web import series
@@ -250,7 +251,7 @@ def _add_api(app: FastAPI, cfg: WebConfig) -> None:
         name = _pick(cfg, cluster)
         now = time.time()
         since = now - hours * 3600
-        hist = {m: cfg.store.read_samples(name, m, since=since) for m in (*HISTORY_FIELDS, "units")}
+        hist = {m: read_history(cfg.store, name, m, since=since) for m in (*HISTORY_FIELDS, "units")}
         st = _state(cfg, name)
         markers = series.event_markers(cfg.store.audit_records(limit=1000), since, now)
         charts = series.timeline_charts(name, hist, st.capacity, markers)
@@ -263,7 +264,7 @@ def _add_api(app: FastAPI, cfg: WebConfig) -> None:
         name = _pick(cfg, cluster)
         st = _state(cfg, name)
         since = time.time() - hours * 3600
-        keys = st.history_keys or [name]  # offset history is kept under Kafka's cluster id
+        keys = st.history_keys or keys_for(cfg.store, name)  # offset history is kept under Kafka's cluster id
         hist = series.lag_history([s for k in keys for s in cfg.store.read_samples(k, LEO_METRIC, since=since)],
                                   [s for k in keys for s in cfg.store.read_samples(k, COMMITTED_METRIC, since=since)])
         groups = [] if st.round is None else [
@@ -301,7 +302,7 @@ def _add_api(app: FastAPI, cfg: WebConfig) -> None:
         if limit is None and st.capacity is not None and st.capacity.disk_bytes:
             limit, label = float(st.capacity.disk_bytes), f"{format_bytes(st.capacity.disk_bytes)} of disk"
         now = time.time()
-        samples = cfg.store.read_samples(name, "retained_bytes", since=now - days * 86400)
+        samples = read_history(cfg.store, name, "retained_bytes", since=now - days * 86400)
         points = [(s.ts, s.value) for s in samples]
         fc = forecast_storage(points, now=now, limit_bytes=limit, limit_label=label, tier=tier_name)
         return {"cluster": name, "forecast": fc.model_dump(mode="json"),

@@ -108,5 +108,6 @@ class ClusterLoop:
         if obs is None or obs.store is None:
             return
         units = cap.units if cap is not None and cap.unit == "cku" else sum(1 for b in r.snapshot.brokers if b.alive)
-        obs.store.write_samples([Sample(r.snapshot.taken_at, obs.cluster, "units", float(units),
+        key = obs.offset_history_keys[0]  # Kafka's cluster id, where the rest of its history is
+        obs.store.write_samples([Sample(r.snapshot.taken_at, key, "units", float(units),
                                         {"unit": cap.unit if cap else "broker"})])
