@@ -37,6 +37,7 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "rebalance": ("brokerscale.balance.cli", "app", "group"),
     "cloud": ("brokerscale.cloud.cli", "app", "group"),
     "scale": ("brokerscale.scale.cli", "app", "group"),
+    "dr": ("brokerscale.dr.cli", "app", "group"),
     "forecast": ("brokerscale.forecast.cli", "app", "group"),
     "audit": ("brokerscale.audit.command", "audit_command", "command"),
     "web": ("brokerscale.web.command", "web_command", "command"),

@@ -1,6 +1,6 @@
 """The Apache Kafka runtime: jars from Maven Central through the Maven project kept in this package.
 
-`mvn dependency:copy-dependencies` resolves `kafka_2.13`, `kafka-tools`, a log4j2 binding and the
+`mvn dependency:copy-dependencies` resolves `kafka_2.13`, `kafka-tools`, MirrorMaker 2, a log4j2 binding and the
 Prometheus JMX exporter agent, and copies them into the cache directory. `KAFKA_HOME` pointing at an
 existing Kafka install is accepted instead (its `libs/`), so nothing is downloaded.
 """

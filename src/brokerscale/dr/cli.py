@@ -1,0 +1,237 @@
+"""`brokerscale dr`: multi-region replication between clusters — start, watch, fail over, fail back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from brokerscale.cli_common import FormatOpt, OutputFormat
+from brokerscale.console import console, err, print_json
+
+app = typer.Typer(
+    help="Multi-region replication: MirrorMaker 2 flows between clusters declared in a topology file, their "
+         "lag, and measured failover and failback.\n\n"
+         "Examples:\n\n"
+         "  brokerscale dr up --topology examples/dr-topology.yaml            # what would start (dry run)\n\n"
+         "  brokerscale dr up --topology examples/dr-topology.yaml --apply\n\n"
+         "  brokerscale dr status --format json\n\n"
+         "  brokerscale dr down",
+    no_args_is_help=True,
+)
+
+TopologyOpt = Annotated[
+    Path | None,
+    typer.Option("--topology", "-t", metavar="FILE", show_default=False,
+                 help="Topology YAML (clusters, flows, data_sovereignty). Default: the one last started."),
+]
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", metavar="FILE", envvar="BROKERSCALE_TOPIC_POLICY", show_default=False,
+                 help="Topic policy YAML whose PHI classes the data-sovereignty rule covers "
+                      "(default: the shipped one)."),
+]
+FlowOpt = Annotated[
+    list[str] | None,
+    typer.Option("--flow", metavar="NAME", show_default=False, help="Only this flow (repeatable). Default: all."),
+]
+ApplyOpt = Annotated[bool, typer.Option("--apply", help="Do it. Without it, print what would be done.")]
+
+
+def _say(quiet: bool = False) -> Callable[[str], None]:
+    return (lambda _m: None) if quiet else (lambda m: err.print(m, soft_wrap=True))
+
+
+def _names(topo: Any, flows: list[str] | None) -> list[str]:
+    for name in flows or []:
+        topo.flow(name)
+    return list(flows or topo.flows)
+
+
+@app.command("up")
+def up(topology: Annotated[Path, typer.Option("--topology", "-t", metavar="FILE", help="Topology YAML.")],
+       policy: PolicyOpt = None, flow: FlowOpt = None, apply: ApplyOpt = False,
+       fmt: FormatOpt = OutputFormat.table) -> None:
+    """Start one MirrorMaker 2 process (dedicated mode) per flow of the topology.
+
+    Everything is checked first: the file, each cluster answering, the replication factor against each
+    cluster's brokers, and the data-sovereignty rule — a selected topic of a PHI class headed for a
+    jurisdiction the file does not allow refuses the whole start (exit 2, naming topic, class and
+    jurisdiction). PHI topics created later are kept out by the generated `topics.exclude`.
+    Each flow's files (mm2.properties 0600 with any client secrets, logs, pids) live under the data
+    directory, never on a command line. Without --apply, prints the flows and their configuration
+    (secrets shown as ***).
+
+    Examples:
+
+      brokerscale dr up --topology examples/dr-topology.yaml
+
+      brokerscale dr up --topology examples/dr-topology.yaml --flow primary-dr --apply
+    """
+    from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr.mm2 import redacted
+    from brokerscale.dr.topology import load_topology
+    from brokerscale.topics.policy import load_policy
+
+    topo = load_topology(topology)
+    pol = load_policy(policy)
+    names = _names(topo, flow)
+    prepared, refused = dr_flows.prepare(topo, pol, str(topology), names)
+    dr_flows.refuse(refused)
+    if not apply:
+        if fmt is OutputFormat.json:
+            print_json({"dry_run": True, "flows": [{"flow": p.name, "targets": p.targets, "excludes": p.excludes,
+                                                    "mm2_properties": redacted(p.properties)} for p in prepared]})
+            return
+        for p in prepared:
+            console.print(f"[bold]flow {p.name}[/] -> MirrorMaker 2 driving {', '.join(p.targets)}")
+            for k, v in redacted(p.properties).items():
+                console.print(f"  {k} = {v}", soft_wrap=True, markup=False)
+        console.print("dry run: nothing started. Add --apply to start these flows.")
+        return
+    from brokerscale.store import open_store
+
+    store = open_store()
+    try:
+        results = dr_flows.start(topo, str(topology), prepared, store, _say(fmt is OutputFormat.json))
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        print_json({"dry_run": False, "flows": results})
+    else:
+        for r in results:
+            console.print(f"flow {r['flow']}: running (pid {r['pid']}), files in {r['directory']}")
+
+
+@app.command("down")
+def down(topology: TopologyOpt = None, flow: FlowOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
+    """Stop the flows' MirrorMaker processes (and their position watchers). Audited.
+
+    Examples:
+
+      brokerscale dr down
+
+      brokerscale dr down --flow primary-analytics
+    """
+    from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr.process import known_flows
+    from brokerscale.store import open_store
+
+    if topology is None and not dr_flows.saved_topology_path().exists():
+        names = [f.name for f in known_flows()]
+    else:
+        topo, _ = dr_flows.current_topology(topology)
+        names = _names(topo, flow)
+    store = open_store()
+    try:
+        out = dr_flows.stop(names, store, _say(fmt is OutputFormat.json))
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        print_json({"flows": out})
+    else:
+        for r in out:
+            console.print(f"flow {r['flow']}: {'stopped' if r['was_running'] else 'was not running'}")
+
+
+@app.command("restart")
+def restart(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt = None,
+            fmt: FormatOpt = OutputFormat.table) -> None:
+    """Stop and start flows again with a freshly generated configuration (after a topology or policy edit,
+    or a cluster that moved). The same checks as `dr up` run first; a refusal leaves the flows running.
+
+    Examples:
+
+      brokerscale dr restart
+
+      brokerscale dr restart --topology examples/dr-topology.yaml --flow primary-dr
+    """
+    from brokerscale.dr import flows as dr_flows
+    from brokerscale.store import open_store
+    from brokerscale.topics.policy import load_policy
+
+    topo, source = dr_flows.current_topology(topology)
+    names = _names(topo, flow)
+    prepared, refused = dr_flows.prepare(topo, load_policy(policy), source, names)
+    dr_flows.refuse(refused)
+    say = _say(fmt is OutputFormat.json)
+    store = open_store()
+    try:
+        dr_flows.stop(names, store, say, actor="brokerscale dr restart", watcher=False)
+        results = dr_flows.start(topo, source, prepared, store, say)
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        print_json({"flows": results})
+    else:
+        for r in results:
+            console.print(f"flow {r['flow']}: restarted (pid {r['pid']})")
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, justify="right" if c.endswith(("lag", "/s", "records", "s)")) else "left")
+    return t
+
+
+def _secs(v: float | None, lower: bool = False) -> str:
+    return "—" if v is None else f"{v:,.1f}{'+' if lower else ''}"
+
+
+def _num(v: float | None, unit: str = "") -> str:
+    return "—" if v is None else f"{v:,.0f}{unit}"
+
+
+@app.command("status")
+def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt = None,
+           fmt: FormatOpt = OutputFormat.table) -> None:
+    """Replication lag per flow and topic: records and seconds behind the source, records/s and bytes/s
+    replicated, consumer-group checkpoint lag, and the state of each MirrorMaker process.
+
+    Lag in records is the source log-end offset minus the mirrored position (MirrorMaker's offset syncs
+    plus what the target appended since); lag in seconds is the age of the oldest record not yet
+    mirrored, interpolated from the flow watcher's history like consumer lag ('+': only a lower bound).
+    PHI topics the flow selects but may not copy (data sovereignty) are listed as refused.
+
+    Examples:
+
+      brokerscale dr status
+
+      brokerscale dr status --flow primary-dr --format json
+    """
+    from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr.status import collect
+    from brokerscale.topics.policy import load_policy
+
+    topo, _ = dr_flows.current_topology(topology)
+    pol = load_policy(policy)
+    found = [d for name in _names(topo, flow) for d in collect(topo, name, pol)]
+    if fmt is OutputFormat.json:
+        print_json({"flows": [d.to_json() for d in found]})
+        return
+    for d in found:
+        console.print(f"[bold]flow {d.flow}[/] {d.source} -> {d.target}: {d.state}"
+                      + (f" (MirrorMaker pid {d.mm2_pid})" if d.mm2_pid else "")
+                      + f"; lag {d.lag_records:,} records, {_secs(d.lag_seconds)} s; "
+                        f"{_num(d.records_per_s)} records/s, {_num(d.bytes_per_s)} B/s replicated", soft_wrap=True)
+        t = _table("", ["topic", "on target", "partitions", "lag records", "lag (s)", "records/s", "bytes/s"])
+        for tl in d.topics:
+            t.add_row(tl.topic, tl.remote_topic, str(tl.partitions), f"{tl.lag_records:,}",
+                      _secs(tl.lag_seconds, tl.lower_bound), _num(tl.records_per_s), _num(tl.bytes_per_s))
+        if d.topics:
+            console.print(t)
+        if d.groups:
+            g = _table("consumer-group checkpoints", ["group", "partitions", "committed on source",
+                                                      "checkpointed", "checkpoint lag"])
+            for gc in d.groups:
+                g.add_row(gc.group, str(gc.partitions), f"{gc.committed_source:,}", f"{gc.checkpointed:,}",
+                          f"{gc.lag_records:,}")
+            console.print(g)
+        for r in d.refused_topics:
+            console.print(f"  [yellow]refused[/] {r['reason']}", soft_wrap=True)
+        for n in d.notes:
+            console.print(f"  note: {n}", soft_wrap=True)
