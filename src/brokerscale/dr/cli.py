@@ -160,7 +160,7 @@ def restart(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOp
     say = _say(fmt is OutputFormat.json)
     store = open_store()
     try:
-        dr_flows.stop(names, store, say, actor="brokerscale dr restart", watcher=False)
+        dr_flows.stop(names, store, say, actor="brokerscale dr restart")
         results = dr_flows.start(topo, source, prepared, store, say)
     finally:
         store.close()
@@ -235,3 +235,61 @@ def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt
             console.print(f"  [yellow]refused[/] {r['reason']}", soft_wrap=True)
         for n in d.notes:
             console.print(f"  note: {n}", soft_wrap=True)
+
+
+@app.command("failover")
+def failover_command(
+    flow: Annotated[str, typer.Option("--flow", metavar="NAME", help="The flow whose target takes over.")],
+    topology: TopologyOpt = None, policy: PolicyOpt = None, apply: ApplyOpt = False,
+    drain_timeout: Annotated[float, typer.Option("--drain-timeout", metavar="SECONDS", min=0,
+                                                 help="How long to wait for the lag to drain.")] = 60.0,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Fail a flow over to its target: the runbook, step by step and audited, with RPO and RTO measured.
+
+    Steps: probe the source; fence writes on it if it answers (max.message.bytes below a record batch
+    header on every mirrored topic: every write is refused); wait for the lag to drain (--drain-timeout; skipped when
+    the source is dead); measure the RPO (records and seconds not replicated); stop MirrorMaker; commit
+    each synced consumer group's offsets on the target from the newest checkpoints; check the target
+    serves every mirrored topic and print the bootstrap applications must switch to, with the RTO.
+    With the source dead, the RPO counts from the flow watcher's last sample of the source and is a lower
+    bound (records acknowledged after it are only known once the old primary is back).
+
+    Examples:
+
+      brokerscale dr failover --flow primary-dr              # the runbook, nothing done
+
+      brokerscale dr failover --flow primary-dr --apply --format json
+    """
+    from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr.failover import STEPS, failover
+    from brokerscale.topics.policy import load_policy
+
+    topo, _ = dr_flows.current_topology(topology)
+    f = topo.flow(flow)
+    if not apply:
+        if fmt is OutputFormat.json:
+            print_json({"dry_run": True, "flow": flow, "source": f.source, "target": f.target, "steps": list(STEPS)})
+            return
+        console.print(f"failover of flow {flow}: {f.source} -> {f.target} takes over. Steps:")
+        for i, s in enumerate(STEPS, 1):
+            console.print(f"  {i}. {s}")
+        console.print("dry run: nothing done. Add --apply to run the runbook.")
+        return
+    from brokerscale.store import open_store
+
+    store = open_store()
+    try:
+        report = failover(topo, flow, load_policy(policy), store, drain_timeout=drain_timeout,
+                          say=_say(fmt is OutputFormat.json))
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        print_json(report)
+        return
+    bound = "" if report["rpo_exact"] else " (at least: the source died; `dr failback` measures the exact figure)"
+    console.print(f"[bold]{report['target']} is primary now.[/] Applications switch to: {report['bootstrap']}",
+                  soft_wrap=True)
+    console.print(f"RPO: {report['rpo_records']:,} records, {_secs(report['rpo_seconds'])} s not replicated{bound}",
+                  soft_wrap=True)
+    console.print(f"RTO: {report['rto_seconds']:.1f} s (runbook {report['runbook_seconds']:.1f} s)")

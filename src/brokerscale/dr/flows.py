@@ -138,7 +138,7 @@ def wait_started(proc: FlowProcess, say: Callable[[str], None], timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # Written once the worker has joined its group and started the flow's connectors and tasks.
-        if any("Finished starting connectors and tasks" in line for line in proc.log_tail(400)):
+        if any("Finished starting connectors and tasks" in line for line in proc.log_tail(None)):
             say(f"flow {proc.name}: MirrorMaker running (pid {proc.state().get('mm2_pid')})")
             return
         if not proc.mm2_alive():

@@ -165,7 +165,7 @@ class FlowProcess:
         if self.root.exists():
             self._save(doc)
 
-    def log_tail(self, lines: int = 200) -> list[str]:
+    def log_tail(self, lines: int | None = 200) -> list[str]:
         """The last lines MirrorMaker logged since its latest start (a rolled-over log is read whole)."""
         path = self.logs / "mm2.log"
         try:
@@ -173,7 +173,8 @@ class FlowProcess:
                 size = fh.seek(0, 2)
                 start = int(self.state().get("mm2_log_offset") or 0)
                 fh.seek(start if start <= size else 0)
-                return fh.read().decode(errors="replace").splitlines()[-lines:]
+                text = fh.read().decode(errors="replace").splitlines()
+                return text if lines is None else text[-lines:]
         except OSError:
             return []
 

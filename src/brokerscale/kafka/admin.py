@@ -398,6 +398,20 @@ class KafkaAdmin:
                 return False
         return True
 
+    def alter_group_offsets(self, group: str, offsets: dict[TP, int]) -> dict[TP, str]:
+        """OffsetCommit on behalf of an empty group (a group with live members refuses it): the error
+        name per partition that was not committed, empty when all were."""
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        if not offsets:
+            return {}
+        req = {TopicPartition(t, p): OffsetAndMetadata(o, "", None) for (t, p), o in offsets.items()}
+        with kafka_call(f"{group}: commit offsets", self.where, write=True):
+            res = fastpath.paced(self.client.alter_group_offsets, group, req)
+        return {(tp.topic, tp.partition): err.__name__ for tp, err in res.items()
+                if getattr(err, "errno", 0) != 0}
+
     def create_partitions(self, topic: str, count: int) -> None:
         with kafka_call(f"{topic}: CreatePartitions to {count}", self.where, write=True):
             fastpath.paced(self.client.create_partitions, {topic: count})
