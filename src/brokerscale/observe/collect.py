@@ -286,6 +286,10 @@ class Observer:
             cap = from_brokers(self.capacity_file, [b.id for b in snap.brokers])
         utils = utilization(snap, cap) if cap is not None else []
         findings = evaluate(snap, self.rules, utils, cap)
+        if not self.groups_only:
+            from brokerscale.dr.triggers import replication_findings
+
+            findings += replication_findings(self.profile.bootstrap, self.rules)
         if self.store is not None:
             key = self.history_key(view)
             self.store.write_samples(self.history.to_samples(key, view) + self._cluster_samples(snap, key))

@@ -77,6 +77,8 @@ class RuleSet(_M):
     under_replicated_partitions: Threshold
     under_min_isr_partitions: Threshold
     offline_partitions: Threshold
+    replication_lag_seconds: Threshold
+    replication_stopped: Threshold
 
 
 def _default_doc() -> dict[str, Any]:

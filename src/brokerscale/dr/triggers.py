@@ -1,0 +1,99 @@
+"""Replication triggers: lag in seconds past the rules' lines, and a flow whose MirrorMaker is not running.
+
+They join the cluster's own findings wherever the observer judges a cluster (`check`, `observe`, the
+exporter, the autoscaler's pre-checks) when that cluster is a source or target of a flow that
+`dr up --apply` started. They are read from each flow's watcher file only — no extra requests to
+either cluster per observation round — so they cost nothing when a cluster is observed every few
+seconds. `findings` is pure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from brokerscale.dr.status import DirectionStatus, evaluate, last_source_sample
+from brokerscale.model.snapshot import Finding
+from brokerscale.observe.rules import RuleSet
+
+STALE_S = 30.0
+"""A watcher sample older than this means nobody is watching the flow: its lag is unknown."""
+
+
+def findings(statuses: list[DirectionStatus], rules: RuleSet, *, now: float) -> list[Finding]:
+    out: list[Finding] = []
+    stopped = rules.replication_stopped
+    lag = rules.replication_lag_seconds
+    for st in statuses:
+        where = f"{st.flow} ({st.source} -> {st.target})"
+        if stopped.enabled and st.state != "running":
+            sev = "critical" if stopped.critical is not None else "warning" if stopped.warning is not None else None
+            if sev is not None:
+                out.append(Finding(rule="replication_stopped", severity=sev, metric="replication_flow_running",
+                                   value=0, threshold=None, scope="cluster", target=where,
+                                   action=f"start it again: brokerscale dr restart --flow {st.flow}",
+                                   message=f"replication flow {where} is {st.state}: the target falls behind"))
+        stale = st.source_seen_at is None or now - st.source_seen_at > STALE_S
+        if lag.enabled and st.lag_seconds is not None and not stale:
+            for sev, line in (("critical", lag.critical), ("warning", lag.warning)):
+                if line is not None and st.lag_seconds > line:
+                    out.append(Finding(rule="replication_lag_seconds", severity=sev, metric="replication_lag_seconds",
+                                       value=round(st.lag_seconds, 1), threshold=line, unit="s", scope="cluster",
+                                       target=where, action="check MirrorMaker's log and the link between the "
+                                       "regions; failover now would lose this much",
+                                       message=f"replication flow {where} is {st.lag_seconds:.0f} s "
+                                               f"({st.lag_records:,} records) behind"))
+                    break
+    return out
+
+
+def watched(topo: Any, name: str, *, now: float) -> list[DirectionStatus]:
+    """Each direction's status from the flow's watcher file alone (identity offsets assumed)."""
+    from brokerscale.dr.positions import unkey
+    from brokerscale.dr.process import FlowProcess
+
+    proc = FlowProcess(name)
+    try:
+        samples = json.loads((proc.root / "positions.json").read_text()).get("samples", [])
+    except (OSError, ValueError):
+        samples = []
+    flow = topo.flows[name]
+    out = []
+    for source, target in flow.directions():
+        direction = f"{source}->{target}"
+        seen, src = last_source_sample(samples, direction)
+        tgt: dict[Any, int] = {}
+        for s in reversed(samples):
+            side = (s.get("directions", {}).get(direction) or {}).get("target")
+            if side:
+                tgt = {unkey(k): int(v) for k, v in side.items()}
+                break
+        remote = {tp: ((tp[0] if flow.replication_policy == "identity" else f"{source}.{tp[0]}"), tp[1]) for tp in src}
+        state = "running" if proc.mm2_alive() else "stopped"
+        out.append(evaluate(name, source, target, now=now, source_end=src, target_end=tgt, remote=remote, syncs={},
+                            samples=samples, state=state, mm2_pid=None, watcher=proc.watcher_alive(),
+                            source_seen_at=seen))
+    return out
+
+
+def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
+    """Findings of every started flow that has the cluster at `bootstrap` at one of its ends."""
+    from brokerscale.dr.clusters import profile
+    from brokerscale.dr.flows import current_topology, saved_topology_path
+    from brokerscale.errors import BrokerscaleError
+
+    if not saved_topology_path().exists():
+        return []
+    try:
+        topo, _ = current_topology(None)
+        mine = set(bootstrap.split(","))
+        names = []
+        for name, flow in topo.flows.items():
+            ends = {c: set(profile(topo, c).bootstrap.split(",")) for c in (flow.source, flow.target)}
+            if any(mine & b for b in ends.values()):
+                names.append(name)
+    except BrokerscaleError:
+        return []
+    now = time.time()
+    return findings([st for n in names for st in watched(topo, n, now=now)], rules, now=now)
