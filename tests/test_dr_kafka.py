@@ -145,6 +145,21 @@ def test_phi_topic_created_later_is_not_mirrored_and_is_reported(
         assert [r["topic"] for r in doc["refused_topics"]] == ["fhir.late-observations"]
         assert doc["refused_topics"][0]["class"] == "fhir" and doc["refused_topics"][0]["jurisdiction"] == "EU"
         assert [t["topic"] for t in doc["topics"]] == ["ops.late-metrics"]
+        # the dashboard's DR page reads the same status
+        from fastapi.testclient import TestClient
+
+        from brokerscale.observe.rules import load_rules
+        from brokerscale.store import open_store
+        from brokerscale.web.app import WebConfig, create_app
+
+        store = open_store()
+        try:
+            web = TestClient(create_app(WebConfig(clusters=[east.name], rules=load_rules(), store=store)))
+            api = web.get("/api/dr").json()
+        finally:
+            store.close()
+        assert api["available"] is True
+        assert [r["topic"] for r in api["flows"][0]["refused_topics"]] == ["fhir.late-observations"]
     finally:
         assert cli("dr", "down", "--topology", topo)[0] == 0
     assert not FlowProcess("hq-analytics").mm2_alive()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,20 @@ def test_replication_triggers_lag_and_stopped_flow() -> None:
     # a watcher that has not sampled for a while: its lag is not judged (stale), the state still is
     st.state, st.lag_seconds = "stopped", 900.0
     assert [f.rule for f in findings([st], rules, now=390.0 + 120)] == ["replication_stopped"]
+
+
+def test_dashboard_dr_api_without_flows_says_how_to_start_them(tmp_path: Any, monkeypatch: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from brokerscale.store import open_store
+    from brokerscale.web.app import WebConfig, create_app
+
+    monkeypatch.setenv("BROKERSCALE_DATA_DIR", str(tmp_path))
+    store = open_store(f"sqlite:///{tmp_path / 'web.db'}")
+    try:
+        c = TestClient(create_app(WebConfig(clusters=["prod"], rules=load_rules(), store=store)))
+        doc = c.get("/api/dr").json()
+    finally:
+        store.close()
+    assert doc["available"] is False
+    assert "Disaster recovery" in doc["message"] and "brokerscale dr up" in doc["message"]

@@ -345,10 +345,11 @@ def _add_api(app: FastAPI, cfg: WebConfig) -> None:
 
     @app.get("/api/dr", tags=["dr"])
     def dr() -> dict[str, Any]:
-        """Replication flows, lag and the last failover: needs multi-region support (`brokerscale dr`)."""
-        return {"available": False, "message": "Disaster recovery (`brokerscale dr`: MirrorMaker 2 flows, "
-                "cluster links, failover) is not part of this build yet. This page will show flows, "
-                "replication lag and the last failover once it is."}
+        """Replication flows as `brokerscale dr status --format json` shows them (lag in records and seconds
+        per topic, rates, checkpoint lag, process state, refused PHI topics), and each flow's last failover."""
+        from brokerscale.dr.web import dr_status
+
+        return dr_status()
 
     @app.get("/api/audit", tags=["audit"])
     def audit(action: str | None = Query(None, description="actions starting with this"),

@@ -274,7 +274,35 @@ const pages = {
       el("label", {}, "trace ", trace), upload, ...boxes, el("label", {}, "policy file ", policyFile),
       el("button", { type: "submit", id: "sim-run" }, "compare")), result]);
   },
-  async dr() { await notYet("/api/dr"); },
+  async dr() {
+    const doc = await api("/api/dr");
+    if (!doc.available) { await notYet("/api/dr"); return; }
+    const secs = (v, lb) => (v === null || v === undefined ? "–" : `${fmtNum(v, 1)}${lb ? "+" : ""}`);
+    const parts = [];
+    for (const f of doc.flows) {
+      parts.push(el("h3", { class: "dr-flow" }, `${f.flow}: ${f.source} → ${f.target} — ${f.state}`));
+      parts.push(el("p", {}, `lag ${fmtNum(f.lag_records, 0)} records, ${secs(f.lag_seconds)} s; ` +
+        `${f.records_per_s === null ? "–" : fmtNum(f.records_per_s, 0)} records/s, ` +
+        `${f.bytes_per_s === null ? "–" : fmtNum(f.bytes_per_s, 0)} B/s replicated`));
+      parts.push(table(["topic", "on target", "partitions", "lag records", "lag (s)", "records/s", "bytes/s"],
+        f.topics.map((t) => [t.topic, t.remote_topic, String(t.partitions), fmtNum(t.lag_records, 0),
+          secs(t.lag_seconds, t.lower_bound), t.records_per_s === null ? "–" : fmtNum(t.records_per_s, 0),
+          t.bytes_per_s === null ? "–" : fmtNum(t.bytes_per_s, 0)])));
+      if (f.groups.length) {
+        parts.push(table(["group", "partitions", "committed on source", "checkpointed", "checkpoint lag"],
+          f.groups.map((g) => [g.group, String(g.partitions), fmtNum(g.committed_source, 0), fmtNum(g.checkpointed, 0),
+            fmtNum(g.lag_records, 0)])));
+      }
+      for (const r of f.refused_topics) parts.push(el("p", { class: "dr-refused" }, `refused: ${r.reason}`));
+      for (const n of f.notes) parts.push(el("p", {}, `note: ${n}`));
+    }
+    for (const fo of doc.failovers) {
+      parts.push(el("p", { class: "dr-failover" }, `last failover of ${fo.flow}: ${fo.target} took over; RPO ` +
+        `${fmtNum(fo.rpo_records, 0)} records, ${secs(fo.rpo_seconds, !fo.rpo_exact)} s; RTO ${fmtNum(fo.rto_seconds, 1)} s; ` +
+        `bootstrap ${fo.bootstrap}`));
+    }
+    render(parts);
+  },
 
   async audit() {
     const f = state.filters;
