@@ -148,3 +148,12 @@ def test_secrets_only_in_the_file_and_redacted_when_shown() -> None:
     assert "s3cret" not in str(redacted(props))
     text = render(props, "flow f")
     assert 'password="s3cret"' in text and text.startswith("# flow f")
+
+
+def test_failover_fence_is_never_synced_to_the_other_cluster() -> None:
+    topo = parse_topology(_doc(target="dr"), "topo.yaml")
+    props = mm2_properties("f", topo.flows["f"], {}, {"primary": "h:1", "dr": "h:2"}, {})
+    excluded = [p.strip() for p in props["config.properties.exclude"].split(",")]
+    assert any(re.fullmatch(p, "max.message.bytes") for p in excluded)
+    assert any(re.fullmatch(p, "min.insync.replicas") for p in excluded)  # MirrorMaker's own default kept
+    assert not any(re.fullmatch(p, "retention.ms") for p in excluded)

@@ -293,3 +293,61 @@ def failover_command(
     console.print(f"RPO: {report['rpo_records']:,} records, {_secs(report['rpo_seconds'])} s not replicated{bound}",
                   soft_wrap=True)
     console.print(f"RTO: {report['rto_seconds']:.1f} s (runbook {report['runbook_seconds']:.1f} s)")
+
+
+@app.command("failback")
+def failback_command(
+    flow: Annotated[str, typer.Option("--flow", metavar="NAME", help="The flow that was failed over.")],
+    topology: TopologyOpt = None, policy: PolicyOpt = None, apply: ApplyOpt = False,
+    drain_timeout: Annotated[float, typer.Option("--drain-timeout", metavar="SECONDS", min=0,
+                                                 help="How long to wait for DR's records to be copied back.")] = 120.0,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Give the primary role back to the old primary once it is up again, losing nothing DR took meanwhile.
+
+    Steps: probe the old primary; measure the failover's exact RPO (records acknowledged on the old
+    primary that never reached DR — they stay there and are listed); copy back what DR took since the
+    failover (a reverse MirrorMaker flow started exactly at the failover point); fence writes on DR;
+    wait until the copy has drained; stop it; commit the groups' translated offsets on the old primary;
+    lift the fences and restart the forward flow from the old primary's current end; print the
+    bootstrap applications switch back to, with the RTO. Needs replication_policy identity.
+
+    Examples:
+
+      brokerscale dr failback --flow primary-dr
+
+      brokerscale dr failback --flow primary-dr --apply --format json
+    """
+    from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr.failback import STEPS, failback
+    from brokerscale.dr.failover import read_state
+    from brokerscale.topics.policy import load_policy
+
+    topo, _ = dr_flows.current_topology(topology)
+    f = topo.flow(flow)
+    state = read_state(flow)
+    if not apply:
+        if fmt is OutputFormat.json:
+            print_json({"dry_run": True, "flow": flow, "primary": f.source, "dr": f.target, "steps": list(STEPS),
+                        "failover": {k: state.get(k) for k in ("rpo_records", "rpo_exact", "failed_over_at")}})
+            return
+        console.print(f"failback of flow {flow}: {f.source} becomes primary again, {f.target} a copy. Steps:")
+        for i, s in enumerate(STEPS, 1):
+            console.print(f"  {i}. {s}")
+        console.print("dry run: nothing done. Add --apply to run the runbook.")
+        return
+    from brokerscale.store import open_store
+
+    store = open_store()
+    try:
+        report = failback(topo, flow, load_policy(policy), store, drain_timeout=drain_timeout,
+                          say=_say(fmt is OutputFormat.json))
+    finally:
+        store.close()
+    if fmt is OutputFormat.json:
+        print_json(report)
+        return
+    console.print(f"[bold]{report['primary']} is primary again.[/] Applications switch to: {report['bootstrap']}",
+                  soft_wrap=True)
+    console.print(f"the failover's exact RPO: {report['failover_rpo_records_exact']:,} records (they stay on "
+                  f"{report['primary']}); RTO {report['rto_seconds']:.1f} s", soft_wrap=True)

@@ -30,7 +30,7 @@ from brokerscale.dr.mm2 import checkpoints_topic
 from brokerscale.dr.positions import checkpoints, end_offsets, key
 from brokerscale.dr.process import FlowProcess
 from brokerscale.dr.status import DirectionStatus, collect
-from brokerscale.dr.topology import Topology
+from brokerscale.dr.topology import Flow, Topology
 from brokerscale.errors import BadInput, BrokerscaleError, OperationFailed
 from brokerscale.kafka.types import TP
 from brokerscale.paths import data_dir
@@ -73,9 +73,11 @@ def fence(admin: Any, topics: list[str]) -> dict[str, str | None]:
     return before
 
 
-def translate_groups(topo: Topology, name: str, say: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Commit each synced group's newest checkpointed (downstream) offsets on the target."""
-    flow = topo.flows[name]
+def translate_groups(topo: Topology, name: str, say: Callable[[str], None],
+                     flow: Flow | None = None) -> list[dict[str, Any]]:
+    """Commit each synced group's newest checkpointed (downstream) offsets on the target (of flow
+    `name`, or of `flow` when given: failback's reverse flow)."""
+    flow = flow or topo.flows[name]
     tgt = profile(topo, flow.target)
     cps = checkpoints(tgt, checkpoints_topic(flow.source, flow.replication_policy))
     by_group: dict[str, dict[TP, int]] = {}

@@ -18,6 +18,9 @@ from brokerscale.dr.topology import POLICY_CLASSES, Flow
 #: `topics.exclude` replaces the default list).
 MM2_DEFAULT_TOPIC_EXCLUDES = ("mm2.*\\.internal", ".*\\.internal", "__.*")
 MM2_DEFAULT_GROUP_EXCLUDES = ("console-consumer-.*", "connect-.*", "__.*")
+CONFIG_EXCLUDES = ("follower\\.replication\\.throttled\\.replicas", "leader\\.replication\\.throttled\\.replicas",
+                   "message\\.timestamp\\.difference\\.max\\.ms", "message\\.timestamp\\.type",
+                   "unclean\\.leader\\.election\\.enable", "min\\.insync\\.replicas", "max\\.message\\.bytes")
 #: How often checkpoints, synced group offsets, heartbeats and topic/group discovery run (seconds).
 #: Short, because RPO of consumer positions and the time a new topic waits to be mirrored follow them.
 INTERVAL_S = 5
@@ -72,6 +75,9 @@ def mm2_properties(flow_name: str, flow: Flow, clients: Mapping[str, Mapping[str
         "refresh.topics.interval.seconds": str(INTERVAL_S),
         "refresh.groups.interval.seconds": str(INTERVAL_S),
         "sync.topic.configs.enabled": "true",
+        # MirrorMaker's default exclusions, plus max.message.bytes: failover fences a cluster with it, and
+        # a config sync must never carry that fence to the other side.
+        "config.properties.exclude": ", ".join(CONFIG_EXCLUDES),
         # ACL sync needs an authorizer on both sides and would copy the primary's principals: off.
         "sync.topic.acls.enabled": "false",
         "offset.lag.max": str(OFFSET_LAG_MAX),

@@ -128,6 +128,40 @@ def checkpoints(profile: ConnectionProfile, topic: str) -> dict[tuple[str, TP], 
     return latest
 
 
+def connect_offsets_topic(source: str) -> str:
+    """Where a flow's MirrorMaker keeps how far it has copied each source partition (on the target)."""
+    return f"mm2-offsets.{source}.internal"
+
+
+def seed_positions(target: ConnectionProfile, source: str, next_offsets: dict[TP, int], replication: int) -> None:
+    """Make a (stopped) flow from `source` resume each partition at `next_offsets`.
+
+    MirrorMaker keeps, per source partition, the last offset it copied as a Kafka Connect source
+    offset: key `["MirrorSourceConnector",{"cluster":…,"partition":…,"topic":…}]`, value `{"offset":…}`
+    (JSON), in a compacted topic partitioned by Java's murmur2 of the key — librdkafka's `murmur2`
+    partitioner is the same function, so a new value lands on the old value's partition and wins.
+    """
+    import json as _json
+
+    from confluent_kafka import Producer
+
+    topic = connect_offsets_topic(source)
+    with target.admin() as admin:
+        admin.create_topic(topic, 25, replication, configs={"cleanup.policy": "compact"})
+        admin.wait_for_topics([topic])
+    producer = Producer({**target.confluent(), "partitioner": "murmur2", "acks": "all", "log_level": 0})
+    for (t, p), nxt in sorted(next_offsets.items()):
+        if nxt <= 0:
+            continue
+        k = _json.dumps(["MirrorSourceConnector", {"cluster": source, "partition": p, "topic": t}],
+                        separators=(",", ":"))
+        producer.produce(topic, key=k.encode(), value=_json.dumps({"offset": nxt - 1}, separators=(",", ":")).encode())
+    if producer.flush(60) != 0:
+        from brokerscale.errors import OperationFailed
+
+        raise OperationFailed(f"could not write MirrorMaker's start positions to {topic} on {target.label}")
+
+
 def selected_partitions(admin: KafkaAdmin, flow: Flow, excludes: list[str]) -> list[TP]:
     """The source partitions the flow mirrors: selected, not excluded (by the flow or the sovereignty rule)."""
     out: list[TP] = []
