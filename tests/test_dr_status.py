@@ -76,6 +76,9 @@ def test_replication_triggers_lag_and_stopped_flow() -> None:
     # a watcher that has not sampled for a while: its lag is not judged (stale), the state still is
     st.state, st.lag_seconds = "stopped", 900.0
     assert [f.rule for f in findings([st], rules, now=390.0 + 120)] == ["replication_stopped"]
+    # a flow stopped by a failover is not an incident: the target is the primary now
+    st.state = "failed-over"
+    assert findings([st], rules, now=390.0 + 120) == []
 
 
 def test_dashboard_dr_api_without_flows_says_how_to_start_them(tmp_path: Any, monkeypatch: Any) -> None:

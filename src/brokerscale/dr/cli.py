@@ -110,6 +110,9 @@ def up(topology: Annotated[Path, typer.Option("--topology", "-t", metavar="FILE"
 def down(topology: TopologyOpt = None, flow: FlowOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
     """Stop the flows' MirrorMaker processes (and their position watchers). Audited.
 
+    Without --flow every flow stops and the started topology is forgotten, so `check` no longer judges
+    replication; with --flow the others keep running and the stopped one is reported (replication_stopped).
+
     Examples:
 
       brokerscale dr down
@@ -130,6 +133,8 @@ def down(topology: TopologyOpt = None, flow: FlowOpt = None, fmt: FormatOpt = Ou
         out = dr_flows.stop(names, store, _say(fmt is OutputFormat.json))
     finally:
         store.close()
+    if not flow:  # every flow stopped on purpose: nothing is judged any more (no replication_stopped findings)
+        dr_flows.saved_topology_path().unlink(missing_ok=True)
     if fmt is OutputFormat.json:
         print_json({"flows": out})
     else:

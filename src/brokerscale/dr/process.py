@@ -120,6 +120,7 @@ class FlowProcess:
         (self.root / "flow.json").write_text(json.dumps(flow_doc, indent=2))
         (self.root / "log4j2.properties").write_text(LOG4J2)
         doc = self.state()
+        doc.pop("stopped", None)
         if not self.mm2_alive():
             log = self.logs / "mm2.log"
             doc["mm2_log_offset"] = log.stat().st_size if log.exists() else 0

@@ -59,7 +59,7 @@ class DirectionStatus:
     flow: str
     source: str
     target: str
-    state: str  # running | stopped | failed | source-unreachable | target-unreachable
+    state: str  # running | stopped | failed | failed-over | source-unreachable | target-unreachable
     mm2_pid: int | None
     watcher: bool
     lag_records: int
@@ -201,7 +201,10 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
         direction = f"{source}->{target}"
         excludes = exclusion_patterns(topo, policy, source, target)
         notes: list[str] = []
-        state = "running" if running else ("stopped" if proc.state().get("stopped") or not proc.state() else "failed")
+        from brokerscale.dr.failover import state_path
+
+        state = ("running" if running else "failed-over" if state_path(name).exists()
+                 else "stopped" if proc.state().get("stopped") or not proc.state() else "failed")
         now = time.time()
         seen_at: float | None = now
         try:

@@ -27,7 +27,7 @@ def findings(statuses: list[DirectionStatus], rules: RuleSet, *, now: float) -> 
     lag = rules.replication_lag_seconds
     for st in statuses:
         where = f"{st.flow} ({st.source} -> {st.target})"
-        if stopped.enabled and st.state != "running":
+        if stopped.enabled and st.state not in ("running", "failed-over"):
             sev = "critical" if stopped.critical is not None else "warning" if stopped.warning is not None else None
             if sev is not None:
                 out.append(Finding(rule="replication_stopped", severity=sev, metric="replication_flow_running",
@@ -70,7 +70,9 @@ def watched(topo: Any, name: str, *, now: float) -> list[DirectionStatus]:
                 tgt = {unkey(k): int(v) for k, v in side.items()}
                 break
         remote = {tp: ((tp[0] if flow.replication_policy == "identity" else f"{source}.{tp[0]}"), tp[1]) for tp in src}
-        state = "running" if proc.mm2_alive() else "stopped"
+        from brokerscale.dr.failover import state_path
+
+        state = "running" if proc.mm2_alive() else "failed-over" if state_path(name).exists() else "stopped"
         out.append(evaluate(name, source, target, now=now, source_end=src, target_end=tgt, remote=remote, syncs={},
                             samples=samples, state=state, mm2_pid=None, watcher=proc.watcher_alive(),
                             source_seen_at=seen))
