@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -352,4 +353,6 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     assert appended == sum(dr_before.values()) - sum(dr_ends.values()) == 90
     assert back["bootstrap"] == east.bootstrap and FlowProcess("primary-dr").mm2_alive()
     assert not FlowProcess("primary-dr-failback").mm2_alive()
-    print(f"failback: exact RPO {exact} records (acknowledged and lost: {losses}), RTO {back['rto_seconds']} s")
+    print(f"failover: RPO reported {report['rpo_records']} records (lower bound) / {report['rpo_seconds']} s, "
+          f"RTO {report['rto_seconds']} s, duplicates {duplicates}; failback: exact RPO {exact} records "
+          f"(acknowledged and lost: {losses}), RTO {back['rto_seconds']} s", file=sys.stderr, flush=True)
