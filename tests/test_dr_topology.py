@@ -157,3 +157,17 @@ def test_failover_fence_is_never_synced_to_the_other_cluster() -> None:
     assert any(re.fullmatch(p, "max.message.bytes") for p in excluded)
     assert any(re.fullmatch(p, "min.insync.replicas") for p in excluded)  # MirrorMaker's own default kept
     assert not any(re.fullmatch(p, "retention.ms") for p in excluded)
+
+
+def test_cli_bad_topology_is_one_line_exit_2_before_any_cluster_is_contacted(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "topology.yaml"
+    bad.write_text("clusters:\n  a: {dev: x, region: r, jurisdiction: US}\n  b: {dev: y, region: r, jurisdiction: US}\n"
+                   "flows:\n  f: {source: a, target: c, topics: ['.*']}\n")
+    code, out, err = cli("dr", "up", "--topology", bad, "--apply")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0
+    assert f"{bad}: flows.f.target: no cluster named 'c'" in " ".join(err.split())
+    code, _, err = cli("dr", "up", "--topology", tmp_path / "missing.yaml")
+    assert code == 2 and "missing.yaml: no such file" in " ".join(err.split())
+    code, _, err = cli("dr", "up", "--topology", EXAMPLE, "--flow", "nope")
+    assert code == 2 and "--flow: no flow named 'nope'" in " ".join(err.split())
