@@ -108,6 +108,12 @@ class Assignment:
             self.by_size[b] = op[bounds[k]:bounds[k + 1]]
             self.size_sorted[b] = os_[bounds[k]:bounds[k + 1]]
 
+    def release_size_order(self) -> None:
+        """Drop the per-broker size order once no goal will move replicas any more (`by_size` and
+        `size_sorted` are then empty): at a million replicas it is a third of the optimizer's memory."""
+        self.by_size = {}
+        self.size_sorted = {}
+
     # -- reading ----------------------------------------------------------------------------------
 
     def holds(self, b: int, pid: int) -> bool:

@@ -119,6 +119,7 @@ def _optimize(model: ClusterModel, mode: str, brokers: list[int] | None, thresho
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise BadInput(f"rebalance: cannot meet the hard goals: {problems[0]}{more}")
     soft = {g.name: g.satisfied(state) for g in chosen if not g.hard}
+    state.release_size_order()  # a third of the memory at a million replicas, before the bound's arrays
     lb = lower_bound(model, targets, [name for name, ok in soft.items() if ok])
     return Proposal(model=model, mode=mode, brokers=ids, thresholds=th, targets=targets, new_replicas=state.rep,
                     lower_bound_bytes=lb, soft_goals=soft, infeasible=dict(targets.infeasible),
