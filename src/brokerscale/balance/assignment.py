@@ -8,6 +8,7 @@ plain Python on small per-broker dicts, because a move touches two brokers and o
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from itertools import compress
 from operator import itemgetter
@@ -66,8 +67,9 @@ class Assignment:
         # replicas per (broker, topic), keyed broker * n_topics + topic
         self.tcount: dict[int, int] = {}
         # each broker's replicas ordered by (size, partition index): `by_size` the indices, `size_sorted` sizes
-        self.by_size: dict[int, list[int]] = {b: [] for b in self.ids}
-        self.size_sorted: dict[int, list[int]] = {b: [] for b in self.ids}
+        # (8-byte machine integers: a Python int per replica would triple the optimizer's memory)
+        self.by_size: dict[int, array[int]] = {b: array("q") for b in self.ids}
+        self.size_sorted: dict[int, array[int]] = {b: array("q") for b in self.ids}
         self.guards: list[Goal] = []
         self.moves = 0
         # most replicas of each topic a broker may hold (`Targets.topic_hi`), and the per-broker exceptions
@@ -101,12 +103,12 @@ class Assignment:
         rsize = sizes[pids]
         order = by_group_then_size(brokers, rsize)
         ob = brokers[order]
-        op = pids[order].tolist()
-        os_ = rsize[order].tolist()
+        op = pids[order]
+        os_ = rsize[order]
         bounds = [*np.searchsorted(ob, np.asarray(self.ids), side="left").tolist(), len(op)]
         for k, b in enumerate(self.ids):
-            self.by_size[b] = op[bounds[k]:bounds[k + 1]]
-            self.size_sorted[b] = os_[bounds[k]:bounds[k + 1]]
+            self.by_size[b] = array("q", op[bounds[k]:bounds[k + 1]].tobytes())
+            self.size_sorted[b] = array("q", os_[bounds[k]:bounds[k + 1]].tobytes())
 
     def release_size_order(self) -> None:
         """Drop the per-broker size order once no goal will move replicas any more (`by_size` and
@@ -267,14 +269,14 @@ class Assignment:
                 came[dst] = [(size, pid)]
         for b, out in gone.items():
             keep = [p not in out for p in self.by_size[b]]
-            self.by_size[b] = list(compress(self.by_size[b], keep))
-            self.size_sorted[b] = list(compress(self.size_sorted[b], keep))
+            self.by_size[b] = array("q", compress(self.by_size[b], keep))
+            self.size_sorted[b] = array("q", compress(self.size_sorted[b], keep))
         for b, arrivals in came.items():
             ps, ss = self.by_size[b], self.size_sorted[b]
             if len(arrivals) > 16:  # many: one merge of two sorted runs beats many list inserts
                 merged = sorted([*zip(ss, ps, strict=True), *arrivals])
-                self.size_sorted[b] = [x for x, _ in merged]
-                self.by_size[b] = [p for _, p in merged]
+                self.size_sorted[b] = array("q", [x for x, _ in merged])
+                self.by_size[b] = array("q", [p for _, p in merged])
                 continue
             for size, pid in sorted(arrivals):
                 lo = bisect_left(ss, size)
