@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import compress
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -72,6 +71,7 @@ class Assignment:
         self.size_sorted: dict[int, array[int]] = {b: array("q") for b in self.ids}
         self.guards: list[Goal] = []
         self.moves = 0
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         # most replicas of each topic a broker may hold (`Targets.topic_hi`), and the per-broker exceptions
         self.topic_hi: list[int] = [targets.topic_hi.get(name, 1) for name in names]
         self.topic_hi_forced: dict[int, int] = {b * self.n_topics + index[name]: hi
@@ -235,56 +235,73 @@ class Assignment:
             verdict = g.accepts_batch(moves, self)  # type: ignore[attr-defined]
             ok = [a and b for a, b in zip(ok, verdict, strict=True)]
         chosen = [m for m, a in zip(moves, ok, strict=True) if a]
-        nt = self.n_topics
-        count, disk, net, leaders, tcount = self.count, self.disk, self.net, self.leaders, self.tcount
-        sizes, rates, topic = self.sizes, self.rates, self.topic
-        gone: dict[int, set[int]] = {}
-        came: dict[int, list[tuple[int, int]]] = {}
+        if not chosen:
+            return 0
+        lead_from: list[int] = []
+        lead_to: list[int] = []
         for pid, src, dst in chosen:
             reps = rep[pid]
             j = reps.index(src)
             reps[j] = dst
-            size = sizes[pid]
-            bi = rates[pid]
-            count[src] -= 1
-            count[dst] += 1
-            disk[src] -= size
-            disk[dst] += size
-            net[src] -= bi
-            net[dst] += bi
             if j == 0:
-                leaders[src] -= 1
-                leaders[dst] += 1
-            tp = topic[pid]
-            tcount[src * nt + tp] -= 1
-            key = dst * nt + tp
-            tcount[key] = tcount.get(key, 0) + 1
-            if src in gone:
-                gone[src].add(pid)
-            else:
-                gone[src] = {pid}
-            if dst in came:
-                came[dst].append((size, pid))
-            else:
-                came[dst] = [(size, pid)]
-        for b, out in gone.items():
-            keep = [p not in out for p in self.by_size[b]]
-            self.by_size[b] = array("q", compress(self.by_size[b], keep))
-            self.size_sorted[b] = array("q", compress(self.size_sorted[b], keep))
-        for b, arrivals in came.items():
-            ps, ss = self.by_size[b], self.size_sorted[b]
-            if len(arrivals) > 16:  # many: one merge of two sorted runs beats many list inserts
-                merged = sorted([*zip(ss, ps, strict=True), *arrivals])
-                self.size_sorted[b] = array("q", [x for x, _ in merged])
-                self.by_size[b] = array("q", [p for _, p in merged])
-                continue
-            for size, pid in sorted(arrivals):
-                lo = bisect_left(ss, size)
-                k = bisect_left(ps, pid, lo, bisect_right(ss, size, lo))
-                ss.insert(k, size)
-                ps.insert(k, pid)
+                lead_from.append(src)
+                lead_to.append(dst)
+        # the per-broker aggregates and size orders, for all the moves at once
+        arr = np.array(chosen, dtype=np.int64).reshape(-1, 3)
+        pids, srcs, dsts = arr[:, 0], arr[:, 1], arr[:, 2]
+        sizes, rates, topics = self._per_partition()
+        span = max(self.ids) + 1
+        net_count = np.bincount(dsts, minlength=span) - np.bincount(srcs, minlength=span)
+        for b in np.flatnonzero(net_count).tolist():
+            self.count[b] += int(net_count[b])
+        for agg, weights in ((self.disk, sizes[pids]), (self.net, rates[pids])):
+            change = np.bincount(dsts, weights=weights, minlength=span) - np.bincount(srcs, weights=weights,
+                                                                                       minlength=span)
+            for b in np.flatnonzero(change).tolist():
+                agg[b] += float(change[b])
+        for b in lead_from:
+            self.leaders[b] -= 1
+        for b in lead_to:
+            self.leaders[b] += 1
+        nt = self.n_topics
+        tcount = self.tcount
+        for brokers, sign in ((srcs, -1), (dsts, 1)):
+            keys, counts = count_keys(brokers * nt + topics[pids])
+            for key, c in zip(keys.tolist(), counts.tolist(), strict=True):
+                tcount[key] = tcount.get(key, 0) + sign * c
+        psize = sizes[pids]
+        order = by_group_then_size(srcs, psize)
+        self._reorder(srcs[order], pids[order], None)
+        order = by_group_then_size(dsts, psize)
+        self._reorder(dsts[order], pids[order], psize[order])
         self.moves += len(chosen)
         return len(chosen)
+
+    def _per_partition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sizes, rates and topic indices per partition as arrays (built once, for batches)."""
+        if self._arrays is None:
+            self._arrays = (np.asarray(self.sizes, dtype=np.int64), np.asarray(self.rates, dtype=np.float64),
+                            np.asarray(self.topic, dtype=np.int64))
+        return self._arrays
+
+    def _reorder(self, brokers: np.ndarray, pids: np.ndarray, sizes: np.ndarray | None) -> None:
+        """Take `pids` (grouped by broker) out of each broker's size order, or (with their `sizes`) merge
+        them in, keeping the order by (size, partition index)."""
+        bounds = np.flatnonzero(np.concatenate(([True], brokers[1:] != brokers[:-1], [True])))
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            b = int(brokers[lo])
+            held = np.frombuffer(self.by_size[b], dtype=np.int64)
+            held_sizes = np.frombuffer(self.size_sorted[b], dtype=np.int64)
+            if sizes is None:
+                keep = ~np.isin(held, pids[lo:hi])
+                new_p, new_s = held[keep], held_sizes[keep]
+            else:
+                all_p = np.concatenate((held, pids[lo:hi]))
+                all_s = np.concatenate((held_sizes, sizes[lo:hi]))
+                order = np.lexsort((all_p, all_s))
+                new_p, new_s = all_p[order], all_s[order]
+            self.by_size[b] = array("q", new_p.tobytes())
+            self.size_sorted[b] = array("q", new_s.tobytes())
 
     def set_leader(self, pid: int, b: int) -> None:
         """Leadership only: reorder the replica list so `b` comes first (no data moves)."""

@@ -5,24 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from brokerscale.balance.execution import Settings, cancel_run, choose_settings, moves_for, run_moves, state_for
 from brokerscale.balance.executor import Progress, throttle_plan
-from brokerscale.balance.goals import Thresholds
 from brokerscale.balance.kafka_ops import KafkaOps
-from brokerscale.balance.model import ClusterModel, load_cluster_file
-from brokerscale.balance.named_brokers import check_named_brokers
-from brokerscale.balance.optimizer import optimize
-from brokerscale.balance.proposal import file_text, reassignment, render
 from brokerscale.balance.reassignment_file import read_plan
 from brokerscale.balance.state import ExecState, Move, default_state_path, executor_running, load_state
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat, profile
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput
 from brokerscale.units import format_bytes, parse_byte_rate, parse_duration
+
+if TYPE_CHECKING:  # the optimizer (numpy) is imported only by `propose`: `execute` starts faster without it
+    from brokerscale.balance.goals import Thresholds
+    from brokerscale.balance.model import ClusterModel
 
 app = typer.Typer(
     help="Add or drain brokers and rebalance with the least data moved (goals, optimizer, throttled executor).",
@@ -54,6 +53,8 @@ def parse_ids(text: str | None) -> list[int]:
 
 def _thresholds(replica: float, leader: float, disk: float, network: float, topic: float,
                 capacity: float) -> Thresholds:
+    from brokerscale.balance.goals import Thresholds
+
     return Thresholds(replica_count=replica, leader_count=leader, disk=disk, network_in=network,
                       topic_spread=topic, capacity=capacity)
 
@@ -61,6 +62,8 @@ def _thresholds(replica: float, leader: float, disk: float, network: float, topi
 def load_model(cluster_file: Path | None, bootstrap: str | None, command_config: Path | None,
                cluster: str | None, topics: str | None, include_internal: bool = False,
                rate_window_s: float = 0.0) -> ClusterModel:
+    from brokerscale.balance.model import ClusterModel, load_cluster_file
+
     if cluster_file is not None:
         model = load_cluster_file(cluster_file)
         if topics:
@@ -131,6 +134,10 @@ def propose(
 
       brokerscale rebalance propose --cluster-file cluster.json --mode full --disk-threshold 0.05
     """
+    from brokerscale.balance.named_brokers import check_named_brokers
+    from brokerscale.balance.optimizer import optimize
+    from brokerscale.balance.proposal import file_text, reassignment, render
+
     # draining must empty the broker completely, internal topics included, unless topics are chosen
     internal = include_internal or (mode == "remove-brokers" and topics is None)
     window = parse_duration(rate_window, what="--rate-window") if rate_window else 0.0
