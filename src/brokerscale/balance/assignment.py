@@ -277,6 +277,12 @@ class Assignment:
         self.moves += len(chosen)
         return len(chosen)
 
+    def held_of_topics(self, b: int, topics: set[int]) -> list[int]:
+        """The replicas broker `b` holds of the given topics (by index), smallest first."""
+        held = np.frombuffer(self.by_size[b], dtype=np.int64)
+        topic_of = self._per_partition()[2]
+        return held[np.isin(topic_of[held], np.fromiter(topics, dtype=np.int64, count=len(topics)))].tolist()
+
     def _per_partition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sizes, rates and topic indices per partition as arrays (built once, for batches)."""
         if self._arrays is None:

@@ -383,7 +383,7 @@ def _surplus(state: Assignment, s: int, n: int, offered: set[int]) -> list[int]:
     excess = {tp: e for tp in held_topics if (e := tc.get(base + tp, 0) - limit(base + tp)) > 0}
     out: list[int] = []
     if excess:
-        for pid in [pid for pid in held if topic[pid] in excess]:  # smallest first
+        for pid in state.held_of_topics(s, set(excess)):  # smallest first
             tp = topic[pid]
             if excess[tp] > 0 and pid not in offered:
                 excess[tp] -= 1
@@ -831,7 +831,7 @@ class TopicSpreadGoal(SoftGoal):
         for b, tp in over:
             if b != last:  # one pass over the broker's replicas, smallest first: cheapest to move
                 mine = {}
-                for p in [p for p in state.by_size[b] if topic[p] in wanted[b]]:
+                for p in state.held_of_topics(b, wanted[b]):
                     mine.setdefault(topic[p], []).append(p)
                 last = b
             group = (tp, state.t.group[b])
