@@ -48,6 +48,7 @@ class Proposal:
     infeasible: dict[str, str] = field(default_factory=dict)
     goals: list[str] = field(default_factory=list)
     _changed: list[int] | None = field(default=None, repr=False, compare=False)
+    _counts: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
 
     def changed(self) -> list[int]:
         if self._changed is None:
@@ -55,21 +56,31 @@ class Proposal:
                              if a != b]
         return self._changed
 
+    def _tally(self) -> tuple[int, int, int]:
+        """(bytes moved, replica moves, leader moves), counted in one pass over the changed partitions."""
+        if self._counts is None:
+            old_reps, new_reps, sizes = self.model.replicas, self.new_replicas, self.model.sizes
+            moved = replicas = leaders = 0
+            for i in self.changed():
+                old, new = old_reps[i], new_reps[i]
+                arriving = len(new) - len(set(new) & set(old))
+                moved += sizes[i] * arriving
+                replicas += arriving
+                leaders += old[0] != new[0]
+            self._counts = (moved, replicas, leaders)
+        return self._counts
+
     @property
     def bytes_moved(self) -> int:
-        total = 0
-        for i in self.changed():
-            old = self.model.replicas[i]
-            total += self.model.sizes[i] * sum(1 for b in self.new_replicas[i] if b not in old)
-        return total
+        return self._tally()[0]
 
     @property
     def replica_moves(self) -> int:
-        return sum(sum(1 for b in self.new_replicas[i] if b not in self.model.replicas[i]) for i in self.changed())
+        return self._tally()[1]
 
     @property
     def leader_moves(self) -> int:
-        return sum(1 for i in self.changed() if self.model.replicas[i][0] != self.new_replicas[i][0])
+        return self._tally()[2]
 
 
 def run_goals(state: Assignment, goals: Sequence[Goal]) -> None:
