@@ -422,9 +422,12 @@ class DevCluster:
             "log.dirs": d / "data",
         }
         rf = self._replication()
-        # A new topic's defaults, on the controller as well: in KRaft the controller fills in the partition
+        # A new topic's defaults, on the controller as well. In KRaft the controller fills in the partition
         # count and replication factor of a CreateTopics that leaves them out (Kafka's own kafka-topics
-        # without --replication-factor), so without them there such topics got RF 1 even on 3 brokers.
+        # without --replication-factor): without them here such topics got RF 1 even on 3 brokers. And with
+        # Eligible Leader Replicas (on by default for new Kafka 4.1 clusters) the controller writes a
+        # cluster-wide min.insync.replicas from its own static config, which overrides the brokers' static
+        # 2: every topic ended up at min.insync.replicas 1 and was flagged by the PHI policy.
         # With 3 brokers this is the PHI policy's baseline: RF 3, min.insync.replicas 2, no unclean election.
         topic_defaults: dict[str, object] = {
             "num.partitions": 3,
