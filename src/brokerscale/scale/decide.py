@@ -103,7 +103,6 @@ class Decision:
 
 # Regimes change only at the policy's window edges, local midnight, and (DST) on the hour or half hour,
 # so one evaluation holds until the next such edge: the simulator evaluates a year of minutes ~50x less.
-_REGIME_CACHE: dict[tuple[int, int], tuple[Policy, float, float, Regime]] = {}
 
 
 def regime(policy: Policy, now: float) -> Regime:
@@ -114,20 +113,20 @@ def regime(policy: Policy, now: float) -> Regime:
 def _regime_at(policy: Policy, t: float, slot: int) -> Regime:
     """`regime` at Unix time `t`, cached until the next edge. `slot` keeps separate entries for callers
     that look at two moments (now, and when a change would land), so they do not evict each other."""
-    key = (id(policy), slot)
-    hit = _REGIME_CACHE.get(key)
-    if hit is not None and hit[0] is policy and hit[1] <= t < hit[2]:
-        return hit[3]
+    cache = _constants(policy).regimes
+    hit = cache[slot]
+    if hit is not None and hit[0] <= t < hit[1]:
+        return hit[2]
     r, local = _regime(policy, datetime.fromtimestamp(t, UTC))
     if policy.peak_hours is None and not policy.seasons and not policy.maintenance_windows:
-        _REGIME_CACHE[key] = (policy, -math.inf, math.inf, r)  # nothing depends on the time
+        cache[slot] = (-math.inf, math.inf, r)  # nothing depends on the time
         return r
     tod = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
     edges = [1800.0 * k for k in range(49)]
     for w in ([policy.peak_hours] if policy.peak_hours else []) + list(policy.maintenance_windows):
         edges += [w.start.hour * 3600.0 + w.start.minute * 60, w.end.hour * 3600.0 + w.end.minute * 60]
     nxt = min(e for e in edges if e > tod)
-    _REGIME_CACHE[key] = (policy, t, t + (nxt - tod), r)
+    cache[slot] = (t, t + (nxt - tod), r)
     return r
 
 
@@ -160,6 +159,8 @@ class _Constants:
     delay_up: float
     raises_floor: bool
     max_floor: int  # the highest minimum any period can set: at or above it, no minimum is ahead
+    # per caller slot: (valid from, valid until, regime); see _regime_at
+    regimes: list[tuple[float, float, Regime] | None] = field(default_factory=lambda: [None, None, None])
 
 
 _CONSTANTS: dict[int, tuple[Policy, _Constants]] = {}
