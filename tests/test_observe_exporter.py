@@ -51,6 +51,9 @@ def test_exposition_has_utilization_findings_and_lag() -> None:
     assert 'brokerscale_up{cluster="prod"} 1.0' in text
     assert ('brokerscale_utilization_percent{cluster="prod",dimension="throughput",scope="cluster",'
             'target="cluster"} 80.0') in text
+    # the capacity behind the percentage, so a scale-up shows as a step in capacity, not only a drop in percent
+    assert ('brokerscale_capacity{cluster="prod",dimension="throughput",scope="cluster",'
+            'target="cluster"} 5e+07') in text
     assert 'brokerscale_findings{cluster="prod",severity="warning"} 1.0' in text
     assert 'brokerscale_findings{cluster="prod",severity="critical"} 0.0' in text
     assert ('brokerscale_consumer_lag_offsets{cluster="prod",group="billing-etl",partition="0",'
