@@ -119,3 +119,54 @@ def test_a_cluster_brokerscale_did_not_start_needs_registered_brokers(bootstrap:
     finally:
         store.close()
         obs.close()
+
+
+@pytest.mark.kafka
+def test_a_change_cut_off_by_kill_9_is_finished_once_on_restart(bootstrap: str, tmp_path: Path) -> None:
+    """The state `kill -9` leaves when it lands after the drained broker was removed but before the result
+    was written: the intent is pending and the operation file still names the change. A restarted
+    controller finishes the record from the cluster's real state and never starts a second drain."""
+    import json
+
+    from brokerscale.connect import ConnectionProfile
+    from brokerscale.observe.collect import Observer
+    from brokerscale.observe.rules import load_rules
+    from brokerscale.scale.actuators.selfmanaged import SelfManagedActuator
+    from brokerscale.scale.controller import ACTOR, Controller
+    from brokerscale.scale.demand import resolve_capacity
+    from brokerscale.scale.policy import parse_policy
+    from brokerscale.store import open_store
+
+    prof = ConnectionProfile(bootstrap)
+    obs = Observer(prof, load_rules(), date_lag=False)
+    logged: list[str] = []
+    act = SelfManagedActuator(prof, obs, tmp_path / "work", dev_name=None, log=logged.append)
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    pol = parse_policy({"unit": "broker", "min_units": 3, "max_units": 6}, "test")
+    try:
+        crashed = store.audited(actor=ACTOR, action="scale.down", target=act.target,
+                                intent={"from": 4, "to": 3, "direction": "down"}, before={"units": 4})
+        crashed.__enter__()  # the intent row is written; the process dies before the result row
+        act.op_path.write_text(json.dumps({"direction": "down", "from_units": 4, "to_units": 3, "brokers": [99]}))
+        assert act.units() == (4, 3)  # the change is in flight as far as the controller can tell
+
+        ctl = Controller(act, pol, resolve_capacity(None, "broker"), store, apply=True, log=logged.append)
+        notes = ctl.reconcile()
+        assert len(notes) == 1 and notes[0].startswith(
+            "reconciled scale.down to 3: the request had reached the platform (in effect"), notes
+        records = [r for r in store.audit_records("scale.") if r["target"] == act.target]
+        assert [(r["action"], r["result"], r["after"]["units"]) for r in records] == [("scale.down", "ok", 3)]
+        assert not act.op_path.exists() and act.units() == (3, None)
+        assert not store.audit_records("rebalance.")  # nothing left to drain: no second rebalance
+        assert ctl.reconcile() == []  # a second restart finds nothing to do
+
+        # An attempt that failed (its intent has an error result) and left its operation file behind is
+        # finished under a new, truthful intent.
+        act.op_path.write_text(json.dumps({"direction": "down", "from_units": 4, "to_units": 3, "brokers": [99]}))
+        assert ctl.reconcile() == ["finished an interrupted down to 3 (its earlier attempt had failed)"]
+        records = [r for r in store.audit_records("scale.") if r["target"] == act.target]
+        assert records[0]["result"] == "ok" and records[0]["intent"]["trigger"] == "resume"
+        assert act.units() == (3, None)
+    finally:
+        store.close()
+        obs.close()
