@@ -74,7 +74,7 @@ def test_strimzi_target_reads_the_node_pool_and_the_clusters_load(bootstrap: str
         res = subprocess.run([BROKERSCALE, "scale", "run", "--target", "strimzi", "--namespace", "health",
                               "--strimzi-cluster", "healthcare-kafka", "--node-pool", "brokers", "--bootstrap",
                               bootstrap, "--policy", str(_policy(tmp_path, min_units=4)), "--interval", "2s",
-                              "--duration", "6s"], env=env, capture_output=True, text=True, timeout=120)
+                              "--duration", "10s"], env=env, capture_output=True, text=True, timeout=120)
     finally:
         server.http.shutdown()
     assert res.returncode == 0, res.stdout + res.stderr

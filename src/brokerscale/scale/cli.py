@@ -260,7 +260,7 @@ def run_command(
     unit = "cku" if target == "confluent" else "broker"
     pol = load_policy(policy, policy_name, unit)  # type: ignore[arg-type]
     every = parse_duration(interval, what="--interval")
-    until = None if duration is None else time.monotonic() + parse_duration(duration, what="--duration")
+    run_for = None if duration is None else parse_duration(duration, what="--duration")
     cap = resolve_capacity(limits, unit)
     from brokerscale.balance.execution import DEFAULT_THROTTLE
     from brokerscale.units import parse_byte_rate
@@ -295,7 +295,7 @@ def run_command(
         ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log, document=document)
         if pol.forecast is not None and obs is not None:
             _seed_history(ctl, store, obs.cluster, every, cap, log)
-        _loop(ctl, actuator, store, apply, every, until, metrics_port, notify_url)
+        _loop(ctl, actuator, store, apply, every, run_for, metrics_port, notify_url)
 
 
 def _confluent(stack: Any, api_url: str, metrics_url: str, environment: str, cluster_id: str,
@@ -391,7 +391,7 @@ def _strimzi(obs: Any, namespace: str, strimzi_cluster: str | None, node_pool: s
     return StrimziActuator(api, namespace, strimzi_cluster, node_pool, observe)
 
 
-def _loop(ctl: Any, actuator: Any, store: Any, apply: bool, every: float, until: float | None,
+def _loop(ctl: Any, actuator: Any, store: Any, apply: bool, every: float, run_for: float | None,
           metrics_port: int | None, notify_url: str | None) -> None:
     from brokerscale.console import err
     from brokerscale.scale.signals import ControllerMetrics, notify
@@ -412,6 +412,7 @@ def _loop(ctl: Any, actuator: Any, store: Any, apply: bool, every: float, until:
     mode = "applying" if apply else "dry run (add --apply to act)"
     console.print(f"scale run: {actuator.target}, policy {pol.name}, every {every:g}s, {mode}")
     reconciled = False
+    until = None if run_for is None else time.monotonic() + run_for  # from the first round, not from start-up
     try:
         while until is None or time.monotonic() < until:
             started = time.monotonic()
