@@ -401,8 +401,7 @@ def _surplus(state: Assignment, s: int, n: int, offered: set[int]) -> list[int]:
     return out
 
 
-def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int], racks: int,
-          seen: set[int]) -> list[Move]:
+def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int], racks: int) -> list[Move]:
     """Deal offered replicas round-robin over the brokers with room, skipping a broker that already holds
     the partition, one that would exceed the topic's limit and (with `racks`) one in a rack the partition
     already uses; when no broker within a short look-ahead has room for the topic, the first one that
@@ -423,8 +422,6 @@ def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int]
         n = len(dests)
         if not n:
             break
-        if pid in seen:
-            continue
         reps = rep[pid]
         tp = topic[pid]
         used = [rack[x] for x in reps if x != s] if racks and len(reps) <= racks else ()
@@ -449,7 +446,6 @@ def _deal(state: Assignment, offers: list[tuple[int, int]], room: dict[int, int]
         d = dests[pick]
         key = d * nt + tp
         extra[key] = extra.get(key, 0) + 1
-        seen.add(pid)
         moves.append(Move(pid, s, d))
         room[d] -= 1
         if room[d]:
@@ -504,8 +500,7 @@ class ReplicaCountGoal(SoftGoal):
         has_racks, n_racks = rack_aware(state.m, state.active)
         racks = n_racks if has_racks and n_racks > 1 else 0
         moves: list[Move] = []
-        seen: set[int] = set()  # one move per partition per batch: the guards judge each against the state before
-        offered: set[int] = set()
+        offered: set[int] = set()  # one move per partition per batch: the guards judge each on the state before
         for members in groups.values():
             offers: list[tuple[int, int]] = []
             shift = state.moves % max(len(members), 1)  # deal from another broker each batch
@@ -515,7 +510,7 @@ class ReplicaCountGoal(SoftGoal):
             order = sorted(members, key=lambda b: (cnt[b] - t.count_lo[b], b))
             order = order[shift:] + order[:shift]
             room = {d: t.count_hi[d] - cnt[d] for d in order if cnt[d] < t.count_hi[d]}
-            moves += _deal(state, offers, room, racks, seen)
+            moves += _deal(state, offers, room, racks)
         return state.apply_batch(moves) if moves else 0
 
     def _shed(self, state: Assignment, s: int) -> bool:
