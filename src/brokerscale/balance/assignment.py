@@ -3,7 +3,8 @@
 Goals read it and change it only through `try_apply`, which asks every guarding goal (all hard goals
 and the soft goals of higher priority) whether it accepts the action: that is how an earlier goal
 vetoes a later goal's moves. Per-replica data is built once with numpy; the per-move bookkeeping is
-plain Python on small per-broker dicts, because a move touches two brokers and one partition.
+plain Python on small per-broker dicts, because a move touches two brokers and one partition, while a
+batch of tens of thousands of moves (`apply_batch`) is booked with numpy in one go.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Assignment:
         # replicas per (broker, topic), keyed broker * n_topics + topic
         self.tcount: dict[int, int] = {}
         # each broker's replicas ordered by (size, partition index): `by_size` the indices, `size_sorted` sizes
-        # (8-byte machine integers: a Python int per replica would triple the optimizer's memory)
+        # (8-byte machine integers: a list of Python ints costs five times that per replica)
         self.by_size: dict[int, array[int]] = {b: array("q") for b in self.ids}
         self.size_sorted: dict[int, array[int]] = {b: array("q") for b in self.ids}
         self.guards: list[Goal] = []
