@@ -58,8 +58,28 @@ class KafkaRestClient:
     def list_links(self) -> list[dict[str, Any]]:
         return self._data("/links")
 
+    def create_link(self, link: str, source_cluster_id: str, configs: dict[str, str] | None = None, *,
+                    validate_only: bool = False) -> None:
+        """A destination-initiated cluster link on this cluster from `source_cluster_id`. `configs` (the
+        source's bootstrap and credentials) go in the request body only, never a URL or a log."""
+        params = {"link_name": link, **({"validate_only": "true"} if validate_only else {})}
+        body = {"source_cluster_id": source_cluster_id,
+                "configs": [{"name": k, "value": v} for k, v in sorted((configs or {}).items())]}
+        self.http.send_json("POST", f"{self.base}/links", body, params=params)
+
+    def create_mirror(self, link: str, source_topic: str, mirror_topic: str | None = None) -> None:
+        """A mirror topic of `source_topic` (same name unless `mirror_topic`) over `link`."""
+        body: dict[str, Any] = {"source_topic_name": source_topic}
+        if mirror_topic:
+            body["mirror_topic_name"] = mirror_topic
+        self.http.send_json("POST", f"{self.base}/links/{link}/mirrors", body)
+
     def list_mirrors(self, link: str) -> list[dict[str, Any]]:
         return self._data(f"/links/{link}/mirrors")
+
+    def get_mirror(self, link: str, mirror_topic: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get_json(f"{self.base}/links/{link}/mirrors/{mirror_topic}")
+        return body
 
     def alter_mirrors(self, link: str, action: str, topics: list[str], *,
                       validate_only: bool = False) -> list[dict[str, Any]]:

@@ -10,12 +10,20 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from brokerscale.cloud.emulator.state import EmulatedCluster, EmulatedTopic, EmulatorState
+from brokerscale.cloud.emulator.state import (
+    EmulatedCluster,
+    EmulatedLink,
+    EmulatedMirror,
+    EmulatedTopic,
+    EmulatorState,
+)
 
 DEFAULT_CONFIGS = {"cleanup.policy": "delete", "retention.ms": "604800000", "min.insync.replicas": "2",
                    "max.message.bytes": "2097164"}
 READ_ONLY = {"min.insync.replicas"}
-MIRROR_ACTIONS = {"promote": "STOPPED", "failover": "STOPPED", "pause": "PAUSED", "resume": "ACTIVE"}
+MIRROR_ACTIONS = {"promote": "PENDING_STOPPED", "failover": "STOPPED", "pause": "PAUSED", "resume": "ACTIVE"}
+PROMOTE_S = 2.0
+"""How long a promote stays PENDING_STOPPED: it waits for the mirror to catch up (lag 0), then stops."""
 
 
 def _error(status: int, code: int, message: str) -> JSONResponse:
@@ -163,30 +171,119 @@ def rest_router(state: EmulatorState) -> APIRouter:
                  "link_state": "ACTIVE"} for ln in c.links]
         return listing(request, "KafkaLinkDataList", data)
 
-    @router.get("/links/{link_name}/mirrors")
-    async def list_mirrors(request: Request, cluster_id: str, link_name: str) -> Response:
+    def settle(m: Any) -> None:
+        """A promote finishes once its wait is over: the mirror caught up (lag 0) and stopped."""
+        if m.status == "PENDING_STOPPED" and m.pending_until is not None and state.clock() >= m.pending_until:
+            m.status, m.pending_until, m.lags = "STOPPED", None, [0] * len(m.lags)
+
+    def mirror_doc(request: Request, c: EmulatedCluster, link_name: str, m: Any) -> dict[str, Any]:
+        settle(m)
+        me = f"{base(request, c.id)}/links/{link_name}/mirrors"
+        topic = next((t for t in c.topics if t.name == m.mirror_topic_name), None)
+        parts = topic.partitions if topic else 1
+        lags = (m.lags + [0] * parts)[:parts]
+        return {"kind": "KafkaMirrorData",
+                "metadata": {"self": f"{me}/{m.mirror_topic_name}",
+                             "resource_name": crn(c.id, f"/link={link_name}/topic={m.mirror_topic_name}")},
+                "link_name": link_name, "mirror_topic_name": m.mirror_topic_name,
+                "source_topic_name": m.source_topic_name, "num_partitions": parts,
+                "mirror_lags": [{"partition": p, "lag": lags[p], "last_source_fetch_offset": 0} for p in range(parts)],
+                "mirror_status": m.status, "state_time_ms": int(state.clock() * 1000)}
+
+    def find_link(cluster_id: str, link_name: str) -> tuple[EmulatedCluster, Any] | JSONResponse:
         c = find(cluster_id)
         if isinstance(c, JSONResponse):
             return c
         link = next((ln for ln in c.links if ln.link_name == link_name), None)
         if link is None:
             return _error(404, 40404, f"Cluster link '{link_name}' does not exist")
-        me = f"{base(request, cluster_id)}/links/{link_name}/mirrors"
-        now_ms = int(state.clock() * 1000)
-        data = []
-        for m in link.mirrors:
-            topic = next((t for t in c.topics if t.name == m.mirror_topic_name), None)
-            parts = topic.partitions if topic else 1
-            data.append({"kind": "KafkaMirrorData",
-                         "metadata": {"self": f"{me}/{m.mirror_topic_name}",
-                                      "resource_name": crn(cluster_id,
-                                                           f"/link={link_name}/topic={m.mirror_topic_name}")},
-                         "link_name": link_name, "mirror_topic_name": m.mirror_topic_name,
-                         "source_topic_name": m.source_topic_name, "num_partitions": parts,
-                         "mirror_lags": [{"partition": p, "lag": 0, "last_source_fetch_offset": 0}
-                                         for p in range(parts)],
-                         "mirror_status": m.status, "state_time_ms": now_ms})
+        return c, link
+
+    async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, 40001, "The request body is not valid JSON")
+        return body if isinstance(body, dict) else _error(400, 40002, "The request body must be a JSON object")
+
+    @router.post("/links")
+    async def create_link(request: Request, cluster_id: str) -> Response:
+        """A destination-initiated link: this cluster mirrors topics of `source_cluster_id`."""
+        c = find(cluster_id)
+        if isinstance(c, JSONResponse):
+            return c
+        name = request.query_params.get("link_name", "")
+        if not name:
+            return _error(400, 40002, "link_name is required")
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        source = body.get("source_cluster_id")
+        if not isinstance(source, str) or not source:
+            return _error(400, 40002, "source_cluster_id is required for a destination-initiated link")
+        if source == cluster_id:
+            return _error(400, 40002, "A cluster link cannot link a cluster to itself")
+        if any(ln.link_name == name for ln in c.links):
+            return _error(400, 40002, f"Cluster link '{name}' already exists")
+        if request.query_params.get("validate_only", "false").lower() != "true":
+            import uuid
+
+            with state.lock:
+                c.links.append(EmulatedLink(link_name=name, source_cluster_id=source, link_id=str(uuid.uuid4())))
+                state.save()
+        return Response(status_code=204)
+
+    @router.post("/links/{link_name}/mirrors")
+    async def create_mirror(request: Request, cluster_id: str, link_name: str) -> Response:
+        """A mirror topic of the link's source topic: read-only here, same partitions as the source."""
+        found = find_link(cluster_id, link_name)
+        if isinstance(found, JSONResponse):
+            return found
+        c, link = found
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        source_topic = body.get("source_topic_name")
+        if not isinstance(source_topic, str) or not source_topic:
+            return _error(400, 40002, "source_topic_name is required")
+        name = body.get("mirror_topic_name") or source_topic
+        if any(t.name == name for t in c.topics):
+            return _error(400, 40002, f"Topic '{name}' already exists")
+        src = state.cluster(link.source_cluster_id)
+        src_topic = next((t for t in src.topics if t.name == source_topic), None) if src is not None else None
+        if src is not None and src_topic is None:
+            # 400, not 404: the only client error Confluent's file documents for this operation
+            return _error(400, 40403, f"Topic '{source_topic}' does not exist on the source cluster")
+        parts = src_topic.partitions if src_topic is not None else 1
+        rf = int(body.get("replication_factor") or (src_topic.replication_factor if src_topic else 3))
+        with state.lock:
+            c.topics.append(EmulatedTopic(name=name, partitions=parts, replication_factor=rf))
+            link.mirrors.append(EmulatedMirror(source_topic_name=source_topic, mirror_topic_name=name,
+                                               lags=[0] * parts))
+            state.save()
+        return Response(status_code=204)
+
+    @router.get("/links/{link_name}/mirrors")
+    async def list_mirrors(request: Request, cluster_id: str, link_name: str) -> Response:
+        found = find_link(cluster_id, link_name)
+        if isinstance(found, JSONResponse):
+            return found
+        c, link = found
+        with state.lock:
+            data = [mirror_doc(request, c, link_name, m) for m in link.mirrors]
         return listing(request, "KafkaMirrorDataList", data)
+
+    @router.get("/links/{link_name}/mirrors/{mirror_topic_name}")
+    async def get_mirror(request: Request, cluster_id: str, link_name: str, mirror_topic_name: str) -> Response:
+        found = find_link(cluster_id, link_name)
+        if isinstance(found, JSONResponse):
+            return found
+        c, link = found
+        mirror = next((m for m in link.mirrors if m.mirror_topic_name == mirror_topic_name), None)
+        if mirror is None:
+            return _error(404, 40403, f"Topic '{mirror_topic_name}' is not a mirror topic")
+        with state.lock:
+            return JSONResponse(mirror_doc(request, c, link_name, mirror))
 
     @router.post("/links/{link_name}/mirrors:{action}")
     async def alter_mirrors(request: Request, cluster_id: str, link_name: str, action: str) -> Response:
@@ -215,10 +312,13 @@ def rest_router(state: EmulatorState) -> APIRouter:
                 code, message = (None, None) if mirror else (40403, f"Topic '{name}' is not a mirror topic")
                 if mirror is not None and not validate_only:
                     mirror.status = MIRROR_ACTIONS[action]
+                    mirror.pending_until = state.clock() + PROMOTE_S if action == "promote" else None
                 topic = next((t for t in c.topics if t.name == name), None)
+                lags = mirror.lags if mirror is not None else []
                 data.append({"kind": "AlterMirrorsData", "metadata": {"self": f"{me}/{name}"},
                              "mirror_topic_name": name, "error_code": code, "error_message": message,
-                             "mirror_lags": [{"partition": p, "lag": 0, "last_source_fetch_offset": 0}
+                             "mirror_lags": [{"partition": p, "lag": lags[p] if p < len(lags) else 0,
+                                              "last_source_fetch_offset": 0}
                                              for p in range(topic.partitions if topic and mirror else 0)],
                              "messages_truncated": None, "partition_level_truncation_data": []})
             if not validate_only:
