@@ -228,7 +228,8 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     _create(east, topic, 3)
     topo = _topology(tmp_path, "dr", east, west, src="primary", dst="drsite", west_jurisdiction="US",
                      flow="primary-dr", topics=["clinical\\.drt.*"])
-    assert cli("dr", "up", "--topology", topo, "--apply")[0] == 0
+    code, out, err = cli("dr", "up", "--topology", topo, "--apply")
+    assert code == 0, (out, err)
     producer = _Producer(east.bootstrap, topic, rate=150)
     producer.start()
     try:
@@ -266,7 +267,8 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
         assert st["topics"][0]["topic"] == topic and st["topics"][0]["lag_records"] == st["lag_records"]
 
         # Replication resumes and catches up; checkpoints of the group reach the target.
-        assert cli("dr", "restart", "--topology", topo)[0] == 0
+        code, out, err = cli("dr", "restart", "--topology", topo)
+        assert code == 0, (out, err)
 
         def caught_up() -> bool:
             code, out, _ = cli("dr", "status", "--topology", topo, "--format", "json")
