@@ -219,6 +219,7 @@ def _oldest_unmirrored_age(east: DevCluster, topic: str, mirrored: dict[int, int
     return time.time() - min(stamps) if stamps else 0.0
 
 
+@pytest.mark.timeout(1500)  # two MirrorMaker starts, a stall, a kill, failover and failback: ~9 min alone
 def test_lag_within_20_percent_then_failover_with_primary_killed(
         clusters: tuple[DevCluster, DevCluster], tmp_path: Path, cli: Any) -> None:
     from confluent_kafka import Consumer
