@@ -1,13 +1,21 @@
-"""The main read verbs over real secured clusters: SASL_SSL with SCRAM-SHA-512 and deny-by-default
-ACLs (as the read-only principal), and mTLS (client certificate required). One module-scoped cluster
-per protocol, shared by these tests; Kafka's own tools are the independent check."""
+"""The main verbs over real secured clusters: SASL_SSL with SCRAM-SHA-512 and deny-by-default ACLs
+(reads as the read-only principal, changes as admin), and mTLS (client certificate required).
+One module-scoped 2-broker cluster per protocol, shared by these tests; Kafka's own tools (run with
+the same client-properties files) are the independent check."""
 
 from __future__ import annotations
 
 import json
+import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -24,7 +32,7 @@ def _seed_topic_and_group(c: DevCluster) -> None:
     """As admin, with Kafka's own tool: a topic; then 20 records produced and 5 consumed by a group."""
     props = str(c.security.properties_file("admin"))
     res = run_tool("kafka-topics", ["--bootstrap-server", c.bootstrap, "--command-config", props, "--create",
-                                    "--topic", TOPIC, "--partitions", "2", "--replication-factor", "1"], timeout=300)
+                                    "--topic", TOPIC, "--partitions", "2", "--replication-factor", "2"], timeout=300)
     assert res.returncode == 0, res.stderr[-500:]
     producer = Producer({**c.client_conf(), "acks": "all"})
     for i in range(20):
@@ -44,7 +52,7 @@ def _seed_topic_and_group(c: DevCluster) -> None:
 
 @pytest.fixture(scope="module")
 def sasl_cluster() -> Iterator[DevCluster]:
-    c = DevCluster.up("pytest-sasl", brokers=1, security="sasl_ssl", acls=True)
+    c = DevCluster.up("pytest-sasl", brokers=2, security="sasl_ssl", acls=True)
     try:
         _seed_topic_and_group(c)
         yield c
@@ -54,7 +62,7 @@ def sasl_cluster() -> Iterator[DevCluster]:
 
 @pytest.fixture(scope="module")
 def mtls_cluster() -> Iterator[DevCluster]:
-    c = DevCluster.up("pytest-mtls", brokers=1, security="mtls")
+    c = DevCluster.up("pytest-mtls", brokers=2, security="mtls")
     try:
         _seed_topic_and_group(c)
         yield c
@@ -68,7 +76,7 @@ def test_read_only_principal_observes_lags_checks_and_lists_over_sasl_ssl(sasl_c
     code, out, err = cli("observe", *reader, "--format", "json")
     assert code == 0, err
     snap = json.loads(out)["snapshot"]
-    assert [b["id"] for b in snap["brokers"]] == [1] and TOPIC in [t["name"] for t in snap["topics"]]
+    assert [b["id"] for b in snap["brokers"]] == [1, 2] and TOPIC in [t["name"] for t in snap["topics"]]
     code, out, err = cli("lag", *reader, "--format", "json")
     assert code == 0, err
     assert GROUP in out and "lag > 0" in out  # 20 produced, 5 committed
@@ -97,7 +105,7 @@ def test_main_read_verbs_over_mtls_by_cluster_name(mtls_cluster, cli) -> None:  
     code, out, err = cli("observe", *name, "--format", "json")
     assert code == 0, err
     snap = json.loads(out)["snapshot"]
-    assert [b["id"] for b in snap["brokers"]] == [1] and TOPIC in [t["name"] for t in snap["topics"]]
+    assert [b["id"] for b in snap["brokers"]] == [1, 2] and TOPIC in [t["name"] for t in snap["topics"]]
     code, out, err = cli("lag", *name, "--format", "json")
     assert code == 0 and GROUP in out, err
     code, out, err = cli("check", *name, "--no-history")
@@ -124,7 +132,7 @@ def test_scram_passwords_are_in_no_command_line_no_log_and_no_output(sasl_cluste
                                                                       "--format", "json"),
                cli("observe", *reader), cli("lag", *reader), cli("observe", "--bootstrap", sasl_cluster.bootstrap)]
     pids = _pids_mentioning(sasl_cluster.marker)
-    assert len(pids) == 2  # the controller and the broker
+    assert len(pids) == 3  # the controller and the two brokers
     cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") for pid in pids]
     logs = [f.read_text(errors="replace") for f in sasl_cluster.root.rglob("*.log*") if f.is_file()]
     assert logs and any("SASL_SSL" in text for text in logs)  # the logs are real and say how it listens
@@ -243,3 +251,127 @@ def test_a_sasl_ssl_cluster_accepts_the_client_settings_emitted_for_a_phi_worklo
     producer.produce("adt.emitted", b"not allowed", on_delivery=lambda e, _m: failures.append(e) if e else None)
     producer.flush(30)
     assert failures and failures[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, failures
+
+
+# ----- the other verbs over both secured clusters -------------------------------------------------
+SECURED = ["sasl_cluster", "mtls_cluster"]
+POLICY = """extends: default
+classes:
+  secured-test:
+    description: a class a 2-broker cluster can meet (RF 2), for the secured-cluster tests
+    prefixes: ["sec."]
+    partition_class: low-volume-reference
+    phi: false
+    replication_factor: 2
+    min_insync_replicas: 1
+    retention_min_days: 7
+    cleanup_policy: delete
+"""
+
+
+def _as_admin(c: DevCluster) -> list[str]:
+    """Connection options of the admin principal: its properties file over SASL_SSL, the dev cluster's
+    name over mTLS (which picks the admin certificate)."""
+    if c.security.protocol == "sasl_ssl":
+        return ["--bootstrap", c.bootstrap, "--command-config", str(c.security.properties_file("admin"))]
+    return ["--cluster", c.name]
+
+
+def _as_reader(c: DevCluster) -> list[str]:
+    """The least-privileged principal the cluster has: `reader` under ACLs, else admin."""
+    if c.security.acls:
+        return ["--bootstrap", c.bootstrap, "--command-config", str(c.security.properties_file("reader"))]
+    return _as_admin(c)
+
+
+def _tool(c: DevCluster, tool: str, *args: str) -> str:
+    """Run one of Kafka's own tools as admin over the secured listener; its stdout."""
+    props = str(c.security.properties_file("admin"))
+    res = run_tool(tool, ["--bootstrap-server", c.bootstrap, "--command-config", props, *args], timeout=300)
+    assert res.returncode == 0, res.stderr[-800:]
+    return res.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("which", SECURED)
+def test_exporter_serves_metrics_from_a_secured_cluster(which: str, request: pytest.FixtureRequest) -> None:
+    c: DevCluster = request.getfixturevalue(which)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "brokerscale", "exporter", "--port", str(port), "--interval", "1s",
+                             "--duration", "240s", *_as_reader(c)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        body = ""
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            except httpx.HTTPError:
+                body = ""
+            if "brokerscale_cluster_partitions{" in body:
+                break
+            time.sleep(1)
+        assert proc.poll() is None, proc.communicate()[1][-800:]
+        up = [ln for ln in body.splitlines() if ln.startswith("brokerscale_up{")]
+        assert up and all(ln.endswith(" 1.0") for ln in up), body[-2000:]
+        assert "brokerscale_cluster_partitions{" in body
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+
+
+@pytest.mark.parametrize("which", SECURED)
+def test_topics_optimize_apply_over_a_secured_cluster(which: str, request: pytest.FixtureRequest, cli: Any,
+                                                      tmp_path: Path) -> None:
+    c: DevCluster = request.getfixturevalue(which)
+    topic = f"sec.optimize.{c.security.protocol}"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    _tool(c, "kafka-topics", "--create", "--topic", topic, "--partitions", "2", "--replication-factor", "2",
+          "--config", f"retention.ms={86_400_000}")
+    code, out, err = cli("topics", "optimize", *_as_admin(c), "--policy", policy, "--topic", topic,
+                         "--window", "1s", "--source", "offsets", "--apply")
+    assert code == 0, out + err
+    described = _tool(c, "kafka-topics", "--describe", "--topic", topic)
+    assert "PartitionCount: 6" in described, described
+    configs = _tool(c, "kafka-configs", "--describe", "--entity-type", "topics", "--entity-name", topic)
+    assert f"retention.ms={7 * 86_400_000}" in configs, configs
+
+
+@pytest.mark.parametrize("which", SECURED)
+def test_rebalance_propose_and_execute_over_a_secured_cluster(which: str, request: pytest.FixtureRequest,
+                                                              cli: Any, tmp_path: Path) -> None:
+    c: DevCluster = request.getfixturevalue(which)
+    topic = f"sec.moves.{c.security.protocol}"
+    _tool(c, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1")
+    plan = tmp_path / "plan.json"
+    code, out, err = cli("rebalance", "propose", *_as_reader(c), "--topics", re.escape(topic), "-o", plan)
+    assert code == 0, out + err  # proposing only reads: the read-only principal may
+    moves = {(p["topic"], p["partition"]): p["replicas"] for p in json.loads(plan.read_text())["partitions"]}
+    assert any(2 in r for r in moves.values()), moves
+    code, out, err = cli("rebalance", "execute", *_as_admin(c), "--proposal", plan, "--throttle", "10MB",
+                         "--state", tmp_path / "state.json", "--poll", "0.5s", "--apply")
+    assert code == 0, out + err
+    described = _tool(c, "kafka-topics", "--describe", "--topic", topic)
+    for (_, partition), replicas in moves.items():
+        line = next(ln for ln in described.splitlines() if f"Partition: {partition}\t" in ln)
+        assert f"Replicas: {','.join(map(str, replicas))}\t" in line, described
+    brokers = _tool(c, "kafka-configs", "--describe", "--entity-type", "brokers")
+    assert "throttled.rate" not in brokers, brokers  # the throttle is gone
+
+
+@pytest.mark.parametrize("which", SECURED)
+def test_load_verify_loses_nothing_over_a_secured_cluster(which: str, request: pytest.FixtureRequest,
+                                                          cli: Any) -> None:
+    c: DevCluster = request.getfixturevalue(which)
+    code, out, err = cli("load", *_as_admin(c), "--topic", f"sec.load.{c.security.protocol}", "--count", "300",
+                         "--rate", "300", "--size", "1KB", "--verify", "--format", "json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["acked"] == 300 and report["errors"] == 0
+    assert report["verify"] == {"read_back": 300, "lost": 0, "corrupted": 0, "complete": True}
