@@ -12,7 +12,7 @@ from brokerscale.balance.executor import Executor, RunCancelled, cancel, throttl
 from brokerscale.balance.kafka_ops import TP
 from brokerscale.balance.reassignment_file import read_plan
 from brokerscale.balance.state import ExecState, Move, load_state, plan_id
-from brokerscale.errors import OperationFailed
+from brokerscale.errors import NotAuthorized, OperationFailed
 
 
 class FakeController:
@@ -27,6 +27,7 @@ class FakeController:
         self.max_concurrent: dict[int, int] = {}
         self.elected: list[TP] = []
         self.config_log: list[str] = []
+        self.denied = ""
 
     def _tick(self) -> None:
         for tp, (target, original, age) in list(self.running.items()):
@@ -40,6 +41,12 @@ class FakeController:
                 self.running[tp] = (target, original, age + 1)
 
     # Ops protocol
+    def check_permitted(self, brokers: dict[int, dict[str, str | None]],
+                        topics: dict[str, dict[str, str | None]]) -> None:
+        if self.denied:
+            raise NotAuthorized(f"rebalance execute --apply is not permitted: this principal lacks the ACL "
+                                f"{self.denied}")
+
     def live_brokers(self) -> set[int]:
         return set(self.live)
 
@@ -357,3 +364,22 @@ def test_run_moves_closes_its_store_and_refuses_a_second_executor(tmp_path: Path
                       stall_s=60)
     assert state.status == "done"
     assert opened and all(s.closed for s in opened)  # type: ignore[attr-defined]
+
+
+def test_a_principal_without_the_acls_moves_nothing_and_the_run_is_audited_as_an_error(tmp_path: Path) -> None:
+    from brokerscale.store import open_store
+
+    assignment, moves = _plan(4)
+    ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=1)
+    ctrl.denied = "Alter on Cluster:kafka-cluster"
+    path = tmp_path / "s.json"
+    store = open_store(str(tmp_path / "audit.db"))
+    state = ExecState(plan_id(moves), "t", moves, throttle_bytes_s=10_000_000)
+    with pytest.raises(NotAuthorized, match="Alter on Cluster:kafka-cluster") as info:
+        run_moves(ctrl, state, path, poll_s=0, stall_s=60, store=store)  # type: ignore[arg-type]
+    assert info.value.exit_code == 2
+    assert ctrl.assignment == assignment and not ctrl.running and ctrl.configs == {}  # no throttle, no move
+    assert load_state(path).status == "failed"  # type: ignore[union-attr]
+    records = store.audit_records(action_prefix="rebalance.")
+    assert [(r["action"], r["result"]) for r in records] == [("rebalance.execute", "error")]
+    assert "NotAuthorized" in records[0]["error"]

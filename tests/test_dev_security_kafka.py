@@ -375,3 +375,86 @@ def test_load_verify_loses_nothing_over_a_secured_cluster(which: str, request: p
     report = json.loads(out)
     assert report["acked"] == 300 and report["errors"] == 0
     assert report["verify"] == {"read_back": 300, "lost": 0, "corrupted": 0, "complete": True}
+
+
+# ----- least privilege: what the read-only principal may not do, and `doctor` ---------------------
+def _audit(action: str, target: str) -> list[dict[str, Any]]:
+    from brokerscale.store import open_store
+
+    store = open_store()
+    try:
+        return [r for r in store.audit_records(action_prefix=action, limit=500) if r["target"] == target]
+    finally:
+        store.close()
+
+
+def _one_error_line(err: str) -> str:
+    """The one `error:` line (progress lines such as "running plan …" may come before it)."""
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_read_only_principal_apply_attempts_fail_naming_the_missing_acl_and_change_nothing(
+        sasl_cluster: DevCluster, cli: Any, tmp_path: Path) -> None:
+    c = sasl_cluster
+    topic = "sec.acl.denied"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    _tool(c, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1",
+          "--config", f"retention.ms={86_400_000}")
+
+    code, out, err = cli("topics", "optimize", *_as_reader(c), "--policy", policy, "--topic", topic,
+                         "--window", "1s", "--source", "offsets", "--apply")
+    assert code == 2, out + err
+    line = _one_error_line(err)
+    assert f"AlterConfigs on Topic:{topic}" in line and "nothing was changed" in line, line
+    assert "PartitionCount: 4" in _tool(c, "kafka-topics", "--describe", "--topic", topic)
+    assert "retention.ms=86400000" in _tool(c, "kafka-configs", "--describe", "--entity-type", "topics",
+                                            "--entity-name", topic)
+    records = _audit("topics.", topic)
+    assert [r["result"] for r in records] == ["error"], records
+    assert "AlterConfigs" in records[0]["error"]
+
+    plan = tmp_path / "plan.json"
+    code, out, err = cli("rebalance", "propose", *_as_reader(c), "--topics", re.escape(topic), "-o", plan)
+    assert code == 0, out + err
+    assert any(2 in p["replicas"] for p in json.loads(plan.read_text())["partitions"])  # moves to broker 2
+    code, out, err = cli("rebalance", "execute", *_as_reader(c), "--proposal", plan, "--throttle", "10MB",
+                         "--state", tmp_path / "state.json", "--apply")
+    assert code == 2, out + err
+    line = _one_error_line(err)
+    assert "Cluster:kafka-cluster" in line and "nothing was changed" in line, line
+    assert "Replicas: 1\t" in _tool(c, "kafka-topics", "--describe", "--topic", topic)  # nothing moved
+    assert "throttled" not in _tool(c, "kafka-configs", "--describe", "--entity-type", "brokers")
+    runs = [r for r in _audit("rebalance.execute", c.bootstrap)]
+    assert runs and runs[-1]["result"] == "error" and "Cluster:kafka-cluster" in runs[-1]["error"], runs
+
+
+def test_doctor_names_what_the_read_only_principal_lacks(sasl_cluster: DevCluster, cli: Any) -> None:
+    code, out, err = cli("doctor", *_as_reader(sasl_cluster), "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["principal"] == "User:reader" and doc["security_protocol"] == "SASL_SSL"
+    assert doc["broker_versions"] == {"1": "4.1", "2": "4.1"}
+    verbs = {v["verb"]: v for v in doc["verbs"]}
+    for read_only in ("observe, check, exporter, web", "lag", "rebalance propose, status"):
+        assert verbs[read_only]["can_run"] is True, verbs[read_only]
+    topics_apply = verbs["topics optimize --apply, topics apply"]
+    assert topics_apply["can_run"] is False
+    assert {"AlterConfigs on Topic:*", "Alter on Topic:*"} <= set(topics_apply["missing"])
+    execute = verbs["rebalance execute --apply, cancel --apply"]
+    assert execute["can_run"] is False
+    assert {"Alter on Cluster:kafka-cluster", "AlterConfigs on Cluster:kafka-cluster"} <= set(execute["missing"])
+    assert [e["answers"] for e in doc["metrics_endpoints"]] == [True, True]
+    code, out, err = cli("doctor", *_as_reader(sasl_cluster))
+    assert code == 0 and "User:reader" in out and "Alter on Cluster:kafka-cluster" in out, err
+
+
+def test_doctor_finds_every_verb_open_to_the_mtls_admin(mtls_cluster: DevCluster, cli: Any) -> None:
+    code, out, err = cli("doctor", "--cluster", mtls_cluster.name, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["principal"] == "User:admin" and doc["security_protocol"] == "SSL"
+    assert all(v["can_run"] is True for v in doc["verbs"]), doc["verbs"]
+    assert all(p["allowed"] is True for p in doc["permissions"]), doc["permissions"]

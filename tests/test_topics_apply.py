@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from brokerscale.connect import ConnectionProfile
-from brokerscale.errors import OperationFailed
+from brokerscale.errors import NotAuthorized, OperationFailed
 from brokerscale.kafka import KafkaAdmin
 from brokerscale.store import open_store
 from brokerscale.topics.apply import apply_reviews
@@ -24,11 +24,20 @@ BAD = {"cleanup.policy": "delete", "retention.ms": str(DAY_MS), "min.insync.repl
 class FakeCluster(TopicsAdmin):
     """Records what brokerscale asked the cluster to do; `fail_on` topics reject config changes."""
 
-    def __init__(self, states: list[TopicState], fail_on: frozenset[str] | set[str] = frozenset()) -> None:
+    def __init__(self, states: list[TopicState], fail_on: frozenset[str] | set[str] = frozenset(),
+                 denied: frozenset[str] | set[str] = frozenset()) -> None:
         super().__init__(ConnectionProfile("127.0.0.1:9"))
         self.topics = {s.name: (s.partitions, dict(s.configs)) for s in states}
         self.fail_on = fail_on
+        self.denied = denied
         self.calls: list[tuple[str, str]] = []
+
+    def check_permitted(self, configs: dict[str, dict[str, str]], partitions: dict[str, int]) -> None:
+        self.calls.append(("check", ",".join(sorted(set(configs) | set(partitions)))))
+        for topic in sorted(set(configs) | set(partitions)):
+            if topic in self.denied:
+                raise NotAuthorized(f"topics --apply is not permitted: this principal lacks the ACL AlterConfigs "
+                                    f"on Topic:{topic}")
 
     def alter_configs(self, topic: str, values: dict[str, str]) -> None:
         self.calls.append(("alter", topic))
@@ -57,7 +66,8 @@ def test_every_applied_change_has_intent_and_result(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "audit.db"))
     applied = apply_reviews(_reviews(states), cluster, store)
     assert [a.action for a in applied] == ["topics.alter_config", "topics.create_partitions"]
-    assert cluster.calls == [("alter", "clinical.labs"), ("partitions", "clinical.labs")]  # configs first
+    assert cluster.calls == [("check", "clinical.labs"), ("alter", "clinical.labs"),
+                             ("partitions", "clinical.labs")]  # permission asked once, then configs first
     records = {r["action"]: r for r in store.audit_records(action_prefix="topics.")}
     cfg = records["topics.alter_config"]
     assert cfg["result"] == "ok" and cfg["before"]["min.insync.replicas"] == "1"
@@ -129,3 +139,17 @@ def test_measurement_degrades_without_group_or_log_dir_permissions() -> None:
     # partition 2 grows three times as fast as partition 0
     assert m.partition_bytes_in[("clinical.adt", 2)] == pytest.approx(3 * m.partition_bytes_in[("clinical.adt", 0)])
     assert m.leaders == {("clinical.adt", p): p + 1 for p in range(3)}
+
+
+def test_a_principal_missing_one_acl_changes_nothing_and_the_refusal_is_audited(tmp_path: Path) -> None:
+    # clinical.b comes second: without the up-front check, clinical.a would have been changed already
+    states = [TopicState(n, 24, 3, dict(BAD)) for n in ("clinical.a", "clinical.b")]
+    cluster = FakeCluster(states, denied={"clinical.b"})
+    store = open_store(str(tmp_path / "audit.db"))
+    with pytest.raises(NotAuthorized, match=r"AlterConfigs on Topic:clinical\.b") as info:
+        apply_reviews(_reviews(states), cluster, store)
+    assert info.value.exit_code == 2
+    assert [c for c in cluster.calls if c[0] != "check"] == []  # nothing applied
+    assert cluster.topics["clinical.a"][1] == BAD
+    records = store.audit_records(action_prefix="topics.")
+    assert [r["result"] for r in records] == ["error"] and "NotAuthorized" in records[0]["error"]

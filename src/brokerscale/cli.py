@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
+from typer._click import exceptions as click_errors  # the click typer vendors (and raises)
 from typer.core import TyperGroup
 
 from brokerscale import __version__
@@ -40,6 +41,7 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "dr": ("brokerscale.dr.cli", "app", "group"),
     "forecast": ("brokerscale.forecast.cli", "app", "group"),
     "audit": ("brokerscale.audit.command", "audit_command", "command"),
+    "doctor": ("brokerscale.doctor.command", "doctor_command", "command"),
     "web": ("brokerscale.web.command", "web_command", "command"),
     "demo": ("brokerscale.demo", "demo", "command"),
 }
@@ -98,10 +100,26 @@ def _root(
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point. User errors become one line on stderr and exit code 2."""
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="brokerscale")
+        code = app(args=list(argv) if argv is not None else None, prog_name="brokerscale", standalone_mode=False)
     except BrokerscaleError as exc:
         err.print("[bold red]error:[/] " + escape(exc.message), soft_wrap=True)
         sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:  # a bad flag value, an unknown option: one line too, exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as before
+            exc.show()
+            sys.exit(exc.exit_code)
+        where = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`brokerscale --help`"
+        text = " ".join(exc.format_message().split())
+        err.print("[bold red]error:[/] " + escape(f"{text} (see {where})"), soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click_errors.ClickException as exc:
+        err.print("[bold red]error:[/] " + escape(" ".join(exc.format_message().split())), soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("interrupted")
+        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    if isinstance(code, int) and code != 0:  # typer.Exit(code) without standalone mode returns the code
+        sys.exit(code)

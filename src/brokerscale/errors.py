@@ -42,6 +42,13 @@ class Unreachable(BrokerscaleError):
     exit_code = 69
 
 
+class NotAuthorized(BrokerscaleError):
+    """The principal lacks an ACL the command needs. Exit code 2, like bad input: retrying will not help,
+    the credentials or the ACLs must change. The message names the missing operation and resource."""
+
+    exit_code = 2
+
+
 class OperationFailed(BrokerscaleError):
     """A change was attempted and failed (the audit log says how far it got). Exit code 1."""
 
@@ -96,18 +103,20 @@ def unknown_key(loc: Sequence[Any], model: Any = None) -> str:
 
 
 def from_validation_error(source: str, exc: Any, model: Any = None) -> BadInput:
-    """Turn a pydantic ValidationError into one line: `file: field.path: reason`.
+    """Turn a pydantic ValidationError into one line: `file: field.path: reason; other.field: reason`.
 
-    With `model` (the class validated), an unknown key also names the closest valid key.
+    Every problem is listed; with `model` (the class validated), an unknown key also names the closest
+    valid key.
     """
-    errors = exc.errors()
-    first = errors[0]
-    loc = field_path(first.get("loc", ()))
-    if first.get("type") == "extra_forbidden":
-        reason = unknown_key(tuple(first.get("loc", ())), model)
-    else:
-        reason = str(first.get("msg", "invalid value"))
-        reason = reason.removeprefix("Value error, ")
-        reason = reason[0].lower() + reason[1:] if reason else reason
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return BadInput(f"{source}: {loc}: {reason}{more}")
+    parts = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "extra_forbidden":
+            reason = unknown_key(loc, model)
+        else:
+            reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            reason = reason[0].lower() + reason[1:] if reason else reason
+        part = f"{field_path(loc)}: {reason}"
+        if part not in parts:
+            parts.append(part)
+    return BadInput(f"{source}: {'; '.join(parts)}")

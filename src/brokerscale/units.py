@@ -6,6 +6,7 @@ suffixes (KiB, MiB, GiB, TiB) are accepted too.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -50,6 +51,8 @@ def parse_size(text: str, *, what: str = "size") -> int:
     value = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
     if value <= 0:
         raise BadInput(f"{what}: must be greater than 0")
+    if not math.isfinite(value) or value >= 2**63:
+        raise BadInput(f"{what}: {str(text).strip()!r} is too large")
     return round(value)
 
 
@@ -74,6 +77,8 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     value = float(m.group(1)) * _DURATION_UNITS[m.group(2).lower()]
     if value <= 0:
         raise BadInput(f"{what}: must be greater than 0")
+    if not math.isfinite(value):
+        raise BadInput(f"{what}: {str(text).strip()!r} is too long")
     return value
 
 

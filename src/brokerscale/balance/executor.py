@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from brokerscale.balance.kafka_ops import BROKER_RATES, TOPIC_LISTS, TP
 from brokerscale.balance.state import ExecState, Move, save_state
-from brokerscale.errors import OperationFailed, Unreachable
+from brokerscale.errors import NotAuthorized, OperationFailed, Unreachable
 
 
 class Ops(Protocol):
@@ -36,6 +36,8 @@ class Ops(Protocol):
                     topics: dict[str, dict[str, str | None]]) -> None: ...
     def elect_preferred(self, partitions: list[TP]) -> None: ...
     def throttle_configs(self, brokers: list[int], topics: list[str]) -> dict[str, dict[str, str]]: ...
+    def check_permitted(self, brokers: dict[int, dict[str, str | None]],
+                        topics: dict[str, dict[str, str | None]]) -> None: ...
 
 
 class Audit(Protocol):
@@ -153,6 +155,8 @@ class Executor:
         st.message = ""
         self._save()
         try:
+            # a principal without every ACL of the run (throttles, reassignments) changes nothing at all
+            self.ops.check_permitted(*throttle_plan(self._pending(), st.throttle_bytes_s))
             self._set_throttles()
             self._loop()
             self._finish()
@@ -162,7 +166,7 @@ class Executor:
             st.status = "cancelled"
             st.message = exc.message
             raise
-        except OperationFailed as exc:
+        except (OperationFailed, NotAuthorized) as exc:
             st.status = "failed"
             st.message = exc.message
             raise

@@ -52,6 +52,14 @@ class KafkaOps:
         """Throttle-related configs currently set, keyed 'broker 1' / 'topic x'."""
         return self.admin.throttle_configs(brokers, topics)
 
+    def check_permitted(self, brokers: dict[int, dict[str, str | None]],
+                        topics: dict[str, dict[str, str | None]]) -> None:
+        """NotAuthorized, changing nothing, unless this principal may set these throttles and reassign."""
+        from brokerscale.kafka.permissions import check_writes
+
+        check_writes(self.admin, broker_configs=brokers, topic_configs=topics, reassign=True,
+                     what="rebalance execute --apply")
+
     def elect_preferred(self, partitions: list[TP]) -> None:
         # a failed election is harmless: the controller's auto leader rebalance elects preferred leaders later
         self.admin.elect_preferred(partitions)

@@ -97,6 +97,16 @@ class KafkaAdmin:
                            controller_id=int(controller) if controller is not None and controller >= 0 else None,
                            brokers=sorted(brokers, key=lambda b: b.id))
 
+    def broker_versions(self, brokers: Iterable[int]) -> dict[int, str]:
+        """Each broker's Apache Kafka version as its ApiVersions answer shows it ("4.1"); brokers that do
+        not answer are left out."""
+        out: dict[int, str] = {}
+        for b in brokers:
+            with contextlib.suppress(*kafka_error_types()):
+                version = self.client.get_broker_version_data(b).broker_version
+                out[b] = ".".join(str(v) for v in version)
+        return out
+
     def refresh(self, brokers: Iterable[int] | None = None) -> None:
         """Make the client's own broker list current (all brokers, or until it lists `brokers`), so
         brokers added since it connected are addressable. Without the private API, nothing to do."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from brokerscale.errors import BrokerscaleError, OperationFailed, Unreachable
+from brokerscale.errors import BrokerscaleError, NotAuthorized, OperationFailed, Unreachable
 
 # kafka-python error names that mean "nobody answered", not "the cluster said no".
 _OUTAGE = frozenset({"KafkaConnectionError", "NoBrokersAvailable", "KafkaTimeoutError", "NodeNotReadyError",
@@ -28,6 +28,11 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or type(exc).__name__ in _OUTAGE
 
 
+def is_authorization(exc: BaseException) -> bool:
+    """The cluster refused the request because the principal lacks an ACL (Topic/Group/Cluster/...)."""
+    return type(exc).__name__.endswith("AuthorizationFailedError")
+
+
 def describe(exc: BaseException) -> str:
     """`Name: first line of the message` (the name alone when the message says nothing more)."""
     name = type(exc).__name__
@@ -40,6 +45,9 @@ def describe(exc: BaseException) -> str:
 
 def translate(exc: BaseException, what: str, where: str, *, write: bool = False) -> BrokerscaleError:
     message = f"{what} failed on {where}: {describe(exc)}"
+    if write and is_authorization(exc):  # reads degrade (or say Unreachable) as their callers decide
+        return NotAuthorized(f"{what} is not permitted on {where}: this principal lacks the ACL it needs "
+                             f"(Kafka: {type(exc).__name__}); `brokerscale doctor` lists what is missing")
     if is_outage(exc) or not write:
         return Unreachable(message)
     return OperationFailed(message)

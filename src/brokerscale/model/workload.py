@@ -172,16 +172,22 @@ def _reason(error: dict[str, Any]) -> str:
 
 
 def describe_validation_error(source: str, exc: ValidationError, model: Any = None) -> BadInput:
-    """One line for the first problem: `file: topics[3].retention_days: must be greater than 0`."""
-    errors = exc.errors()
-    first = errors[0]
-    loc = tuple(first.get("loc", ()))
-    err_ctx = (first.get("ctx") or {}).get("error")
-    if isinstance(err_ctx, _AtPath):
-        loc = loc + err_ctx.loc
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    reason = unknown_key(loc, model) if first.get("type") == "extra_forbidden" else _reason(dict(first))
-    return BadInput(f"{source}: {field_path(loc)}: {reason}{more}")
+    """One line naming every problem: `file: topics[3].retention_days: must be greater than 0; name: …`.
+
+    Every problem is listed (a user fixing a file should not have to run the command once per mistake);
+    a misspelt key is named with the closest valid key.
+    """
+    parts = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        err_ctx = (error.get("ctx") or {}).get("error")
+        if isinstance(err_ctx, _AtPath):
+            loc = loc + err_ctx.loc
+        reason = unknown_key(loc, model) if error.get("type") == "extra_forbidden" else _reason(dict(error))
+        part = f"{field_path(loc)}: {reason}"
+        if part not in parts:
+            parts.append(part)
+    return BadInput(f"{source}: {'; '.join(parts)}")
 
 
 def parse_workload(data: Any, source: str = "workload") -> Workload:

@@ -265,7 +265,7 @@ def parse_policy(data: object, source: str, unit: Unit | None = None) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc, Policy) from None
 
 
 def load_policy(path: Path | None = None, name: str | None = None, unit: Unit | None = None) -> Policy:

@@ -1,8 +1,9 @@
 """Execute reviewed topic changes, each one audited: intent row first, result row after.
 
 Order per topic: configs first (retention, min.insync.replicas, cleanup.policy — they protect data
-and are reversible), partitions last (irreversible). Refusals are decided before anything runs, so a
-refused `--apply` changes nothing at all.
+and are reversible), partitions last (irreversible). Refusals are decided before anything runs, and the
+principal's permission for every change is asked (validate-only) inside the first audited change, so
+a refused `--apply` changes nothing at all.
 """
 
 from __future__ import annotations
@@ -85,6 +86,19 @@ def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: Aud
     name `cluster` beside the topic."""
     correlation = uuid.uuid4().hex
     done: list[Applied] = []
+    configs = {r.topic: {c.key: c.target for c in r.config_changes} for r in reviews if r.config_changes}
+    grow = {r.topic: r.partitions.target for r in reviews if r.partitions is not None
+            and r.partitions.action == "increase" and not configs_only}
+    checked = False
+
+    def permitted() -> None:
+        """Inside the first audited change: a principal without every ACL the run needs changes nothing,
+        and the audit log records the refused attempt (result error)."""
+        nonlocal checked
+        if not checked:
+            admin.check_permitted(configs, grow)
+            checked = True
+
     for r in reviews:
         if r.config_changes:
             values = {c.key: c.target for c in r.config_changes}
@@ -94,6 +108,7 @@ def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: Aud
             intent: dict[str, Any] = {"set": values, "reasons": {c.key: c.reason for c in r.config_changes}}
             with store.audited(actor=actor, action="topics.alter_config", target=r.topic, intent=intent,
                                before=before, correlation_id=correlation, cluster=cluster) as change:
+                permitted()
                 admin.alter_configs(r.topic, values)
                 change.after = _settled_configs(admin, r.topic, values)
             done.append(Applied(r.topic, "topics.alter_config", before, change.after, change.change_id))
@@ -106,6 +121,7 @@ def apply_reviews(reviews: Sequence[TopicReview], admin: TopicsAdmin, store: Aud
             before = {"partitions": p.current}
             with store.audited(actor=actor, action="topics.create_partitions", target=r.topic, intent=intent,
                                before=before, correlation_id=correlation, cluster=cluster) as change:
+                permitted()
                 admin.create_partitions(r.topic, p.target)
                 change.after = {"partitions": _settled_partitions(admin, r.topic, p.target)}
             done.append(Applied(r.topic, "topics.create_partitions", before, change.after, change.change_id))

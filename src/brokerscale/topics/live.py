@@ -202,6 +202,13 @@ class TopicsAdmin:
     def create_partitions(self, topic: str, count: int) -> None:
         self.admin.create_partitions(topic, count)
 
+    def check_permitted(self, configs: dict[str, dict[str, str]], partitions: dict[str, int]) -> None:
+        """Raise NotAuthorized, changing nothing, if this principal may not make every one of these changes."""
+        from brokerscale.kafka.permissions import check_writes
+
+        check_writes(self.admin, topic_configs={t: dict(v) for t, v in configs.items()}, partitions=partitions,
+                     what="topics --apply")
+
     def alter_configs(self, topic: str, values: dict[str, str]) -> None:
         try:
             self.admin.alter_configs(topics={topic: dict(values)}, check_keys=True)

@@ -97,7 +97,7 @@ def read_topics_plan(path: Path) -> tuple[str, list[TopicReview]]:
     try:
         spec = _PlanFile.model_validate(doc)
     except ValidationError as exc:
-        raise from_validation_error(str(path), exc) from None
+        raise from_validation_error(str(path), exc, _PlanFile) from None
     seen: set[str] = set()
     out: list[TopicReview] = []
     for i, t in enumerate(spec.topics):

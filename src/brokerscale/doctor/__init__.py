@@ -1,0 +1,1 @@
+"""`brokerscale doctor`: what this principal can do on a cluster, and what it lacks."""
