@@ -5,6 +5,7 @@ the same client-properties files) are the independent check."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -458,3 +459,159 @@ def test_doctor_finds_every_verb_open_to_the_mtls_admin(mtls_cluster: DevCluster
     assert doc["principal"] == "User:admin" and doc["security_protocol"] == "SSL"
     assert all(v["can_run"] is True for v in doc["verbs"]), doc["verbs"]
     assert all(p["allowed"] is True for p in doc["permissions"]), doc["permissions"]
+
+
+# ----- secrets nowhere ---------------------------------------------------------------------------------
+def _encrypted_key_properties(c: DevCluster, tmp_path: Path, password: str) -> Path:
+    """The admin certificate with its key encrypted under `password` (ssl.key.password), as a security
+    team would hand it out."""
+    from cryptography.hazmat.primitives import serialization
+
+    assert c.security.directory is not None
+    key = serialization.load_pem_private_key((c.security.directory / "admin-key.pem").read_bytes(), None)
+    locked = tmp_path / "admin-locked-key.pem"
+    locked.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.BestAvailableEncryption(password.encode())))
+    props = tmp_path / "admin-locked.properties"
+    props.write_text(f"security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={c.security.ca_file}\n"
+                     f"ssl.certificate.location={c.security.directory / 'admin-cert.pem'}\n"
+                     f"ssl.key.location={locked}\nssl.key.password={password}\n")
+    props.chmod(0o600)
+    return props
+
+
+def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevCluster, mtls_cluster: DevCluster,
+                                                              cli: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import os
+    import secrets as random_secrets
+
+    from cloud_fixtures import cli_env, running_emulator
+
+    caplog.set_level(logging.DEBUG)
+    assert sasl_cluster.security.directory is not None
+    scram = list(json.loads((sasl_cluster.security.directory / "scram-passwords.json").read_text()).values())
+    key_password = "keypw-" + random_secrets.token_urlsafe(18)
+    locked = _encrypted_key_properties(mtls_cluster, tmp_path, key_password)
+    work = tmp_path / "generated"
+    work.mkdir()
+    outputs: list[tuple[int, str, str]] = []
+    reader = _as_reader(sasl_cluster)
+    admin = _as_admin(sasl_cluster)
+    topic = "sec.secrets"
+    _tool(sasl_cluster, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1")
+    for args in (["observe", *reader, "--format", "json"], ["check", *reader], ["lag", *reader],
+                 ["topics", "list", *reader], ["doctor", *reader], ["doctor", *reader, "--format", "json"],
+                 ["load", *admin, "--topic", topic, "--count", "50", "--rate", "100", "--size", "1KB", "--verify"],
+                 ["topics", "optimize", *admin, "--topic", topic, "--window", "1s", "--source", "offsets",
+                  "-o", work / "topics-plan.json"],
+                 ["rebalance", "propose", *reader, "--topics", re.escape(topic), "-o", work / "plan.json"],
+                 ["rebalance", "execute", *admin, "--proposal", work / "plan.json", "--state", work / "state.json",
+                  "--throttle", "10MB", "--apply"],
+                 ["rebalance", "status", *admin, "--state", work / "state.json", "--format", "json"],
+                 ["observe", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked],
+                 ["doctor", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked, "--format", "json"],
+                 ["lag", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked],
+                 ["audit", "--format", "json"],
+                 ["dev", "status", "--name", sasl_cluster.name, "--format", "json"]):
+        outputs.append(cli(*args))
+        assert outputs[-1][0] == 0, (args, outputs[-1])
+    # the encrypted key really was used: a wrong key password is refused
+    wrong = tmp_path / "wrong.properties"
+    wrong.write_text(locked.read_text().replace(key_password, "not-the-password"))
+    outputs.append(cli("observe", "--bootstrap", mtls_cluster.bootstrap, "--command-config", wrong))
+    assert outputs[-1][0] != 0 and "Traceback" not in outputs[-1][2]
+
+    with running_emulator(tmp_path) as emu:  # Confluent Cloud API secret (emulator)
+        cli_env(monkeypatch, emu)
+        cloud_secret = emu.creds.secret
+        for args in (["cloud", "cluster", "list"], ["cloud", "cluster", "resize", "--cku", "3", "--apply",
+                                                    "--poll", "0.1s"], ["cloud", "metrics", "--format", "json"]):
+            outputs.append(cli(*args))
+            assert outputs[-1][0] == 0, (args, outputs[-1])
+
+    # the exporter, as its own process: its /metrics and its command line
+    port = _free_port()
+    exporter = subprocess.Popen([sys.executable, "-m", "brokerscale", "exporter", "--port", str(port), "--interval",
+                                 "1s", "--duration", "120s", *reader], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    metrics = ""
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "brokerscale_up{" not in metrics and exporter.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            time.sleep(1)
+        cmdlines = {f"exporter {exporter.pid}": Path(f"/proc/{exporter.pid}/cmdline").read_bytes()}
+    finally:
+        exporter.terminate()
+        exp_out, exp_err = exporter.communicate(timeout=60)
+    assert "brokerscale_up{" in metrics
+    for c in (sasl_cluster, mtls_cluster):
+        pids = _pids_mentioning(c.marker)
+        assert len(pids) == 3
+        cmdlines |= {f"{c.name} {pid}": Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids}
+
+    secrets = [*scram, key_password, cloud_secret]
+    texts = {"stdout/stderr": "\n".join(o + e for _, o, e in outputs) + exp_out + exp_err,
+             "log records": "\n".join(r.getMessage() for r in caplog.records), "/metrics": metrics}
+    data = Path(os.environ["BROKERSCALE_DATA_DIR"])
+    own_inputs = {locked, wrong, tmp_path / "admin-locked-key.pem"}
+    # files written to hold a secret on purpose: 0600, in a cluster's security/ dir or a node's config
+    holders: list[Path] = []
+    searched = 0
+    for f in [*data.rglob("*"), *tmp_path.rglob("*")]:
+        if not f.is_file() or f in own_inputs:
+            continue
+        searched += 1
+        raw = f.read_bytes()
+        hits = [s for s in secrets if s.encode() in raw]
+        if not hits:
+            continue
+        holders.append(f)
+        assert f.stat().st_mode & 0o077 == 0, f"{f} holds a secret and is readable by others"
+        assert f.parent.name == "security" or f.name == "server.properties", f"{f} holds a secret"
+    assert searched > 50 and any(f.suffix == ".db" for f in data.rglob("*.db"))  # the store was searched
+    assert {f.name for f in holders} >= {"scram-passwords.json", "admin.properties", "server.properties"}
+    for where, text in texts.items():
+        for s in secrets:
+            assert s not in text, f"a secret in {where}"
+    for where, raw in cmdlines.items():
+        for s in secrets:
+            assert s.encode() not in raw, f"a secret in the command line of {where}"
+
+
+API_VERSIONS = b"\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x00"
+"""Kafka's ApiVersions request, version 0, correlation id 1: every Kafka listener answers it."""
+
+
+@pytest.mark.parametrize("which", SECURED)
+def test_the_controller_listener_is_tls_and_takes_only_a_broker_certificate(which: str,
+                                                                          request: pytest.FixtureRequest) -> None:
+    import ssl
+
+    c: DevCluster = request.getfixturevalue(which)
+    assert c.security.directory is not None
+    assert "listener.security.protocol.map=CONTROLLER:SSL" in (c.root / "controller" / "server.properties").read_text()
+
+    def ask(tls: bool, cert: Path | None = None) -> bytes:
+        """ApiVersions to the controller's port; the first bytes of the answer (b"" if refused)."""
+        try:
+            with socket.create_connection(("127.0.0.1", c.controller.port), timeout=30) as raw:
+                sock: socket.socket = raw
+                if tls:
+                    ctx = ssl.create_default_context(cafile=str(c.security.ca_file))
+                    if cert is not None:
+                        ctx.load_cert_chain(str(cert))
+                    sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+                sock.sendall(API_VERSIONS)
+                return sock.recv(8)
+        except (ssl.SSLError, OSError):
+            return b""
+
+    answer = ask(True, c.security.directory / "broker.pem")
+    assert answer[4:8] == b"\x00\x00\x00\x01"  # the brokers' certificate: a Kafka answer (correlation id 1)
+    assert ask(True)[4:8] != b"\x00\x00\x00\x01"  # TLS without a client certificate: refused
+    assert ask(False)[4:8] != b"\x00\x00\x00\x01"  # PLAINTEXT: no Kafka answer

@@ -22,7 +22,7 @@ class BrokerscaleError(Exception):
 
     def __init__(self, message: str, *, exit_code: int | None = None) -> None:
         super().__init__(message)
-        self.message = message.replace("\n", " ").strip()
+        self.message = " ".join(message.splitlines()).strip()  # one line, whatever breaks it (\r, \u2028 ...)
         if exit_code is not None:
             self.exit_code = exit_code
 
@@ -60,7 +60,9 @@ def field_path(loc: Sequence[Any]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            shown = text if text and text.isprintable() else repr(text)
+            out += ("." if out else "") + shown
     return out or "(top level)"
 
 

@@ -60,7 +60,11 @@ class TraceStep(BaseModel):
             try:
                 return float(v)
             except ValueError:
+                pass
+            try:
                 return parse_duration(v, what="t")
+            except BadInput as exc:  # a field error: pydantic names the step, the loader the file
+                raise ValueError(exc.message.split(": ", 1)[-1]) from None
         return v
 
 

@@ -470,7 +470,7 @@ class DevCluster:
                 "log.retention.check.interval.ms": 60000,
             }
         if node.role == "controller":
-            props |= self.security.authorizer_properties(controller=True)
+            props |= self.security.controller_properties(node.port)
         else:
             props |= self.security.broker_properties(node.port)
         text = "".join(f"{k}={v}\n" for k, v in props.items())

@@ -167,7 +167,7 @@ class Security:
         props: dict[str, object] = {
             "listeners": f"{name}://127.0.0.1:{port}",
             "advertised.listeners": f"{name}://127.0.0.1:{port}",
-            "listener.security.protocol.map": f"{name}:{name},CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": f"{name}:{name},CONTROLLER:SSL",
             "inter.broker.listener.name": name,
             "ssl.keystore.type": "PEM",
             "ssl.keystore.location": self._dir / "broker.pem",
@@ -189,12 +189,29 @@ class Security:
         props |= self.authorizer_properties(controller=False)
         return props
 
+    def controller_properties(self, port: int) -> dict[str, object]:
+        """The controller's listener is TLS with client certificates required: only the brokers (their
+        certificate, principal `broker`) can reach the cluster's metadata quorum."""
+        if not self.secured:
+            return {}
+        props: dict[str, object] = {
+            "listeners": f"CONTROLLER://127.0.0.1:{port}",
+            "listener.security.protocol.map": "CONTROLLER:SSL",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": self._dir / "broker.pem",
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": self.ca_file,
+            "ssl.client.auth": "required",
+            "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)$/$1/,DEFAULT",
+        }
+        return props | self.authorizer_properties(controller=True)
+
     def authorizer_properties(self, *, controller: bool) -> dict[str, object]:
-        """StandardAuthorizer with deny-by-default. The controller listener is PLAINTEXT on loopback
-        (brokers reach it as ANONYMOUS), so on the controller that principal is a super user too."""
+        """StandardAuthorizer with deny-by-default. Brokers reach the controller over TLS with their
+        certificate (principal `broker`), a super user like `admin`."""
         if not self.acls:
             return {}
-        supers = [f"User:{ADMIN}", f"User:{BROKER}"] + (["User:ANONYMOUS"] if controller else [])
+        supers = [f"User:{ADMIN}", f"User:{BROKER}"]
         return {"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
                 "allow.everyone.if.no.acl.found": "false", "super.users": ";".join(supers)}
 
