@@ -45,9 +45,12 @@ def _report_counts(request: pytest.FixtureRequest) -> Iterator[None]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({f: {"tried": n, "refused": REJECTED[f]} for f, n in TRIED.items()}, indent=2))
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in lines:
-        if reporter is not None:
-            reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            for line in lines:
+                reporter.write_line(line)
 
 
 # ----- mutations -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ which operation and resource its request needs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -89,6 +90,8 @@ def _error_names(result: Any) -> list[str]:
         return [t for v in result for t in _error_names(v)]
     if isinstance(result, type):
         return [result.__name__]
+    if isinstance(result, BaseException):
+        return [type(result).__name__]
     if isinstance(result, str):
         return [result]
     return []
@@ -169,24 +172,37 @@ def check_writes(admin: KafkaAdmin, *, topic_configs: dict[str, dict[str, str | 
         return {k: ((AlterConfigOp.DELETE, None) if v is None else (AlterConfigOp.SET, v)) for k, v in cfg.items()}
 
     checks: list[tuple[str, str, Callable[[], Any]]] = []
-    for t, cfg in sorted((topic_configs or {}).items()):
-        checks.append(("AlterConfigs", f"Topic:{t}", partial(
-            c.alter_configs, [ConfigResource(ConfigResourceType.TOPIC, t, ops(cfg))], validate_only=True,
-            raise_on_unknown=False, incremental=True)))
+    if reassign:
+        checks.append(("Alter", "Cluster:kafka-cluster",
+                       lambda: c.alter_partition_reassignments({TopicPartition(PROBE_TOPIC, 0): None})))
     if broker_configs:
         resources = [ConfigResource(ConfigResourceType.BROKER, str(b), ops(cfg))
                      for b, cfg in sorted(broker_configs.items())]
         checks.append(("AlterConfigs", "Cluster:kafka-cluster", lambda: c.alter_configs(
             resources, validate_only=True, raise_on_unknown=False, incremental=True)))
+    for t, cfg in sorted((topic_configs or {}).items()):
+        checks.append(("AlterConfigs", f"Topic:{t}", partial(
+            c.alter_configs, [ConfigResource(ConfigResourceType.TOPIC, t, ops(cfg))], validate_only=True,
+            raise_on_unknown=False, incremental=True)))
     for t, count in sorted((partitions or {}).items()):
         checks.append(("Alter", f"Topic:{t}", partial(c.create_partitions, {t: NewPartitions(total_count=count)},
                                                        validate_only=True)))
-    if reassign:
-        checks.append(("Alter", "Cluster:kafka-cluster",
-                       lambda: c.alter_partition_reassignments({TopicPartition(PROBE_TOPIC, 0): None})))
+    missing: list[str] = []
+    errors: set[str] = set()
     for op, resource, call in checks:
         allowed, detail = _ask(call)
         if allowed is False:
-            raise NotAuthorized(f"{what or 'the change'} is not permitted on {admin.where}: this principal lacks "
-                                f"the ACL {op} on {resource} (Kafka: {detail}); nothing was changed. Grant it, or "
-                                "run as a principal that has it (`brokerscale doctor` lists what is missing)")
+            missing.append(f"{op} on {resource}")
+            errors.add(_error_name(detail))
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} like them" if len(missing) > 8 else "")
+        raise NotAuthorized(f"{what or 'the change'} is not permitted on {admin.where}: this principal lacks the "
+                            f"ACL{'s' if len(missing) > 1 else ''} {shown} (Kafka: {', '.join(sorted(errors))}); "
+                            "nothing was changed. Grant them, or run as a principal that has them "
+                            "(`brokerscale doctor` lists what is missing)")
+
+
+def _error_name(detail: str) -> str:
+    """`TopicAuthorizationFailedError` out of kafka-python's longer renderings of an error."""
+    m = re.search(r"\w+AuthorizationFailedError", detail)
+    return m.group(0) if m else detail
