@@ -431,8 +431,9 @@ def test_read_only_principal_apply_attempts_fail_naming_the_missing_acl_and_chan
     assert "nothing was changed" in line, line
     assert "Replicas: 1\t" in _tool(c, "kafka-topics", "--describe", "--topic", topic)  # nothing moved
     assert "throttled" not in _tool(c, "kafka-configs", "--describe", "--entity-type", "brokers")
-    runs = [r for r in _audit("rebalance.execute", c.bootstrap)]
-    assert runs and runs[-1]["result"] == "error" and "Cluster:kafka-cluster" in runs[-1]["error"], runs
+    refused = [r for r in _audit("rebalance.execute", c.bootstrap) if "NotAuthorized" in (r["error"] or "")]
+    assert len(refused) == 1 and refused[0]["result"] == "error", refused
+    assert "Alter on Cluster:kafka-cluster" in refused[0]["error"]
 
 
 def test_doctor_names_what_the_read_only_principal_lacks(sasl_cluster: DevCluster, cli: Any) -> None:
@@ -450,7 +451,7 @@ def test_doctor_names_what_the_read_only_principal_lacks(sasl_cluster: DevCluste
     execute = verbs["rebalance execute --apply, cancel --apply"]
     assert execute["can_run"] is False
     assert {"Alter on Cluster:kafka-cluster", "AlterConfigs on Cluster:kafka-cluster"} <= set(execute["missing"])
-    assert [e["answers"] for e in doc["metrics_endpoints"]] == [True, True]
+    assert [e["answers"] for e in doc["metrics_endpoints"]] == [True, True], doc["metrics_endpoints"]
     code, out, err = cli("doctor", *_as_reader(sasl_cluster))
     assert code == 0 and "User:reader" in out and "Alter on Cluster:kafka-cluster" in out, err
 
@@ -507,7 +508,8 @@ def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevC
     _tool(sasl_cluster, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1")
     for args in (["observe", *reader, "--format", "json"], ["check", *reader], ["lag", *reader],
                  ["topics", "list", *reader], ["doctor", *reader], ["doctor", *reader, "--format", "json"],
-                 ["load", *admin, "--topic", topic, "--count", "50", "--rate", "100", "--size", "1KB", "--verify"],
+                 ["load", *admin, "--topic", f"{topic}.load", "--count", "50", "--rate", "100", "--size", "1KB",
+                  "--verify"],
                  ["topics", "optimize", *admin, "--topic", topic, "--window", "1s", "--source", "offsets",
                   "-o", work / "topics-plan.json"],
                  ["rebalance", "propose", *reader, "--topics", re.escape(topic), "-o", work / "plan.json"],
@@ -520,7 +522,7 @@ def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevC
                  ["audit", "--format", "json"],
                  ["dev", "status", "--name", sasl_cluster.name, "--format", "json"]):
         outputs.append(cli(*args))
-        assert outputs[-1][0] == 0, (args, outputs[-1])
+        assert outputs[-1][0] == 0 or (args[0] == "check" and outputs[-1][0] in (1, 2)), (args, outputs[-1])
     # the encrypted key really was used: a wrong key password is refused
     wrong = tmp_path / "wrong.properties"
     wrong.write_text(locked.read_text().replace(key_password, "not-the-password"))
