@@ -563,7 +563,8 @@ def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevC
     texts = {"stdout/stderr": "\n".join(o + e for _, o, e in outputs) + exp_out + exp_err,
              "log records": "\n".join(r.getMessage() for r in caplog.records), "/metrics": metrics}
     data = Path(os.environ["BROKERSCALE_DATA_DIR"])
-    own_inputs = {locked, wrong, tmp_path / "admin-locked-key.pem"}
+    # the test's own inputs, and the emulator's state (it is Confluent Cloud's side, which knows its keys)
+    own_inputs = {locked, wrong, tmp_path / "admin-locked-key.pem", tmp_path / "emulator-state.json"}
     # files written to hold a secret on purpose: 0600, in a cluster's security/ dir or a node's config
     holders: list[Path] = []
     searched = 0
