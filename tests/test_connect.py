@@ -100,3 +100,21 @@ def test_an_outage_is_not_bad_input(cli: Any) -> None:
     assert code == 2 and "--bootstrap" in err
     code, out, _ = cli("check", "-b", "127.0.0.1:1", "--no-history")
     assert code == 3 and out.startswith("UNKNOWN - cannot reach Kafka")  # monitoring convention unchanged
+
+
+def test_kafka_pythons_debug_log_of_its_configuration_carries_no_password(caplog) -> None:  # type: ignore[no-untyped-def]
+    import contextlib
+    import logging
+
+    from brokerscale.errors import BrokerscaleError
+
+    caplog.set_level(logging.DEBUG)
+    secret = "pw-" + "x7Qk2LmN9vRt4"
+    jaas = f'org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="{secret}";'
+    prof = ConnectionProfile("127.0.0.1:9", {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+                                             "sasl.jaas.config": jaas})
+    with contextlib.suppress(BrokerscaleError):  # nobody listens there: only the log matters
+        prof.admin(timeout_s=1).close()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Starting KafkaAdminClient with configuration" in text  # kafka-python did log its configuration
+    assert secret not in text and "***" in text

@@ -28,6 +28,33 @@ SECRET_KEYS = ("sasl.jaas.config", "sasl.password", "ssl.key.password", "ssl.key
 _JAAS_RE = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 
+_LOG_SECRETS: set[str] = set()
+
+
+def _redact_logs(secret: str | None) -> None:
+    """Keep `secret` out of every log record from now on. kafka-python logs its whole configuration
+    (SASL password included) at DEBUG when a client starts; a record factory masks it before any
+    handler sees the record."""
+    if not secret or len(secret) < 4 or secret in _LOG_SECRETS:
+        return
+    if not _LOG_SECRETS:
+        import logging
+
+        make = logging.getLogRecordFactory()
+
+        def redacted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            text = record.getMessage()
+            if any(s in text for s in _LOG_SECRETS):
+                for s in _LOG_SECRETS:
+                    text = text.replace(s, "***")
+                record.msg, record.args = text, None
+            return record
+
+        logging.setLogRecordFactory(redacted)
+    _LOG_SECRETS.add(secret)
+
+
 def read_properties(path: Path) -> dict[str, str]:
     """Read a Java .properties file, with Kafka's config-provider references (`${dir:...}`) resolved."""
     return resolve_config_providers(path, parse_properties(path))
@@ -141,6 +168,8 @@ class ConnectionProfile:
         found = dict(_JAAS_RE.findall(jaas))
         user = self.properties.get("sasl.username") or found.get("username")
         password = self.properties.get("sasl.password") or found.get("password")
+        _redact_logs(password)
+        _redact_logs(jaas)
         return user, password
 
     def kafka_python(self) -> dict[str, Any]:
@@ -167,6 +196,7 @@ class ConnectionProfile:
                 kw["ssl_keyfile"] = p["ssl.key.location"]
             if p.get("ssl.key.password"):
                 kw["ssl_password"] = p["ssl.key.password"]
+                _redact_logs(p["ssl.key.password"])
             if p.get("ssl.endpoint.identification.algorithm", "https") == "":
                 kw["ssl_check_hostname"] = False
         return kw
