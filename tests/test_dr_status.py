@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +97,41 @@ def test_dashboard_dr_api_without_flows_says_how_to_start_them(tmp_path: Any, mo
         store.close()
     assert doc["available"] is False
     assert "Disaster recovery" in doc["message"] and "brokerscale dr up" in doc["message"]
+
+
+class _ExitingMirrorMaker:
+    """A flow process whose MirrorMaker exits during start until its `ok_on`-th launch."""
+
+    name = "primary-dr"
+
+    def __init__(self, logs: Path, ok_on: int) -> None:
+        self.logs, self.ok_on, self.launches = logs, ok_on, 0
+        (logs / "mm2-stdout.log").write_text("Error: cluster west not reachable\n")
+
+    def launch(self) -> None:
+        self.launches += 1
+
+    def log_tail(self, lines: int | None = 200) -> list[str]:
+        return ["INFO Finished starting connectors and tasks"] if self.launches >= self.ok_on else []
+
+    def mm2_alive(self) -> bool:
+        return False
+
+    def state(self) -> dict[str, int]:
+        return {"mm2_pid": 1}
+
+
+def test_mirrormaker_exiting_during_start_is_started_again_and_reported_when_it_keeps_exiting(
+        tmp_path: Path) -> None:
+    from brokerscale.dr.flows import ExitedDuringStart, start_supervised
+
+    said: list[str] = []
+    settles = _ExitingMirrorMaker(tmp_path, ok_on=2)
+    start_supervised(settles, settles.launch, said.append, timeout=5)  # type: ignore[arg-type]
+    assert settles.launches == 2 and "starting it again (attempt 2 of 3)" in said[0]
+    assert "cluster west not reachable" in said[0]  # the reason comes from stdout when mm2.log has none
+
+    never = _ExitingMirrorMaker(tmp_path, ok_on=99)
+    with pytest.raises(ExitedDuringStart, match="cluster west not reachable"):
+        start_supervised(never, never.launch, said.append, timeout=5)  # type: ignore[arg-type]
+    assert never.launches == 3

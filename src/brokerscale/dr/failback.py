@@ -25,7 +25,7 @@ from typing import Any
 
 from brokerscale.dr.clusters import profile
 from brokerscale.dr.failover import FENCE_KEY, fence, read_state, state_path, translate_groups
-from brokerscale.dr.flows import STARTUP_S, PreparedFlow, wait_started
+from brokerscale.dr.flows import PreparedFlow, start_supervised
 from brokerscale.dr.mm2 import mm2_properties, render
 from brokerscale.dr.positions import end_offsets, key, seed_positions, unkey
 from brokerscale.dr.process import FlowProcess
@@ -101,10 +101,9 @@ def failback(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeou
                                    {(flow.target, flow.source): excludes[f"{flow.target}->{flow.source}"]})
             prepared = PreparedFlow(rev_name, [flow.source], props, excludes)
             proc = FlowProcess(rev_name)
-            proc.start(fetch(), render(props, f"Reverse flow of {name} for failback (generated)."),
-                       {"flow": rev_name, "topology": _with_flow(topo, rev_name, rev), "excludes": excludes},
-                       prepared.targets)
-            wait_started(proc, say, STARTUP_S)
+            rev_doc = {"flow": rev_name, "topology": _with_flow(topo, rev_name, rev), "excludes": excludes}
+            rev_text = render(props, f"Reverse flow of {name} for failback (generated).")
+            start_supervised(proc, lambda: proc.start(fetch(), rev_text, rev_doc, prepared.targets), say)
             step(STEPS[2], f"reverse MirrorMaker {flow.target} -> {flow.source} from the failover point")
             change.stage = STEPS[3]
             with dr.admin() as dadmin:
@@ -139,8 +138,8 @@ def failback(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeou
                 _unfence(dadmin, dr_fenced)
             fwd = FlowProcess(name)
             doc = json.loads((fwd.root / "flow.json").read_text())
-            fwd.start(fetch(), (fwd.root / "mm2.properties").read_text(), doc, sorted({flow.target}))
-            wait_started(fwd, say, STARTUP_S)
+            fwd_text = (fwd.root / "mm2.properties").read_text()
+            start_supervised(fwd, lambda: fwd.start(fetch(), fwd_text, doc, sorted({flow.target})), say)
             step(STEPS[7], f"forward MirrorMaker {flow.source} -> {flow.target} from {flow.source}'s current end")
             change.stage = STEPS[8]
             padmin.wait_for_topics(topics, timeout_s=60)

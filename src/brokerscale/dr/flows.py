@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,19 @@ def start(topo: Topology, source: str, prepared: list[PreparedFlow], store: Any,
             doc = {"flow": p.name, "topology": topo.model_dump(mode="json"), "excludes": p.excludes,
                    "source": source}
             change.stage = "starting"
-            proc.start(runtime, render(p.properties, header), doc, p.targets)
+            text = render(p.properties, header)
             if wait:
-                wait_started(proc, say)
+                start_supervised(proc, partial(proc.start, runtime, text, doc, p.targets), say)
+            else:
+                proc.start(runtime, text, doc, p.targets)
             change.after = {"running": proc.mm2_alive(), "pid": proc.state().get("mm2_pid"),
                             "directory": str(proc.root)}
             results.append({"flow": p.name, **change.after})
     return results
+
+
+class ExitedDuringStart(OperationFailed):
+    """MirrorMaker's process ended before it had started its connectors."""
 
 
 def wait_started(proc: FlowProcess, say: Callable[[str], None], timeout: float = STARTUP_S) -> None:
@@ -143,11 +150,40 @@ def wait_started(proc: FlowProcess, say: Callable[[str], None], timeout: float =
             return
         if not proc.mm2_alive():
             errors = [line for line in proc.log_tail(400) if " ERROR " in line]
-            raise OperationFailed(f"flow {proc.name}: MirrorMaker exited during start: "
-                                  f"{(errors or ['no error in ' + str(proc.logs / 'mm2.log')])[-1][:300]}")
+            if not errors:  # the JVM can end before its logger is set up: then stdout has the reason
+                errors = [line for line in _tail(proc.logs / "mm2-stdout.log") if line.strip()]
+            raise ExitedDuringStart(f"flow {proc.name}: MirrorMaker exited during start: "
+                                    f"{(errors or ['no error in ' + str(proc.logs / 'mm2.log')])[-1][:300]}")
         time.sleep(1.0)
     raise OperationFailed(f"flow {proc.name}: MirrorMaker did not start within {timeout:.0f}s "
                           f"(see {proc.logs / 'mm2.log'})")
+
+
+def _tail(path: Path, lines: int = 20) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def start_supervised(proc: FlowProcess, launch: Callable[[], None], say: Callable[[str], None],
+                     timeout: float = STARTUP_S, attempts: int = 3) -> None:
+    """Launch MirrorMaker and wait for it; if it exits during start, launch it again (up to `attempts`).
+
+    MirrorMaker can end while a cluster it needs is still settling (a broker that has just restarted,
+    leaders not yet elected); a supervisor restarts a managed process then, and so does brokerscale,
+    saying so each time.
+    """
+    for attempt in range(1, attempts + 1):
+        launch()
+        try:
+            wait_started(proc, say, timeout)
+            return
+        except ExitedDuringStart as exc:
+            if attempt == attempts:
+                raise
+            say(f"{exc}; starting it again (attempt {attempt + 1} of {attempts})")
+            time.sleep(2.0)
 
 
 def stop(names: list[str], store: Any, say: Callable[[str], None], actor: str = "brokerscale dr down",
