@@ -171,3 +171,17 @@ def test_cli_bad_topology_is_one_line_exit_2_before_any_cluster_is_contacted(tmp
     assert code == 2 and "missing.yaml: no such file" in " ".join(err.split())
     code, _, err = cli("dr", "up", "--topology", EXAMPLE, "--flow", "nope")
     assert code == 2 and "--flow: no flow named 'nope'" in " ".join(err.split())
+
+
+def test_every_refused_phi_topic_is_named_in_the_one_line() -> None:
+    from brokerscale.dr.flows import refuse
+    from brokerscale.dr.sovereignty import Refusal
+
+    found = [Refusal("primary-analytics", t, "clinical", "primary", "analytics", "EU", ("US",))
+             for t in ("clinical.adt", "clinical.orders", "clinical.labs")]
+    with pytest.raises(BadInput) as info:
+        refuse(found)
+    message = info.value.message
+    assert "\n" not in message and "(and " not in message and message.endswith("nothing was started")
+    assert all(f"'{t}'" in message for t in ("clinical.adt", "clinical.orders", "clinical.labs"))
+    refuse([])  # nothing refused: nothing raised

@@ -235,6 +235,12 @@ def _load_client_properties(p: Path) -> Any:
     return prof.kafka_python(), prof.confluent()
 
 
+def _load_topology(p: Path) -> Any:
+    from brokerscale.dr.topology import load_topology
+
+    return load_topology(p)
+
+
 def _load_topics_plan(p: Path) -> Any:
     from brokerscale.topics.plan_file import read_topics_plan
 
@@ -266,6 +272,7 @@ DOC_FORMATS: dict[str, tuple[Any, str, Callable[[Path], Any]]] = {
     "cluster JSON": (CLUSTER, ".json", _load_cluster),
     "reassignment JSON": (REASSIGNMENT, ".json", _load_reassignment),
     "brokerscale.yaml": (CONFIG, ".yaml", _load_config),
+    "DR topology": (_yaml(ROOT / "examples" / "dr-topology.yaml"), ".yaml", _load_topology),
 }
 
 
@@ -294,6 +301,7 @@ TEXT_FORMATS: dict[str, tuple[str, Callable[[Path], Any], str]] = {
     "topics plan JSON": (".json", _load_topics_plan, "{}"),
     "client properties": (".properties", _load_client_properties, PROPERTIES),
     "brokerscale.yaml": (".yaml", _load_config, yaml.safe_dump(CONFIG)),
+    "DR topology": (".yaml", _load_topology, (ROOT / "examples" / "dr-topology.yaml").read_text()),
 }
 
 
@@ -399,6 +407,7 @@ MISSPELT = [
     ("capacity", ".yaml", _load_capacity, lambda d: d["broker"], "throughput_mb_s"),
     ("cluster JSON", ".json", _load_cluster, lambda d: d["partitions"][0], "size_bytes"),
     ("brokerscale.yaml", ".yaml", _load_config, lambda d: d["clusters"]["prod"], "command_config"),
+    ("DR topology", ".yaml", _load_topology, lambda d: d["flows"]["primary-dr"], "replication_factor"),
 ]
 
 

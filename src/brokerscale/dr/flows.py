@@ -100,8 +100,7 @@ def prepare(topo: Topology, policy: TopicPolicy, source: str, names: list[str] |
 
 def refuse(found: list[Refusal]) -> None:
     if found:
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise BadInput(f"data sovereignty: {found[0].message}; nothing was started{more}")
+        raise BadInput(f"data sovereignty: {'; '.join(r.message for r in found)}; nothing was started")
 
 
 def start(topo: Topology, source: str, prepared: list[PreparedFlow], store: Any,
