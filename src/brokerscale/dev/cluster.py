@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from brokerscale.dev.jars import Runtime, fetch
+from brokerscale.dev.log4j import rolling_file_config
 from brokerscale.dev.ports import PortAllocator, PortSource, is_bind_error, quiet_port
 from brokerscale.dev.security import ADMIN, PROTOCOLS, READER, Security, _write_private, grant_read_only
 from brokerscale.errors import BadInput, OperationFailed
@@ -43,27 +44,8 @@ START_ATTEMPTS = 4
 """Starts of a cluster (or broker) that may be lost to port races before `dev up` gives up."""
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
-LOG4J2 = """status = error
-appender.file.type = RollingFile
-appender.file.name = FILE
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 20MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.statechange.name = state.change.logger
-logger.statechange.level = WARN
-logger.zk.name = org.apache.kafka.clients
-logger.zk.level = WARN
-"""
+LOG4J2 = rolling_file_config("${sys:kafka.logs.dir}/server.log", {
+    "request": "kafka.request.logger", "statechange": "state.change.logger", "zk": "org.apache.kafka.clients"})
 
 
 def _port_open(port: int) -> bool:

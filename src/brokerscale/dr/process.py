@@ -25,27 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from brokerscale.dev.jars import Runtime
+from brokerscale.dev.log4j import rolling_file_config
 from brokerscale.paths import data_dir
 
 MM2_MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
 MM2_HEAP = os.environ.get("BROKERSCALE_MM2_HEAP", "256m")
-LOG4J2 = """status = error
-appender.file.type = RollingFile
-appender.file.name = FILE
-appender.file.fileName = ${sys:brokerscale.flow.logs}/mm2.log
-appender.file.filePattern = ${sys:brokerscale.flow.logs}/mm2.log.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 20MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.clients.name = org.apache.kafka.clients
-logger.clients.level = WARN
-"""
+LOG4J2 = rolling_file_config("${sys:brokerscale.flow.logs}/mm2.log", {"clients": "org.apache.kafka.clients"})
 
 
 def flows_dir() -> Path:
