@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -185,3 +186,17 @@ def test_every_refused_phi_topic_is_named_in_the_one_line() -> None:
     assert "\n" not in message and "(and " not in message and message.endswith("nothing was started")
     assert all(f"'{t}'" in message for t in ("clinical.adt", "clinical.orders", "clinical.labs"))
     refuse([])  # nothing refused: nothing raised
+
+
+def test_failover_dry_run_lists_the_runbook_and_touches_nothing(cli) -> None:  # type: ignore[no-untyped-def]
+    from brokerscale.dr.failover import STEPS
+
+    code, out, _ = cli("dr", "failover", "--flow", "primary-dr", "--topology", EXAMPLE)
+    assert code == 0 and "dry run: nothing done" in out
+    assert [line.strip() for line in out.splitlines()[1:-1]] == [f"{i}. {s}" for i, s in enumerate(STEPS, 1)]
+    code, out, _ = cli("dr", "failover", "--flow", "primary-dr", "--topology", EXAMPLE, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["dry_run"] is True and doc["steps"] == list(STEPS)
+    assert (doc["source"], doc["target"]) == ("primary", "dr")
+    code, _, err = cli("dr", "failback", "--flow", "primary-dr", "--topology", EXAMPLE)
+    assert code == 1 and "no failover recorded" in err  # nothing was failed over, so nothing to fail back

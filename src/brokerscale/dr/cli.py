@@ -273,13 +273,8 @@ def failover_command(
     topo, _ = dr_flows.current_topology(topology)
     f = topo.flow(flow)
     if not apply:
-        if fmt is OutputFormat.json:
-            print_json({"dry_run": True, "flow": flow, "source": f.source, "target": f.target, "steps": list(STEPS)})
-            return
-        console.print(f"failover of flow {flow}: {f.source} -> {f.target} takes over. Steps:")
-        for i, s in enumerate(STEPS, 1):
-            console.print(f"  {i}. {s}")
-        console.print("dry run: nothing done. Add --apply to run the runbook.")
+        _dry_run(fmt, {"flow": flow, "source": f.source, "target": f.target, "steps": list(STEPS)},
+                 f"failover of flow {flow}: {f.source} -> {f.target} takes over")
         return
     from brokerscale.store import open_store
 
@@ -332,14 +327,9 @@ def failback_command(
     f = topo.flow(flow)
     state = read_state(flow)
     if not apply:
-        if fmt is OutputFormat.json:
-            print_json({"dry_run": True, "flow": flow, "primary": f.source, "dr": f.target, "steps": list(STEPS),
-                        "failover": {k: state.get(k) for k in ("rpo_records", "rpo_exact", "failed_over_at")}})
-            return
-        console.print(f"failback of flow {flow}: {f.source} becomes primary again, {f.target} a copy. Steps:")
-        for i, s in enumerate(STEPS, 1):
-            console.print(f"  {i}. {s}")
-        console.print("dry run: nothing done. Add --apply to run the runbook.")
+        _dry_run(fmt, {"flow": flow, "primary": f.source, "dr": f.target, "steps": list(STEPS),
+                       "failover": {k: state.get(k) for k in ("rpo_records", "rpo_exact", "failed_over_at")}},
+                 f"failback of flow {flow}: {f.source} becomes primary again, {f.target} a copy")
         return
     from brokerscale.store import open_store
 
@@ -356,3 +346,14 @@ def failback_command(
                   soft_wrap=True)
     console.print(f"the failover's exact RPO: {report['failover_rpo_records_exact']:,} records (they stay on "
                   f"{report['primary']}); RTO {report['rto_seconds']:.1f} s", soft_wrap=True)
+
+
+def _dry_run(fmt: OutputFormat, doc: dict[str, Any], headline: str) -> None:
+    """A runbook's dry run: its steps, numbered, and nothing done."""
+    if fmt is OutputFormat.json:
+        print_json({"dry_run": True, **doc})
+        return
+    console.print(f"{headline}. Steps:")
+    for i, step in enumerate(doc["steps"], 1):
+        console.print(f"  {i}. {step}")
+    console.print("dry run: nothing done. Add --apply to run the runbook.")
