@@ -294,10 +294,27 @@ class KafkaAdmin:
         return answer.offsets, answer.unanswered, answer.timestamps
 
     def _routed_offsets(self, specs: dict[TP, int]) -> dict[TP, int]:
+        """Offsets of partitions whose leadership moved. A partition that still answers with a retriable
+        error is left out (unknown for now, as for a leader that does not answer): e.g. a new leader
+        whose ISR is below min.insync.replicas answers OFFSET_NOT_AVAILABLE for as long as that lasts
+        (Kafka 4's eligible leader replicas do not advance its high watermark), and one such partition
+        must not make every other partition's offsets unknown."""
         from kafka import TopicPartition
+        from kafka.errors import KafkaError
 
         asked = {TopicPartition(t, p): ts for (t, p), ts in specs.items()}
-        res = fastpath.paced(self.client.list_partition_offsets, asked)
+        try:
+            res = fastpath.paced(self.client.list_partition_offsets, asked)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            res = {}
+            for tp, ts in asked.items():  # find which partitions answer
+                try:
+                    res.update(fastpath.paced(self.client.list_partition_offsets, {tp: ts}))
+                except KafkaError as one:
+                    if not one.retriable:
+                        raise
         return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
 
     # -- consumer groups ---------------------------------------------------------------------
