@@ -97,7 +97,7 @@ def test_load_past_capacity_warns_then_goes_critical_then_clears(
     try:
         code, _, doc = _check(cli, bootstrap, *common, "--format", "json")
         assert doc is not None
-        assert code == 1 and doc["status"] == "WARNING", (doc["utilization"], doc["window_s"])
+        assert code == 1 and doc["status"] == "WARNING", (doc["findings"], doc["window_s"])
         assert doc["summary"].startswith("WARNING - ")
         f = next(f for f in doc["findings"] if f["rule"] == "throughput" and f["scope"] == "cluster")
         assert f["severity"] == "warning" and f["threshold"] == 70 and 70 < f["value"] <= 85
