@@ -4,16 +4,20 @@ brokerscale sends and every answer the emulator gives validated against Confluen
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from brokerscale.cloud.cmk import ClusterManagementClient
+from brokerscale.cloud.emulator.state import EmulatedCluster, EmulatedLink, EmulatorConfig, Fault, default_config
 from brokerscale.cloud.http import CloudAPIError, CloudHTTP
 from brokerscale.cloud.kafkarest import KafkaRestClient
+from brokerscale.store import open_store
 from cloud_contract import ContractLog
-from cloud_fixtures import running_emulator
+from cloud_fixtures import Emu, cli_env, run_cli, running_emulator
 
 
 def test_cluster_link_create_mirror_lag_promote_and_failover(tmp_path: Path) -> None:
@@ -70,3 +74,194 @@ def test_cluster_link_create_mirror_lag_promote_and_failover(tmp_path: Path) -> 
             "POST /kafka/v3/clusters/lkc-clinic1/links/primary-dr/mirrors:failover"} <= log.operations
     # the link's credentials went in a request body only: never in a URL the emulator saw
     assert all("link-s3cret" not in op for op in log.operations)
+
+
+# -- the DR verbs driving cluster links (`dr up / status / failover / down` on a confluent topology) -----------
+
+TOPOLOGY = """\
+version: 1
+clusters:
+  primary: {confluent: lkc-health1, environment: env-health, region: us-east-1, jurisdiction: US}
+  dr: {confluent: lkc-clinic1, environment: env-health, region: us-west-2, jurisdiction: US}
+  analytics: {confluent: lkc-eu0001, environment: env-health, region: eu-west-1, jurisdiction: EU}
+flows:
+  primary-dr:
+    source: primary
+    target: dr
+    topics: ['clinical\\..*', 'fhir\\..*']
+    groups: ['.*']
+  primary-analytics:
+    source: primary
+    target: analytics
+    mode: one-way
+    topics: ['clinical\\..*']
+    groups: []
+data_sovereignty:
+  phi_jurisdictions: [US]
+"""
+
+
+def _world() -> EmulatorConfig:
+    cfg = default_config(time.time())
+    cfg.clusters.append(EmulatedCluster(id="lkc-eu0001", environment="env-health", display_name="analytics-eu",
+                                        kind="Basic", availability="SINGLE_ZONE", region="eu-west-1"))
+    return cfg
+
+
+def _dr(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = run_cli(["dr", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _link(emu: Emu, cluster: str, name: str) -> EmulatedLink | None:
+    with emu.state.lock:
+        c = emu.state.cluster(cluster)
+        assert c is not None
+        return next((ln for ln in c.links if ln.link_name == name), None)
+
+
+@pytest.fixture()
+def link_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emu, Path]]:
+    """The emulator (every exchange contract-checked at the end) and a data directory of this test's own."""
+    monkeypatch.setenv("BROKERSCALE_DATA_DIR", str(tmp_path / "data"))
+    topo = tmp_path / "topology.yaml"
+    topo.write_text(TOPOLOGY)
+    with running_emulator(tmp_path, config=_world()) as emu:
+        cli_env(monkeypatch, emu)
+        yield emu, topo
+
+
+def test_dr_up_creates_the_link_and_mirrors_and_a_500_midway_leaves_the_audit_truthful(
+        link_env: tuple[Emu, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    emu, topo = link_env
+    code, out, err = _dr(["up", "-t", str(topo), "--flow", "primary-dr", "--format", "json"], capsys)
+    assert code == 0, err
+    [shown] = json.loads(out)["flows"]
+    assert shown["mirror_topics"] == ["clinical.adt", "clinical.oru", "fhir.resources"]
+    assert shown["link_configs"]["sasl.jaas.config"] == "***" and emu.creds.secret not in out + err
+    assert json.loads(shown["link_configs"]["consumer.offset.group.filters"])["groupFilters"][0]["name"] == "*"
+    assert _link(emu, "lkc-clinic1", "primary-dr") is None  # a dry run creates nothing
+
+    # The second mirror topic's creation fails for good (500 three times, after the first was created).
+    original = emu.state.take_fault
+    created: list[str] = []
+
+    def take(method: str, path: str) -> Fault | None:
+        fault = original(method, path)
+        if method == "POST" and path.endswith("/links/primary-dr/mirrors") and fault is None:
+            created.append(path)
+            if len(created) == 1:
+                emu.state.inject(Fault(status=500, count=3, method="POST", path_prefix=path))
+        return fault
+
+    monkeypatch.setattr(emu.state, "take_fault", take)
+    code, out, err = _dr(["up", "-t", str(topo), "--flow", "primary-dr", "--apply"], capsys)
+    assert code == 1 and "HTTP 500" in err and len(err.strip().splitlines()[-1:]) == 1
+    link = _link(emu, "lkc-clinic1", "primary-dr")
+    assert link is not None and [m.mirror_topic_name for m in link.mirrors] == ["clinical.adt"]
+    [rec] = open_store().audit_records("dr.link.start")
+    assert rec["result"] == "error" and "HTTP 500" in rec["error"]
+    # the audit says exactly what exists: the link and one mirror topic, not the three intended
+    assert rec["intent"]["mirror_topics"] == ["clinical.adt", "clinical.oru", "fhir.resources"]
+    assert (rec["after"]["link_created"], rec["after"]["mirrors_created"]) == (True, ["clinical.adt"])
+
+    # Run again under a 429 (Retry-After 1 s): it finishes what is missing, creating nothing twice.
+    emu.state.inject(Fault(status=429, count=1, method="POST", retry_after=1,
+                           path_prefix="/kafka/v3/clusters/lkc-clinic1/links/primary-dr/mirrors"))
+    code, out, err = _dr(["up", "-t", str(topo), "--flow", "primary-dr", "--apply"], capsys)
+    assert code == 0, err
+    assert "3 mirror topic(s) (2 created now)" in out
+    link = _link(emu, "lkc-clinic1", "primary-dr")
+    assert link is not None and sorted(m.mirror_topic_name for m in link.mirrors) == [
+        "clinical.adt", "clinical.oru", "fhir.resources"]
+    rec = open_store().audit_records("dr.link.start")[0]
+    assert rec["result"] == "ok" and rec["before"]["link"] is True
+    assert not rec["after"]["link_created"] and rec["after"]["mirrors_created"] == ["clinical.oru", "fhir.resources"]
+    assert emu.creds.secret not in json.dumps(open_store().audit_records("dr."))
+
+    # dr down deletes the link (force: its mirror topics are active); the mirror topics stay on the target.
+    code, out, err = _dr(["down"], capsys)
+    assert code == 0, err
+    assert _link(emu, "lkc-clinic1", "primary-dr") is None
+    assert {"clinical.adt", "fhir.resources"} <= {t.name for t in emu.cluster("lkc-clinic1").topics}
+    assert open_store().audit_records("dr.link.delete")[0]["result"] == "ok"
+    assert ("DELETE", "/kafka/v3/clusters/lkc-clinic1/links/primary-dr", 200) in emu.state.requests
+
+
+def test_a_phi_topic_headed_for_a_disallowed_jurisdiction_refuses_the_link_before_anything_is_created(
+        link_env: tuple[Emu, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    emu, topo = link_env
+    code, _out, err = _dr(["up", "-t", str(topo), "--apply"], capsys)
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert "topic 'clinical.adt' (PHI class clinical) may not be copied to analytics in jurisdiction EU" in line
+    assert "nothing was started" in line
+    assert _link(emu, "lkc-eu0001", "primary-analytics") is None and _link(emu, "lkc-clinic1", "primary-dr") is None
+    assert not [r for r in emu.state.requests if r[0] in ("POST", "DELETE")]
+
+
+def test_dr_status_shows_the_link_lag_and_failover_with_the_source_dead_reports_it_as_the_rpo(
+        link_env: tuple[Emu, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    emu, topo = link_env
+    assert _dr(["up", "-t", str(topo), "--flow", "primary-dr", "--apply"], capsys)[0] == 0
+    link = _link(emu, "lkc-clinic1", "primary-dr")
+    assert link is not None
+    with emu.state.lock:
+        lags = {"clinical.adt": [3] * 12, "clinical.oru": [0] * 12, "fhir.resources": [p for p in range(24)]}
+        for m in link.mirrors:
+            m.lags = lags[m.mirror_topic_name]
+    code, out, err = _dr(["status", "--format", "json"], capsys)
+    assert code == 0, err
+    st, eu = json.loads(out)["flows"]
+    assert (st["flow"], st["state"], st["lag_records"]) == ("primary-dr", "running", 36 + 276)
+    # the flow to the EU was never started; its PHI topics are listed as refused
+    assert (eu["flow"], eu["state"]) == ("primary-analytics", "stopped")
+    assert {r["topic"] for r in eu["refused_topics"]} == {"clinical.adt", "clinical.oru"}
+    assert {t["topic"]: (t["partitions"], t["lag_records"]) for t in st["topics"]} == {
+        "clinical.adt": (12, 36), "clinical.oru": (12, 0), "fhir.resources": (24, 276)}
+    # the same shape as a MirrorMaker flow's status
+    from brokerscale.dr.status import DirectionStatus, TopicLag
+    assert set(st) == set(DirectionStatus.__dataclass_fields__)
+    assert set(st["topics"][0]) == set(TopicLag.__dataclass_fields__)
+    code, out, _ = _dr(["status"], capsys)
+    assert "flow primary-dr primary -> dr: running (cluster link)" in out and "fhir.resources" in out
+
+    # The primary region dies: every request to it fails. Failover stops the mirrors at once (:failover);
+    # what they were behind is the RPO, and a 429 on the way is waited out.
+    emu.state.inject(Fault(status=500, count=1000, path_prefix="/kafka/v3/clusters/lkc-health1"))
+    emu.state.inject(Fault(status=429, count=1, method="POST", retry_after=1,
+                           path_prefix="/kafka/v3/clusters/lkc-clinic1/links/primary-dr/mirrors:failover"))
+    code, out, err = _dr(["failover", "--flow", "primary-dr", "--apply", "--format", "json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["action"], report["rpo_records"], report["rpo_exact"]) == ("failover", 312, False)
+    assert report["rpo_by_topic"] == {"clinical.adt": 36, "clinical.oru": 0, "fhir.resources": 276}
+    assert report["bootstrap"] == "lkc-clinic1.us-east-1.aws.confluent.cloud:9092" and report["fenced"] == {}
+    assert {m.status for m in link.mirrors} == {"STOPPED"}
+    failovers = [r for r in emu.state.requests if r[1].endswith("mirrors:failover")]
+    assert [r[2] for r in failovers] == [429, 200]  # applied once
+    rec = open_store().audit_records("dr.failover")[0]
+    assert rec["result"] == "ok" and rec["after"]["rpo_records"] == 312
+    code, out, _ = _dr(["status", "--flow", "primary-dr", "--format", "json"], capsys)
+    assert json.loads(out)["flows"][0]["state"] == "failed-over"
+
+
+def test_failover_with_the_source_answering_fences_it_and_promotes_the_drained_mirrors(
+        link_env: tuple[Emu, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    emu, topo = link_env
+    assert _dr(["up", "-t", str(topo), "--flow", "primary-dr", "--apply"], capsys)[0] == 0
+    code, out, err = _dr(["failover", "--flow", "primary-dr"], capsys)
+    assert code == 0 and "promote or fail over the mirror topics" in out and "dry run" in out
+    code, out, err = _dr(["failover", "--flow", "primary-dr", "--apply", "--format", "json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["action"], report["rpo_records"], report["rpo_exact"]) == ("promote", 0, True)
+    assert sorted(report["fenced"]) == ["clinical.adt", "clinical.oru", "fhir.resources"]
+    src = emu.cluster("lkc-health1")
+    assert {t.name: t.configs.get("max.message.bytes") for t in src.topics if t.name != "clinic.scheduling"} == {
+        "clinical.adt": "1", "clinical.oru": "1", "fhir.resources": "1"}
+    link = _link(emu, "lkc-clinic1", "primary-dr")
+    assert link is not None and {m.status for m in link.mirrors} == {"STOPPED"}
+    assert any(r[1].endswith("mirrors:promote") and r[2] == 200 for r in emu.state.requests)
+    assert not any(r[1].endswith("mirrors:failover") for r in emu.state.requests)

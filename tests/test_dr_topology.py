@@ -200,3 +200,39 @@ def test_failover_dry_run_lists_the_runbook_and_touches_nothing(cli) -> None:  #
     assert (doc["source"], doc["target"]) == ("primary", "dr")
     code, _, err = cli("dr", "failback", "--flow", "primary-dr", "--topology", EXAMPLE)
     assert code == 1 and "no failover recorded" in err  # nothing was failed over, so nothing to fail back
+
+
+@pytest.mark.parametrize(("clusters", "flow", "expected"), [
+    ({"analytics": {"confluent": "lkc-eu1", "region": "r", "jurisdiction": "EU"}}, {},
+     "topo.yaml: clusters.analytics: environment: a confluent cluster needs its environment id"),
+    ({"analytics": {"confluent": "lkc-eu1", "environment": "env-1", "region": "r", "jurisdiction": "EU"}}, {},
+     "topo.yaml: flows.f: primary and analytics must both be Confluent clusters (a cluster link) or both "
+     "self-managed (MirrorMaker 2)"),
+    ({"primary": {"confluent": "lkc-us1", "environment": "env-1", "region": "r", "jurisdiction": "US"},
+      "analytics": {"confluent": "lkc-eu1", "environment": "env-1", "region": "r", "jurisdiction": "EU"}},
+     {"mode": "active-active", "replication_policy": "default"},
+     "topo.yaml: flows.f.mode: a cluster link copies one way"),
+    ({"primary": {"confluent": "lkc-us1", "environment": "env-1", "region": "r", "jurisdiction": "US"},
+      "analytics": {"confluent": "lkc-eu1", "environment": "env-1", "region": "r", "jurisdiction": "EU"}},
+     {"replication_policy": "default"}, "topo.yaml: flows.f.replication_policy: a cluster link keeps topic names"),
+    ({"dr": {"dev": "west", "credentials_file": "/x", "region": "r", "jurisdiction": "US"}}, {},
+     "topo.yaml: clusters.dr: credentials_file: only for a confluent cluster"),
+])
+def test_confluent_flows_are_links_between_two_confluent_clusters(
+        clusters: dict[str, object], flow: dict[str, object], expected: str) -> None:
+    doc = _doc(**flow)
+    doc["clusters"].update(clusters)  # type: ignore[attr-defined]
+    with pytest.raises(BadInput) as info:
+        parse_topology(doc, "topo.yaml")
+    assert info.value.message.startswith(expected), info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_link_group_filters_follow_the_flow_group_regexes() -> None:
+    from brokerscale.dr.links import group_filter
+
+    assert group_filter(".*") == {"name": "*", "patternType": "LITERAL", "filterType": "INCLUDE"}
+    assert group_filter("ehr-ingest") == {"name": "ehr-ingest", "patternType": "LITERAL", "filterType": "INCLUDE"}
+    assert group_filter("adt\\.router\\..*") == {"name": "adt.router.", "patternType": "PREFIXED",
+                                                "filterType": "INCLUDE"}
+    assert group_filter("a|b") is None and group_filter("[ab]x") is None

@@ -13,8 +13,8 @@ from brokerscale.cli_common import FormatOpt, OutputFormat
 from brokerscale.console import console, err, print_json
 
 app = typer.Typer(
-    help="Multi-region replication: MirrorMaker 2 flows between clusters declared in a topology file, their "
-         "lag, and measured failover and failback.\n\n"
+    help="Multi-region replication: MirrorMaker 2 flows between self-managed clusters and cluster links between "
+         "Confluent Cloud clusters, declared in a topology file; their lag, and measured failover and failback.\n\n"
          "Examples:\n\n"
          "  brokerscale dr up --topology examples/dr-topology.yaml            # what would start (dry run)\n\n"
          "  brokerscale dr up --topology examples/dr-topology.yaml --apply\n\n"
@@ -55,7 +55,8 @@ def _names(topo: Any, flows: list[str] | None) -> list[str]:
 def up(topology: Annotated[Path, typer.Option("--topology", "-t", metavar="FILE", help="Topology YAML.")],
        policy: PolicyOpt = None, flow: FlowOpt = None, apply: ApplyOpt = False,
        fmt: FormatOpt = OutputFormat.table) -> None:
-    """Start one MirrorMaker 2 process (dedicated mode) per flow of the topology.
+    """Start one MirrorMaker 2 process (dedicated mode) per flow of the topology, or, for a flow between
+    two Confluent clusters, create its cluster link and one mirror topic per selected topic.
 
     Everything is checked first: the file, each cluster answering, the replication factor against each
     cluster's brokers, and the data-sovereignty rule — a selected topic of a PHI class headed for a
@@ -72,6 +73,7 @@ def up(topology: Annotated[Path, typer.Option("--topology", "-t", metavar="FILE"
       brokerscale dr up --topology examples/dr-topology.yaml --flow primary-dr --apply
     """
     from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr import links as dr_links
     from brokerscale.dr.mm2 import redacted
     from brokerscale.dr.topology import load_topology
     from brokerscale.topics.policy import load_policy
@@ -79,31 +81,49 @@ def up(topology: Annotated[Path, typer.Option("--topology", "-t", metavar="FILE"
     topo = load_topology(topology)
     pol = load_policy(policy)
     names = _names(topo, flow)
-    prepared, refused = dr_flows.prepare(topo, pol, str(topology), names)
-    dr_flows.refuse(refused)
-    if not apply:
-        if fmt is OutputFormat.json:
-            print_json({"dry_run": True, "flows": [{"flow": p.name, "targets": p.targets, "excludes": p.excludes,
-                                                    "mm2_properties": redacted(p.properties)} for p in prepared]})
+    mm2_names = [n for n in names if not topo.is_link(n)]
+    with dr_links.clients(topo, str(topology)) as cl:
+        prepared, refused = dr_flows.prepare(topo, pol, str(topology), mm2_names) if mm2_names else ([], [])
+        links = [dr_links.prepare(topo, pol, str(topology), n, cl) for n in names if topo.is_link(n)]
+        dr_flows.refuse(refused + [r for ln in links for r in ln.refused])
+        if not apply:
+            if fmt is OutputFormat.json:
+                print_json({"dry_run": True,
+                            "flows": [{"flow": p.name, "targets": p.targets, "excludes": p.excludes,
+                                       "mm2_properties": redacted(p.properties)} for p in prepared]
+                            + [ln.shown() for ln in links]})
+                return
+            for p in prepared:
+                console.print(f"[bold]flow {p.name}[/] -> MirrorMaker 2 driving {', '.join(p.targets)}")
+                for k, v in redacted(p.properties).items():
+                    console.print(f"  {k} = {v}", soft_wrap=True, markup=False)
+            for ln in links:
+                shown = ln.shown()
+                console.print(f"[bold]flow {ln.name}[/] -> cluster link {ln.name} on {ln.target_id} from "
+                              f"{ln.source_id}, {len(ln.topics)} mirror topic(s): {', '.join(ln.topics) or 'none'}",
+                              soft_wrap=True)
+                for k, v in shown["link_configs"].items():
+                    console.print(f"  {k} = {v}", soft_wrap=True, markup=False)
+            console.print("dry run: nothing started. Add --apply to start these flows.")
             return
-        for p in prepared:
-            console.print(f"[bold]flow {p.name}[/] -> MirrorMaker 2 driving {', '.join(p.targets)}")
-            for k, v in redacted(p.properties).items():
-                console.print(f"  {k} = {v}", soft_wrap=True, markup=False)
-        console.print("dry run: nothing started. Add --apply to start these flows.")
-        return
-    from brokerscale.store import open_store
+        from brokerscale.store import open_store
 
-    store = open_store()
-    try:
-        results = dr_flows.start(topo, str(topology), prepared, store, _say(fmt is OutputFormat.json))
-    finally:
-        store.close()
+        store = open_store()
+        try:
+            dr_flows.save_topology(topo, str(topology))
+            results = dr_flows.start(topo, str(topology), prepared, store, _say(fmt is OutputFormat.json))
+            results += [dr_links.start(ln, topo, cl, store, _say(fmt is OutputFormat.json)) for ln in links]
+        finally:
+            store.close()
     if fmt is OutputFormat.json:
         print_json({"dry_run": False, "flows": results})
     else:
         for r in results:
-            console.print(f"flow {r['flow']}: running (pid {r['pid']}), files in {r['directory']}")
+            if "link" in r:
+                console.print(f"flow {r['flow']}: cluster link {r['link']} on {r['target']}, "
+                              f"{len(r['mirror_topics'])} mirror topic(s) ({len(r['mirrors_created'])} created now)")
+            else:
+                console.print(f"flow {r['flow']}: running (pid {r['pid']}), files in {r['directory']}")
 
 
 @app.command("down")
@@ -120,17 +140,23 @@ def down(topology: TopologyOpt = None, flow: FlowOpt = None, fmt: FormatOpt = Ou
       brokerscale dr down --flow primary-analytics
     """
     from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr import links as dr_links
     from brokerscale.dr.process import known_flows
     from brokerscale.store import open_store
 
+    topo = None
     if topology is None and not dr_flows.saved_topology_path().exists():
         names = [f.name for f in known_flows()]
     else:
         topo, _ = dr_flows.current_topology(topology)
         names = _names(topo, flow)
+    link_names = [n for n in names if topo is not None and topo.is_link(n)]
     store = open_store()
     try:
-        out = dr_flows.stop(names, store, _say(fmt is OutputFormat.json))
+        out = dr_flows.stop([n for n in names if n not in link_names], store, _say(fmt is OutputFormat.json))
+        if topo is not None and link_names:
+            with dr_links.clients(topo) as cl:
+                out += [dr_links.stop(n, topo, cl, store, _say(fmt is OutputFormat.json)) for n in link_names]
     finally:
         store.close()
     if not flow:  # every flow stopped on purpose: nothing is judged any more (no replication_stopped findings)
@@ -139,7 +165,8 @@ def down(topology: TopologyOpt = None, flow: FlowOpt = None, fmt: FormatOpt = Ou
         print_json({"flows": out})
     else:
         for r in out:
-            console.print(f"flow {r['flow']}: {'stopped' if r['was_running'] else 'was not running'}")
+            console.print(f"flow {r['flow']}: {'stopped' if r['was_running'] else 'was not running'}"
+                          + (" (cluster link deleted)" if r['flow'] in link_names and r['was_running'] else ""))
 
 
 @app.command("restart")
@@ -155,25 +182,36 @@ def restart(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOp
       brokerscale dr restart --topology examples/dr-topology.yaml --flow primary-dr
     """
     from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr import links as dr_links
     from brokerscale.store import open_store
     from brokerscale.topics.policy import load_policy
 
     topo, source = dr_flows.current_topology(topology)
     names = _names(topo, flow)
-    prepared, refused = dr_flows.prepare(topo, load_policy(policy), source, names)
-    dr_flows.refuse(refused)
+    pol = load_policy(policy)
+    mm2_names = [n for n in names if not topo.is_link(n)]
     say = _say(fmt is OutputFormat.json)
-    store = open_store()
-    try:
-        dr_flows.stop(names, store, say, actor="brokerscale dr restart")
-        results = dr_flows.start(topo, source, prepared, store, say)
-    finally:
-        store.close()
+    with dr_links.clients(topo, source) as cl:
+        prepared, refused = dr_flows.prepare(topo, pol, source, mm2_names) if mm2_names else ([], [])
+        links = [dr_links.prepare(topo, pol, source, n, cl) for n in names if topo.is_link(n)]
+        dr_flows.refuse(refused + [r for ln in links for r in ln.refused])
+        store = open_store()
+        try:
+            dr_flows.stop(mm2_names, store, say, actor="brokerscale dr restart")
+            results = dr_flows.start(topo, source, prepared, store, say)
+            # a link has no process to restart: its missing mirror topics are created
+            results += [dr_links.start(ln, topo, cl, store, say) for ln in links]
+        finally:
+            store.close()
     if fmt is OutputFormat.json:
         print_json({"flows": results})
     else:
         for r in results:
-            console.print(f"flow {r['flow']}: restarted (pid {r['pid']})")
+            if "link" in r:
+                console.print(f"flow {r['flow']}: cluster link {r['link']}, {len(r['mirrors_created'])} mirror "
+                              "topic(s) created")
+            else:
+                console.print(f"flow {r['flow']}: restarted (pid {r['pid']})")
 
 
 def _table(title: str, columns: list[str]) -> Table:
@@ -209,18 +247,22 @@ def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt
       brokerscale dr status --flow primary-dr --format json
     """
     from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr import links as dr_links
     from brokerscale.dr.status import collect
     from brokerscale.topics.policy import load_policy
 
-    topo, _ = dr_flows.current_topology(topology)
+    topo, source = dr_flows.current_topology(topology)
     pol = load_policy(policy)
-    found = [d for name in _names(topo, flow) for d in collect(topo, name, pol)]
+    with dr_links.clients(topo, source) as cl:
+        found = [d for name in _names(topo, flow)
+                 for d in (dr_links.collect(topo, name, pol, cl) if topo.is_link(name) else collect(topo, name, pol))]
     if fmt is OutputFormat.json:
         print_json({"flows": [d.to_json() for d in found]})
         return
     for d in found:
         console.print(f"[bold]flow {d.flow}[/] {d.source} -> {d.target}: {d.state}"
                       + (f" (MirrorMaker pid {d.mm2_pid})" if d.mm2_pid else "")
+                      + (" (cluster link)" if topo.is_link(d.flow) else "")
                       + f"; lag {d.lag_records:,} records, {_secs(d.lag_seconds)} s; "
                         f"{_num(d.records_per_s)} records/s, {_num(d.bytes_per_s)} B/s replicated", soft_wrap=True)
         t = _table("", ["topic", "on target", "partitions", "lag records", "lag (s)", "records/s", "bytes/s"])
@@ -259,6 +301,8 @@ def failover_command(
     serves every mirrored topic and print the bootstrap applications must switch to, with the RTO.
     With the source dead, the RPO counts from the flow watcher's last sample of the source and is a lower
     bound (records acknowledged after it are only known once the old primary is back).
+    A cluster-link flow (Confluent) is promoted when the source answers and the lag drains (nothing
+    lost), else failed over at once; the link's lag at that moment is the RPO.
 
     Examples:
 
@@ -272,26 +316,42 @@ def failover_command(
 
     topo, _ = dr_flows.current_topology(topology)
     f = topo.flow(flow)
+    from brokerscale.dr.links import STEPS as LINK_STEPS
+
     if not apply:
-        _dry_run(fmt, {"flow": flow, "source": f.source, "target": f.target, "steps": list(STEPS)},
+        _dry_run(fmt, {"flow": flow, "source": f.source, "target": f.target,
+                       "steps": list(LINK_STEPS if topo.is_link(flow) else STEPS)},
                  f"failover of flow {flow}: {f.source} -> {f.target} takes over")
         return
+    from brokerscale.dr import links as dr_links
     from brokerscale.store import open_store
 
     store = open_store()
     try:
-        report = failover(topo, flow, load_policy(policy), store, drain_timeout=drain_timeout,
-                          say=_say(fmt is OutputFormat.json))
+        if topo.is_link(flow):
+            with dr_links.clients(topo) as cl:
+                report = dr_links.failover(topo, flow, load_policy(policy), store, drain_timeout=drain_timeout,
+                                           say=_say(fmt is OutputFormat.json), cl=cl)
+        else:
+            report = failover(topo, flow, load_policy(policy), store, drain_timeout=drain_timeout,
+                              say=_say(fmt is OutputFormat.json))
     finally:
         store.close()
     if fmt is OutputFormat.json:
         print_json(report)
         return
-    bound = "" if report["rpo_exact"] else " (at least: the source died; `dr failback` measures the exact figure)"
+    bound = ("" if report["rpo_exact"] else " (at least: the source died; `dr failback` measures the exact figure)"
+             if "action" not in report else "" if report["rpo_exact"] else
+             " (the link's lag when the source stopped answering)")
     console.print(f"[bold]{report['target']} is primary now.[/] Applications switch to: {report['bootstrap']}",
                   soft_wrap=True)
     console.print(f"RPO: {report['rpo_records']:,} records, {_secs(report['rpo_seconds'])} s not replicated{bound}",
                   soft_wrap=True)
+    if "action" in report:
+        done = "promoted" if report["action"] == "promote" else "failed over"
+        console.print(f"cluster link {flow}: mirror topics {done}"
+                      f" ({', '.join(f'{t} {n:,}' for t, n in sorted(report['rpo_by_topic'].items())) or 'none'})",
+                      soft_wrap=True)
     console.print(f"RTO: {report['rto_seconds']:.1f} s (runbook {report['runbook_seconds']:.1f} s)")
 
 
@@ -325,6 +385,11 @@ def failback_command(
 
     topo, _ = dr_flows.current_topology(topology)
     f = topo.flow(flow)
+    if topo.is_link(flow):
+        from brokerscale.errors import BadInput
+
+        raise BadInput(f"--flow: {flow} is a cluster link; fail back by declaring the reverse flow ({f.target} -> "
+                       f"{f.source}) and running `brokerscale dr up` for it, then `dr failover` on that flow")
     state = read_state(flow)
     if not apply:
         _dry_run(fmt, {"flow": flow, "primary": f.source, "dr": f.target, "steps": list(STEPS),

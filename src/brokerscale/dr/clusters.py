@@ -2,7 +2,7 @@
 
 A `dev` cluster is found in the data directory, a `config` cluster in brokerscale.yaml (its secrets
 come from its `command_config` file). A Confluent cluster replicates by cluster link, never by
-MirrorMaker: asking for a MirrorMaker flow to or from one is bad input.
+MirrorMaker (`dr/links.py` reaches it through Kafka REST v3).
 """
 
 from __future__ import annotations
@@ -26,5 +26,5 @@ def profile(topo: Topology, name: str, source: str = "topology") -> ConnectionPr
     if ref.config:
         found = resolve(cluster=ref.config)
         return ConnectionProfile(found.bootstrap, found.properties, name)
-    raise BadInput(f"{source}: clusters.{name}.confluent: a Confluent cluster replicates through cluster links, "
-                   "which `dr up` does not create; use a self-managed cluster (dev or config) for MirrorMaker flows")
+    raise BadInput(f"{source}: clusters.{name}.confluent: a Confluent cluster has no bootstrap brokerscale reaches "
+                   "with the admin API; it replicates through a cluster link (a flow between two confluent clusters)")

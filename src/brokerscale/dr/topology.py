@@ -47,7 +47,12 @@ class ClusterRef(BaseModel):
     dev: str | None = Field(None, description="name of a local dev cluster (`brokerscale dev up --name …`)")
     config: str | None = Field(None, description="name of a cluster in brokerscale.yaml")
     confluent: str | None = Field(None, pattern=r"^lkc-[a-z0-9]+$", description="Confluent cluster id (lkc-…)")
-    environment: str | None = Field(None, pattern=r"^env-[a-z0-9]+$")
+    environment: str | None = Field(None, pattern=r"^env-[a-z0-9]+$",
+                                    description="Confluent environment id (env-…) of a confluent cluster")
+    credentials_file: str | None = Field(
+        None, description="file with `key:` and `secret:` of an API key of this Confluent cluster (its REST "
+                          "endpoint, and the cluster link's login when it is a source); default: the Cloud key "
+                          "from CONFLUENT_CLOUD_API_KEY / _SECRET")
     region: str = Field(min_length=1)
     jurisdiction: str = Field(pattern=f"^{JURISDICTION_RE}$",
                               description="where the data lives legally, e.g. US, EU, CA")
@@ -60,6 +65,10 @@ class ClusterRef(BaseModel):
                              f"({'none' if not given else ' and '.join(given)} given)")
         if self.environment and not self.confluent:
             raise ValueError("environment: only for a confluent cluster")
+        if self.credentials_file and not self.confluent:
+            raise ValueError("credentials_file: only for a confluent cluster")
+        if self.confluent and not self.environment:
+            raise ValueError("environment: a confluent cluster needs its environment id (env-…)")
         return self
 
     @property
@@ -157,6 +166,10 @@ class Topology(BaseModel):
             raise BadInput(f"--flow: no flow named {name!r} in the topology (flows: {', '.join(self.flows)})")
         return self.flows[name]
 
+    def is_link(self, name: str) -> bool:
+        """True if flow `name` runs between Confluent clusters: a cluster link, not MirrorMaker."""
+        return self.clusters[self.flows[name].target].kind == "confluent"
+
 
 def _references(topo: Topology) -> str | None:
     """`field: reason` for the first cross-reference the schema alone cannot check."""
@@ -170,6 +183,16 @@ def _references(topo: Topology) -> str | None:
             ref = getattr(flow, end)
             if ref not in topo.clusters:
                 return f"flows.{name}.{end}: no cluster named {ref!r} (clusters: {', '.join(topo.clusters)})"
+        kinds = {topo.clusters[flow.source].kind == "confluent", topo.clusters[flow.target].kind == "confluent"}
+        if kinds == {True, False}:
+            return (f"flows.{name}: {flow.source} and {flow.target} must both be Confluent clusters (a cluster "
+                    "link) or both self-managed (MirrorMaker 2)")
+        if kinds == {True}:
+            if flow.mode == "active-active":
+                return (f"flows.{name}.mode: a cluster link copies one way; declare a second flow for the other "
+                        "direction (bidirectional links are not driven by brokerscale)")
+            if flow.replication_policy != "identity":
+                return f"flows.{name}.replication_policy: a cluster link keeps topic names; use identity"
     seen: dict[tuple[str, str], str] = {}
     for name, flow in topo.flows.items():
         for pair in flow.directions():

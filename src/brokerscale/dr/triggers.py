@@ -92,6 +92,8 @@ def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
         mine = set(bootstrap.split(","))
         names = []
         for name, flow in topo.flows.items():
+            if topo.is_link(name):  # a cluster link is judged by Confluent Cloud's own metrics, not a bootstrap
+                continue
             ends = {c: set(profile(topo, c).bootstrap.split(",")) for c in (flow.source, flow.target)}
             if any(mine & b for b in ends.values()):
                 names.append(name)

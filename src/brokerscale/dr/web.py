@@ -20,7 +20,12 @@ def dr_status() -> dict[str, Any]:
                 "and last failover."}
     try:
         topo, source = current_topology(None)
-        flows = [d.to_json() for name in topo.flows for d in collect(topo, name, load_policy())]
+        from brokerscale.dr import links as dr_links
+
+        with dr_links.clients(topo, source) as cl:
+            flows = [d.to_json() for name in topo.flows
+                     for d in (dr_links.collect(topo, name, load_policy(), cl) if topo.is_link(name)
+                               else collect(topo, name, load_policy()))]
     except BrokerscaleError as exc:
         return {"available": False, "message": f"Disaster recovery: the flows' status could not be read: {exc.message}"}
     failovers = []

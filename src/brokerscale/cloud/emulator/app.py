@@ -15,13 +15,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brokerscale.cloud.credentials import KEY_ENV, SECRET_ENV
 from brokerscale.cloud.emulator.metrics_series import export_text, run_query
 from brokerscale.cloud.emulator.rest_v3 import rest_router
 from brokerscale.cloud.emulator.state import EmulatedCluster, EmulatorState, Exchange
+
+JETTY_429 = ('<html> <head> <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/> '
+             "<title>Error 429 Too Many Requests</title> </head> <body> <h2>HTTP ERROR 429 Too Many Requests</h2> "
+             "<table> <tr> <th>URI:</th> <td>{uri}</td> </tr> <tr> <th>STATUS:</th> <td>429</td> </tr> <tr> "
+             "<th>MESSAGE:</th> <td>Too Many Requests</td> </tr> </table> </body> </html>")
+"""Kafka REST's 429 page (Jetty's DoSFilter), as Confluent's OpenAPI file shows it."""
 
 PUBLIC_API = "https://api.confluent.cloud"
 
@@ -142,9 +148,8 @@ def create_app(state: EmulatorState) -> FastAPI:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                     headers["X-RateLimit-Reset"] = str(fault.retry_after)
-                if rest:
-                    resp = JSONResponse({"error_code": 429, "message": "Too many requests"}, status_code=429,
-                                        headers=headers)
+                if rest:  # Kafka REST's rate limiter is Jetty's DoSFilter: an HTML page, as Confluent's file says
+                    resp = HTMLResponse(JETTY_429.format(uri=path), status_code=429, headers=headers)
                 else:
                     resp = failure(429, "too_many_requests", "Too Many Requests",
                                    "Too many requests have been made; retry later", headers=headers)

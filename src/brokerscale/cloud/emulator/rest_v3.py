@@ -233,6 +233,23 @@ def rest_router(state: EmulatorState) -> APIRouter:
                 state.save()
         return Response(status_code=204)
 
+    @router.delete("/links/{link_name}")
+    async def delete_link(request: Request, cluster_id: str, link_name: str) -> Response:
+        """Delete a link. With active mirror topics Confluent wants `force=true`; the mirror topics stay,
+        no longer mirrored."""
+        found = find_link(cluster_id, link_name)
+        if isinstance(found, JSONResponse):
+            return found
+        c, link = found
+        force = request.query_params.get("force", "false").lower() == "true"
+        if not force and any(m.status in ("ACTIVE", "PAUSED", "PENDING_STOPPED") for m in link.mirrors):
+            return _error(400, 40002, f"Cluster link '{link_name}' has active mirror topics; stop them or use force")
+        if request.query_params.get("validate_only", "false").lower() != "true":
+            with state.lock:
+                c.links.remove(link)
+                state.save()
+        return Response(status_code=200)
+
     @router.post("/links/{link_name}/mirrors")
     async def create_mirror(request: Request, cluster_id: str, link_name: str) -> Response:
         """A mirror topic of the link's source topic: read-only here, same partitions as the source."""
