@@ -18,6 +18,12 @@ events), in the units of the design-doc limits profile (50 MB/s in + out, 4,000 
   on the first day: traffic x4 within 20 minutes (ED registrations, imaging, bed management), then a
   slow exponential decay (half-life 90 minutes) back to the usual day.
 
+Held-out traces (`--held-out`, not shipped, never used to choose the default policy's parameters): the
+same generators with other random seeds, other dates, other time zones' worth of shift and other sizes —
+a clinic fortnight in spring at 1.25x with a Monday holiday, a milder flu season a year earlier, a
+morning incident (x3 at 10:40 local on a Thursday) — so the policy can be checked on load it was not
+tuned on (tests/test_scale_policy_quality.py).
+
 Each row: timestamp (UTC, ISO-8601), ingress_mb_s, egress_mb_s (consumers read ~1.8x what producers
 write), connections, partitions.
 """
@@ -63,7 +69,8 @@ def clinic_shape(local: datetime) -> float:
     return night + peak * level
 
 
-def rows(start_local: datetime, minutes: int, step_min: int, factor: callable, seed: int) -> tuple:  # type: ignore[valid-type]
+def rows(start_local: datetime, minutes: int, step_min: int, factor: callable, seed: int,  # type: ignore[valid-type]
+         shape: callable = clinic_shape) -> tuple:  # type: ignore[valid-type]
     rng = np.random.default_rng(seed)
     n = minutes // step_min
     times, ing, egr, conns, parts = [], [], [], [], []
@@ -71,7 +78,7 @@ def rows(start_local: datetime, minutes: int, step_min: int, factor: callable, s
     for i in range(n):
         local = start_local + timedelta(minutes=i * step_min)
         noise = 0.8 * noise + 0.2 * float(rng.normal(1.0, 0.06))  # smooth noise, a few percent
-        total = clinic_shape(local) * factor(local) * noise  # type: ignore[misc]
+        total = shape(local) * factor(local) * noise  # type: ignore[misc]
         times.append(local.astimezone(UTC))
         ing.append(total / (1 + FANOUT))
         egr.append(total * FANOUT / (1 + FANOUT))
@@ -117,12 +124,58 @@ def incident_surge(out: Path) -> None:
     write_trace(out / "incident-surge.csv", *rows(start, 2 * 24 * 60, 1, factor, seed=17))
 
 
+def held_out_fortnight(out: Path) -> None:
+    """Two spring weeks at 1.25x the clinic-week's size, the first Monday a holiday (weekend load)."""
+    start = datetime(2027, 5, 24, tzinfo=ZONE)  # Memorial Day
+
+    def shape(local: datetime) -> float:
+        if local.date() == start.date():
+            return clinic_shape(local.replace(day=23))  # a Sunday's shape
+        return clinic_shape(local)
+
+    write_trace(out / "held-out-fortnight.csv", *rows(start, 14 * 24 * 60, 1, lambda _t: 1.25, seed=101, shape=shape))
+
+
+def held_out_flu(out: Path) -> None:
+    """A milder, later-peaking flu season a year earlier, at 10-minute steps, with other surge days."""
+    start = datetime(2025, 12, 1, tzinfo=ZONE)
+    rng = np.random.default_rng(202)
+    surge_days = {int(d) for d in rng.choice(np.arange(10, 60), size=4, replace=False)}
+
+    def factor(local: datetime) -> float:
+        day = (local - start).total_seconds() / 86400.0
+        season = 0.9 * (1.0 + 0.35 * math.exp(-((day - 55.0) / 18.0) ** 2))
+        return season * (1.2 if int(day) in surge_days else 1.0)
+
+    write_trace(out / "held-out-flu.csv", *rows(start, 60 * 24 * 60, 10, factor, seed=202))
+
+
+def held_out_incident(out: Path) -> None:
+    """A morning incident: x3 within 15 minutes at 10:40 local on a Thursday, half-life 60 minutes."""
+    start = datetime(2026, 6, 17, tzinfo=ZONE)
+    onset = datetime(2026, 6, 18, 10, 40, tzinfo=ZONE)
+
+    def factor(local: datetime) -> float:
+        m = (local - onset).total_seconds() / 60.0
+        if m < 0:
+            return 1.0
+        if m < 15:
+            return 1.0 + 2.0 * (m / 15.0)
+        return 1.0 + 2.0 * 0.5 ** ((m - 15.0) / 60.0)
+
+    write_trace(out / "held-out-incident.csv", *rows(start, 3 * 24 * 60, 1, factor, seed=303))
+
+
+HELD_OUT = (held_out_fortnight, held_out_flu, held_out_incident)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=TRACE_DIR)
+    ap.add_argument("--held-out", action="store_true", help="write the held-out traces instead (not shipped)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for make in (clinic_week, flu_season, incident_surge):
+    for make in HELD_OUT if args.held_out else (clinic_week, flu_season, incident_surge):
         make(args.out)
         print(f"wrote {args.out}/{make.__name__.replace('_', '-')}.csv")
 

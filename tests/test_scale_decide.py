@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from brokerscale.scale.decide import Facts, LoadHistory, broker_step, decide
 from brokerscale.scale.policy import Policy
 
@@ -144,3 +146,22 @@ def test_budget_cap_shrinks_and_bounds_scale_up() -> None:
     d = decide(Facts(units=6), history([1.0]), p, NIGHT.timestamp())
     assert d.action == "down" and "cost cap of 5" in d.reason
     assert decide(Facts(units=4), history([4.5]), p, NIGHT.timestamp()).target == 5
+
+
+def test_while_today_runs_like_the_calendar_the_forecast_not_the_trend_projects_the_load() -> None:
+    """A morning ramp that levels off: the trend's straight line overshoots where the forecast (the same
+    hours last period) knows the ramp stops. Outside the tolerance - a surge, a hotter day - the trend counts."""
+    ramp = history([2.0, 2.2, 2.4, 2.6, 2.8, 3.0])  # 75 % of 4 units, +0.2 units a minute
+    p = policy(trend={"window": "10m", "calendar_tolerance": 0.1})
+    levels_off = Facts(units=4, forecast_demand=3.1, forecast_level=1.02)  # 78 % when new capacity lands
+    d = decide(levels_off, ramp, p, NIGHT.timestamp())
+    assert d.action is None and d.projected_utilization == pytest.approx(77.5)
+    hotter_day = Facts(units=4, forecast_demand=3.1, forecast_level=1.3)
+    d = decide(hotter_day, ramp, p, NIGHT.timestamp())
+    assert d.action == "up" and d.trigger == "trend"
+    above_forecast = Facts(units=4, forecast_demand=2.6, forecast_level=1.0)  # the load already beat it by 15 %
+    assert decide(above_forecast, ramp, p, NIGHT.timestamp()).trigger == "trend"
+    no_forecast = Facts(units=4)
+    assert decide(no_forecast, ramp, p, NIGHT.timestamp()).trigger == "trend"
+    # Without a tolerance (the policy's choice) the trend always counts, as before.
+    assert decide(levels_off, ramp, policy(trend={"window": "10m"}), NIGHT.timestamp()).trigger == "trend"

@@ -73,3 +73,35 @@ def peak_series(demand: npt.NDArray[np.float64], step_s: float, *, period: float
                                              MIN_RATIO, MAX_RATIO), 1.0)
     out[first:] = peak * ratio
     return out
+
+
+def level_ratio_at(ts: Sequence[float], demand: Sequence[float], end: int, now: float, *, period: float,
+                   level_window: float) -> float | None:
+    """How the last `level_window` compares with the same stretch one period earlier (1.0: today runs
+    like yesterday). Decide trusts the calendar over a short-term trend only while this stays near 1."""
+    if end == 0 or ts[0] > now - period - level_window:
+        return None
+    a = bisect.bisect_right(ts, now - level_window, 0, end)
+    b = bisect.bisect_right(ts, now - period - level_window, 0, end)
+    c = bisect.bisect_right(ts, now - period, 0, end)
+    if a >= end or c <= b:
+        return None
+    return _ratio(sum(demand[a:end]) / (end - a), sum(demand[b:c]) / (c - b))
+
+
+def level_ratio_series(demand: npt.NDArray[np.float64], step_s: float, *, period: float,
+                       level_window: float) -> npt.NDArray[np.float64]:
+    """`level_ratio_at` for every step of a regular trace (step i sees rows 0..i); NaN where there is none."""
+    n = len(demand)
+    out = np.full(n, np.nan)
+    p, w = round(period / step_s), max(1, round(level_window / step_s))
+    first = p + w
+    if n <= first:
+        return out
+    idx = np.arange(first, n)
+    csum = np.concatenate(([0.0], np.cumsum(demand)))
+    now_level = (csum[idx + 1] - csum[idx + 1 - w]) / w
+    then_level = (csum[idx + 1 - p] - csum[idx + 1 - p - w]) / w
+    out[first:] = np.where(then_level > 0, np.clip(now_level / np.where(then_level > 0, then_level, 1.0),
+                                                   MIN_RATIO, MAX_RATIO), 1.0)
+    return out

@@ -340,7 +340,8 @@ def _seed_history(ctl: Any, store: Any, cluster: str, every: float, cap: Any, lo
     f = ctl.policy.forecast
     now = time.time()
     try:
-        tr = trace_from_store(store, cluster, now - f.period - f.level_window - 3600.0, now, max(every, 60.0))
+        back = max(ctl.policy.forecast_periods()) + f.level_window + 3600.0
+        tr = trace_from_store(store, cluster, now - back, now, max(every, 60.0))
     except BadInput:
         log(f"forecast: no recorded load for {cluster} yet; it starts once a period of history is observed")
         return

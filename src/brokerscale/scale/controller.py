@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from brokerscale.forecast.load import peak_at
+from brokerscale.forecast.load import level_ratio_at, peak_at
 from brokerscale.model.snapshot import Snapshot
 from brokerscale.scale.decide import Decision, Facts, LoadHistory, decide
 from brokerscale.scale.demand import UnitCapacity, snapshot_load
@@ -171,9 +171,9 @@ class Controller:
         self.history.append(now, dem.get(dim, 0.0), dim, dem.get("partitions", 0.0))
         self._trim(now)
         up, down = self.last_changes()
-        forecast = self.forecast(now)
+        forecast, level = self._forecast(now)
         facts = Facts(units=effective, pending_units=requested if requested != effective else None,
-                      forecast_demand=forecast, last_up_at=up, last_down_at=down,
+                      forecast_demand=forecast, forecast_level=level, last_up_at=up, last_down_at=down,
                       reassignment_running=self._reassigning(),
                       under_replicated=int(snap.under_replicated_partitions or 0))
         d = decide(facts, self.history, self.policy, now)
@@ -199,12 +199,23 @@ class Controller:
     def forecast(self, now: float) -> float | None:
         """The policy's forecast (the same hours one period ago, at today's level) from this controller's
         history, seeded from the store at start; None until the history reaches back far enough."""
+        return self._forecast(now)[0]
+
+    def forecast_level(self, now: float) -> float | None:
+        """Today's load against the same hours of the period the forecast used (1.0: alike)."""
+        return self._forecast(now)[1]
+
+    def _forecast(self, now: float) -> tuple[float | None, float | None]:
         f = self.policy.forecast
         if f is None:
-            return None
+            return None, None
         h = self.history
-        return peak_at(h.ts, h.demand, h.end, now, period=f.period, ahead=self.policy.forecast_ahead(),
-                       horizon=f.horizon, level_window=f.level_window)
+        for period in self.policy.forecast_periods():  # the preferred period first, once the history reaches it
+            peak = peak_at(h.ts, h.demand, h.end, now, period=period, ahead=self.policy.forecast_ahead(),
+                           horizon=f.horizon, level_window=f.level_window)
+            if peak is not None:
+                return peak, level_ratio_at(h.ts, h.demand, h.end, now, period=period, level_window=f.level_window)
+        return None, None
 
     def _reassigning(self) -> bool:
         """A partition reassignment running now (platforms that expose one: self-managed Kafka)."""
@@ -335,7 +346,8 @@ class Controller:
     def _trim(self, now: float) -> None:
         h = self.history
         f = self.policy.forecast
-        keep = max(self.history_s, f.period + f.level_window + 600.0 if f is not None else 0.0)
+        keep = max(self.history_s, max(self.policy.forecast_periods(), default=0.0) + f.level_window + 600.0
+                   if f is not None else 0.0)
         cut = h.index_at(now - keep)
         if cut > 1000:
             for lst in (h.ts, h.demand, h.dimension, h.partitions):

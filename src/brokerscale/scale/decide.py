@@ -67,6 +67,7 @@ class Facts:
     reassignment_running: bool = False
     under_replicated: int = 0
     forecast_demand: float | None = None  # the forecaster's projected peak (units' worth) ahead
+    forecast_level: float | None = None  # today's load / the same hours one period ago (1.0: alike)
 
 
 @dataclass(slots=True)
@@ -272,13 +273,20 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
 
     projected, trigger = demand, "threshold"
     slope = 0.0
+    forecast = facts.forecast_demand
     if policy.trend is not None:
         tr = policy.trend
         slope = _slope(history, t, tr.window, tr.min_points)
         horizon = k.delay_up if tr.lookahead == "provisioning" else float(tr.lookahead)
-        if slope > 0 and demand + slope * horizon > projected:
+        # The calendar knows where a daily ramp levels off; a straight line through its last half hour
+        # does not. While today runs like the same hours one period ago and the load is not above the
+        # forecast, the forecast speaks for the coming hour; otherwise (a surge, a Monday after a quiet
+        # Sunday, a surge day in flu season) the trend does.
+        tol = tr.calendar_tolerance
+        trusted = (tol is None or forecast is None or facts.forecast_level is None or demand > forecast * (1.0 + tol)
+                   or abs(facts.forecast_level - 1.0) > tol)
+        if slope > 0 and trusted and demand + slope * horizon > projected:
             projected, trigger = demand + slope * horizon, "trend"
-    forecast = facts.forecast_demand
     if forecast is not None and forecast > projected:
         projected, trigger = forecast, "forecast"
     proj_util = 100.0 * projected / units

@@ -18,7 +18,10 @@ Example (every field optional; defaults shown are the scaling guide's)::
     provisioning_delay: {up: 30m, down: 30m}   # from the request until the capacity is in effect
     target_utilization: 70        # a scale-up sizes for this (never above scale_up_utilization)
     trend: {window: 30m, lookahead: provisioning}   # project the load to when new capacity lands
+                                  # calendar_tolerance: 0.1 -> the forecast, not the trend, while today
+                                  # runs like the same hours last period
     forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
+                                  # prefer_period: 7d -> last week's same hours once a week is recorded
     timezone: America/New_York
     peak_hours: {days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00",
                  min_units: 3, scale_up_utilization: 70}
@@ -155,6 +158,9 @@ class Trend(_Strict):
     window: DurationSeconds = Field(1800.0, gt=0)
     lookahead: Literal["provisioning"] | DurationSeconds = "provisioning"
     min_points: int = Field(3, ge=2)
+    calendar_tolerance: float | None = Field(
+        None, ge=0, description="with a forecast: while today's load is within this fraction of the same hours "
+        "one period ago and not above the forecast, the forecast, not the trend, projects the load")
 
 
 class Forecast(_Strict):
@@ -162,6 +168,9 @@ class Forecast(_Strict):
     `brokerscale.forecast.load`). Feeds decide: a scale-up ahead of a known rise, no scale-down into one."""
 
     period: DurationSeconds = Field(86400.0, gt=0)
+    prefer_period: DurationSeconds | None = Field(
+        None, gt=0, description="once the history reaches back this far, the same hours this long ago instead "
+        "(7d: a Monday is forecast from last Monday, not from Sunday)")
     lookahead: Literal["provisioning"] | DurationSeconds = "provisioning"
     horizon: DurationSeconds = Field(3600.0, gt=0, description="how long after the lookahead the peak is taken")
     level_window: DurationSeconds = Field(3600.0, gt=0)
@@ -227,6 +236,13 @@ class Policy(_Strict):
     def delay(self, direction: Literal["up", "down"]) -> float:
         given = getattr(self.provisioning_delay, direction)
         return float(given) if given is not None else DEFAULT_DELAYS[self.unit][direction]
+
+    def forecast_periods(self) -> list[float]:
+        """The periods the forecast looks back by, preferred first."""
+        f = self.forecast
+        if f is None:
+            return []
+        return ([float(f.prefer_period)] if f.prefer_period is not None else []) + [float(f.period)]
 
     def forecast_ahead(self) -> float:
         f = self.forecast

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from brokerscale.forecast.load import peak_series
+from brokerscale.forecast.load import level_ratio_series, peak_series
 from brokerscale.scale.decide import Facts, LoadHistory, decide
 from brokerscale.scale.demand import DIMENSIONS, Thresholds, UnitCapacity, trigger_thresholds
 from brokerscale.scale.oracle import solve
@@ -161,10 +161,18 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
     last_up: float | None = None
     last_down: float | None = None
     fc = None
+    lv: list[float] = []
     if policy.forecast is not None:
         f = policy.forecast
-        fc = peak_series(dem.demand, trace.step_s, period=f.period, ahead=policy.forecast_ahead(), horizon=f.horizon,
-                         level_window=f.level_window).tolist()
+        fc_a, lv_a = np.full(n, np.nan), np.full(n, np.nan)
+        for period in reversed(policy.forecast_periods()):  # the preferred period, where it has history
+            p = peak_series(dem.demand, trace.step_s, period=period, ahead=policy.forecast_ahead(),
+                            horizon=f.horizon, level_window=f.level_window)
+            have = ~np.isnan(p)
+            fc_a[have] = p[have]
+            lv_a[have] = level_ratio_series(dem.demand, trace.step_s, period=period,
+                                            level_window=f.level_window)[have]
+        fc, lv = fc_a.tolist(), lv_a.tolist()
     for i in range(n):
         if pending is not None and i >= pending[1]:
             target, _, act = pending
@@ -178,8 +186,11 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
         if pending is not None:  # decide() holds while a change is in flight; no need to ask it
             continue
         hist.end = i + 1
-        ahead = None if fc is None or fc[i] != fc[i] else fc[i]  # NaN: no forecast yet
-        d = decide(Facts(units, None, last_up, last_down, forecast_demand=ahead), hist, policy, epoch[i])
+        ahead = level = None
+        if fc is not None and fc[i] == fc[i]:  # NaN: no forecast yet
+            ahead, level = fc[i], lv[i]
+        d = decide(Facts(units, None, last_up, last_down, forecast_demand=ahead, forecast_level=level), hist,
+                   policy, epoch[i])
         if d.action is not None and d.target != units:
             act = Action(trace.timestamps[i], None, d.action, units, d.target, d.trigger, d.reason)
             actions.append(act)
