@@ -205,3 +205,78 @@ def test_incident_surge_is_x4_in_20_minutes() -> None:
     before, after = sum(total[onset - 5:onset]) / 5, sum(total[onset + 18:onset + 23]) / 5
     assert 3.3 < after / before < 4.7
     assert math.isclose(len(rows), 2 * 24 * 60)
+
+
+@pytest.mark.parametrize(("rows", "needle"), [
+    (["2026-02-28T23:59:00Z,1,1,1,1", "2026-02-30T00:00:00Z,1,1,1,1"], "line 3: timestamp: '2026-02-30T00:00:00Z'"),
+    (["2026-01-01T00:00:00Z,1,1,1,1", "2026-01-01T00:01:00Z,1,1,1,1,7"], "line 3: expected 5 columns, got 6"),
+    (["2026-01-01T00:00:00Z,1,1,1,1", "2026-01-01T24:01:00Z,1,1,1,1"], "line 3: timestamp:"),
+])
+def test_the_fast_reader_sends_odd_files_to_the_one_that_names_the_line(cli, tmp_path: Path, rows: list[str],  # type: ignore[no-untyped-def]
+                                                                         needle: str) -> None:
+    f = _write(tmp_path / "t.csv", rows)
+    code, _, err = cli("scale", "simulate", "--trace", f)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_iso_form_reads_the_same_as_the_canonical_one(tmp_path: Path) -> None:
+    from brokerscale.scale.trace import read_trace
+
+    start = datetime(2028, 2, 28, 22, 0, tzinfo=UTC)  # across a leap day and a month end
+    times = [start + timedelta(minutes=7 * i) for i in range(700)]
+    canon = _write(tmp_path / "a.csv", [f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{i % 7}.5,{i},3,4"
+                                        for i, t in enumerate(times)])
+    other = _write(tmp_path / "b.csv", [f"{t.strftime('%Y-%m-%dT%H:%M:%S')}+00:00,{i % 7}.5,{i},3,4"
+                                        for i, t in enumerate(times)])
+    a, b = read_trace(canon), read_trace(other)
+    assert a.epoch.tolist() == [t.timestamp() for t in times] == b.epoch.tolist()
+    assert a.step_s == 420 and a.ingress.tolist() == b.ingress.tolist() and a.egress.tolist() == b.egress.tolist()
+
+
+TRICKY = {  # every rule the replay's screen has to see through
+    "unit": "cku", "min_units": 2, "max_units": 9, "scale_up_utilization": 75, "scale_down_utilization": 62,
+    "scale_up_cooldown": "10m", "scale_down_cooldown": "20m", "target_utilization": 70,
+    "provisioning_delay": {"up": "7m", "down": "13m"}, "sustain": "2m", "wait_for_trough": "10m",
+    "trend": {"window": "20m", "lookahead": "45m", "calendar_tolerance": 0.05},
+    "forecast": {"period": "24h", "prefer_period": "48h", "horizon": "20m"},
+    "timezone": "Australia/Lord_Howe",  # a half-hour DST shift
+    "peak_hours": {"days": ["sun", "mon", "wed"], "start": "22:00", "end": "03:30", "min_units": 5,
+                   "scale_up_utilization": 65, "scale_down_utilization": 55, "scale_down": False},
+    "seasons": [{"name": "autumn", "start": "10-01", "end": "10-09", "min_units": 4, "scale_up_utilization": 70}],
+    "maintenance_windows": [{"days": ["tue", "sat"], "start": "01:00", "end": "04:00"}],
+    "budget": {"monthly": 12000, "unit_price_per_hour": 2.0},
+}
+
+
+@pytest.mark.parametrize("trace", ["clinic-week", "incident-surge"])
+@pytest.mark.parametrize("policy", ["default", "seed-reactive", "tricky", "tricky-brokers"])
+def test_the_screened_replay_is_the_replay_that_asks_decide_at_every_step(monkeypatch: pytest.MonkeyPatch,
+                                                                        trace: str, policy: str) -> None:
+    """The simulator asks decide() only at steps where it could act; asking at every step must give the
+    same timeline and the same actions with the same reasons."""
+    from brokerscale.scale import simulate as sim
+    from brokerscale.scale.demand import resolve_capacity
+    from brokerscale.scale.policy import load_policy, parse_policy
+    from brokerscale.scale.trace import read_trace
+
+    if policy.startswith("tricky"):
+        unit = "broker" if policy.endswith("brokers") else "cku"
+        pol = parse_policy({**TRICKY, "unit": unit, "max_units": 40 if unit == "broker" else 9}, "tricky")
+    else:
+        pol = load_policy(name=policy)
+    tr = read_trace(TRACE_DIR / f"{trace}.csv")
+    cap = resolve_capacity(None, pol.unit)
+    screened = sim.simulate(tr, pol, cap, oracle=False)
+    asked = 0
+
+    def every_step(self: object, units: int, i: int) -> int:
+        nonlocal asked
+        asked += 1
+        return i
+
+    monkeypatch.setattr(sim._Screen, "next", every_step)
+    full = sim.simulate(tr, pol, cap, oracle=False)
+    assert asked > len(tr) // 2  # the patched replay really asked (almost) every step
+    assert screened.units.tolist() == full.units.tolist()
+    assert [a.as_json() for a in screened.actions] == [a.as_json() for a in full.actions]
+    assert len(full.actions) >= 3, len(full.actions)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from brokerscale.forecast.load import level_ratio_series, peak_series
 from brokerscale.scale.decide import Facts, LoadHistory, decide
 from brokerscale.scale.demand import DIMENSIONS, Thresholds, UnitCapacity, trigger_thresholds
 from brokerscale.scale.oracle import solve
-from brokerscale.scale.policy import Policy
+from brokerscale.scale.policy import DAYS, Policy
 from brokerscale.scale.trace import LoadTrace
 
 
@@ -144,6 +145,120 @@ def initial_units(k_warn0: float, policy: Policy) -> int:
     return max(lo, min(hi, math.floor(k_warn0) + 1 if k_warn0 >= lo else lo))
 
 
+class _Screen:
+    """Which steps decide() could act at, with a given number of units: a superset, computed for the whole
+    trace at once, so the replay asks decide() only there (a year of minutes asks it some 40,000 times
+    instead of 525,600) and gets the same answer as asking at every step (tests/test_scale_simulate.py).
+
+    decide() acts only (1) below a minimum in effect now or one provisioning delay ahead, (2) above the
+    cost cap, (3) when the load projected by the trend (always counted here, whatever the calendar says)
+    or the forecast is over the lowest scale-up threshold of any period, or (4) when the load is under
+    the highest scale-down threshold of any period and one unit fewer would pass the shrink guard; every
+    other rule only holds. Each condition is widened by a relative 1e-9 so rounding cannot hide a step
+    decide() would act at.
+    """
+
+    def __init__(self, policy: Policy, demand: npt.NDArray[np.float64], epoch: npt.NDArray[np.float64],
+                 forecast: npt.NDArray[np.float64] | None) -> None:
+        self.policy = policy
+        self.n = len(demand)
+        ph = policy.peak_hours
+        ups = [policy.scale_up_utilization, *(x.scale_up_utilization for x in [ph] if x and x.scale_up_utilization),
+               *(x.scale_up_utilization for x in policy.seasons if x.scale_up_utilization)]
+        downs = [policy.scale_down_utilization,
+                 *(x.scale_down_utilization for x in [ph] if x and x.scale_down_utilization is not None)]
+        self.up_min, self.down_max = min(ups) * (1 - 1e-9), max(downs) * (1 + 1e-9)
+        self.guard = policy.shrink_guard_utilization * (1 + 1e-9)
+        hi = demand.copy()
+        if forecast is not None:
+            hi = np.fmax(hi, forecast)
+        if policy.trend is not None:
+            hi = np.maximum(hi, demand + np.maximum(0.0, _slopes(policy, demand, epoch)) * _trend_ahead(policy))
+        self.hi_pct = 100.0 * hi
+        self.lo_pct = 100.0 * demand
+        self._floor = _floor_steps(policy, epoch)  # min units decide may provision at each step (upper bound)
+        self._cache: dict[int, npt.NDArray[np.intp]] = {}
+
+    def next(self, units: int, i: int) -> int:
+        """The first step >= i where decide() could act with `units` in effect (n if none)."""
+        idx = self._cache.get(units)
+        if idx is None:
+            p = self.policy
+            if units > p.cap():
+                mask = np.ones(self.n, dtype=bool)
+            else:
+                mask = self._floor > units
+                if units < p.cap():
+                    mask |= self.hi_pct > self.up_min * units
+                if units > p.min_units:  # under a scale-down threshold and inside the shrink guard
+                    mask |= (self.lo_pct < self.down_max * units) & (self.lo_pct <= self.guard * (units - 1))
+            idx = self._cache[units] = np.flatnonzero(mask)
+        k = int(np.searchsorted(idx, i))
+        return int(idx[k]) if k < len(idx) else self.n
+
+
+def _trend_ahead(policy: Policy) -> float:
+    tr = policy.trend
+    assert tr is not None
+    return policy.delay("up") if tr.lookahead == "provisioning" else float(tr.lookahead)
+
+
+def _slopes(policy: Policy, demand: npt.NDArray[np.float64], epoch: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """decide's `_slope` at every step (step i sees rows 0..i); +inf where it is computed another way
+    (fewer than six points in the window), so those steps are always asked."""
+    tr = policy.trend
+    assert tr is not None
+    n = len(demand)
+    end = np.arange(1, n + 1)
+    first = np.searchsorted(epoch, epoch - tr.window, side="left")
+    count = end - first
+    out = np.full(n, np.inf)
+    out[count < tr.min_points] = 0.0
+    ok = np.flatnonzero(count >= 6)
+    if len(ok):
+        f, e = first[ok], end[ok]
+        a = demand[f] + demand[f + 1] + demand[f + 2]
+        b = demand[e - 3] + demand[e - 2] + demand[e - 1]
+        ta = epoch[f] + epoch[f + 1] + epoch[f + 2]
+        tb = epoch[e - 3] + epoch[e - 2] + epoch[e - 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[ok] = np.where(tb > ta, (b - a) / np.where(tb > ta, tb - ta, 1.0), 0.0)
+    return out
+
+
+def _floor_steps(policy: Policy, epoch: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """An upper bound of the minimum decide() could provision toward at each step: the base minimum,
+    a season's minimum anywhere in the year (seasons are not narrowed), and clinic hours' minimum from
+    one provisioning delay before their start (decide provisions it ahead) to their end on their days,
+    at every UTC offset the zone has over the trace (so a DST change cannot hide a step)."""
+    n = len(epoch)
+    floor = np.full(n, policy.min_units, dtype=np.int64)
+    for s in policy.seasons:
+        if s.min_units:
+            floor = np.maximum(floor, s.min_units)
+    ph = policy.peak_hours
+    if ph is None or not ph.min_units or ph.min_units <= policy.min_units:
+        return np.minimum(floor, max(policy.cap(), policy.min_units))
+    zone = policy.zone()
+    hours = np.arange(float(epoch[0]) - 86400.0, float(epoch[-1]) + 86400.0, 3600.0)
+    offsets = {datetime.fromtimestamp(float(t), UTC).astimezone(zone).utcoffset() for t in hours}
+    margin = 120.0  # against rounding only: every offset the zone uses is tried below
+    start = ph.start.hour * 3600.0 + ph.start.minute * 60 - policy.delay("up") - margin
+    end = (ph.end.hour * 3600.0 + ph.end.minute * 60 if ph.end != time.max else 86400.0) + margin
+    near = np.zeros(n, dtype=bool)
+    if ph.start > ph.end or end - start >= 86400.0:
+        near[:] = True
+    days = np.array([d in ph.days for d in DAYS])
+    for off in offsets:
+        local = epoch + (off.total_seconds() if off is not None else 0.0)
+        day = np.floor_divide(local, 86400.0).astype(np.int64)
+        for d in (day - 1, day, day + 1):  # the window opening on the day before, the same day, the next day
+            at = local - d * 86400.0
+            near |= days[(d + 3) % 7] & (at >= start) & (at < end)  # 1970-01-01 was a Thursday
+    floor = np.where(near, np.maximum(floor, ph.min_units), floor)
+    return np.minimum(floor, max(policy.cap(), policy.min_units))
+
+
 def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Thresholds | None = None,
              *, oracle: bool = True, guarded: bool = False, start_units: int | None = None) -> SimResult:
     """Run `policy` over `trace` with `decide()`, count critical and warning steps, solve the oracle."""
@@ -157,10 +272,10 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
                        partitions=dem.partitions.tolist(), end=0)
     timeline = np.empty(n, dtype=np.int64)
     actions: list[Action] = []
-    pending: tuple[int, int, Action] | None = None  # (target, effective step, action)
     last_up: float | None = None
     last_down: float | None = None
     fc = None
+    fc_a = None
     lv: list[float] = []
     if policy.forecast is not None:
         f = policy.forecast
@@ -173,28 +288,37 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
             lv_a[have] = level_ratio_series(dem.demand, trace.step_s, period=period,
                                             level_window=f.level_window)[have]
         fc, lv = fc_a.tolist(), lv_a.tolist()
-    for i in range(n):
-        if pending is not None and i >= pending[1]:
-            target, _, act = pending
-            act.effective_at = trace.timestamps[i]
-            if target > units:
-                last_up = epoch[i]
-            else:
-                last_down = epoch[i]
-            units, pending = target, None
-        timeline[i] = units
-        if pending is not None:  # decide() holds while a change is in flight; no need to ask it
-            continue
-        hist.end = i + 1
+    ask = _Screen(policy, dem.demand, trace.epoch, None if fc is None else fc_a)
+    i = 0
+    while i < n:
+        # Between changes the units are constant and decide() can only act at a step the screen lets
+        # through; the steps in between hold, so they are filled without asking.
+        j = ask.next(units, i)
+        timeline[i:j] = units
+        if j >= n:
+            break
+        hist.end = j + 1
         ahead = level = None
-        if fc is not None and fc[i] == fc[i]:  # NaN: no forecast yet
-            ahead, level = fc[i], lv[i]
+        if fc is not None and fc[j] == fc[j]:  # NaN: no forecast yet
+            ahead, level = fc[j], lv[j]
         d = decide(Facts(units, None, last_up, last_down, forecast_demand=ahead, forecast_level=level), hist,
-                   policy, epoch[i])
-        if d.action is not None and d.target != units:
-            act = Action(trace.timestamps[i], None, d.action, units, d.target, d.trigger, d.reason)
-            actions.append(act)
-            pending = (d.target, i + (d_up if d.action == "up" else d_down), act)
+                   policy, epoch[j])
+        if d.action is None or d.target == units:
+            timeline[j] = units
+            i = j + 1
+            continue
+        act = Action(trace.timestamps[j], None, d.action, units, d.target, d.trigger, d.reason)
+        actions.append(act)
+        eff = j + (d_up if d.action == "up" else d_down)
+        timeline[j:eff] = units  # decide() holds while a change is in flight; no need to ask it
+        if eff >= n:
+            break
+        act.effective_at = trace.timestamps[eff]
+        if d.target > units:
+            last_up = epoch[eff]
+        else:
+            last_down = epoch[eff]
+        units, i = d.target, eff
     crit = dem.k_crit > timeline
     warn = ~crit & (dem.k_warn > timeline)
     result = SimResult(trace=trace.source, policy=policy.name, unit=policy.unit, step_s=trace.step_s,

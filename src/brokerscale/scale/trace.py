@@ -88,7 +88,11 @@ def read_trace(path: Path, source: str | None = None) -> LoadTrace:
     body = body.strip("\n")
     data: npt.NDArray[np.float64] | None = None
     stamps: list[str] = []
-    if body and "\n\n" not in body:
+    epoch: npt.NDArray[np.float64] | None = None
+    fast = _canonical(body) if body and "\n\n" not in body else None
+    if fast is not None:
+        stamps, epoch, data = fast
+    elif body and "\n\n" not in body:
         stamps = _STAMP.findall(body)
         try:  # numpy's C reader: raises if a row has a different number of columns or a non-number
             with warnings.catch_warnings():
@@ -106,7 +110,8 @@ def read_trace(path: Path, source: str | None = None) -> LoadTrace:
     if len(bad):
         i, c = (int(x) for x in bad[0])
         raise BadInput(f"{source}: line {i + 2}: {COLUMNS[c + 1]}: must be a number >= 0")
-    epoch = _epochs(stamps, source)
+    if epoch is None:
+        epoch = _epochs(stamps, source)
     steps = np.diff(epoch)
     step = float(steps[0])
     if step <= 0 or not np.all(steps == step):
@@ -116,6 +121,49 @@ def read_trace(path: Path, source: str | None = None) -> LoadTrace:
     return LoadTrace(source=source, timestamps=stamps, epoch=epoch, step_s=step,
                      ingress=data[:, 0].copy(), egress=data[:, 1].copy(), connections=data[:, 2].copy(),
                      partitions=data[:, 3].copy())
+
+
+def _canonical(body: str) -> tuple[list[str], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """The fastest path, for the files brokerscale writes itself: five columns on every row and every
+    time exactly `YYYY-MM-DDTHH:MM:SSZ`, parsed by numpy as digits. None sends the file down the general
+    path (any other ISO-8601 form, a bad cell), which reads it again and names what is wrong."""
+    rows = body.count("\n") + 1
+    if body.count(",") != 4 * rows or '"' in body:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = np.loadtxt(io.StringIO(body), delimiter=",", usecols=(1, 2, 3, 4), dtype=np.float64, ndmin=2)
+            text = np.loadtxt(io.StringIO(body), delimiter=",", usecols=(0,), dtype="U24", ndmin=1)
+    except ValueError:
+        return None
+    if data.shape != (rows, 4) or text.shape != (rows,):
+        return None
+    c = np.ascontiguousarray(text).view(np.uint32).reshape(rows, 24)
+    seps = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
+    if c[:, 20].any() or any((c[:, k] != ord(ch)).any() for k, ch in seps.items()):
+        return None
+    digits = c[:, :19].astype(np.int32) - ord("0")
+    digits[:, list(seps)[:-1]] = 0
+    if ((digits < 0) | (digits > 9)).any():
+        return None
+
+    def num(a: int, b: int) -> npt.NDArray[np.int64]:
+        out = np.zeros(rows, dtype=np.int64)
+        for k in range(a, b):
+            out = out * 10 + digits[:, k]
+        return out
+
+    y, mo, d, h, mi, sec = num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19)
+    if ((mo < 1) | (mo > 12) | (d < 1) | (h > 23) | (mi > 59) | (sec > 59)).any():
+        return None
+    month = ((y - 1970) * 12 + mo - 1).astype("datetime64[M]")
+    days_in = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64)
+    if (d > days_in).any():
+        return None
+    day = month.astype("datetime64[D]").astype(np.int64) + d - 1
+    epoch = (day * 86400 + h * 3600 + mi * 60 + sec).astype(np.float64)
+    return text.tolist(), epoch, data
 
 
 def _read_rows(body: str, source: str) -> tuple[list[str], npt.NDArray[np.float64]]:
