@@ -217,3 +217,48 @@ def test_trace_driven_load_scales_up_then_back_down_one_cku_at_a_time(tmp_path: 
         if nxt["action"] == "scale.down":
             assert nxt["ts"] - prev["finished_ts"] >= 20.0  # the scale-down cooldown
     assert c.cku == c.status_cku == 2
+
+
+def test_confluent_forecast_starts_from_the_clusters_recorded_history(tmp_path: Path) -> None:
+    """The store holds yesterday's load of lkc-health1 (`cloud metrics --record`): quiet, except a rise to
+    60 MB/s in the hours starting now. Today is quiet (10 MB/s on 2 CKUs, 10 %), so one CKU fewer would
+    pass the shrink guard (20 %) and a controller without history shrinks; the forecast from the
+    recorded history says the rise is coming, so the controller holds from its first round. Each round's
+    figures are recorded under the cluster id, as the next start's history."""
+    from brokerscale.store import Sample
+
+    cfg = default_config(time.time())
+    cfg.trace_file = str(emulator_trace(tmp_path / "quiet.yaml", [
+        "{t: 0, received_mb_s: 4, sent_mb_s: 6, connections: 300, partitions: 1200, requests_per_s: 100}"], 1))
+    pol = policy_file(tmp_path, min_units=1, forecast={"period": "24h", "horizon": "1h", "level_window": "1h"})
+    now = time.time()
+    rows = []
+    for m in range(26 * 60, 0, -1):
+        ts = now - 60.0 * m
+        total = 60.0 if now - 86400 <= ts < now - 86400 + 2 * 3600 else 10.0  # MB/s in + out
+        rows += [Sample(ts, "lkc-health1", "bytes_in_per_s", total * 0.4e6, {}),
+                 Sample(ts, "lkc-health1", "bytes_out_per_s", total * 0.6e6, {}),
+                 Sample(ts, "lkc-health1", "connections", 300.0, {}),
+                 Sample(ts, "lkc-health1", "partition_count", 1200.0, {})]
+    with running_emulator(tmp_path, delay_s=4.0, config=cfg, check_contract=False) as emu:
+        env = env_for(emu, tmp_path)
+        store = open_store(env["BROKERSCALE_STORE_URL"])
+        try:
+            store.write_samples(rows)
+        finally:
+            store.close()
+        out = subprocess.run([BROKERSCALE, "scale", "run", "--target", "confluent", "--policy", str(pol),
+                              "--interval", "1s", "--metrics-window", "1m", "--duration", "3s"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    log = out.stdout
+    assert "recorded load points of lkc-health1 since" in log, log
+    holds = [line for line in log.splitlines() if " cku 2: " in line]
+    assert holds and all("no scale-down into a projected rise" in line for line in holds), log
+    assert "down 2 -> 1" not in log
+    store = open_store(env["BROKERSCALE_STORE_URL"])
+    try:
+        recorded = store.read_samples("lkc-health1", "bytes_in_per_s", since=now)
+    finally:
+        store.close()
+    assert recorded and recorded[-1].value == pytest.approx(4e6, rel=0.01)  # this run's own observations

@@ -165,7 +165,12 @@ Before and after every action it logs the scaling checklist items it checked, wi
   broker: --limits with a capacity file (`broker:` section) or a limits profile's broker class.
 
 - confluent: Dedicated CKUs through the cmk v2 API (credentials from CONFLUENT_CLOUD_API_KEY / _SECRET
-  or --credentials-file, never the command line).
+  or --credentials-file, never the command line). Load from the Metrics API; each round's figures are
+  kept in the store under the cluster id, as `cloud metrics --record` keeps them.
+
+A policy with a forecast starts from the load the store recorded for the cluster (`observe --record`,
+the exporter, `cloud metrics --record`, earlier runs), so "no scale-down into a projected rise" holds
+from the first round rather than a day later.
 
 - strimzi: a KafkaNodePool's spec.replicas and KafkaRebalance add-brokers / remove-brokers (kubeconfig
   from KUBECONFIG or ~/.kube/config, or the pod's service account); load read from --bootstrap.
@@ -280,9 +285,11 @@ def run_command(
         store = open_store()
         stack.callback(store.close)
         obs = None
+        history_key = None
         if target == "confluent":
             actuator: Any = _confluent(stack, api_url, metrics_url, environment, cluster_id, credentials_file,
-                                       metrics_window, every)
+                                       metrics_window, every, store)
+            history_key = cluster_id  # where `cloud metrics --record` and this controller keep its load
         else:
             # the observer records the load it sees: the forecast's history after a restart
             obs = _observer(stack, bootstrap, command_config, cluster, store)
@@ -293,13 +300,15 @@ def run_command(
         # Broker changes take minutes (start, join, move data): keep the lease well past one round.
         ttl = max(10.0, 4 * every) if target == "confluent" else max(60.0, 4 * every)
         ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log, document=document)
-        if pol.forecast is not None and obs is not None:
-            _seed_history(ctl, store, obs.cluster, every, cap, log)
+        if obs is not None:
+            history_key = obs.cluster
+        if pol.forecast is not None and history_key:
+            _seed_history(ctl, store, history_key, every, cap, log)
         _loop(ctl, actuator, store, apply, every, run_for, metrics_port, notify_url)
 
 
 def _confluent(stack: Any, api_url: str, metrics_url: str, environment: str, cluster_id: str,
-               credentials_file: Path | None, metrics_window: str, every: float) -> Any:
+               credentials_file: Path | None, metrics_window: str, every: float, store: Any) -> Any:
     from brokerscale.cloud.cmk import ClusterManagementClient
     from brokerscale.cloud.credentials import load_credentials
     from brokerscale.cloud.http import CloudHTTP
@@ -315,8 +324,11 @@ def _confluent(stack: Any, api_url: str, metrics_url: str, environment: str, clu
     creds = load_credentials(credentials_file)
     cmk_http = stack.enter_context(CloudHTTP(api_url, creds))
     metrics_http = stack.enter_context(CloudHTTP(metrics_url, creds))
+    from brokerscale.cloud.snapshot import snapshot_samples
+
     return ConfluentActuator(ClusterManagementClient(cmk_http), MetricsClient(metrics_http), cluster_id,
-                             environment, window_s=window, poll_s=min(2.0, every))
+                             environment, window_s=window, poll_s=min(2.0, every),
+                             record=lambda snap: store.write_samples(snapshot_samples(snap)))
 
 
 def _observer(stack: Any, bootstrap: str | None, command_config: Path | None, cluster: str | None,

@@ -14,6 +14,7 @@ Definitions (also in `scale simulate --help`):
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -177,7 +178,7 @@ class _Screen:
         self.hi_pct = 100.0 * hi
         self.lo_pct = 100.0 * demand
         self._floor = _floor_steps(policy, epoch)  # min units decide may provision at each step (upper bound)
-        self._cache: dict[int, npt.NDArray[np.intp]] = {}
+        self._cache: dict[int, list[int]] = {}
 
     def next(self, units: int, i: int) -> int:
         """The first step >= i where decide() could act with `units` in effect (n if none)."""
@@ -192,9 +193,9 @@ class _Screen:
                     mask |= self.hi_pct > self.up_min * units
                 if units > p.min_units:  # under a scale-down threshold and inside the shrink guard
                     mask |= (self.lo_pct < self.down_max * units) & (self.lo_pct <= self.guard * (units - 1))
-            idx = self._cache[units] = np.flatnonzero(mask)
-        k = int(np.searchsorted(idx, i))
-        return int(idx[k]) if k < len(idx) else self.n
+            idx = self._cache[units] = np.flatnonzero(mask).tolist()
+        k = bisect.bisect_left(idx, i)
+        return idx[k] if k < len(idx) else self.n
 
 
 def _trend_ahead(policy: Policy) -> float:
@@ -217,10 +218,9 @@ def _slopes(policy: Policy, demand: npt.NDArray[np.float64], epoch: npt.NDArray[
     ok = np.flatnonzero(count >= 6)
     if len(ok):
         f, e = first[ok], end[ok]
-        a = demand[f] + demand[f + 1] + demand[f + 2]
-        b = demand[e - 3] + demand[e - 2] + demand[e - 1]
-        ta = epoch[f] + epoch[f + 1] + epoch[f + 2]
-        tb = epoch[e - 3] + epoch[e - 2] + epoch[e - 1]
+        d3 = demand[:-2] + demand[1:-1] + demand[2:]  # x[j] + x[j+1] + x[j+2], summed in decide's order
+        t3 = epoch[:-2] + epoch[1:-1] + epoch[2:]
+        a, b, ta, tb = d3[f], d3[e - 3], t3[f], t3[e - 3]
         with np.errstate(divide="ignore", invalid="ignore"):
             out[ok] = np.where(tb > ta, (b - a) / np.where(tb > ta, tb - ta, 1.0), 0.0)
     return out
@@ -249,12 +249,16 @@ def _floor_steps(policy: Policy, epoch: npt.NDArray[np.float64]) -> npt.NDArray[
     if ph.start > ph.end or end - start >= 86400.0:
         near[:] = True
     days = np.array([d in ph.days for d in DAYS])
+    # the window opening on the same day, and where it reaches past midnight the day before or after
+    shifts = [0] + ([1] if start < 0 else []) + ([-1] if end > 86400.0 else [])
     for off in offsets:
         local = epoch + (off.total_seconds() if off is not None else 0.0)
-        day = np.floor_divide(local, 86400.0).astype(np.int64)
-        for d in (day - 1, day, day + 1):  # the window opening on the day before, the same day, the next day
-            at = local - d * 86400.0
-            near |= days[(d + 3) % 7] & (at >= start) & (at < end)  # 1970-01-01 was a Thursday
+        day = np.floor_divide(local, 86400.0)
+        tod = local - day * 86400.0
+        weekday = (day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+        for k in shifts:
+            at = tod - k * 86400.0
+            near |= days[(weekday + k) % 7] & (at >= start) & (at < end)
     floor = np.where(near, np.maximum(floor, ph.min_units), floor)
     return np.minimum(floor, max(policy.cap(), policy.min_units))
 

@@ -19,11 +19,12 @@ from brokerscale.model.snapshot import Snapshot
 class ConfluentActuator:
     def __init__(self, cmk: ClusterManagementClient, metrics: MetricsClient, cluster_id: str, environment: str,
                  *, window_s: float = 180.0, poll_s: float = 2.0, clock: Callable[[], float] = time.time,
-                 on_wait: Callable[[], None] | None = None) -> None:
+                 on_wait: Callable[[], None] | None = None, record: Callable[[Snapshot], None] | None = None) -> None:
         self.cmk, self.metrics = cmk, metrics
         self.cluster_id, self.environment = cluster_id, environment
         self.window_s, self.poll_s, self.clock = window_s, poll_s, clock
         self.on_wait = on_wait
+        self.record = record  # keeps each observation in the store: the forecast's history after a restart
         self.target = f"confluent:{cluster_id}"
 
     def units(self) -> tuple[int, int | None]:
@@ -33,7 +34,10 @@ class ConfluentActuator:
 
     def observe(self) -> Snapshot:
         c = self.cmk.get_cluster(self.cluster_id, self.environment)
-        return collect_snapshot(self.metrics, c, now=self.clock(), window_s=self.window_s)
+        snap = collect_snapshot(self.metrics, c, now=self.clock(), window_s=self.window_s)
+        if self.record is not None:
+            self.record(snap)
+        return snap
 
     def request(self, units: int) -> None:
         self.cmk.resize(self.cluster_id, self.environment, units)
