@@ -92,7 +92,7 @@ def test_kill_9_between_intent_and_result_then_restart_acts_once(hot_emulator: E
         if first.poll() is None:
             first.kill()
     assert [r["result"] for r in scale_records(tmp_path)] == ["pending"]
-    second = controller(env, pol, tmp_path / "second.log", "--duration", "30s")  # waits out the dead lease
+    second = controller(env, pol, tmp_path / "second.log", "--duration", "20s")  # waits out the dead lease
     assert second.wait(120) == 0, (tmp_path / "second.log").read_text()
     log = (tmp_path / "second.log").read_text()
     assert "reconcile: reconciled scale.up to 3: the request had reached the platform" in log
@@ -107,7 +107,7 @@ def test_kill_9_between_intent_and_result_then_restart_acts_once(hot_emulator: E
 
 def test_two_controllers_at_once_exactly_one_acts(hot_emulator: Emu, tmp_path: Path) -> None:
     env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
-    procs = [controller(env, pol, tmp_path / f"c{i}.log", "--duration", "25s") for i in range(2)]
+    procs = [controller(env, pol, tmp_path / f"c{i}.log", "--duration", "15s") for i in range(2)]
     for p in procs:
         assert p.wait(180) == 0
     logs = [(tmp_path / f"c{i}.log").read_text() for i in range(2)]
@@ -148,7 +148,7 @@ def test_events_webhook_and_metrics_of_one_scale_up(hot_emulator: Emu, tmp_path:
     env, pol = env_for(hot_emulator, tmp_path), policy_file(tmp_path)
     env["BROKERSCALE_SCALE_WEBHOOK"] = f"http://127.0.0.1:{hook.server_port}/scaling"
     workload = Path(__file__).resolve().parent.parent / "examples" / "health-system.yaml"
-    run = controller(env, pol, tmp_path / "run.log", "--duration", "25s", "--metrics-port", str(port),
+    run = controller(env, pol, tmp_path / "run.log", "--duration", "15s", "--metrics-port", str(port),
                      "--workload", str(workload), "--emit", "terraform", "--emit-dir", str(tmp_path / "deploy"))
     try:
         wait_for(lambda: posted, 90, "the webhook")
@@ -198,9 +198,9 @@ def test_trace_driven_load_scales_up_then_back_down_one_cku_at_a_time(tmp_path: 
         "{t: 0, received_mb_s: 50, sent_mb_s: 80, connections: 900, partitions: 1200, requests_per_s: 500}",
         "{t: 89, received_mb_s: 50, sent_mb_s: 80, connections: 900, partitions: 1200, requests_per_s: 500}",
         "{t: 90, received_mb_s: 4, sent_mb_s: 6, connections: 300, partitions: 1200, requests_per_s: 100}"], 1))
-    with running_emulator(tmp_path, delay_s=4.0, config=cfg, check_contract=False) as emu:
+    with running_emulator(tmp_path, delay_s=2.0, config=cfg, check_contract=False) as emu:
         env = env_for(emu, tmp_path)
-        pol = policy_file(tmp_path, max_units=6, scale_down_cooldown="20s", target_utilization=70)
+        pol = policy_file(tmp_path, max_units=6, scale_down_cooldown="10s", target_utilization=70)
         run = controller(env, pol, tmp_path / "wave.log", "--duration", "240s")
         try:
             wait_for(lambda: (tmp_path / "store.db").exists() and sum(
@@ -215,7 +215,7 @@ def test_trace_driven_load_scales_up_then_back_down_one_cku_at_a_time(tmp_path: 
     assert steps[:3] == [("scale.up", 2, 4), ("scale.down", 4, 3), ("scale.down", 3, 2)], steps
     for prev, nxt in itertools.pairwise(records):
         if nxt["action"] == "scale.down":
-            assert nxt["ts"] - prev["finished_ts"] >= 20.0  # the scale-down cooldown
+            assert nxt["ts"] - prev["finished_ts"] >= 10.0  # the scale-down cooldown
     assert c.cku == c.status_cku == 2
 
 
