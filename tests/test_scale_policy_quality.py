@@ -20,7 +20,7 @@ from brokerscale.scale.trace import TRACE_DIR, read_trace
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = ("held-out-fortnight", "held-out-flu", "held-out-incident")
 SHIPPED = ("clinic-week", "flu-season", "incident-surge")
-# The target is 1.10 x the oracle; measured, the default policy is at 1.10-1.16 (the oracle
+# The target is 1.10 x the oracle; measured, the default policy is at 1.11-1.17 (the oracle
 # rides plateaus between 80 and 85 % that an online policy needs as its noise margin; see the policy
 # file). This bound catches a regression towards the scaling guide's policy (1.14-1.28 x).
 RATIO_BOUND = 1.20
