@@ -32,6 +32,7 @@ STEPS: list[tuple[str, str]] = [
     ("Topics: healthcare topic policy, dry run", "brokerscale.topics.demo"),
     ("Rebalance: add a fourth broker and move partitions onto it", "brokerscale.balance.demo"),
     ("Confluent Cloud: resize a Dedicated cluster (local emulator)", "brokerscale.cloud.demo"),
+    ("Multi-region: MirrorMaker 2 to a DR cluster, its lag, the failover runbook", "brokerscale.dr.demo"),
     ("Autoscale: score the policy on a recorded week, then react to the cluster's load", "brokerscale.scale.demo"),
     ("Record: the audit log of what changed", "brokerscale.store.demo"),
 ]

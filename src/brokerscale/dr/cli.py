@@ -229,6 +229,33 @@ def _num(v: float | None, unit: str = "") -> str:
     return "—" if v is None else f"{v:,.0f}{unit}"
 
 
+def print_status(found: list[Any], out: Any, links: set[str] | None = None) -> None:
+    """The `dr status` tables: a headline per flow direction, its topics, its groups' checkpoints."""
+    for d in found:
+        out.print(f"[bold]flow {d.flow}[/] {d.source} -> {d.target}: {d.state}"
+                      + (f" (MirrorMaker pid {d.mm2_pid})" if d.mm2_pid else "")
+                      + (" (cluster link)" if d.flow in (links or set()) else "")
+                      + f"; lag {d.lag_records:,} records, {_secs(d.lag_seconds)} s; "
+                        f"{_num(d.records_per_s)} records/s, {_num(d.bytes_per_s)} B/s replicated", soft_wrap=True)
+        t = _table("", ["topic", "on target", "partitions", "lag records", "lag (s)", "records/s", "bytes/s"])
+        for tl in d.topics:
+            t.add_row(tl.topic, tl.remote_topic, str(tl.partitions), f"{tl.lag_records:,}",
+                      _secs(tl.lag_seconds, tl.lower_bound), _num(tl.records_per_s), _num(tl.bytes_per_s))
+        if d.topics:
+            out.print(t)
+        if d.groups:
+            g = _table("consumer-group checkpoints", ["group", "partitions", "committed on source",
+                                                      "checkpointed", "checkpoint lag"])
+            for gc in d.groups:
+                g.add_row(gc.group, str(gc.partitions), f"{gc.committed_source:,}", f"{gc.checkpointed:,}",
+                          f"{gc.lag_records:,}")
+            out.print(g)
+        for r in d.refused_topics:
+            out.print(f"  [yellow]refused[/] {r['reason']}", soft_wrap=True)
+        for n in d.notes:
+            out.print(f"  note: {n}", soft_wrap=True)
+
+
 @app.command("status")
 def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt = None,
            fmt: FormatOpt = OutputFormat.table) -> None:
@@ -259,29 +286,7 @@ def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt
     if fmt is OutputFormat.json:
         print_json({"flows": [d.to_json() for d in found]})
         return
-    for d in found:
-        console.print(f"[bold]flow {d.flow}[/] {d.source} -> {d.target}: {d.state}"
-                      + (f" (MirrorMaker pid {d.mm2_pid})" if d.mm2_pid else "")
-                      + (" (cluster link)" if topo.is_link(d.flow) else "")
-                      + f"; lag {d.lag_records:,} records, {_secs(d.lag_seconds)} s; "
-                        f"{_num(d.records_per_s)} records/s, {_num(d.bytes_per_s)} B/s replicated", soft_wrap=True)
-        t = _table("", ["topic", "on target", "partitions", "lag records", "lag (s)", "records/s", "bytes/s"])
-        for tl in d.topics:
-            t.add_row(tl.topic, tl.remote_topic, str(tl.partitions), f"{tl.lag_records:,}",
-                      _secs(tl.lag_seconds, tl.lower_bound), _num(tl.records_per_s), _num(tl.bytes_per_s))
-        if d.topics:
-            console.print(t)
-        if d.groups:
-            g = _table("consumer-group checkpoints", ["group", "partitions", "committed on source",
-                                                      "checkpointed", "checkpoint lag"])
-            for gc in d.groups:
-                g.add_row(gc.group, str(gc.partitions), f"{gc.committed_source:,}", f"{gc.checkpointed:,}",
-                          f"{gc.lag_records:,}")
-            console.print(g)
-        for r in d.refused_topics:
-            console.print(f"  [yellow]refused[/] {r['reason']}", soft_wrap=True)
-        for n in d.notes:
-            console.print(f"  note: {n}", soft_wrap=True)
+    print_status(found, console, links={n for n in topo.flows if topo.is_link(n)})
 
 
 @app.command("failover")
