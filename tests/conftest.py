@@ -36,6 +36,16 @@ def kafka_cluster() -> Iterator[object]:
 
 
 @pytest.fixture()
+def healthy_cluster(kafka_cluster: object) -> object:
+    """The session cluster once it is healthy (see cluster_health.wait_healthy): for tests whose verdict
+    depends on a quiet cluster, so an earlier test's leftovers cannot decide it."""
+    from cluster_health import wait_healthy
+
+    wait_healthy(kafka_cluster)
+    return kafka_cluster
+
+
+@pytest.fixture()
 def bootstrap(kafka_cluster: object) -> str:
     return str(kafka_cluster.bootstrap)  # type: ignore[attr-defined]
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from cluster_health import wait_healthy
+
 pytestmark = pytest.mark.kafka
 
 
@@ -88,6 +90,7 @@ def fourth(kafka_cluster: Any) -> Iterator[int]:
     finally:
         if new in [b.id for b in kafka_cluster.brokers]:  # the drain test normally removed it already
             _drain_and_remove(kafka_cluster, new)
+        wait_healthy(kafka_cluster)  # moved replicas in sync and led by their preferred leaders again
 
 
 def _drain_and_remove(kafka_cluster: Any, broker: int) -> None:

@@ -76,11 +76,11 @@ def test_stopped_group_with_lag_is_critical_on_the_first_check(kafka_cluster: An
 
 
 @pytest.mark.kafka
-def test_observe_json_reports_the_capacity_file_it_measured_against(kafka_cluster: Any, cli: CLI,
+def test_observe_json_reports_the_capacity_file_it_measured_against(healthy_cluster: Any, cli: CLI,
                                                                      tmp_path: Path) -> None:
     cap = tmp_path / "brokers.yaml"
     cap.write_text("broker:\n  throughput_mb_s: 100\n  disk: 2TB\n")
-    code, out, err = cli("observe", "-b", kafka_cluster.bootstrap, "--no-history", "--capacity", str(cap),
+    code, out, err = cli("observe", "-b", healthy_cluster.bootstrap, "--no-history", "--capacity", str(cap),
                          "--interval", "1s", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brokerscale.dev.cluster import DevCluster, _pids_mentioning
+from cluster_health import wait_healthy
 
 
 def _under_replicated(bootstrap: str, topic: str) -> int:
@@ -58,7 +59,10 @@ def test_kill_broker_makes_partitions_under_replicated_and_restart_heals(kafka_c
         assert _wait(lambda: _under_replicated(kafka_cluster.bootstrap, "dev.heal") == 6)
     finally:
         kafka_cluster.start_broker(2)
-    assert _wait(lambda: _under_replicated(kafka_cluster.bootstrap, "dev.heal") == 0)
+    try:
+        assert _wait(lambda: _under_replicated(kafka_cluster.bootstrap, "dev.heal") == 0)
+    finally:
+        wait_healthy(kafka_cluster)  # every topic in sync and preferred leaders back, for the tests after
 
 
 @pytest.mark.kafka

@@ -14,6 +14,7 @@ import pytest
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import OperationFailed, Unreachable
 from brokerscale.kafka import KafkaAdmin, is_internal
+from cluster_health import wait_healthy
 
 pytestmark = pytest.mark.kafka
 
@@ -268,6 +269,8 @@ def extra_broker(kafka_cluster: Any) -> Iterator[Callable[[], int]]:
         if added and added[0] in [b.id for b in kafka_cluster.brokers]:
             kafka_cluster.stop_broker(added[0])
             kafka_cluster.remove_broker(added[0])
+        if added:
+            wait_healthy(kafka_cluster)
 
 
 def test_exporter_picks_up_an_added_broker_without_errors(kafka_cluster: Any, extra_broker: Callable[[], int],
@@ -367,3 +370,4 @@ def test_a_killed_broker_is_reported_not_sized_zero_and_check_says_critical(
     finally:
         admin.client.delete_topics([name, alone])
         kafka_cluster.remove_broker(extra)
+        wait_healthy(kafka_cluster)

@@ -9,6 +9,7 @@ import pytest
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.load.verify import end_offsets, verify
+from cluster_health import wait_healthy
 
 pytestmark = pytest.mark.kafka
 
@@ -134,3 +135,4 @@ def test_no_acknowledged_record_is_lost_when_a_broker_dies(kafka_cluster, bootst
         assert (v.read_back, v.lost, v.corrupted) == (3000, 0, 0)
     finally:
         kafka_cluster.start_broker(2)
+        wait_healthy(kafka_cluster)  # broker 2 caught up and leading its share again, for the tests after

@@ -142,7 +142,8 @@ def _brokers(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 def test_prometheus_per_broker_figures_match_the_direct_scrape_or_are_absent(
-        kafka_cluster: Any, cli: CLI, tmp_path: Path) -> None:
+        healthy_cluster: Any, cli: CLI, tmp_path: Path) -> None:
+    kafka_cluster = healthy_cluster  # every broker up and scraped, none left over from an earlier test
     bootstrap = kafka_cluster.bootstrap
     leader = _leader_with_misleading_port(kafka_cluster)
     others = [b for b in sorted(kafka_cluster.nodes) if b != leader]
@@ -237,9 +238,10 @@ def _alert_state(url: str, name: str) -> str | None:
 
 
 def test_emitted_rule_fires_and_resolves_on_the_dev_prometheus_and_reaches_alertmanager(
-        kafka_cluster: Any, cli: CLI, tmp_path: Path, alertmanager: tuple[str, _Webhook]) -> None:
+        healthy_cluster: Any, cli: CLI, tmp_path: Path, alertmanager: tuple[str, _Webhook]) -> None:
     from brokerscale.dev import prometheus
 
+    kafka_cluster = healthy_cluster  # the three brokers the rules were emitted for, all up and quiet
     am_addr, hook = alertmanager
     bootstrap = kafka_cluster.bootstrap
     cap = tmp_path / "capacity.yaml"

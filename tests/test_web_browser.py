@@ -161,6 +161,9 @@ class Dashboard:
 
 @pytest.fixture(scope="module")
 def dashboard(kafka_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    from cluster_health import wait_healthy
+
+    wait_healthy(kafka_cluster)  # the overview's WARNING needs leaders spread one per broker, nothing under-replicated
     d = Dashboard(kafka_cluster.bootstrap, tmp_path_factory.mktemp("web"))
     try:
         yield d
