@@ -29,12 +29,28 @@ TOPIC = "adt.secured"
 GROUP = "ehr-secured"
 
 
+def _create_topic(c: DevCluster, name: str, *, partitions: int = 1, rf: int = 1,
+                  on_broker_1: int | None = None, configs: dict[str, str] | None = None) -> None:
+    """As admin, through librdkafka: setup only (a Kafka tool's JVM costs seconds per call on a busy
+    machine; the tools stay where they are the check). `on_broker_1`: that many partitions, all on broker 1."""
+    from confluent_kafka.admin import NewTopic
+
+    new = (NewTopic(name, on_broker_1, replica_assignment=[[1]] * on_broker_1, config=configs or {}) if on_broker_1
+           else NewTopic(name, partitions, rf, config=configs or {}))
+    admin = AdminClient(c.client_conf())
+    admin.create_topics([new], request_timeout=60)[name].result()
+    deadline = time.monotonic() + 60  # until every partition has a leader: the next step writes or moves it
+    while time.monotonic() < deadline:
+        md = admin.list_topics(name, timeout=10).topics.get(name)
+        if md is not None and md.error is None and md.partitions and all(p.leader >= 0 for p in md.partitions.values()):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name}: no leader for every partition after 60 s")
+
+
 def _seed_topic_and_group(c: DevCluster) -> None:
-    """As admin, with Kafka's own tool: a topic; then 20 records produced and 5 consumed by a group."""
-    props = str(c.security.properties_file("admin"))
-    res = run_tool("kafka-topics", ["--bootstrap-server", c.bootstrap, "--command-config", props, "--create",
-                                    "--topic", TOPIC, "--partitions", "2", "--replication-factor", "2"], timeout=300)
-    assert res.returncode == 0, res.stderr[-500:]
+    """As admin: a topic; then 20 records produced and 5 consumed by a group."""
+    _create_topic(c, TOPIC, partitions=2, rf=2)
     producer = Producer({**c.client_conf(), "acks": "all"})
     for i in range(20):
         producer.produce(TOPIC, key=f"patient-{i}", value=b"{}")
@@ -333,8 +349,7 @@ def test_topics_optimize_apply_over_a_secured_cluster(which: str, request: pytes
     topic = f"sec.optimize.{c.security.protocol}"
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    _tool(c, "kafka-topics", "--create", "--topic", topic, "--partitions", "2", "--replication-factor", "2",
-          "--config", f"retention.ms={86_400_000}")
+    _create_topic(c, topic, partitions=2, rf=2, configs={"retention.ms": str(86_400_000)})
     code, out, err = cli("topics", "optimize", *_as_admin(c), "--policy", policy, "--topic", topic,
                          "--window", "1s", "--source", "offsets", "--apply")
     assert code == 0, out + err
@@ -349,7 +364,7 @@ def test_rebalance_propose_and_execute_over_a_secured_cluster(which: str, reques
                                                               cli: Any, tmp_path: Path) -> None:
     c: DevCluster = request.getfixturevalue(which)
     topic = f"sec.moves.{c.security.protocol}"
-    _tool(c, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1")
+    _create_topic(c, topic, on_broker_1=4)
     plan = tmp_path / "plan.json"
     code, out, err = cli("rebalance", "propose", *_as_reader(c), "--topics", re.escape(topic), "-o", plan)
     assert code == 0, out + err  # proposing only reads: the read-only principal may
@@ -402,8 +417,7 @@ def test_read_only_principal_apply_attempts_fail_naming_the_missing_acl_and_chan
     topic = "sec.acl.denied"
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    _tool(c, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1",
-          "--config", f"retention.ms={86_400_000}")
+    _create_topic(c, topic, on_broker_1=4, configs={"retention.ms": str(86_400_000)})
 
     code, out, err = cli("topics", "optimize", *_as_reader(c), "--policy", policy, "--topic", topic,
                          "--window", "1s", "--source", "offsets", "--apply")
@@ -505,7 +519,7 @@ def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevC
     reader = _as_reader(sasl_cluster)
     admin = _as_admin(sasl_cluster)
     topic = "sec.secrets"
-    _tool(sasl_cluster, "kafka-topics", "--create", "--topic", topic, "--replica-assignment", "1,1,1,1")
+    _create_topic(sasl_cluster, topic, on_broker_1=4)
     for args in (["observe", *reader, "--format", "json"], ["check", *reader], ["lag", *reader],
                  ["topics", "list", *reader], ["doctor", *reader], ["doctor", *reader, "--format", "json"],
                  ["load", *admin, "--topic", f"{topic}.load", "--count", "50", "--rate", "100", "--size", "1KB",
