@@ -90,14 +90,15 @@ def mtls_cluster() -> Iterator[DevCluster]:
 def test_read_only_principal_observes_lags_checks_and_lists_over_sasl_ssl(sasl_cluster, cli) -> None:  # type: ignore[no-untyped-def]
     reader = ["--bootstrap", sasl_cluster.bootstrap, "--command-config",
               str(sasl_cluster.security.properties_file("reader"))]
-    code, out, err = cli("observe", *reader, "--format", "json")
+    # a 1 s sampling window (default 5 s): these tests are about who may read, not about rates
+    code, out, err = cli("observe", *reader, "--interval", "1s", "--format", "json")
     assert code == 0, err
     snap = json.loads(out)["snapshot"]
     assert [b["id"] for b in snap["brokers"]] == [1, 2] and TOPIC in [t["name"] for t in snap["topics"]]
     code, out, err = cli("lag", *reader, "--format", "json")
     assert code == 0, err
     assert GROUP in out and "lag > 0" in out  # 20 produced, 5 committed
-    code, out, err = cli("check", *reader, "--no-history")
+    code, out, err = cli("check", *reader, "--no-history", "--interval", "1s")
     assert code in (0, 1, 2), out + err  # an answer, not UNKNOWN
     code, out, err = cli("topics", "list", *reader)
     assert code == 0 and TOPIC in out, err
@@ -119,13 +120,13 @@ def test_without_credentials_a_sasl_ssl_cluster_is_not_readable(sasl_cluster, cl
 
 def test_main_read_verbs_over_mtls_by_cluster_name(mtls_cluster, cli) -> None:  # type: ignore[no-untyped-def]
     name = ["--cluster", mtls_cluster.name]  # a secured dev cluster: its admin principal by default
-    code, out, err = cli("observe", *name, "--format", "json")
+    code, out, err = cli("observe", *name, "--interval", "1s", "--format", "json")
     assert code == 0, err
     snap = json.loads(out)["snapshot"]
     assert [b["id"] for b in snap["brokers"]] == [1, 2] and TOPIC in [t["name"] for t in snap["topics"]]
     code, out, err = cli("lag", *name, "--format", "json")
     assert code == 0 and GROUP in out, err
-    code, out, err = cli("check", *name, "--no-history")
+    code, out, err = cli("check", *name, "--no-history", "--interval", "1s")
     assert code in (0, 1, 2), out + err
     code, out, err = cli("topics", "list", *name)
     assert code == 0 and TOPIC in out, err
@@ -147,7 +148,8 @@ def test_scram_passwords_are_in_no_command_line_no_log_and_no_output(sasl_cluste
               str(sasl_cluster.security.properties_file("reader"))]
     outputs = [cli("dev", "status", "--name", sasl_cluster.name), cli("dev", "status", "--name", sasl_cluster.name,
                                                                       "--format", "json"),
-               cli("observe", *reader), cli("lag", *reader), cli("observe", "--bootstrap", sasl_cluster.bootstrap)]
+               cli("observe", *reader, "--interval", "1s"), cli("lag", *reader),
+               cli("observe", "--bootstrap", sasl_cluster.bootstrap)]
     pids = _pids_mentioning(sasl_cluster.marker)
     assert len(pids) == 3  # the controller and the two brokers
     cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") for pid in pids]
@@ -520,7 +522,8 @@ def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevC
     admin = _as_admin(sasl_cluster)
     topic = "sec.secrets"
     _create_topic(sasl_cluster, topic, on_broker_1=4)
-    for args in (["observe", *reader, "--format", "json"], ["check", *reader], ["lag", *reader],
+    for args in (["observe", *reader, "--interval", "1s", "--format", "json"], ["check", *reader, "--interval", "1s"],
+                 ["lag", *reader],
                  ["topics", "list", *reader], ["doctor", *reader], ["doctor", *reader, "--format", "json"],
                  ["load", *admin, "--topic", f"{topic}.load", "--count", "50", "--rate", "100", "--size", "1KB",
                   "--verify"],
@@ -530,7 +533,7 @@ def test_no_secret_anywhere_after_every_verb_that_touches_one(sasl_cluster: DevC
                  ["rebalance", "execute", *admin, "--proposal", work / "plan.json", "--state", work / "state.json",
                   "--throttle", "10MB", "--apply"],
                  ["rebalance", "status", *admin, "--state", work / "state.json", "--format", "json"],
-                 ["observe", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked],
+                 ["observe", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked, "--interval", "1s"],
                  ["doctor", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked, "--format", "json"],
                  ["lag", "--bootstrap", mtls_cluster.bootstrap, "--command-config", locked],
                  ["audit", "--format", "json"],
