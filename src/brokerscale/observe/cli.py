@@ -13,7 +13,6 @@ import typer
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput, BrokerscaleError
-from brokerscale.observe import render
 from brokerscale.observe.capacity import Capacity, from_brokers
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.observe.options import (
@@ -110,6 +109,8 @@ def observe_command(
 
 def _render_round(r: Round, obs: Observer, *, brokers: bool) -> None:
     cap = round_capacity(r, obs)
+    from brokerscale.observe import render  # tables only: `--format json` does not import rich.table
+
     render.snapshot_summary(console, r.snapshot, cap)
     if brokers:
         render.brokers_table(console, r.snapshot)
@@ -228,8 +229,10 @@ def lag_command(
         _plot_lag(obs, [g.group for g in groups], r.snapshot.taken_at - plot_span, plot_path)
     if fmt == OutputFormat.json:
         print_json({"cluster": obs.cluster, "taken_at": r.snapshot.taken_at,
-                    "groups": [g.model_dump(mode="json") for g in groups]})
+                    "groups": groups})
     else:
+        from brokerscale.observe import render
+
         render.groups_table(console, groups, partitions=partitions)
 
 

@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput
 from brokerscale.kafka import KafkaAdmin
@@ -29,6 +27,8 @@ from brokerscale.observe.rules import RuleSet
 from brokerscale.observe.triggers import evaluate
 
 if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples are really written
+    import httpx  # and httpx only when a broker's exporter or Prometheus is read (not for `lag`)
+
     from brokerscale.dev.cluster import DevCluster
     from brokerscale.observe.prometheus_source import PrometheusRound
     from brokerscale.store.samples import Sample
@@ -197,10 +197,15 @@ class Observer:
             known = self.history.leo[tp]
             known.extend(p for p in ((lo, c), (hi, c + 1)) if p not in known)
 
-    def _scrape_all(self) -> tuple[dict[int, jmx.Scrape], list[str]]:
+    def _http_client(self) -> httpx.Client:
         if self._http is None:
+            import httpx
+
             self._http = httpx.Client()
-        return jmx.scrape_many(self.metrics_urls, client=self._http)
+        return self._http
+
+    def _scrape_all(self) -> tuple[dict[int, jmx.Scrape], list[str]]:
+        return jmx.scrape_many(self.metrics_urls, client=self._http_client())
 
     def _prometheus(self, now: float, hosts: dict[int, str]) -> tuple[PrometheusRound, PrometheusRound]:
         from brokerscale.observe.prometheus_source import BrokerMapping, query_round
@@ -233,8 +238,7 @@ class Observer:
         if self.prometheus_url:
             from brokerscale.observe.prometheus_source import unmapped_totals
 
-            if self._http is None:
-                self._http = httpx.Client()
+            self._http_client()
             prev_round, cur_round = self._prometheus(view.ts, {b.id: b.host for b in view.brokers if b.host})
             prev_scrapes, cur_scrapes = prev_round.brokers, cur_round.brokers
             unmapped = unmapped_totals(prev_round, cur_round)

@@ -15,12 +15,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
+from typing import TYPE_CHECKING
 
 from brokerscale.errors import Unreachable
 from brokerscale.model.snapshot import BrokerLoad
+
+if TYPE_CHECKING:  # httpx and the exposition parser are imported when a broker is scraped, not at start-up
+    import httpx
 
 # Only these families are parsed: a broker exposes ~5,000 lines and we need ~1 % of them.
 WANTED_PREFIXES = (
@@ -98,6 +99,8 @@ def _wanted_lines(text: str) -> Iterable[str]:
 
 def parse(text: str, broker_id: int, ts: float) -> Scrape:
     """Parse exposition text (only the families brokerscale reads) into a Scrape."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     scrape = Scrape(broker_id, ts)
     filtered = "\n".join(_wanted_lines(text)) + "\n"
     for family in text_string_to_metric_families(filtered):
@@ -108,6 +111,8 @@ def parse(text: str, broker_id: int, ts: float) -> Scrape:
 
 def scrape(broker_id: int, url: str, *, client: httpx.Client | None = None, timeout_s: float = 15.0) -> Scrape:
     """GET a broker's /metrics (only the series we read). An exporter that does not answer is `Unreachable`."""
+    import httpx
+
     try:
         params = httpx.QueryParams([("name[]", n) for n in EXPORTER_NAMES] if "?" not in url else [])
         resp = (client or httpx).get(url, params=params, timeout=timeout_s)

@@ -31,6 +31,10 @@ class OffsetHistory:
         self.points: dict[str, dict[TP, list[OffsetPoint]]] = defaultdict(lambda: defaultdict(list))
 
     def add_view(self, view: AdminView) -> None:
+        with gc_paused():  # tens of thousands of small tuples: see gc_paused
+            self._add_view(view)
+
+    def _add_view(self, view: AdminView) -> None:
         leo = view.log_end_offsets()
         for tp, off in leo.items():
             self.leo[tp].append((view.ts, off))

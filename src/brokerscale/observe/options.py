@@ -76,7 +76,8 @@ def build_observer(bootstrap: str | None, command_config: Path | None, cluster: 
     cap = from_ckus(ckus, limits or "design-doc") if ckus is not None else None
     cap_file = load_capacity_file(capacity) if capacity is not None else None
     prof = profile(bootstrap, command_config, cluster)
-    urls = parse_metrics_urls(metrics_url or []) or dev_metrics_urls(prof.bootstrap)
+    # Lag alone reads no broker metrics: no local dev cluster is looked up for its exporters.
+    urls = parse_metrics_urls(metrics_url or []) or ({} if groups_only else dev_metrics_urls(prof.bootstrap))
     if prometheus is not None and not prometheus.startswith(("http://", "https://")):
         raise BadInput(f"--prometheus: {prometheus!r} is not an http(s) URL")
     if prometheus_broker_label is not None:
