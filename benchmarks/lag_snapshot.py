@@ -79,12 +79,17 @@ def _setup(bootstrap: str, topics: int, partitions: int, groups: int) -> int:
                    for part in range(partitions)}
         for attempt in range(60):  # the first group creates __consumer_offsets: coordinators come up late
             try:
-                admin.alter_group_offsets(gid, offsets)
-                break
+                # errors come back per partition (NoError on success), not only raised
+                result = admin.alter_group_offsets(gid, offsets)
+                failed = {err.__name__ for err in result.values() if err.__name__ != "NoError"}
+                if not failed:
+                    break
+                if attempt == 59:
+                    raise SystemExit(f"committing offsets for {gid} failed: {', '.join(sorted(failed))}")
             except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
                 if attempt == 59:
                     raise
-                time.sleep(1)
+            time.sleep(1)
     admin.close()
     return topics * partitions
 
