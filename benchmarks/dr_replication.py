@@ -12,7 +12,7 @@ seconds behind, from log-end offsets on both sides, sampled every second), and t
 brokerscale's throughput to the baseline's (target: >= 0.9: management must not slow replication).
 The machine is shared: figures are noisy, compare within one run only.
 
-    python benchmarks/dr_replication.py [--seconds 40]
+    python benchmarks/dr_replication.py [--seconds 40] [--rates 5MB/s,max]
 """
 
 from __future__ import annotations
@@ -98,13 +98,16 @@ def _baseline(east: DevCluster, west: DevCluster, topic: str, workdir: Path) -> 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=40)
+    ap.add_argument("--rates", default="5MB/s,max", help="comma-separated: 5MB/s, max (default both)")
     args = ap.parse_args()
+    legs = [(label, rate) for label, rate in (("5 MB/s", "5MB/s"), ("max", "0"))
+            if label.replace(" ", "") in args.rates.split(",")]
     east = DevCluster.up("bench-east", brokers=1, racks=["a"])
     west = DevCluster.up("bench-west", brokers=1, racks=["a"])
     work = Path(tempfile.mkdtemp(prefix="bs-dr-bench-work-"))
     rows = []
     try:
-        for label, rate in (("5 MB/s", "5MB/s"), ("max", "0")):
+        for label, rate in legs:
             topic = f"ops.bench-base-{label[0]}"
             base = _baseline(east, west, topic, work)
             try:
