@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,46 +12,9 @@ from typing import Any
 
 import pytest
 
+from traffic import paced_producer, slow_consumer
+
 CLI = Callable[..., tuple[int, str, str]]
-
-PRODUCER = r"""
-import sys, time
-from confluent_kafka import Producer
-bs, topic, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
-p = Producer({"bootstrap.servers": bs, "linger.ms": 0})
-p.produce(topic, b"r" * 100); p.flush(30)
-print("ready", flush=True)
-t0 = time.time(); sent = 1
-while True:
-    while sent < int((time.time() - t0) * rate) + 1:
-        p.produce(topic, b"r" * 100); sent += 1
-    p.poll(0); time.sleep(0.01)
-"""
-
-# Reads at most `rate` records per second and commits after each one, so lag grows steadily.
-SLOW_CONSUMER = r"""
-import sys, time
-from confluent_kafka import Consumer
-bs, topic, group, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-c = Consumer({"bootstrap.servers": bs, "group.id": group, "auto.offset.reset": "earliest",
-              "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
-c.subscribe([topic])
-print("ready", flush=True)
-t0 = time.time(); n = 0
-while True:
-    m = c.poll(0.2)
-    if m is None or m.error():
-        continue
-    n += 1
-    c.commit(message=m, asynchronous=False)
-    time.sleep(max(0.0, t0 + n / rate - time.time()))
-"""
-
-
-def _start(script: str, *args: object) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
 
 
 def _lag(cli: CLI, bootstrap: str, group: str, samples: int) -> dict[str, Any]:
@@ -125,14 +86,14 @@ def test_slow_consumer_warning_killed_stop_caught_up_ok(kafka_cluster: Any, cli:
     _retry(lambda: admin.alter_group_offsets(group, {TopicPartition(topic, 0): OffsetAndMetadata(0, "", -1)}))
     admin.close()
 
-    producer = _start(PRODUCER, bootstrap, topic, 50)
+    producer = paced_producer(bootstrap, topic, bytes_per_s=5_000, size=100)  # 50 records/s
     consumer = None
     try:
         # Start the history (log-end offsets in the store) now: time lag is read off it later.
         code, _, err = cli("lag", "-b", bootstrap, "--samples", "1")
         assert code == 0, err
         time.sleep(1)  # a backlog first, so the consumer never catches up
-        consumer = _start(SLOW_CONSUMER, bootstrap, topic, group, 15)
+        consumer = slow_consumer(bootstrap, topic, group, 15)
         time.sleep(4)
         doc = _lag(cli, bootstrap, group, samples=6)
         g = doc["groups"][0]

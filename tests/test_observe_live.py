@@ -4,8 +4,6 @@ the exporter's /metrics, and failure paths (bad rules, unreachable cluster)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,26 +15,9 @@ import httpx
 import pytest
 
 from cluster_health import wait_healthy
+from traffic import paced_producer
 
 CLI = Callable[..., tuple[int, str, str]]
-
-# A steady producer in its own process (the CLI under test runs in this one): SIZE-byte records,
-# partition i % N explicitly, so every partition leader (one per broker) takes the same share.
-PRODUCER = r"""
-import sys, time
-from confluent_kafka import Producer
-bs, topic, rate, parts = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-size = 10_000
-p = Producer({"bootstrap.servers": bs, "linger.ms": 5})
-p.produce(topic, b"x" * size, partition=0); p.flush(30)
-print("ready", flush=True)
-t0 = time.time(); sent = 1
-while True:
-    due = int((time.time() - t0) * rate / size)
-    while sent < due:
-        p.produce(topic, b"x" * size, partition=sent % parts); sent += 1
-    p.poll(0); time.sleep(0.02)
-"""
 
 QUIET_RULES = """# Only what the test is about: the machine's own latency and other groups do not count here.
 request_latency_p99_ms: {enabled: false}
@@ -59,11 +40,10 @@ def _create_topic(bootstrap: str, name: str, partitions: int = 3, rf: int = 3) -
 
 
 class _Producer:
+    """`rate` bytes/s of 10 KB records, one partition per broker taking the same share."""
+
     def __init__(self, bootstrap: str, topic: str, rate: float, parts: int = 3) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", PRODUCER, bootstrap, topic, str(rate), str(parts)],
-                                     stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().strip() == "ready"  # connected and writing: the window counts
+        self.proc = paced_producer(bootstrap, topic, bytes_per_s=rate, size=10_000, parts=parts)
         time.sleep(3)  # a steady rate before the first sample
 
     def stop(self) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from traffic import paced_producer, slow_consumer
 from web_server import Served
 
 CLI = Callable[..., tuple[int, str, str]]
@@ -36,41 +35,6 @@ pytestmark = [pytest.mark.kafka,
               pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                  reason="needs Debian's chromium and chromium-driver (installed by .ci/run)")]
 
-# ~115 KB/s of 10 KB records spread over the partitions: ~77 % of three brokers at 0.05 MB/s.
-PRODUCER = r"""
-import sys, time
-from confluent_kafka import Producer
-bs, topic, rate, parts, size = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-p = Producer({"bootstrap.servers": bs, "linger.ms": 5})
-p.produce(topic, b"x" * size, partition=0); p.flush(30)
-print("ready", flush=True)
-t0 = time.time(); sent = 1
-while True:
-    due = int((time.time() - t0) * rate / size)
-    while sent < due:
-        p.produce(topic, b"x" * size, partition=sent % parts); sent += 1
-    p.poll(0); time.sleep(0.02)
-"""
-
-# Reads at most `rate` records per second and commits each one, so its lag grows steadily.
-SLOW_CONSUMER = r"""
-import sys, time
-from confluent_kafka import Consumer
-bs, topic, group, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-c = Consumer({"bootstrap.servers": bs, "group.id": group, "auto.offset.reset": "earliest",
-              "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
-c.subscribe([topic])
-print("ready", flush=True)
-t0 = time.time(); n = 0
-while True:
-    m = c.poll(0.2)
-    if m is None or m.error():
-        continue
-    n += 1
-    c.commit(message=m, asynchronous=False)
-    time.sleep(max(0.0, t0 + n / rate - time.time()))
-"""
-
 RULES = """# Only what these tests look at: the machine's own latency and health do not count here.
 throughput: {warning: 70, critical: 85}
 request_latency_p99_ms: {enabled: false}
@@ -78,12 +42,6 @@ request_queue_time_ms: {enabled: false}
 request_handler_idle_percent: {enabled: false}
 partition_throughput_mb_s: {enabled: false}
 """
-
-
-def _start(script: str, *args: object) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
 
 
 def _create_topics(bootstrap: str, *specs: tuple[str, int, int]) -> None:
@@ -120,8 +78,9 @@ class Dashboard:
         self.capacity.write_text("broker:\n  throughput_mb_s: 0.05   # 150 KB/s for three brokers\n")
         self.rules = tmp / "rules.yaml"
         self.rules.write_text(RULES)
-        self.procs = [_start(PRODUCER, bootstrap, self.load_topic, 115_000, 3, 10_000),
-                      _start(PRODUCER, bootstrap, self.lag_topic, 2_000, 1, 100)]
+        # ~115 KB/s of 10 KB records over the partitions: ~77 % of three brokers at 0.05 MB/s.
+        self.procs = [paced_producer(bootstrap, self.load_topic, bytes_per_s=115_000, size=10_000, parts=3),
+                      paced_producer(bootstrap, self.lag_topic, bytes_per_s=2_000, size=100, parts=1)]
         self.store = open_store()
         with self.store.audited(actor="test", action="rebalance.execute", target="web-test",
                                 intent={"reason": "broker 4 added"}) as change:
@@ -131,7 +90,7 @@ class Dashboard:
         self.loop = ClusterLoop(lambda: obs, interval=4.0, label=obs.cluster)
         self.loop.start()
         time.sleep(1)  # a backlog first, so the slow consumer never catches up
-        self.procs.append(_start(SLOW_CONSUMER, bootstrap, self.lag_topic, self.group, 5))
+        self.procs.append(slow_consumer(bootstrap, self.lag_topic, self.group, 5))
         cfg = WebConfig(clusters=[obs.cluster], rules=load_rules(self.rules), store=self.store,
                         loops={obs.cluster: self.loop}, refresh_s=5.0)
         self.served = Served(create_app(cfg))
