@@ -4,7 +4,6 @@ validate against the CRDs in the shared reference; the StatefulSet is KRaft and 
 from __future__ import annotations
 
 import copy
-import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,14 +20,11 @@ from brokerscale.plan.emit_kubernetes import render_statefulset, render_strimzi,
 from brokerscale.plan.emit_terraform import render_terraform
 from brokerscale.plan.model import Plan
 from brokerscale.plan.sizing import plan_workload
+from strimzi_crds import CRD_FILES, CRDS
+from strimzi_crds import validator as crd_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-# shared/ sits beside the clone (CI) or beside the folder of worktrees (development)
-CRDS = next((p / "shared" / "reference" / "strimzi" for p in (ROOT.parent, ROOT.parent.parent)
-             if (p / "shared" / "reference" / "strimzi").is_dir()), ROOT.parent / "shared" / "reference" / "strimzi")
-CRD_FILES = {"Kafka": "040-Crd-kafka.yaml", "KafkaNodePool": "045-Crd-kafkanodepool.yaml",
-             "KafkaRebalance": "049-Crd-kafkarebalance.yaml"}
 EXAMPLE_NAMES = ["small-clinic", "regional-hospital", "health-system"]
 
 
@@ -119,38 +115,6 @@ def test_terraform_fmt_accepts_the_files(tmp_path: Path) -> None:
 
 # ---- Strimzi -------------------------------------------------------------------------------------
 
-def _strict(schema: Any) -> Any:
-    """The CRD schema with unknown properties forbidden (Kubernetes would silently prune them, which
-    hides typos and invented fields), except where the CRD preserves unknown fields."""
-    s = copy.deepcopy(schema)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if ("properties" in node and "additionalProperties" not in node
-                    and not node.get("x-kubernetes-preserve-unknown-fields")):
-                node["additionalProperties"] = False
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(s)
-    return s
-
-
-@functools.cache
-def _validator(kind: str, version: str) -> jsonschema.protocols.Validator:
-    """A validator for the served version's openAPIV3Schema (built once: the Kafka CRD is large)."""
-    crd = yaml.safe_load((CRDS / CRD_FILES[kind]).read_text())
-    for v in crd["spec"]["versions"]:
-        if v["name"] == version and v.get("served"):
-            schema = _strict(v["schema"]["openAPIV3Schema"])
-            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-            return cls(schema)
-    raise AssertionError(f"{kind} CRD does not serve {version}")
-
-
 @pytest.mark.skipif(not CRDS.is_dir(), reason="shared Strimzi CRDs not present")
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
 def test_strimzi_resources_validate_against_the_crds(example: str) -> None:
@@ -162,7 +126,7 @@ def test_strimzi_resources_validate_against_the_crds(example: str) -> None:
             continue
         group, version = doc["apiVersion"].split("/")
         assert group == "kafka.strimzi.io"
-        _validator(doc["kind"], version).validate(doc)
+        crd_validator(doc["kind"], version).validate(doc)
         checked += 1
     assert checked == 5  # Kafka, 2 node pools, 2 rebalance templates
     kafka = next(d for d in docs if d["kind"] == "Kafka")
@@ -181,11 +145,11 @@ def test_strict_validation_catches_invented_fields() -> None:
     bad = copy.deepcopy(kafka)
     bad["spec"]["kafka"]["replicas"] = 3  # v1beta2-era field; v1 sizes brokers with node pools
     with pytest.raises(jsonschema.ValidationError):
-        _validator("Kafka", "v1").validate(bad)
+        crd_validator("Kafka", "v1").validate(bad)
     bad = copy.deepcopy(kafka)
     bad["spec"]["zookeeper"] = {"replicas": 3}
     with pytest.raises(jsonschema.ValidationError):
-        _validator("Kafka", "v1").validate(bad)
+        crd_validator("Kafka", "v1").validate(bad)
 
 
 def test_kafka_topics_match_the_plan() -> None:

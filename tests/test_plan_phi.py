@@ -5,14 +5,12 @@ catches each unsafe setting in anyone's files."""
 from __future__ import annotations
 
 import copy
-import functools
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -32,14 +30,11 @@ from brokerscale.plan.emit_terraform import render_terraform
 from brokerscale.plan.lint import lint_paths
 from brokerscale.plan.model import Plan
 from brokerscale.plan.sizing import plan_workload
+from strimzi_crds import CRD_FILES, CRDS
+from strimzi_crds import validator as crd_validator
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-# shared/ sits beside the clone (CI) or beside the folder of worktrees (development)
-CRDS = next((p / "shared" / "reference" / "strimzi" for p in (ROOT.parent, ROOT.parent.parent)
-             if (p / "shared" / "reference" / "strimzi").is_dir()), ROOT.parent / "shared" / "reference" / "strimzi")
-CRD_FILES = {"Kafka": "040-Crd-kafka.yaml", "KafkaNodePool": "045-Crd-kafkanodepool.yaml",
-             "KafkaRebalance": "049-Crd-kafkarebalance.yaml"}
 K8S_VERSION = "1.33.0"
 
 
@@ -69,34 +64,6 @@ def _rules(path: Path, reqs: tuple[str, ...] = ("phi", "private-networking")) ->
 
 # ---- Strimzi ---------------------------------------------------------------------------------------
 
-def _strict(schema: Any) -> Any:
-    s = copy.deepcopy(schema)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if ("properties" in node and "additionalProperties" not in node
-                    and not node.get("x-kubernetes-preserve-unknown-fields")):
-                node["additionalProperties"] = False
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(s)
-    return s
-
-
-@functools.cache
-def _validator(kind: str, version: str) -> jsonschema.protocols.Validator:
-    crd = yaml.safe_load((CRDS / CRD_FILES[kind]).read_text())
-    for v in crd["spec"]["versions"]:
-        if v["name"] == version and v.get("served"):
-            schema = _strict(v["schema"]["openAPIV3Schema"])
-            return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)(schema)
-    raise AssertionError(f"{kind} CRD does not serve {version}")
-
-
 @pytest.mark.skipif(not CRDS.is_dir(), reason="shared Strimzi CRDs not present")
 def test_phi_strimzi_is_tls_only_authenticated_authorized_rack_aware_and_validates() -> None:
     wl, plan = _planned()
@@ -104,7 +71,7 @@ def test_phi_strimzi_is_tls_only_authenticated_authorized_rack_aware_and_validat
     docs = [d for ds in files.values() for d in ds]
     for d in docs:
         if d["kind"] in CRD_FILES:
-            _validator(d["kind"], d["apiVersion"].split("/")[1]).validate(d)
+            crd_validator(d["kind"], d["apiVersion"].split("/")[1]).validate(d)
     k = next(d for d in docs if d["kind"] == "Kafka")["spec"]["kafka"]
     assert k["listeners"] == [{"name": "tls", "port": 9093, "type": "internal", "tls": True,
                                "authentication": {"type": "scram-sha-512"}}]

@@ -8,27 +8,17 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 from kubernetes import client
 
 from brokerscale.model.snapshot import Snapshot
 from brokerscale.scale.actuators.strimzi import GOALS, StrimziActuator
+from strimzi_crds import validator as crd_validator
 
-CRDS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "strimzi"  # as test_plan_emit
-if not CRDS.is_dir():
-    CRDS = Path("/work/shared/reference/strimzi")
 BASE = "/apis/kafka.strimzi.io/v1/namespaces/health"
-
-
-def crd_schema(file: str) -> dict[str, Any]:
-    doc = yaml.safe_load((CRDS / file).read_text())
-    [version] = [v for v in doc["spec"]["versions"] if v["name"] == "v1"]
-    return version["schema"]["openAPIV3Schema"]
 
 
 class FakeApiServer:
@@ -116,8 +106,8 @@ def test_scale_up_patches_the_pool_then_rebalances_onto_the_new_brokers(k8s) -> 
     assert rebalance["spec"]["goals"] == GOALS
     assert rebalance["metadata"]["annotations"]["strimzi.io/rebalance-auto-approval"] == "true"
     assert rebalance["metadata"]["labels"]["strimzi.io/cluster"] == "healthcare-kafka"
-    jsonschema.validate(rebalance, crd_schema("049-Crd-kafkarebalance.yaml"))
-    jsonschema.validate(server.pool, crd_schema("045-Crd-kafkanodepool.yaml"))
+    crd_validator("KafkaRebalance", "v1").validate(rebalance)
+    crd_validator("KafkaNodePool", "v1").validate(server.pool)
     assert act.units() == (5, None)
 
 
@@ -129,9 +119,9 @@ def test_scale_down_drains_the_highest_broker_before_shrinking_the_pool(k8s) -> 
     assert [m for m, *_ in writes] == ["POST", "PATCH"]  # drain first, then remove the node
     rebalance = writes[0][3]
     assert rebalance["spec"]["mode"] == "remove-brokers" and rebalance["spec"]["brokers"] == [2]
-    jsonschema.validate(rebalance, crd_schema("049-Crd-kafkarebalance.yaml"))
+    crd_validator("KafkaRebalance", "v1").validate(rebalance)
     assert writes[1][3] == {"spec": {"replicas": 2}}
-    jsonschema.validate(server.pool, crd_schema("045-Crd-kafkanodepool.yaml"))
+    crd_validator("KafkaNodePool", "v1").validate(server.pool)
     assert act.units() == (2, None)
 
 
@@ -141,4 +131,4 @@ def test_a_manifest_the_crd_rejects_is_caught_by_the_check() -> None:
 
     bad = rebalance_manifest("x", "health", "healthcare-kafka", "add-nodes", [3])
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, crd_schema("049-Crd-kafkarebalance.yaml"))
+        crd_validator("KafkaRebalance", "v1").validate(bad)
