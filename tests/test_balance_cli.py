@@ -86,4 +86,14 @@ def test_bad_input_is_one_line_exit_2(cli, cluster_file: Path, tmp_path: Path, c
 
 def test_missing_file_is_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, _, stderr = cli("rebalance", "propose", "--cluster-file", tmp_path / "nope.json")
-    assert code == 2 and "cannot read" in stderr
+    assert code == 2 and stderr.strip() == f"error: {tmp_path / 'nope.json'}: no such file"
+
+
+def test_a_file_that_is_not_utf8_is_one_line_not_a_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b'{"brokers": [{"id": 1, "rack": "s\xfcd"}]}')  # written by a tool in Latin-1
+    for args in (("propose", "--cluster-file", bad), ("execute", "--proposal", bad, "-b", "127.0.0.1:1")):
+        code, stdout, stderr = cli("rebalance", *args)
+        assert code == 2, (args, stderr)
+        assert stderr.strip().startswith(f"error: {bad}: cannot read: ") and "utf-8" in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stdout + stderr

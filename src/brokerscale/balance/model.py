@@ -6,13 +6,13 @@ The model is plain, index-based data (lists, not objects per replica) because th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.errors import from_validation_error
+from brokerscale.model.files import read_json
 
 
 class BrokerSpec(BaseModel):
@@ -135,12 +135,5 @@ def model_from_dict(doc: object, source: str) -> ClusterModel:
 
 def load_cluster_file(path: Path) -> ClusterModel:
     """Read a cluster JSON file; any problem becomes one `BadInput` line naming file and field."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json(path)
     return model_from_dict(doc, str(path))

@@ -9,7 +9,6 @@ instead of re-scanning every broker's log dirs. Files from other tools simply ha
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import read_json
 
 TP = tuple[str, int]
 SIZE_FIELD = "size_bytes"
@@ -56,12 +56,7 @@ class Plan:
 
 
 def read_plan(path: Path) -> Plan:
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json(path)
     source = str(path)
     if isinstance(doc, dict) and "reassignment" in doc and "partitions" not in doc:
         doc = doc["reassignment"]  # proposals written before the file became Kafka's format itself

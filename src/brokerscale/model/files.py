@@ -1,12 +1,14 @@
-"""Reading the YAML files people write (workloads, limits, capacity, rules, policies).
+"""Reading the files people write or hand over (workloads, limits, capacity, rules, policies, traces,
+plan and cluster files).
 
-One reader for all of them, so every file gets the same treatment: libyaml when present, a key
-given twice is an error (YAML would silently keep the last one), and any problem is one line
-naming the file and the line.
+One reader per format, so every file gets the same treatment: a missing or unreadable file (or one
+that is not UTF-8) is one line naming it; for YAML, libyaml when present and a key given twice is an
+error (YAML would silently keep the last one); any parse problem is one line naming the file and line.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +44,27 @@ _NoDuplicatesLoader.add_constructor(
 def read_yaml(path: Path, source: str | None = None) -> Any:
     """Parse a YAML file people wrote; any problem is one line naming the file and line."""
     source = source or str(path)
+    return parse_yaml(read_text(path, source), source)
+
+
+def read_text(path: Path, source: str | None = None) -> str:
+    """The whole file as text; a missing, unreadable or non-UTF-8 file is one line naming it."""
+    source = source or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInput(f"{source}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_yaml(text, source)
+
+
+def read_json(path: Path, source: str | None = None) -> Any:
+    """Parse a JSON file (a plan, a proposal, a cluster file); any problem is one line naming the file."""
+    source = source or str(path)
+    try:
+        return json.loads(read_text(path, source))
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def parse_yaml(text: str, source: str) -> Any:

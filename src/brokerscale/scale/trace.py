@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from brokerscale.errors import BadInput
+from brokerscale.model.files import read_text
 
 COLUMNS = ("timestamp", "ingress_mb_s", "egress_mb_s", "connections", "partitions")
 TRACE_DIR = Path(__file__).resolve().parent.parent / "data" / "traces"
@@ -75,13 +76,7 @@ def read_trace(path: Path, source: str | None = None) -> LoadTrace:
     numpy, no per-row Python); anything odd is re-read row by row to name the line and column.
     """
     source = source or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    text = text.replace("\r\n", "\n")
+    text = read_text(path, source).replace("\r\n", "\n")
     first, _, body = text.partition("\n")
     if tuple(h.strip() for h in first.split(",")) != COLUMNS:
         raise BadInput(f"{source}: line 1: header must be {','.join(COLUMNS)}")

@@ -9,7 +9,6 @@ change.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from brokerscale.errors import BadInput, from_validation_error
+from brokerscale.model.files import read_json
 from brokerscale.topics.model import ConfigChange, PartitionPlan, TopicReview, TopicState
 
 KIND = "brokerscale-topics-plan"
@@ -88,12 +88,7 @@ def plan_document(cluster: str, window_s: float, reviews: list[TopicReview], *, 
 def read_topics_plan(path: Path) -> tuple[str, list[TopicReview]]:
     """The cluster the plan was made for, and the plan as reviews `apply_reviews` runs unchanged (their
     states are the ones recorded at review time)."""
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json(path)
     try:
         spec = _PlanFile.model_validate(doc)
     except ValidationError as exc:
