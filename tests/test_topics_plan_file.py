@@ -71,7 +71,7 @@ def test_bad_plan_files_are_one_line_exit_2(cli: Any, tmp_path: Path, content: s
 def test_a_plan_file_that_is_missing_or_not_utf8_is_one_line_exit_2(cli: Any, tmp_path: Path) -> None:
     latin1 = tmp_path / "plan.json"
     latin1.write_bytes(b'{"kind": "brokerscale-topics-plan", "cluster": "s\xfcd"}')  # written by a Latin-1 tool
-    for path, expect in ((latin1, "cannot read: "), (tmp_path / "nope.json", "no such file")):
+    for path, expect in ((latin1, "line 1: not UTF-8 text"), (tmp_path / "nope.json", "no such file")):
         with pytest.raises(BadInput, match=re.escape(f"{path}: {expect}")):
             read_topics_plan(path)
         code, _, err = cli("topics", "apply", str(path), "-b", "127.0.0.1:1")

@@ -127,5 +127,10 @@ def test_invalid_policy_is_one_line_naming_field_and_reason(body: str, expected:
 
 
 def test_missing_policy_file_is_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match="cannot read the policy file"):
+    with pytest.raises(BadInput, match=r"nope\.yaml: no such file"):
         load_policy(tmp_path / "nope.yaml")
+    secret = tmp_path / "latin1.yaml"
+    secret.write_bytes(b"classes:\n  phi: {note: \"p\xe4ss\"}\n")
+    with pytest.raises(BadInput) as exc:
+        load_policy(secret)
+    assert str(exc.value) == f"{secret}: line 2: not UTF-8 text"  # the offending byte is not quoted

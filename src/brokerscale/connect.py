@@ -62,10 +62,9 @@ def read_properties(path: Path) -> dict[str, str]:
 
 def parse_properties(path: Path) -> dict[str, str]:
     """Parse a Java .properties file (key=value or key: value, # and ! comments) as written."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the file ({exc.strerror})") from None
+    from brokerscale.model.files import read_text
+
+    text = read_text(path)
     props: dict[str, str] = {}
     logical = ""
     for raw in text.splitlines():

@@ -54,8 +54,11 @@ def read_text(path: Path, source: str | None = None) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInput(f"{source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError as exc:  # the byte itself is not quoted: the file may hold a secret
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise BadInput(f"{source}: line {line}: not UTF-8 text") from None
+    except OSError as exc:
+        raise BadInput(f"{source}: cannot read: {exc.strerror or exc}") from None
 
 
 def read_json(path: Path, source: str | None = None) -> Any:

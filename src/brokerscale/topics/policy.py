@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from brokerscale.errors import BadInput, from_validation_error
-from brokerscale.model.files import parse_yaml
+from brokerscale.model.files import parse_yaml, read_text
 from brokerscale.plan.partitions import CLASS_BOUNDS
 from brokerscale.units import parse_size
 
@@ -255,8 +255,4 @@ def load_policy(path: Path | None = None) -> TopicPolicy:
         path = Path(os.environ[ENV_POLICY])
     if path is None:
         return default_policy()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read the policy file ({exc.strerror})") from None
-    return parse_policy(text, str(path))
+    return parse_policy(read_text(path), str(path))
