@@ -77,6 +77,26 @@ def test_one_partition_is_singular() -> None:
     assert "over 1 partition" in text and "1 partition has fewer in-sync replicas" in text
 
 
+def test_min_insync_replicas_above_the_replication_factor_is_capped_as_kafka_does() -> None:
+    """Kafka's leader caps min.insync.replicas at the replication factor (Partition.effectiveMinIsr): an
+    RF-1 topic under a cluster-wide min ISR of 2 takes acks=all writes, so it is not a CRITICAL finding;
+    an RF-3 topic with one replica in sync is."""
+    from brokerscale.model.snapshot import PartitionState, TopicLoad
+
+    rf1 = TopicLoad(name="dev.scratch", min_insync_replicas=2,
+                    partitions=[PartitionState(partition=0, leader=1, replicas=[1], isr=[1])])
+    rf3 = TopicLoad(name="ehr.adt", min_insync_replicas=2,
+                    partitions=[PartitionState(partition=0, leader=1, replicas=[1, 2, 3], isr=[1, 2]),
+                                PartitionState(partition=1, leader=1, replicas=[1, 2, 3], isr=[1])])
+    snap = Snapshot(cluster="prod", source="test", taken_at=0.0, topics=[rf1]).with_totals()
+    assert snap.under_min_isr_partitions == 0
+    assert not [f for f in evaluate(snap, load_rules(None)) if f.rule == "under_min_isr_partitions"]
+    snap = Snapshot(cluster="prod", source="test", taken_at=0.0, topics=[rf1, rf3]).with_totals()
+    assert snap.under_min_isr_partitions == 1
+    (f,) = [f for f in evaluate(snap, load_rules(None)) if f.rule == "under_min_isr_partitions"]
+    assert f.severity == "critical"
+
+
 def test_cloud_check_prints_through_the_same_function() -> None:
     snap = Snapshot(cluster="lkc-1", source="test", taken_at=0.0, cku_count=2, bytes_in_per_s=40e6,
                     bytes_out_per_s=38e6)

@@ -86,7 +86,12 @@ class TopicLoad(_Model):
         return max((len(p.replicas) for p in self.partitions), default=0)
 
     def under_min_isr(self, p: PartitionState) -> bool:
-        return self.min_insync_replicas is not None and len(p.isr) < self.min_insync_replicas
+        """As the leader judges it: Kafka caps min.insync.replicas at the replication factor
+        (Partition.effectiveMinIsr), so an RF-1 topic under a cluster-wide min ISR of 2 still takes
+        acks=all writes and is not below it."""
+        if self.min_insync_replicas is None:
+            return False
+        return len(p.isr) < min(self.min_insync_replicas, len(p.replicas) or self.min_insync_replicas)
 
 
 class LagStatus(StrEnum):
