@@ -107,3 +107,11 @@ def test_snapshot_from_metrics_series() -> None:
     assert snap.connections is None  # unknown stays unknown, never 0
     assert snap.groups[0].group == "adt-router" and snap.groups[0].lag_offsets == 42
     assert snap.source == "confluent-cloud-metrics"
+
+
+def test_snapshot_ckus_are_the_ones_in_effect_not_the_last_metric_bucket() -> None:
+    # right after a resize 2 -> 3 the last one-minute bucket of dedicated_cku_count still says 2
+    series = {DEDICATED_CKU: [{"timestamp": 0, "value": 2}, {"timestamp": 60, "value": 2}]}
+    assert build_snapshot(_dedicated(3), series, {}, taken_at=120, window_s=120).cku_count == 3
+    unknown = _dedicated(3).model_copy(update={"status_cku": None})  # a cluster that does not say: the metric
+    assert build_snapshot(unknown, series, {}, taken_at=120, window_s=120).cku_count == 2

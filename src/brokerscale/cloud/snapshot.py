@@ -46,6 +46,9 @@ def build_snapshot(cluster: CloudCluster, series: Mapping[str, Sequence[Mapping[
         return None if v is None else round(v)
 
     load = _last(series.get(CLUSTER_LOAD, ()))
+    # The CKUs in effect now are the cluster's status.cku; `dedicated_cku_count` is history, one-minute
+    # buckets behind, so right after a resize it still names the old size (and check would judge today's
+    # load against yesterday's capacity). The metric is the fallback when the cluster does not say.
     cku = last_int(DEDICATED_CKU)
     groups = [GroupLag(group=g, lag_offsets=int(lag), status=LagStatus.UNKNOWN,
                        reason="Confluent Cloud reports offsets only; status needs the lag evaluator's history")
@@ -62,7 +65,7 @@ def build_snapshot(cluster: CloudCluster, series: Mapping[str, Sequence[Mapping[
         connections=last_int(ACTIVE_CONNECTIONS),
         partition_count=last_int(PARTITION_COUNT),
         retained_bytes=last_int(RETAINED_BYTES),
-        cku_count=cku if cku is not None else cluster.status_cku,
+        cku_count=cluster.status_cku if cluster.status_cku is not None else cku,
         cluster_load_percent=None if load is None else load * 100.0,
     )
 
