@@ -164,7 +164,8 @@ def test_phi_topic_created_later_is_not_mirrored_and_is_reported(
         finally:
             store.close()
         assert api["available"] is True
-        assert [r["topic"] for r in api["flows"][0]["refused_topics"]] == ["fhir.late-observations"]
+        assert [r["topic"] for r in api["flows"][0]["refused_topics"]] == ["fhir.late-observations"], \
+            (api["flows"][0]["state"], api["flows"][0]["notes"])
     finally:
         assert cli("dr", "down", "--topology", topo)[0] == 0
     assert not FlowProcess("hq-analytics").mm2_alive()

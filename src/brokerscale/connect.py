@@ -225,11 +225,11 @@ class ConnectionProfile:
                 conf["ssl.endpoint.identification.algorithm"] = "none"
         return conf
 
-    def admin(self, *, timeout_s: float = 10.0) -> KafkaAdmin:
+    def admin(self, *, timeout_s: float = 10.0, request_timeout_s: float | None = None) -> KafkaAdmin:
         """The Kafka admin adapter for this cluster; an unreachable cluster is a one-line `Unreachable`."""
         from brokerscale.kafka.admin import KafkaAdmin
 
-        return KafkaAdmin.connect(self, timeout_s=timeout_s)
+        return KafkaAdmin.connect(self, timeout_s=timeout_s, request_timeout_s=request_timeout_s)
 
 
 def _config_file() -> Path | None:

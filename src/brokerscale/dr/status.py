@@ -19,6 +19,10 @@ from brokerscale.dr.positions import OffsetSync, key, unkey
 from brokerscale.kafka.types import TP
 from brokerscale.observe.lag_eval import time_lag
 
+# Connecting gives up after 5 s (a dead region must not stall status), but a request to a live, busy cluster
+# (a coordinator loading, a GC pause) may take longer than that without the cluster being unreachable.
+STATUS_REQUEST_TIMEOUT_S = 15.0
+
 RATE_WINDOW_S = 20.0
 
 
@@ -207,21 +211,22 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
                  else "stopped" if proc.state().get("stopped") or not proc.state() else "failed")
         now = time.time()
         seen_at: float | None = now
+        names: list[str] = []  # read first and kept: the refused PHI topics must not vanish on a later error
         try:
             src_profile = profile(topo, source)
-            with src_profile.admin(timeout_s=5) as admin:
+            with src_profile.admin(timeout_s=5, request_timeout_s=STATUS_REQUEST_TIMEOUT_S) as admin:
+                names = admin.topic_names()
                 tps = selected_partitions(admin, flow, excludes)
                 src_end = end_offsets(admin, tps)
                 now = time.time()
                 seen_at = now
                 groups = [g for g in admin.consumer_groups() if any(re.fullmatch(p, g) for p in flow.groups)]
                 committed, _ = admin.group_offsets(groups)
-                names = admin.topic_names()
             syncs = offset_syncs(src_profile, offset_syncs_topic(target)) if read_bookkeeping else {}
         except BrokerscaleError as exc:
             seen_at, src_end = last_source_sample(samples, direction)
             tps = sorted(src_end)
-            syncs, committed, names = {}, {}, []
+            syncs, committed = {}, {}
             state = "source-unreachable" if running or state == "failed" else state
             notes.append(f"source {source} unreachable ({exc.message}); source positions from "
                          + ("the watcher's last sample" if seen_at else "nowhere: no sample yet"))
@@ -230,7 +235,7 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
         cps: dict[tuple[str, TP], Any] = {}
         try:
             tgt_profile = profile(topo, target)
-            with tgt_profile.admin(timeout_s=5) as admin:
+            with tgt_profile.admin(timeout_s=5, request_timeout_s=STATUS_REQUEST_TIMEOUT_S) as admin:
                 existing = {t.name for t in admin.topics(sorted({r[0] for r in remote.values()}))}
                 tgt_end = end_offsets(admin, [r for r in remote.values() if r[0] in existing])
             if read_bookkeeping:

@@ -58,13 +58,16 @@ class KafkaAdmin:
         self.where = where
 
     @classmethod
-    def connect(cls, profile: ConnectionProfile, *, timeout_s: float = 10.0) -> KafkaAdmin:
-        """Connect with the profile's security settings; no broker answering is one `Unreachable` line."""
+    def connect(cls, profile: ConnectionProfile, *, timeout_s: float = 10.0,
+                request_timeout_s: float | None = None) -> KafkaAdmin:
+        """Connect with the profile's security settings; no broker answering within `timeout_s` is one
+        `Unreachable` line. Requests wait `request_timeout_s` (default: `timeout_s`)."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError, KafkaTimeoutError
 
+        request_s = timeout_s if request_timeout_s is None else request_timeout_s
         try:
-            client = KafkaAdminClient(client_id="brokerscale", request_timeout_ms=int(timeout_s * 1000),
+            client = KafkaAdminClient(client_id="brokerscale", request_timeout_ms=int(request_s * 1000),
                                       bootstrap_timeout_ms=int(timeout_s * 1000), **profile.kafka_python())
         except KafkaTimeoutError:
             raise Unreachable(f"cannot reach Kafka at {profile.bootstrap}: no broker answered "
