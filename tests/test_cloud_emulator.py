@@ -223,3 +223,24 @@ def test_shipped_trace_plays_forward_at_its_time_scale(tmp_path: Path) -> None:
     assert state.load_values(c, clock["now"] + 1)["cku"] == 3
     assert state.load_values(c, 1_800_000_120.0)["load_percent"] == pytest.approx(98 * 2 / 3)  # 3 CKUs now
     assert state.cku_at(c, 1_800_000_080.0) == 2  # before the resize finished: still 2
+
+
+def test_a_query_a_fraction_of_a_second_into_a_minute_sees_that_minutes_resize() -> None:
+    """The query's end is rounded up to the next whole second: truncated, a query 0.5 s into a minute
+    ended at the minute's start and its newest bucket was the minute before, still at the old size."""
+    from brokerscale.cloud.emulator.app import apply_update
+    from brokerscale.cloud.emulator.server import EmulatorServer
+
+    minute = 1_800_000_000.0  # a whole minute
+    clock = {"now": minute - 10.0}
+    state = EmulatorState.load(None, clock=lambda: clock["now"])
+    creds = CloudCredentials(key="TESTKEY", secret="s3cr3t-test")
+    state.config.api_keys = {creds.key: creds.secret}
+    state.config.provisioning_delay_s = 10.2  # the resize to 3 CKUs completes at minute + 0.2 s
+    c = state.cluster("lkc-health1")
+    assert c is not None and apply_update(state, c, {"config": {"kind": "Dedicated", "cku": 3}}) is None
+    clock["now"] = minute + 0.5
+    with EmulatorServer(state) as srv:
+        metrics = MetricsClient(CloudHTTP(srv.url, creds))
+        points = metrics.query(DEDICATED_CKU, "lkc-health1", start=clock["now"] - 60, end=clock["now"])
+    assert [(p["timestamp"] - minute, p["value"]) for p in points] == [(-60.0, 2.0), (0.0, 3.0)]

@@ -6,6 +6,7 @@ are returned flat: one dict per point with `timestamp` (Unix seconds), `value` a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +52,9 @@ class MetricsClient:
             "aggregations": [{"metric": metric, "agg": "SUM"}],
             "filter": {"field": "resource.kafka.id", "op": "EQ", "value": cluster_id},
             "granularity": granularity,
-            "intervals": [f"{iso(start)}/{iso(end)}"],
+            # whole seconds, the end rounded up: truncated, a query a fraction of a second into a new minute
+            # would end before that minute's bucket and miss what happened in it (a resize just completed)
+            "intervals": [f"{iso(math.floor(start))}/{iso(math.ceil(end))}"],
             "limit": limit,
             "format": "FLAT",
         }
