@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from brokerscale.scale.oracle import BIG, solve, transitions
+from brokerscale.scale.oracle import BIG, schedule, solve, transitions
 
 
 def exhaustive(k_crit: list[float], lo: int, hi: int, start: int, d_up: int, d_down: int, unit: str,
@@ -66,3 +66,68 @@ def test_oracle_prefers_fewer_critical_steps_over_fewer_units() -> None:
     # the oracle pays for more units rather than more critical steps.
     got = solve(np.array([0.5] + [2.5] * 9), 1, 4, 1, 2, 2)
     assert (got.critical_steps, got.unit_steps) == (1, 2 * 1 + 8 * 3)
+
+
+def _check_feasible(units: list[int], lo: int, hi: int, start: int, d_up: int, d_down: int, unit: str,
+                    step: int | None, shrink_limit: list[float] | None) -> None:
+    """A schedule a controller could run: starts at `start`, changes by allowed moves, each landing at least
+    its delay after the previous landing (or the start), a shrink asked where the guard allowed it."""
+    allowed = set(transitions(lo, hi, unit, step))
+    prev_u, prev_t = start, 0
+    for t, u in enumerate(units):
+        if u == prev_u:
+            continue
+        assert (prev_u, u) in allowed, f"step {t}: {prev_u} -> {u} is not an allowed move"
+        d = d_up if u > prev_u else d_down
+        assert t - prev_t >= d, f"step {t}: {prev_u} -> {u} lands {t - prev_t} steps after the last change, delay {d}"
+        if u < prev_u and shrink_limit is not None:
+            assert u >= shrink_limit[t - d], f"step {t}: shrink to {u} asked at {t - d} against the guard"
+        prev_u, prev_t = u, t
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_schedule_is_feasible_and_reaches_the_oracle_cost(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    n = rng.randint(20, 45)
+    lo, hi = rng.choice([(1, 4), (2, 5), (2, 6), (3, 9)])
+    unit = rng.choice(["cku", "broker"])
+    step = rng.choice([None, None, 1, 2])
+    d_up, d_down = rng.randint(1, 4), rng.randint(1, 5)
+    level = rng.uniform(lo, hi + 1)
+    k = []
+    for _ in range(n):
+        level = max(0.2, level + rng.uniform(-0.8, 0.8) + (rng.uniform(1, 3) if rng.random() < 0.05 else 0))
+        k.append(round(level, 3))
+    start = rng.randint(lo, hi)
+    limit = [x * rng.uniform(0.9, 1.3) for x in k] if seed % 2 == 0 else None
+    arr_limit = None if limit is None else np.array(limit)
+    got = schedule(np.array(k), lo, hi, start, d_up, d_down, unit, step, shrink_limit=arr_limit)
+    best = solve(np.array(k), lo, hi, start, d_up, d_down, unit, step, shrink_limit=arr_limit)
+    units = got.units.tolist()
+    assert (got.critical_steps, got.unit_steps) == (best.critical_steps, best.unit_steps)
+    assert sum(units) == best.unit_steps, units
+    assert sum(1 for x, u in zip(k, units, strict=True) if x > u) == best.critical_steps, units
+    _check_feasible(units, lo, hi, start, d_up, d_down, unit, step, limit)
+
+
+def test_schedule_on_a_shipped_trace_matches_the_simulator_oracle() -> None:
+    from brokerscale.scale.demand import resolve_capacity, trigger_thresholds
+    from brokerscale.scale.policy import load_policy
+    from brokerscale.scale.simulate import initial_units, simulate, steps_for, trace_demand
+    from brokerscale.scale.trace import TRACE_DIR, read_trace
+
+    trace = read_trace(TRACE_DIR / "incident-surge.csv")
+    pol = load_policy(name="default")
+    cap, thr = resolve_capacity(None, "cku"), trigger_thresholds()
+    res = simulate(trace, pol, cap, thr, oracle=True, guarded=True)
+    dem = trace_demand(trace, cap, thr)
+    d_up, d_down = steps_for(pol.delay("up"), trace.step_s), steps_for(pol.delay("down"), trace.step_s)
+    start = initial_units(float(dem.k_warn[0]), pol)
+    limit = dem.demand * (100.0 / pol.shrink_guard_utilization)
+    plain = schedule(dem.k_crit, pol.min_units, pol.cap(), start, d_up, d_down)
+    guarded = schedule(dem.k_crit, pol.min_units, pol.cap(), start, d_up, d_down, shrink_limit=limit)
+    assert (plain.critical_steps, plain.unit_steps) == (res.oracle_critical_steps, res.oracle_unit_steps)
+    assert (guarded.critical_steps, guarded.unit_steps) == (res.guarded_critical_steps, res.guarded_unit_steps)
+    assert int((dem.k_crit > plain.units).sum()) == res.oracle_critical_steps
+    _check_feasible(guarded.units.tolist(), pol.min_units, pol.cap(), start, d_up, d_down, "cku", None,
+                    limit.tolist())

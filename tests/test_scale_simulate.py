@@ -280,3 +280,29 @@ def test_the_screened_replay_is_the_replay_that_asks_decide_at_every_step(monkey
     assert screened.units.tolist() == full.units.tolist()
     assert [a.as_json() for a in screened.actions] == [a.as_json() for a in full.actions]
     assert len(full.actions) >= 3, len(full.actions)
+
+
+def test_a_given_forecast_series_replaces_the_policys_forecast() -> None:
+    """`forecast_series` (scripts/scale_excess.py's perfect-forecast replay): no forecast at any step is the
+    policy without a forecast; the load that actually came is a forecast the replay follows ahead of time."""
+    import numpy as np
+
+    from brokerscale.scale import simulate as sim
+    from brokerscale.scale.demand import resolve_capacity, trigger_thresholds
+    from brokerscale.scale.policy import load_policy
+    from brokerscale.scale.trace import read_trace
+
+    tr = read_trace(TRACE_DIR / "clinic-week.csv")
+    pol = load_policy(name="default")
+    cap, thr = resolve_capacity(None, "cku"), trigger_thresholds()
+    none = sim.simulate(tr, pol, cap, thr, oracle=False, forecast_series=np.full(len(tr), np.nan))
+    without = sim.simulate(tr, pol.model_copy(update={"forecast": None}), cap, thr, oracle=False)
+    assert none.units.tolist() == without.units.tolist()
+    own = sim.simulate(tr, pol, cap, thr, oracle=False)
+    d = sim.trace_demand(tr, cap, thr).demand
+    ahead = sim.steps_for(pol.delay("up"), tr.step_s)
+    came = np.array([d[min(len(d) - 1, i + ahead):i + ahead + 16].max() for i in range(len(d))])
+    perfect = sim.simulate(tr, pol, cap, thr, oracle=False, forecast_series=came)
+    assert perfect.units.tolist() != own.units.tolist()
+    assert any(a.trigger == "forecast" for a in perfect.actions)
+    assert perfect.critical_steps == 0, perfect.critical_steps

@@ -38,6 +38,15 @@ class OracleResult:
     unit_steps: int
 
 
+@dataclass(frozen=True)
+class OracleSchedule:
+    """One cheapest schedule: the units in effect at every step, and its cost (the same as `solve`'s)."""
+
+    units: npt.NDArray[np.int64]
+    critical_steps: int
+    unit_steps: int
+
+
 def transitions(lo: int, hi: int, unit: str, step: int | None) -> list[tuple[int, int]]:
     """Allowed (from, to) changes within [lo, hi]: up by the step rule, down by one."""
     from brokerscale.scale.decide import broker_step
@@ -112,3 +121,65 @@ def solve(k_crit: npt.NDArray[np.float64], lo: int, hi: int, start: int, d_up: i
     finals = csum[:, n] + m[:, pad + n]
     best = int(finals.min())
     return OracleResult(critical_steps=best // BIG, unit_steps=best % BIG)
+
+
+def schedule(k_crit: npt.NDArray[np.float64], lo: int, hi: int, start: int, d_up: int, d_down: int,
+             unit: str = "cku", step: int | None = None,
+             shrink_limit: npt.NDArray[np.float64] | None = None) -> OracleSchedule:
+    """`solve`, and also WHICH schedule reaches its cost: the units in effect at every step.
+
+    Used to explain a policy's excess over the oracle step by step (`scripts/scale_excess.py`). The same
+    recurrence as `solve`, one step at a time with back-pointers, so it is slower (seconds for a 90-day
+    trace at 5-minute steps) and keeps (units x steps) arrays: analysis, not the simulator's hot path.
+    """
+    n = len(k_crit)
+    units = np.arange(lo, hi + 1, dtype=np.int64)
+    nu = len(units)
+    d_up, d_down = max(1, d_up), max(1, d_down)
+    cost = (k_crit[None, :] > units[:, None]).astype(np.int64) * BIG + units[:, None]
+    csum = np.zeros((nu, n + 1), dtype=np.int64)
+    np.cumsum(cost, axis=1, out=csum[:, 1:])
+    m = np.full((nu, n + 1), INF, dtype=np.int64)  # M[u, x] = min over t <= x of A[u, t] - C[u, t]
+    arg_m = np.zeros((nu, n + 1), dtype=np.int64)  # ... and the t reaching it
+    pred = np.full((nu, n + 1), -1, dtype=np.int64)  # A[v, t] came from this unit count
+    m[start - lo, 0] = 0
+    moves = transitions(lo, hi, unit, step)
+    src = np.array([a - lo for a, _ in moves], dtype=np.int64)
+    dst = np.array([b - lo for _, b in moves], dtype=np.int64)
+    delay = np.where(dst > src, d_up, d_down)
+    by_dst = [np.flatnonzero(dst == v) for v in range(nu)]
+    for t in range(1, n + 1):
+        asked = t - delay
+        ok = asked >= 0
+        cand = np.full(len(moves), INF, dtype=np.int64)
+        prev = m[src[ok], asked[ok]]
+        cand[ok] = np.where(prev >= INF, INF, csum[src[ok], t] + prev)
+        if shrink_limit is not None:
+            down = ok & (dst < src)
+            blocked = down.copy()
+            blocked[down] = units[dst[down]] < shrink_limit[asked[down]]
+            cand[blocked] = INF
+        a = np.full(nu, INF, dtype=np.int64)
+        for v in range(nu):
+            idx = by_dst[v]
+            if len(idx):
+                k = int(idx[np.argmin(cand[idx])])
+                if cand[k] < INF:
+                    a[v], pred[v, t] = cand[k], src[k]
+        b = np.where(a >= INF, INF, a - csum[:, t])
+        better = b < m[:, t - 1]
+        m[:, t] = np.where(better, b, m[:, t - 1])
+        arg_m[:, t] = np.where(better, t, arg_m[:, t - 1])
+    finals = csum[:, n] + m[:, n]
+    u = int(np.argmin(finals))
+    best = int(finals[u])
+    timeline = np.empty(n, dtype=np.int64)
+    x, end = n, n  # M[u, x] names where the segment at u starts; it runs until `end`
+    while True:
+        t0 = int(arg_m[u, x])
+        timeline[t0:end] = units[u]
+        if t0 == 0:
+            break
+        p = int(pred[u, t0])
+        x, end, u = t0 - (d_up if u > p else d_down), t0, p
+    return OracleSchedule(units=timeline, critical_steps=best // BIG, unit_steps=best % BIG)

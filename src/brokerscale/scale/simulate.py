@@ -264,8 +264,13 @@ def _floor_steps(policy: Policy, epoch: npt.NDArray[np.float64]) -> npt.NDArray[
 
 
 def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Thresholds | None = None,
-             *, oracle: bool = True, guarded: bool = False, start_units: int | None = None) -> SimResult:
-    """Run `policy` over `trace` with `decide()`, count critical and warning steps, solve the oracle."""
+             *, oracle: bool = True, guarded: bool = False, start_units: int | None = None,
+             forecast_series: npt.NDArray[np.float64] | None = None) -> SimResult:
+    """Run `policy` over `trace` with `decide()`, count critical and warning steps, solve the oracle.
+
+    `forecast_series` (analysis only): the forecast decide sees at each step, in units' worth (NaN: none),
+    instead of the policy's own, with today's level taken as matching it; `scripts/scale_excess.py` feeds
+    the load that actually came, to measure what the policy's rules would cost with a perfect forecast."""
     thr = thr or trigger_thresholds()
     dem = trace_demand(trace, cap, thr)
     n = len(trace)
@@ -291,6 +296,9 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
             fc_a[have] = p[have]
             lv_a[have] = level_ratio_series(dem.demand, trace.step_s, period=period,
                                             level_window=f.level_window)[have]
+        if forecast_series is not None:
+            fc_a = np.asarray(forecast_series, dtype=np.float64)
+            lv_a = np.where(np.isnan(fc_a), np.nan, 1.0)
         fc, lv = fc_a.tolist(), lv_a.tolist()
     ask = _Screen(policy, dem.demand, trace.epoch, None if fc is None else fc_a)
     i = 0
