@@ -118,3 +118,27 @@ def test_kafka_pythons_debug_log_of_its_configuration_carries_no_password(caplog
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "Starting KafkaAdminClient with configuration" in text  # kafka-python did log its configuration
     assert secret not in text and "***" in text
+
+
+def test_status_paths_connect_fast_but_wait_for_a_busy_clusters_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """observe/check/lag give up connecting after 6 s (an outage is UNKNOWN in seconds), but a live broker busy
+    loading a coordinator or catching up may take longer than that to answer: requests wait 30 s (CI saw a
+    6 s request timeout turn a busy cluster into UNKNOWN). An explicit request timeout is kept as given."""
+    import kafka
+
+    from brokerscale.observe.collect import Observer
+    from brokerscale.observe.rules import load_rules
+
+    made: list[dict[str, Any]] = []
+
+    class Recorder:
+        def __init__(self, **config: Any) -> None:
+            made.append(config)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(kafka, "KafkaAdminClient", Recorder)
+    Observer(ConnectionProfile("127.0.0.1:9"), load_rules()).admin()
+    ConnectionProfile("127.0.0.1:9").admin(timeout_s=5, request_timeout_s=15)
+    assert [(c["bootstrap_timeout_ms"], c["request_timeout_ms"]) for c in made] == [(6000, 30000), (5000, 15000)]

@@ -646,7 +646,7 @@ class DevCluster:
         if self.alive(node):
             conf: dict[str, Any] = {**self.client_conf(), "log_level": 0, "logger": _silent_logger()}
             admin = AdminClient(conf)
-            md = admin.list_topics(timeout=10)
+            md = admin.list_topics(timeout=30)  # a busy but live cluster answers late
             held = [f"{t}-{p}" for t, tm in md.topics.items() for p, pm in tm.partitions.items()
                     if broker_id in pm.replicas]
             if held:

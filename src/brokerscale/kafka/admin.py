@@ -43,6 +43,13 @@ THROTTLE_REPLICAS = ("leader.replication.throttled.replicas", "follower.replicat
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 
+#: How long a request to a cluster that did answer may take, unless the caller says otherwise. Connecting
+#: gives up after the caller's short `timeout_s` (an unreachable cluster is an outage, said in seconds), but
+#: a live broker that is busy — a GC pause, a coordinator loading its offsets after a restart, a restarted
+#: broker catching up — can take longer than that to answer DescribeLogDirs or ListOffsets, and reporting
+#: that as a failure turned a slow cluster into UNKNOWN (CI at load average 10-30 saw it).
+REQUEST_TIMEOUT_S = 30.0
+
 
 def _spec(spec: str | int) -> int:
     if isinstance(spec, int):
@@ -61,11 +68,13 @@ class KafkaAdmin:
     def connect(cls, profile: ConnectionProfile, *, timeout_s: float = 10.0,
                 request_timeout_s: float | None = None) -> KafkaAdmin:
         """Connect with the profile's security settings; no broker answering within `timeout_s` is one
-        `Unreachable` line. Requests wait `request_timeout_s` (default: `timeout_s`)."""
+        `Unreachable` line. Requests wait `request_timeout_s` (default: the longer of `timeout_s` and
+        `REQUEST_TIMEOUT_S`); a broker that is down refuses the connection at once, so only a live but
+        slow cluster ever waits that long."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError, KafkaTimeoutError
 
-        request_s = timeout_s if request_timeout_s is None else request_timeout_s
+        request_s = max(timeout_s, REQUEST_TIMEOUT_S) if request_timeout_s is None else request_timeout_s
         try:
             client = KafkaAdminClient(client_id="brokerscale", request_timeout_ms=int(request_s * 1000),
                                       bootstrap_timeout_ms=int(timeout_s * 1000), **profile.kafka_python())

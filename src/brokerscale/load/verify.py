@@ -35,8 +35,8 @@ def _consumer(profile: ConnectionProfile) -> Any:
                      "logger": quiet_logger()})
 
 
-def end_offsets(profile: ConnectionProfile, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
-    """Current high watermark of every partition of `topic`."""
+def end_offsets(profile: ConnectionProfile, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
+    """Current high watermark of every partition of `topic` (a live cluster that is busy may answer late)."""
     from confluent_kafka import TopicPartition
 
     consumer = _consumer(profile)
