@@ -53,10 +53,17 @@ def test_cluster_link_create_mirror_lag_promote_and_failover(tmp_path: Path) -> 
         lags = {x["mirror_topic_name"]: sum(p["lag"] for p in x["mirror_lags"]) for x in dr.list_mirrors("primary-dr")}
         assert lags == {"clinical.adt": 660, "fhir.resources": 168}
 
-        # Planned switch: promote waits until the mirror caught up, then stops it (no data lost).
+        # Planned switch: promote waits until the mirror caught up, then stops it (no data lost). The
+        # emulator's clock stands still meanwhile: the promote's wait (PROMOTE_S of emulator time) cannot
+        # be over before the test reads it, however slow a busy machine makes the next request.
+        from brokerscale.cloud.emulator.rest_v3 import PROMOTE_S
+
+        frozen = [time.time()]
+        emu.state.clock = lambda: frozen[0]
         [res] = dr.alter_mirrors("primary-dr", "promote", ["clinical.adt"])
         assert res["error_code"] is None and sum(p["lag"] for p in res["mirror_lags"]) == 660
         assert dr.get_mirror("primary-dr", "clinical.adt")["mirror_status"] == "PENDING_STOPPED"
+        frozen[0] += PROMOTE_S
         deadline = time.monotonic() + 30
         while dr.get_mirror("primary-dr", "clinical.adt")["mirror_status"] != "STOPPED":
             assert time.monotonic() < deadline, "promote never finished"

@@ -82,10 +82,10 @@ def test_load_past_capacity_warns_then_goes_critical_then_clears(
     try:
         code, _, doc = _check(cli, bootstrap, *common, "--format", "json")
         assert doc is not None
-        assert code == 1 and doc["status"] == "WARNING", (doc["findings"], doc["window_s"])
+        assert code == 1 and doc["status"] == "WARNING", (doc["utilization"], doc["findings"], doc["window_s"])
         assert doc["summary"].startswith("WARNING - ")
         f = next(f for f in doc["findings"] if f["rule"] == "throughput" and f["scope"] == "cluster")
-        assert f["severity"] == "warning" and f["threshold"] == 70 and 70 < f["value"] <= 85
+        assert f["severity"] == "warning" and f["threshold"] == 70 and 70 < f["value"] <= 85, f
         assert f["action"] == "add 1 broker"
     finally:
         prod.stop()
@@ -94,7 +94,7 @@ def test_load_past_capacity_warns_then_goes_critical_then_clears(
     try:
         code, _, doc = _check(cli, bootstrap, *common, "--format", "json")
         assert doc is not None
-        assert code == 2 and doc["status"] == "CRITICAL", (doc["utilization"], doc["window_s"])
+        assert code == 2 and doc["status"] == "CRITICAL", (doc["utilization"], doc["findings"], doc["window_s"])
         f = next(f for f in doc["findings"] if f["rule"] == "throughput" and f["scope"] == "cluster")
         assert f["severity"] == "critical" and f["threshold"] == 85 and f["value"] > 85
         assert f["action"].startswith("add ") and f["action"].endswith("brokers")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -16,10 +15,22 @@ from brokerscale.topics.metrics import MetricsSource, metrics_source
 RATES = {"clinical.labs": (200_000.0, 400_000.0), "device.vitals": (50_000.0, 0.0)}
 
 
-def _exporter(started: float) -> type[BaseHTTPRequestHandler]:
+class Clock:
+    """The one clock of a test: the fake exporters count bytes by it and the scraper stamps its scrapes by
+    it, so a rate is exact however long a request takes on a busy machine (with the wall clock, a thread
+    descheduled between the server's count and the client's timestamp skewed a 1 s window by 5 %)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def _exporter(clock: Clock, started: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            elapsed = time.time() - started
+            elapsed = clock.now - started
             lines = ["# TYPE kafka_server_brokertopicmetrics_bytesin_total counter",
                      "# TYPE kafka_server_brokertopicmetrics_bytesout_total counter"]
             for topic, (bin_, bout) in RATES.items():
@@ -39,8 +50,17 @@ def _exporter(started: float) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture()
-def exporters() -> Iterator[dict[int, str]]:
-    servers = [HTTPServer(("127.0.0.1", 0), _exporter(time.time())) for _ in range(2)]
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from brokerscale.observe import jmx
+
+    c = Clock()
+    monkeypatch.setattr(jmx, "time", c)
+    return c
+
+
+@pytest.fixture()
+def exporters(clock: Clock) -> Iterator[dict[int, str]]:
+    servers = [HTTPServer(("127.0.0.1", 0), _exporter(clock, clock.now)) for _ in range(2)]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:
         t.start()
@@ -52,16 +72,18 @@ def exporters() -> Iterator[dict[int, str]]:
             s.server_close()
 
 
-def test_topic_rates_come_from_the_brokers_byte_counters_summed_over_brokers(exporters: dict[int, str]) -> None:
+def test_topic_rates_come_from_the_brokers_byte_counters_summed_over_brokers(exporters: dict[int, str],
+                                                                           clock: Clock) -> None:
     source = MetricsSource(exporters)
     source.start()
-    time.sleep(1.0)
+    clock.now += 2.0
     rates = source.finish(["clinical.labs", "device.vitals", "quiet.topic"])
     assert rates is not None, source.failed
     labs = rates["clinical.labs"]
-    assert labs.bytes_in_per_s == pytest.approx(2 * 200_000, rel=0.05)  # two brokers lead its partitions
-    assert labs.bytes_out_per_s == pytest.approx(2 * 400_000, rel=0.05)
-    assert labs.source.startswith("broker metrics")
+    assert labs.bytes_in_per_s == pytest.approx(2 * 200_000, rel=1e-9)  # two brokers lead its partitions
+    assert labs.bytes_out_per_s == pytest.approx(2 * 400_000, rel=1e-9)
+    assert rates["device.vitals"].bytes_in_per_s == pytest.approx(2 * 50_000, rel=1e-9)
+    assert labs.source == "broker metrics (JMX exporter) over 2.0 s"
     assert rates["quiet.topic"].bytes_in_per_s == 0.0
 
 

@@ -101,13 +101,18 @@ class Dashboard:
         r.raise_for_status()
         return r.json()
 
-    def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 120.0) -> None:
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 120.0,
+                 show: Callable[[], object] | None = None) -> None:
+        """Poll `check` until it holds; on timeout the message carries `show()` (what was seen instead)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if check():
                 return
             time.sleep(1)
-        raise AssertionError(f"timed out waiting for {what}")
+        seen = show() if show is not None else None
+        st = self.loop.state()
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {seen!r}; "
+                             f"observation loop: {st.rounds} rounds, last at {st.updated_at}, error {st.error!r}")
 
     def close(self) -> None:
         self.served.stop()
@@ -198,7 +203,8 @@ def test_overview_warns_past_the_capacity_files_line(dashboard: Dashboard, brows
         row = next((u for u in c["utilization"] if u["dimension"] == "throughput"), None)
         return None if row is None else str(row["status"])
 
-    dashboard.wait_for("throughput past its warning line (70 %)", lambda: throughput_status() == "WARNING")
+    dashboard.wait_for("throughput past its warning line (70 %)", lambda: throughput_status() == "WARNING",
+                       show=lambda: dashboard.api("/api/overview")["clusters"][0]["utilization"])
     charts = _open(browser, dashboard.url + "/", "overview", CHARTS_DRAWN.format(n=1))
     rows = browser.execute_script(
         "return Array.from(document.querySelectorAll('tr.util')).map(r => [r.dataset.dimension, "
@@ -250,7 +256,8 @@ def test_lag_page_shows_the_lagging_group_and_its_partitions(dashboard: Dashboar
         g = next((g for g in dashboard.api("/api/lag")["groups"] if g["group"] == dashboard.group), None)
         return None if g is None else str(g["status"])
 
-    dashboard.wait_for("the slow group judged WARNING", lambda: status() == "WARNING")
+    dashboard.wait_for("the slow group judged WARNING", lambda: status() == "WARNING",
+                       show=lambda: [g for g in dashboard.api("/api/lag")["groups"] if g["group"] == dashboard.group])
     charts = _open(browser, dashboard.url + "/lag", "lag",
                    f"document.querySelector('tr[data-group=\"{dashboard.group}\"]') && "
                    + CHARTS_DRAWN.format(n=2))
