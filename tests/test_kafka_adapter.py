@@ -150,7 +150,8 @@ def test_offsets_for_times_finds_the_first_record_at_or_after(admin: KafkaAdmin,
     found, silent = admin.offsets_for_times([{leader: {tp: base + 4}}, {leader: {tp: base - 10_000}},
                                              {leader: {tp: base + 60_000}}])
     assert silent == {}
-    assert found == [{tp: 4}, {tp: 0}, {tp: None}]  # at/after base+4 ms; before all; after all (None)
+    # at/after base+4 ms; before all; after all (None); each with the found record's own time
+    assert found == [{tp: (4, base + 4)}, {tp: (0, base)}, {tp: None}]
     admin.client.delete_topics([name])
 
 

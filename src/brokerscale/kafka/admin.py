@@ -51,6 +51,12 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 REQUEST_TIMEOUT_S = 30.0
 
 
+def _timestamp(answer: Any) -> int:
+    """The record time of a ListOffsets answer (-1: none, as on the wire)."""
+    ts = getattr(answer, "timestamp", None)
+    return -1 if ts is None else int(ts)
+
+
 def _spec(spec: str | int) -> int:
     if isinstance(spec, int):
         return spec
@@ -278,13 +284,14 @@ class KafkaAdmin:
         return offsets, unanswered
 
     def offsets_for_times(self, queries: list[dict[int, dict[TP, int]]],
-                          ) -> tuple[list[dict[TP, int | None]], dict[int, str]]:
-        """For each query (leader -> {partition: time in ms}), the earliest offset whose record was
-        appended at or after that time; None when every record is older. Metadata only (ListOffsets by
-        timestamp); one request per leader and query, all pipelined, so several probes of the same
-        partition cost one round trip."""
-        offsets, unanswered, _ts = self._list_offsets(queries)
-        return [{tp: (o if o >= 0 else None) for tp, o in q.items()} for q in offsets], unanswered
+                          ) -> tuple[list[dict[TP, tuple[int, int] | None]], dict[int, str]]:
+        """For each query (leader -> {partition: time in ms}), the earliest record appended at or after
+        that time, as (offset, its timestamp in ms); None when every record is older. Metadata only
+        (ListOffsets by timestamp); one request per leader and query, all pipelined, so several probes of
+        the same partition cost one round trip."""
+        offsets, unanswered, times = self._list_offsets(queries)
+        return [{tp: ((o, t.get(tp, -1)) if o >= 0 else None) for tp, o in q.items()}
+                for q, t in zip(offsets, times, strict=True)], unanswered
 
     def _list_offsets(self, queries: list[dict[int, dict[TP, int]]],
                       ) -> tuple[list[dict[TP, int]], dict[int, str], list[dict[TP, int]]]:
@@ -302,10 +309,12 @@ class KafkaAdmin:
                                                        for q in queries])
             for i, moved in enumerate(answer.moved):
                 if moved:  # leadership moved: one call, the library finds the new leaders
-                    answer.offsets[i].update(self._routed_offsets(moved))
+                    for tp, (off, ts) in self._routed_offsets(moved).items():
+                        answer.offsets[i][tp] = off
+                        answer.timestamps[i][tp] = ts
         return answer.offsets, answer.unanswered, answer.timestamps
 
-    def _routed_offsets(self, specs: dict[TP, int]) -> dict[TP, int]:
+    def _routed_offsets(self, specs: dict[TP, int]) -> dict[TP, tuple[int, int]]:
         """Offsets of partitions whose leadership moved. A partition that still answers with a retriable
         error is left out (unknown for now, as for a leader that does not answer): e.g. a new leader
         whose ISR is below min.insync.replicas answers OFFSET_NOT_AVAILABLE for as long as that lasts
@@ -327,7 +336,7 @@ class KafkaAdmin:
                 except KafkaError as one:
                     if not one.retriable:
                         raise
-        return {(tp.topic, tp.partition): int(v.offset) for tp, v in res.items()}
+        return {(tp.topic, tp.partition): (int(v.offset), _timestamp(v)) for tp, v in res.items()}
 
     # -- consumer groups ---------------------------------------------------------------------
     def consumer_groups(self, brokers: Iterable[int] | None = None) -> list[str]:

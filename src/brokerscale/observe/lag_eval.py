@@ -52,9 +52,9 @@ def time_lag(committed: int, now: float, log_end_history: Sequence[tuple[float, 
     log-end offset exceeds C, so we find when LEO first reached C + 1 and interpolate between the two
     samples around that moment. Returns None with no history; 0 when the group is caught up.
     """
-    hist = sorted(log_end_history)
-    if not hist:
+    if not log_end_history:
         return None
+    hist = log_end_history if len(log_end_history) == 1 else sorted(log_end_history)
     if committed >= hist[-1][1]:
         return TimeLag(0.0)
     target = committed + 1
@@ -82,7 +82,21 @@ def partition_status(points: Sequence[OffsetPoint], *, group_active: bool | None
     was moving in the window.
     WARNING: the offset moves but lag never decreased across the window.
     """
-    pts = sorted(points, key=lambda p: p.ts)
+    return _status(_by_time(points), group_active=group_active, min_points=min_points, thresholds=thresholds,
+                   lag_seconds=lag_seconds)
+
+
+def _by_time(points: Sequence[OffsetPoint]) -> Sequence[OffsetPoint]:
+    """Oldest first; observations are nearly always added in time order, and sorting 20,000 one- and
+    three-element lists twice each is a tenth of a lag snapshot."""
+    if len(points) < 2 or all(a.ts <= b.ts for a, b in pairwise(points)):
+        return points
+    return sorted(points, key=lambda p: p.ts)
+
+
+def _status(pts: Sequence[OffsetPoint], *, group_active: bool | None, min_points: int,
+            thresholds: LagThresholds | None, lag_seconds: float | None) -> tuple[LagStatus, str]:
+    """`partition_status` of observations already in time order."""
     if not pts or pts[-1].committed is None:
         return LagStatus.NO_OFFSET, "no committed offset: the group has not consumed this partition"
     pts = [p for p in pts if p.committed is not None]
@@ -138,7 +152,7 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
     A committed offset below the log start offset means retention deleted records the group never
     read: those are reported as `expired_offsets`, and lag is counted from the log start.
     """
-    pts = sorted(points, key=lambda p: p.ts)
+    pts = _by_time(points)
     last = pts[-1] if pts else None
     if last is None or last.committed is None:
         return PartitionLag(topic=topic, partition=partition, log_end_offset=last.log_end if last else None,
@@ -152,8 +166,8 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
         effective = log_start
     lag = max(0, last.log_end - effective)
     tl = time_lag(effective, now, log_end_history) if lag > 0 else TimeLag(0.0)
-    status, reason = partition_status(pts, group_active=group_active, min_points=min_points,
-                                      thresholds=thresholds, lag_seconds=tl.seconds if tl else None)
+    status, reason = _status(pts, group_active=group_active, min_points=min_points,
+                             thresholds=thresholds, lag_seconds=tl.seconds if tl else None)
     if tl is not None and tl.lower_bound:
         reason += "; time lag is a lower bound (offset older than the history)"
     if expired:
