@@ -447,12 +447,14 @@ def test_a_principal_without_the_acls_moves_nothing_and_the_run_is_audited_as_an
     assert "NotAuthorized" in records[0]["error"]
 
 
-def _quota_run(tmp_path: Path, efficiency: float, tune: bool) -> tuple[QuotaCluster, ExecState, float, Recorder]:
-    """16 partitions of 60 MB, each gaining a replica on new broker 4, at a 10 MB/s limit."""
+def _quota_run(tmp_path: Path, efficiency: float, tune: bool, limit: int = 10_000_000,
+               ) -> tuple[QuotaCluster, ExecState, float, Recorder]:
+    """16 partitions of 6 s of the limit each (60 MB at 10 MB/s), each gaining a replica on new broker 4."""
+    size = 6 * limit
     assignment = {("adt", p): [1 + p % 3, 1 + (p + 1) % 3] for p in range(16)}
-    moves = [Move("adt", p, [*reps[:1], 4], reps, 60_000_000) for (_, p), reps in assignment.items()]
-    cluster = QuotaCluster(assignment, {1, 2, 3, 4}, dict.fromkeys(assignment, 60_000_000), efficiency)
-    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=10_000_000, max_per_broker=5)
+    moves = [Move("adt", p, [*reps[:1], 4], reps, size) for (_, p), reps in assignment.items()]
+    cluster = QuotaCluster(assignment, {1, 2, 3, 4}, dict.fromkeys(assignment, size), efficiency)
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=limit, max_per_broker=5)
     audit = Recorder()
     ex = Executor(ops=cluster, state=state, path=tmp_path / "s.json", audit=audit, poll_s=1.0, stall_timeout_s=600,
                   sleep=cluster.advance, clock=lambda: cluster.now, tune_throttle=tune)
@@ -483,3 +485,12 @@ def test_a_quota_that_delivers_what_it_is_set_to_is_left_at_the_limit(tmp_path: 
     cluster, state, _, _ = _quota_run(tmp_path, 1.0, tune=True)
     assert state.throttle_set_bytes_s is None
     assert cluster.window_peak(10.0) <= 10_000_000
+
+
+def test_a_rate_too_small_to_meter_is_left_exactly_as_the_operator_set_it(tmp_path: Path) -> None:
+    """At 10 KB/s one 1 MB fetch is minutes of quota: a window's rate is fetch granularity, not the
+    quota's efficiency, so the executor does not touch the rate the operator gave."""
+    cluster, state, _, _ = _quota_run(tmp_path, 0.5, tune=True, limit=10_000)
+    assert state.throttle_set_bytes_s is None
+    assert "broker 4 follower.replication.throttled.rate=10000" in cluster.config_log
+    assert not [line for line in cluster.config_log if "rate=" in line and not line.endswith(("=10000", "=None"))]

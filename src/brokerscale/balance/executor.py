@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from brokerscale.balance.kafka_ops import BROKER_RATES, TOPIC_LISTS, TP
 from brokerscale.balance.state import ExecState, Move, save_state
-from brokerscale.balance.throttle_tuning import RateTuner
+from brokerscale.balance.throttle_tuning import RateTuner, tunable
 from brokerscale.errors import NotAuthorized, OperationFailed, Unreachable
 
 
@@ -388,7 +388,7 @@ class Executor:
         """Measure the replication rate the moves achieve per broker; when Kafka's quota delivers less
         than the limit (or comes near it), set the brokers' rate so the busiest one approaches it."""
         st = self.state
-        if not self.tune_throttle or st.throttle_bytes_s is None or not in_flight:
+        if not self.tune_throttle or st.throttle_bytes_s is None or not in_flight or not tunable(st.throttle_bytes_s):
             return
         if self._tuner is None:
             self._tuner = RateTuner(st.throttle_bytes_s, rate=self._rate() or st.throttle_bytes_s)

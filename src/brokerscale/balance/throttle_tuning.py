@@ -25,6 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NEAR_LIMIT = 0.99  # a window at or above this fraction of the limit lowers the set rate
+FETCH_BYTES = 1024 * 1024  # replica.fetch.max.bytes (Kafka's default): the quota's unit of delivery
+MIN_FETCHES_PER_WINDOW = 8  # below this many fetches' worth per window a rate is granularity, not quota
+
+
+def tunable(limit: int, window_s: float = 10.0) -> bool:
+    """Whether Kafka's delivery at this limit can be measured and corrected: at 10 KB/s one fetch is
+    minutes of quota, so a window's rate says nothing about the quota's efficiency (and Kafka's rate is
+    then left exactly as the operator set it)."""
+    return limit * window_s >= MIN_FETCHES_PER_WINDOW * FETCH_BYTES
 
 
 @dataclass
