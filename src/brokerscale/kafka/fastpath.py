@@ -94,6 +94,28 @@ def metadata(client: Any, names: list[str] | None) -> list[TopicInfo]:
     return out
 
 
+def _partition_builder(cls: Any) -> Callable[[int, int], Any]:
+    """A constructor for kafka-python's ListOffsetsPartition that sets only the two fields versions 1-3
+    send (the others read as their schema defaults, as in the library's own decoded structs). The
+    library's __init__ walks every field of the schema per object: 40,000 partitions of a lag snapshot
+    cost ~0.3 s that way, ~0.04 s this way; the bytes on the wire are the same (test_kafka_fastpath).
+    The structs have __slots__, so a renamed field fails loudly (AttributeError: the caller falls back)
+    rather than silently encoding a default."""
+    new = object.__new__
+
+    def build(index: int, timestamp: int) -> Any:
+        obj = new(cls)
+        obj.tags = None
+        obj.unknown_tags = None
+        obj._version = None
+        obj.partition_index = index
+        obj.timestamp = timestamp
+        return obj
+
+    build(0, 0)  # the slots exist (or AttributeError now, before any request is built)
+    return build
+
+
 @dataclass
 class OffsetsAnswer:
     """ListOffsets answers: `offsets[i]` for the i-th query; `unanswered` leaders (their partitions have
@@ -113,12 +135,13 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]]) -> Offset
 
     topic_cls = ListOffsetsRequest.ListOffsetsTopic
     part_cls = topic_cls.ListOffsetsPartition
+    new_part = _partition_builder(part_cls)
     plan: list[tuple[int, int, Any]] = []
     for i, by_leader in enumerate(queries):
         for leader, specs in by_leader.items():
             per_topic: dict[str, list[Any]] = defaultdict(list)
             for (t, p), ts in specs.items():
-                per_topic[t].append(part_cls(partition_index=p, timestamp=int(ts)))
+                per_topic[t].append(new_part(p, int(ts)))
             req = ListOffsetsRequest(isolation_level=0, min_version=1, max_version=LIST_OFFSETS_MAX_VERSION,
                                      topics=[topic_cls(name=t, partitions=ps) for t, ps in per_topic.items()])
             plan.append((i, leader, req))
