@@ -233,8 +233,6 @@ def execute(
         moves = moves_for(ops, plan) if plan is not None else None
         state, resumed = state_for(plan, moves, existing, path, prof.label)
         settings = choose_settings(state if resumed else None, rate, no_throttle, max_per_broker)
-        if state.throttle_bytes_s != settings.throttle_bytes_s:
-            state.throttle_set_bytes_s = None  # a rate tuned for another limit starts over at the new one
         state.throttle_bytes_s = settings.throttle_bytes_s
         state.max_per_broker = settings.max_per_broker
         done = set(state.completed)

@@ -12,10 +12,6 @@ Why it looks like this:
 - A running executor never continues unthrottled: every few seconds it reads the throttle configs
   back and sets them again if something removed them. And it honours a cancel requested from another
   shell (`rebalance cancel`): it starts nothing more, rolls back its in-flight moves and stops.
-- The throttle is the limit of the rate achieved, not only a number handed to Kafka: Kafka's quota
-  delivers ~80 % of the rate it is set to, so the executor measures what the moving replicas gain and
-  sets the brokers' rate so the busiest broker approaches the limit without passing it
-  (`throttle_tuning.py`). Every rate it sets is recorded in the state and the audit log first.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ from typing import Any, Protocol
 
 from brokerscale.balance.kafka_ops import BROKER_RATES, TOPIC_LISTS, TP
 from brokerscale.balance.state import ExecState, Move, save_state
-from brokerscale.balance.throttle_tuning import RateTuner, tunable
 from brokerscale.errors import NotAuthorized, OperationFailed, Unreachable
 
 
@@ -43,8 +38,6 @@ class Ops(Protocol):
     def throttle_configs(self, brokers: list[int], topics: list[str]) -> dict[str, dict[str, str]]: ...
     def check_permitted(self, brokers: dict[int, dict[str, str | None]],
                         topics: dict[str, dict[str, str | None]]) -> None: ...
-    def leaders(self, topics: list[str]) -> dict[TP, int]: ...
-    def replica_sizes(self, brokers: list[int], topics: list[str]) -> dict[tuple[int, TP], int]: ...
 
 
 class Audit(Protocol):
@@ -136,15 +129,11 @@ class Executor:
     on_notice: Callable[[str], None] | None = None
     cancel_requested: Callable[[], bool] | None = None
     throttle_check_s: float = 2.0
-    tune_throttle: bool = True  # set Kafka's rate so the *achieved* rate approaches the limit
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     submitted: set[str] = field(default_factory=set)
     suspect: dict[str, int] = field(default_factory=dict)
     _throttle_checked: float | None = field(default=None, init=False)
-    _tuner: RateTuner | None = field(default=None, init=False)
-    _moved: dict[tuple[str, int], int] = field(default_factory=dict, init=False)  # (move, broker) -> bytes there
-    _source: dict[str, int] = field(default_factory=dict, init=False)  # move -> the broker it is read from
 
     def _save(self) -> None:
         if self.path is not None:
@@ -196,24 +185,16 @@ class Executor:
         done = set(self.state.completed)
         return [m for m in self.state.moves if m.key not in done]
 
-    def _rate(self) -> int | None:
-        """The rate set on the brokers: the tuned one, or the operator's limit."""
-        st = self.state
-        if st.throttle_bytes_s is None:
-            return None
-        return st.throttle_set_bytes_s or st.throttle_bytes_s
-
     def _set_throttles(self, reason: str | None = None) -> None:
         st = self.state
-        brokers, topics = throttle_plan(self._pending(), self._rate())
+        brokers, topics = throttle_plan(self._pending(), st.throttle_bytes_s)
         if not brokers and not topics:
             return
         # record first: a crash between the two lines still lets `cancel` remove them
         st.throttled_brokers = sorted(set(st.throttled_brokers) | set(brokers))
         st.throttled_topics = sorted(set(st.throttled_topics) | set(topics))
         self._save()
-        intent: dict[str, Any] = {"rate_bytes_s": self._rate(), "limit_bytes_s": st.throttle_bytes_s,
-                                  "brokers": sorted(brokers), "topics": topics}
+        intent: dict[str, Any] = {"rate_bytes_s": st.throttle_bytes_s, "brokers": sorted(brokers), "topics": topics}
         if reason:
             intent["reason"] = reason
         self._throttle_checked = self.clock()
@@ -284,7 +265,6 @@ class Executor:
                 self._progress(0)
                 return
             self._keep_throttled(pending, live)
-            self._tune(in_flight, done)
             started = self._fill(pending, in_flight, ongoing, live)
             self._progress(len(in_flight) + started)
             if started:
@@ -365,7 +345,7 @@ class Executor:
         if self._throttle_checked is not None and now - self._throttle_checked < self.throttle_check_s:
             return
         self._throttle_checked = now
-        brokers, topics = throttle_plan(pending, self._rate())
+        brokers, topics = throttle_plan(pending, st.throttle_bytes_s)
         brokers = {b: c for b, c in brokers.items() if b in live}
         try:
             found = self.ops.throttle_configs(sorted(brokers), sorted(topics))
@@ -382,48 +362,6 @@ class Executor:
         reason = f"throttle configs removed outside this run: {', '.join(missing[:5])}"
         if self.on_notice is not None:
             self.on_notice(f"{reason}; setting them again")
-        self._set_throttles(reason=reason)
-
-    def _tune(self, in_flight: list[Move], done: set[str]) -> None:
-        """Measure the replication rate the moves achieve per broker; when Kafka's quota delivers less
-        than the limit (or comes near it), set the brokers' rate so the busiest one approaches it."""
-        st = self.state
-        if not self.tune_throttle or st.throttle_bytes_s is None or not in_flight or not tunable(st.throttle_bytes_s):
-            return
-        if self._tuner is None:
-            self._tuner = RateTuner(st.throttle_bytes_s, rate=self._rate() or st.throttle_bytes_s)
-        topics = sorted({m.topic for m in in_flight})
-        try:
-            sizes = self.ops.replica_sizes(sorted({b for m in in_flight for b in m.adding}), topics)
-            leaders = self.ops.leaders(topics)
-        except Unreachable:
-            return  # the poll loop handles a cluster that stops answering
-        for m in st.moves:
-            if m.key in done and m.key in self.submitted:  # this run moved it: it holds what was planned
-                for b in m.adding:
-                    self._moved[(m.key, b)] = max(self._moved.get((m.key, b), 0), m.size)
-        for m in in_flight:
-            leader = leaders.get((m.topic, m.partition), -1)
-            if leader >= 0:
-                self._source[m.key] = leader
-            for b in m.adding:
-                size = sizes.get((b, (m.topic, m.partition)))
-                if size is not None:
-                    self._moved[(m.key, b)] = max(self._moved.get((m.key, b), 0), size)
-        totals: dict[str, int] = {}
-        for (move, b), n in self._moved.items():
-            totals[f"in {b}"] = totals.get(f"in {b}", 0) + n
-            if move in self._source:
-                src = f"out {self._source[move]}"
-                totals[src] = totals.get(src, 0) + n
-        new = self._tuner.observe(self.clock(), totals, len(in_flight))
-        if new is None or new == self._rate():
-            return
-        seen = self._tuner.window_rates()
-        busiest = max(seen, key=lambda k: seen[k]) if seen else "?"
-        reason = (f"achieved {seen.get(busiest, 0) / 1e6:.2f} MB/s ({busiest}) at "
-                  f"{(self._rate() or 0) / 1e6:.2f} MB/s set; limit {st.throttle_bytes_s / 1e6:.2f} MB/s")
-        st.throttle_set_bytes_s = new  # recorded (and saved by _set_throttles) before it is set
         self._set_throttles(reason=reason)
 
     def _finish(self) -> None:

@@ -32,13 +32,6 @@ class KafkaOps:
         return {(t.name, p.partition): p.leader if p.leader is not None else -1
                 for t in self.admin.topics(sorted(set(topics))) for p in t.partitions}
 
-    def replica_sizes(self, brokers: list[int], topics: list[str]) -> dict[tuple[int, TP], int]:
-        """Bytes of each replica of `topics` on `brokers` (DescribeLogDirs); a broker that does not
-        answer is left out (the executor's rate measurement skips it for that poll)."""
-        dirs = self.admin.log_dirs(brokers, topics)
-        return {(b, (r.topic, r.partition)): r.size for b, d in dirs.brokers.items() if not d.error
-                for r in d.replicas}
-
     def under_replicated(self, topics: list[str]) -> list[TP]:
         return [(t.name, p.partition) for t in self.admin.topics(sorted(set(topics))) for p in t.partitions
                 if len(p.isr) < len(p.replicas)]

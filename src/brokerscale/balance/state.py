@@ -57,8 +57,7 @@ class ExecState:
     cluster: str
     moves: list[Move]
     status: str = "running"
-    throttle_bytes_s: int | None = None  # the operator's limit on the replication rate per broker
-    throttle_set_bytes_s: int | None = None  # the rate set on Kafka to achieve it (None: the limit itself)
+    throttle_bytes_s: int | None = None
     max_per_broker: int = 5
     completed: list[str] = field(default_factory=list)
     throttled_brokers: list[int] = field(default_factory=list)
