@@ -4,7 +4,9 @@ guard, and the emulator's own refusals when the guard is bypassed."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,9 +37,29 @@ def test_dry_run_prints_the_patch_and_changes_nothing(tmp_path: Path, monkeypatc
         assert emu.cluster("lkc-health1").cku == 2
 
 
+def _provisioning_lasts_until_polled(emu: Any, delay_s: float) -> None:
+    """The emulator's clock stands still after the PATCH until the cluster was served once as PROVISIONING,
+    then moves `delay_s` on (provisioning done): the command is seen polling a cluster still at the old
+    size however slow a busy machine makes its first poll (with the wall clock, a first poll later than
+    the provisioning delay found the resize already finished)."""
+    base = time.time()
+
+    def now() -> float:
+        xs = list(emu.state.exchanges)
+        methods = [x.method for x in xs]
+        if "PATCH" not in methods:
+            return base
+        polled = any(x.method == "GET" and x.path == "/cmk/v2/clusters/lkc-health1"
+                     and body(x)["status"]["phase"] == "PROVISIONING" for x in xs[methods.index("PATCH") + 1:])
+        return base + delay_s if polled else base
+
+    emu.state.clock = now
+
+
 def test_resize_2_to_4_waits_until_status_cku_is_4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     with running_emulator(tmp_path, delay_s=2.0) as emu:
+        _provisioning_lasts_until_polled(emu, 2.0)
         cli_env(monkeypatch, emu)
         code = run_cli(["cloud", "cluster", "resize", "--cku", "4", "--apply", "--poll", "0.2s",
                         "--timeout", "30s"])

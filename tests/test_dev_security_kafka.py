@@ -41,7 +41,10 @@ def _create_topic(c: DevCluster, name: str, *, partitions: int = 1, rf: int = 1,
     admin.create_topics([new], request_timeout=60)[name].result()
     deadline = time.monotonic() + 60  # until every partition has a leader: the next step writes or moves it
     while time.monotonic() < deadline:
-        md = admin.list_topics(name, timeout=10).topics.get(name)
+        try:
+            md = admin.list_topics(name, timeout=10).topics.get(name)
+        except KafkaException:  # a slow answer on a busy machine: ask again until the deadline
+            md = None
         if md is not None and md.error is None and md.partitions and all(p.leader >= 0 for p in md.partitions.values()):
             return
         time.sleep(0.2)
@@ -311,6 +314,18 @@ def _tool(c: DevCluster, tool: str, *args: str) -> str:
     return res.stdout
 
 
+def _tool_until(c: DevCluster, holds: Any, tool: str, *args: str, timeout: float = 120.0) -> str:
+    """`_tool` until `holds(stdout)`: the broker answering may apply the controller's record of a change a
+    moment after the change returned (seconds on a busy machine). Fails with what the tool last said."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = _tool(c, tool, *args)
+        if holds(out):
+            return out
+        assert time.monotonic() < deadline, f"{tool} {' '.join(args)} after {timeout:.0f} s:\n{out[-2000:]}"
+        time.sleep(1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -355,10 +370,9 @@ def test_topics_optimize_apply_over_a_secured_cluster(which: str, request: pytes
     code, out, err = cli("topics", "optimize", *_as_admin(c), "--policy", policy, "--topic", topic,
                          "--window", "1s", "--source", "offsets", "--apply")
     assert code == 0, out + err
-    described = _tool(c, "kafka-topics", "--describe", "--topic", topic)
-    assert "PartitionCount: 6" in described, described
-    configs = _tool(c, "kafka-configs", "--describe", "--entity-type", "topics", "--entity-name", topic)
-    assert f"retention.ms={7 * 86_400_000}" in configs, configs
+    _tool_until(c, lambda out: "PartitionCount: 6" in out, "kafka-topics", "--describe", "--topic", topic)
+    _tool_until(c, lambda out: f"retention.ms={7 * 86_400_000}" in out,
+                "kafka-configs", "--describe", "--entity-type", "topics", "--entity-name", topic)
 
 
 @pytest.mark.parametrize("which", SECURED)
@@ -375,12 +389,15 @@ def test_rebalance_propose_and_execute_over_a_secured_cluster(which: str, reques
     code, out, err = cli("rebalance", "execute", *_as_admin(c), "--proposal", plan, "--throttle", "10MB",
                          "--state", tmp_path / "state.json", "--poll", "0.5s", "--apply")
     assert code == 0, out + err
-    described = _tool(c, "kafka-topics", "--describe", "--topic", topic)
-    for (_, partition), replicas in moves.items():
-        line = next(ln for ln in described.splitlines() if f"Partition: {partition}\t" in ln)
-        assert f"Replicas: {','.join(map(str, replicas))}\t" in line, described
-    brokers = _tool(c, "kafka-configs", "--describe", "--entity-type", "brokers")
-    assert "throttled.rate" not in brokers, brokers  # the throttle is gone
+
+    def as_planned(described: str) -> bool:
+        lines = {int(m.group(1)): ln for ln in described.splitlines() if (m := re.search(r"Partition: (\d+)\t", ln))}
+        return all(f"Replicas: {','.join(map(str, replicas))}\t" in lines.get(partition, "")
+                   for (_, partition), replicas in moves.items())
+
+    _tool_until(c, as_planned, "kafka-topics", "--describe", "--topic", topic)
+    _tool_until(c, lambda out: "throttled.rate" not in out,  # the throttle is gone
+                "kafka-configs", "--describe", "--entity-type", "brokers")
 
 
 @pytest.mark.parametrize("which", SECURED)

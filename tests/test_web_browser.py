@@ -45,18 +45,23 @@ partition_throughput_mb_s: {enabled: false}
 
 
 def _create_topics(bootstrap: str, *specs: tuple[str, int, int]) -> None:
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for fut in admin.create_topics([NewTopic(n, p, r) for n, p, r in specs]).values():
-        fut.result(30)
-    deadline = time.monotonic() + 30
+    for fut in admin.create_topics([NewTopic(n, p, r) for n, p, r in specs], request_timeout=60).values():
+        fut.result(60)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        md = admin.list_topics(timeout=10)
+        try:
+            md = admin.list_topics(timeout=10)
+        except KafkaException:  # a slow answer on a busy machine: ask again until the deadline
+            time.sleep(0.3)
+            continue
         if all(n in md.topics and len(md.topics[n].partitions) == p for n, p, _ in specs):
             return
         time.sleep(0.3)
-    raise AssertionError("topics not ready")
+    raise AssertionError(f"topics {[n for n, _, _ in specs]} without all their partitions after 60 s")
 
 
 class Dashboard:
