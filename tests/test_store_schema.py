@@ -159,7 +159,9 @@ def test_an_open_reader_does_not_block_a_writer(tmp_path: Path) -> None:
         started = time.monotonic()
         with store.audited(actor="cli", action="a", target="t", intent={}):
             pass
-        assert time.monotonic() - started < 5
+        # a blocked writer waits out the 30 s busy timeout (then fails); an unblocked one is far quicker
+        # even when a busy machine makes each fsync slow
+        assert time.monotonic() - started < 20
     assert len(store.audit_records()) == 1
     store.close()
     reader.close()
