@@ -150,11 +150,21 @@ def test_prometheus_per_broker_figures_match_the_direct_scrape_or_are_absent(
     topic = _one_partition_topic(bootstrap, leader, others)
     targets = [f"127.0.0.1:{n.metrics_port}" for n in kafka_cluster.nodes.values()]
     prom, url = _users_prometheus(tmp_path, targets)
-    prod = _Producer(bootstrap, topic, rate=100_000, parts=1)
+    prod: _Producer | None = None
     try:
+        prod = _Producer(bootstrap, topic, rate=100_000, parts=1)
         _wait(lambda: len([r for r in _query(url, "up") if r["value"][1] == "1"]) == 3, 120 + 6 * SCRAPE_S,
               "3 targets up")
-        time.sleep(2 * SCRAPE_S + 5)  # a few scrapes with the producer running, for the rate window
+        loaded_since = time.time()
+
+        def scraped_under_load() -> bool:
+            """Three successful scrapes of every target with the producer running, for the rate window (a busy
+            machine delays or times out scrapes: count them rather than sleep for them)."""
+            window = max(1, int(time.time() - loaded_since))
+            done = [float(r["value"][1]) for r in _query(url, f"sum_over_time(up[{window}s])")]
+            return len(done) == 3 and min(done) >= 3
+
+        _wait(scraped_under_load, 120 + 6 * SCRAPE_S, "three scrapes of every broker under load")
         direct = _brokers(_observe(cli, bootstrap))
         via = _brokers(_observe(cli, bootstrap, "--prometheus", url))
         # Produce goes to the leader only: its p99 is on the leader, in either view, and on no other broker.
@@ -181,7 +191,8 @@ def test_prometheus_per_broker_figures_match_the_direct_scrape_or_are_absent(
         assert doc["connections"] and doc["connections"] >= sum(direct[b]["connections"] for b in direct) - 6
         assert any("broker_id" in n and "cluster totals only" in n for n in doc["notes"]), doc["notes"]
     finally:
-        prod.stop()
+        if prod is not None:
+            prod.stop()
         prom.stop()
 
 

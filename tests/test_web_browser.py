@@ -83,22 +83,28 @@ class Dashboard:
         self.capacity.write_text("broker:\n  throughput_mb_s: 0.05   # 150 KB/s for three brokers\n")
         self.rules = tmp / "rules.yaml"
         self.rules.write_text(RULES)
-        # ~115 KB/s of 10 KB records over the partitions: ~77 % of three brokers at 0.05 MB/s.
-        self.procs = [paced_producer(bootstrap, self.load_topic, bytes_per_s=115_000, size=10_000, parts=3),
-                      paced_producer(bootstrap, self.lag_topic, bytes_per_s=2_000, size=100, parts=1)]
+        self.procs: list[Any] = []
         self.store = open_store()
-        with self.store.audited(actor="test", action="rebalance.execute", target="web-test",
-                                intent={"reason": "broker 4 added"}) as change:
-            change.after = {"moved": 3}
-        obs = build_observer(bootstrap, None, None, capacity=self.capacity, rules=self.rules)
-        self.cluster = obs.cluster
-        self.loop = ClusterLoop(lambda: obs, interval=4.0, label=obs.cluster)
-        self.loop.start()
-        time.sleep(1)  # a backlog first, so the slow consumer never catches up
-        self.procs.append(slow_consumer(bootstrap, self.lag_topic, self.group, 5))
-        cfg = WebConfig(clusters=[obs.cluster], rules=load_rules(self.rules), store=self.store,
-                        loops={obs.cluster: self.loop}, refresh_s=5.0)
-        self.served = Served(create_app(cfg))
+        self.loop: Any = None
+        try:
+            # ~115 KB/s of 10 KB records over the partitions: ~77 % of three brokers at 0.05 MB/s.
+            self.procs.append(paced_producer(bootstrap, self.load_topic, bytes_per_s=115_000, size=10_000, parts=3))
+            self.procs.append(paced_producer(bootstrap, self.lag_topic, bytes_per_s=2_000, size=100, parts=1))
+            with self.store.audited(actor="test", action="rebalance.execute", target="web-test",
+                                    intent={"reason": "broker 4 added"}) as change:
+                change.after = {"moved": 3}
+            obs = build_observer(bootstrap, None, None, capacity=self.capacity, rules=self.rules)
+            self.cluster = obs.cluster
+            self.loop = ClusterLoop(lambda: obs, interval=4.0, label=obs.cluster)
+            self.loop.start()
+            time.sleep(1)  # a backlog first, so the slow consumer never catches up
+            self.procs.append(slow_consumer(bootstrap, self.lag_topic, self.group, 5))
+            cfg = WebConfig(clusters=[obs.cluster], rules=load_rules(self.rules), store=self.store,
+                            loops={obs.cluster: self.loop}, refresh_s=5.0)
+            self.served = Served(create_app(cfg))
+        except BaseException:  # a half-built dashboard must not leave its producers loading the machine
+            self._stop_traffic()
+            raise
         self.url = self.served.url
 
     def api(self, path: str) -> Any:
@@ -119,13 +125,17 @@ class Dashboard:
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {seen!r}; "
                              f"observation loop: {st.rounds} rounds, last at {st.updated_at}, error {st.error!r}")
 
-    def close(self) -> None:
-        self.served.stop()
-        self.loop.stop()
+    def _stop_traffic(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
         for p in self.procs:
             p.kill()
             p.wait(10)
         self.store.close()
+
+    def close(self) -> None:
+        self.served.stop()
+        self._stop_traffic()
 
 
 @pytest.fixture(scope="module")
