@@ -7,6 +7,7 @@ A consumer group that stopped with lag (no members, offsets frozen) must be repo
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ request_handler_idle_percent: {enabled: false}
 
 def _stopped_group_with_lag(bootstrap: str, records: int) -> tuple[str, str]:
     """A topic with `records` records and a group that committed offset 0 and left (0 members)."""
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic = f"check.lag.{uuid.uuid4().hex[:6]}"
@@ -40,13 +41,12 @@ def _stopped_group_with_lag(bootstrap: str, records: int) -> tuple[str, str]:
     assert producer.flush(60) == 0
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
-        for _ in range(30):  # the offsets topic's coordinator may still be electing on a fresh cluster
+        for attempt in range(60):  # the offsets topic's coordinator may still be electing on a fresh cluster
             try:
                 consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
                 break
-            except Exception:
-                import time
-
+            except KafkaException:
+                assert attempt < 59, f"group {group} could not commit offset 0 in 60 attempts"
                 time.sleep(1)
     finally:
         consumer.close()
@@ -64,7 +64,8 @@ def test_stopped_group_with_lag_is_critical_on_the_first_check(kafka_cluster: An
                              "--format", "json")
         doc = json.loads(out)
         assert code == 2 and doc["status"] == "CRITICAL", (history, doc, err)
-        f = next(f for f in doc["findings"] if f["rule"] == "consumer_lag" and f["target"] == group)
+        f = next((f for f in doc["findings"] if f["rule"] == "consumer_lag" and f["target"] == group), None)
+        assert f is not None, (history, doc["findings"])
         assert f["severity"] == "critical" and f["value"] == 4200 and f["threshold"] is None
         assert "restart the consumers" in f["action"]
     code, out, _ = cli("check", "-b", bootstrap, "--no-history", "--rules", str(rules), "--interval", "1s")
