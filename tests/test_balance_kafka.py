@@ -128,8 +128,8 @@ def test_kafka_reassign_tool_accepts_our_file(bootstrap: str, tmp_path: Path, cl
         {k: p[k] for k in ("topic", "partition", "replicas")} for p in doc["partitions"]]
     res = run_tool("kafka-reassign-partitions", ["--bootstrap-server", bootstrap, "--reassignment-json-file",
                                                  str(ra), "--execute"], timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert "Successfully started" in res.stdout
+    assert res.returncode == 0 and "Successfully started" in res.stdout, \
+        f"exit {res.returncode}: {res.stdout[-3000:]}{res.stderr[-3000:]}"  # Kafka's tool reports errors on stdout
 
     def verified() -> bool:
         v = run_tool("kafka-reassign-partitions", ["--bootstrap-server", bootstrap, "--reassignment-json-file",
