@@ -190,13 +190,15 @@ class _Producer(threading.Thread):
 
     def run(self) -> None:
         i = 0
-        start = time.monotonic()
+        due = time.monotonic()
         while not self.stop.is_set():
             self.producer.produce(self.topic, key=f"SYN{i % 97}".encode(), value=b"y" * 512,
                                   on_delivery=self._delivered)
             i += 1
             self.producer.poll(0)
-            ahead = start + i / self.rate - time.monotonic()
+            # Never catch up after a stall (a busy machine): the rate stays steady, never bursts.
+            due = max(due + 1 / self.rate, time.monotonic())
+            ahead = due - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
         self.producer.flush(30)
@@ -300,9 +302,16 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     assert report["rto_seconds"] > 0 and [s["step"] for s in report["steps"]][-1] == "target ready"
     dr_ends = _ends(west, topic)
     losses = sum(max(0, acked[p] - dr_ends.get(p, 0)) for p in acked)
-    # The watcher's last sample predates the kill by at most its interval: the reported RPO never
-    # exceeds the real loss, and is short of it by at most what was acknowledged after that sample.
-    assert report["rpo_records"] <= losses <= report["rpo_records"] + 150 * 3, (report["rpo_records"], losses)
+    # What the RPO report claims with the source dead: `rpo_records` (the source's log-end offsets at the
+    # watcher's last look, minus what reached DR) is lost for certain; the rest of the loss was acknowledged
+    # in the `rpo_window_s` between that look and the source's first failure to answer, which the steady
+    # rate prices at `rpo_unseen_records_estimate`. So rpo_records <= losses exactly, and losses exceed
+    # rpo_records by about that estimate at most (here: within twice it, plus a few records of linger).
+    rpo = {k: report.get(k) for k in ("rpo_records", "rpo_window_s", "source_rate_per_s",
+                                      "rpo_unseen_records_estimate", "rpo_records_max_estimate")}
+    assert report["rpo_records_max_estimate"] is not None, report
+    assert report["rpo_records"] <= losses, (losses, rpo)
+    assert losses <= report["rpo_records"] + 2 * report["rpo_unseen_records_estimate"] + 25, (losses, rpo)
 
     # The group resumes on the DR cluster from the translated offsets: nothing it had not processed is
     # skipped (MirrorMaker translates conservatively: at or before the committed offset), and it re-reads
@@ -335,6 +344,17 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     processed_on_primary = {p: committed.get(p, 0) for p in acked}
     seen_on_dr = {p: last[p] + 1 if p in last else translated[p] for p in acked}
     duplicates = sum(max(0, processed_on_primary[p] - translated[p]) for p in acked)
+    # Translated against every offset sync (not MirrorMaker's thinned-out checkpoints, which put this idle
+    # group ~600 records back): exact where the syncs show a one-to-one copy, else at most offset.lag.max
+    # records back. Identity offsets here (the mirror started at 0), so "exact" means no duplicate at all.
+    from brokerscale.dr.mm2 import OFFSET_LAG_MAX
+
+    [drt_app] = [g for s in report["steps"] for g in s.get("groups", []) if g["group"] == "drt-app"]
+    how = {int(k.rsplit(":", 1)[1]): v for k, v in drt_app["translation"].items()}
+    assert set(how) == set(committed), drt_app
+    for p in committed:
+        bound = 0 if how[p] == "exact" else OFFSET_LAG_MAX
+        assert processed_on_primary[p] - translated[p] <= bound, (p, how[p], processed_on_primary, translated)
     never_seen = sum(max(0, acked[p] - max(seen_on_dr[p], processed_on_primary[p])) for p in acked)
     assert never_seen == losses  # what the group never got is exactly what the DR cluster never got
     print(f"RPO reported {report['rpo_records']} records / {report['rpo_seconds']} s, losses {losses}, "
@@ -361,6 +381,7 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     assert appended == sum(dr_before.values()) - sum(dr_ends.values()) == 90
     assert back["bootstrap"] == east.bootstrap and FlowProcess("primary-dr").mm2_alive()
     assert not FlowProcess("primary-dr-failback").mm2_alive()
-    print(f"failover: RPO reported {report['rpo_records']} records (lower bound) / {report['rpo_seconds']} s, "
+    print(f"failover: RPO reported {report['rpo_records']}..~{report['rpo_records_max_estimate']} records "
+          f"(window {report['rpo_window_s']} s) / {report['rpo_seconds']}..{report['rpo_seconds_max']} s, "
           f"RTO {report['rto_seconds']} s, duplicates {duplicates}; failback: exact RPO {exact} records "
           f"(acknowledged and lost: {losses}), RTO {back['rto_seconds']} s", file=sys.stderr, flush=True)

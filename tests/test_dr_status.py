@@ -135,3 +135,91 @@ def test_mirrormaker_exiting_during_start_is_started_again_and_reported_when_it_
     with pytest.raises(ExitedDuringStart, match="cluster west not reachable"):
         start_supervised(never, never.launch, said.append, timeout=5)  # type: ignore[arg-type]
     assert never.launches == 3
+
+
+def test_translation_is_exact_where_the_syncs_show_a_one_to_one_copy() -> None:
+    from brokerscale.dr.translate import translate
+
+    # syncs every 20 records; the target topic holds 5 older records first (offsets shifted by 5)
+    syncs = [OffsetSync(u, u + 5) for u in range(0, 2001, 20)]
+    # MirrorMaker's checkpoint of the same commit, from its thinned-out store: 600 records short
+    t = translate(1213, syncs, target_end=2006, checkpoint=(1213, 618))
+    assert (t.offset, t.how) == (1218, "exact")
+    assert translate(1220, syncs, 2006).offset == 1225  # on a sync
+    # past the newest sync nothing shows the copy was one to one: the sync's next record, never further
+    assert translate(2010, syncs, 2015) == translate(2010, syncs, None)
+    assert translate(2010, syncs, 2015).offset == 2006
+    assert translate(3, [], 2006).how == "none"
+
+
+def test_translation_never_skips_across_a_gap_or_a_restart() -> None:
+    from brokerscale.dr.translate import translate
+
+    # upstream 100..119 lost 5 offsets (transaction markers / compaction): 15 records copied, not 20
+    gap = [OffsetSync(100, 100), OffsetSync(120, 115)]
+    assert translate(110, gap, 200).offset == 101  # 100 + 10 could skip up to 5 unprocessed records
+    # a restart copied 100..111 again: upstream 100 synced twice; the first copy is the one to resume at
+    restart = [OffsetSync(100, 100), OffsetSync(110, 110), OffsetSync(100, 112), OffsetSync(130, 142)]
+    assert (translate(105, restart, 200).offset, translate(105, restart, 200).how) == (105, "exact")
+    # ... and when the first run left no sync after it, the restart's stretch is not taken as exact
+    cut = [OffsetSync(100, 100), OffsetSync(100, 112), OffsetSync(130, 140)]
+    assert translate(105, cut, 200).offset == 101
+    # never past what the target holds
+    assert translate(500, [OffsetSync(400, 400), OffsetSync(600, 600)], 450).offset == 450
+    # MirrorMaker's checkpoint wins when it is the tighter of two safe answers (syncs compacted away)
+    assert translate(900, [OffsetSync(400, 400)], 1000, checkpoint=(900, 880)).offset == 880
+    # ... and is ignored when it checkpointed an older commit
+    assert translate(900, [OffsetSync(400, 400)], 1000, checkpoint=(700, 680)).offset == 401
+
+
+def _dead_source_status(lag_records: int, lag_seconds: float) -> Any:
+    from brokerscale.dr.status import DirectionStatus
+
+    return DirectionStatus("f", "a", "b", "source-unreachable", None, True, lag_records, lag_seconds, None, None,
+                           source_seen_at=100.0, measured_at=103.0)
+
+
+def test_unplanned_rpo_is_measured_up_to_the_last_look_and_estimated_for_the_window_after_it() -> None:
+    from brokerscale.dr.failover import measure_rpo
+
+    # the source took 100 records/s; the watcher's last look left at 99.9 s (answered at 100.0 s), the
+    # source first failed to answer at 100.4 s; the target lacks 30 of the records seen at that look
+    hist = [(float(t), 100 * t) for t in range(80, 101)]
+    probe = {"sent": 99.9, "at": 100.0, "ends": {"t:0": 10000}, "lost_at": 100.4}
+    got = measure_rpo(_dead_source_status(30, 3.3), False, probe, _samples(hist, 9970), probed_at=101.0)
+    assert (got["rpo_records"], got["rpo_exact"], got["rpo_window_s"]) == (30, False, 0.5)
+    assert got["source_rate_per_s"] == 100.0 and got["rpo_unseen_records_estimate"] == 50
+    assert got["rpo_records_max_estimate"] == 80
+    assert got["rpo_seconds"] == 0.3  # 3.3 s old at 103 s: 0.3 s old when the source was last seen
+    assert got["rpo_seconds_max"] == 0.8
+    assert "between 30 and ~80" in got["rpo_note"]
+    # no failure seen by the watcher yet: failover's own failed probe closes the window
+    late = measure_rpo(_dead_source_status(30, 3.3), False, {**probe, "lost_at": None}, _samples(hist, 9970),
+                       probed_at=101.0)
+    assert late["rpo_window_s"] == 1.1 and late["rpo_unseen_records_estimate"] == 110
+
+
+def test_planned_rpo_is_exact() -> None:
+    from brokerscale.dr.failover import measure_rpo
+
+    got = measure_rpo(_dead_source_status(0, 0.0), True, None, [], probed_at=101.0)
+    assert got["rpo_exact"] is True and got["rpo_records"] == 0 and "rpo_records_max_estimate" not in got
+
+
+def test_last_look_at_a_dead_source_is_the_newer_of_the_sample_and_the_probe(tmp_path: Path) -> None:
+    from brokerscale.dr.status import last_source_sample, read_probe
+    from brokerscale.dr.watch import LAST_SEEN_FILE, LastSeen
+
+    samples = _samples([(100.0, 1000)], 1000)
+    last = LastSeen(tmp_path / LAST_SEEN_FILE)
+    last.seen("a->b", 100.2, {"t:0": 1030})
+    last.lost("a->b", "connection refused")
+    first_lost = read_probe(tmp_path, "a->b")
+    last.lost("a->b", "still refused")  # the first failure after the last answer is the one kept
+    probe = read_probe(tmp_path, "a->b")
+    assert probe is not None and first_lost is not None and probe["lost_at"] == first_lost["lost_at"]
+    assert probe["error"] == "connection refused" and probe["sent"] == 100.2
+    seen, ends = last_source_sample(samples, "a->b", {**probe, "at": 100.3})
+    assert (seen, ends) == (100.3, {("t", 0): 1030})
+    assert last_source_sample(samples, "a->b", {**probe, "at": 99.0}) == (100.0, {("t", 0): 1000})
+    assert read_probe(tmp_path, "b->a") is None

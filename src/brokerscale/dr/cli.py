@@ -289,6 +289,16 @@ def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt
     print_status(found, console, links={n for n in topo.flows if topo.is_link(n)})
 
 
+def _unplanned_bound(report: dict[str, Any]) -> str:
+    most = report.get("rpo_records_max_estimate")
+    if most is None:
+        return " (at least: the source died; `dr failback` measures the exact figure)"
+    return (f" measured, and ~{most - report['rpo_records']:,} more probably written in the "
+            f"{report['rpo_window_s']:.2f} s between the last look at the source and its death: at most "
+            f"~{most:,} records, {_secs(report.get('rpo_seconds_max'))} s (estimate; `dr failback` measures "
+            "the exact figure)")
+
+
 @app.command("failover")
 def failover_command(
     flow: Annotated[str, typer.Option("--flow", metavar="NAME", help="The flow whose target takes over.")],
@@ -304,8 +314,10 @@ def failover_command(
     the source is dead); measure the RPO (records and seconds not replicated); stop MirrorMaker; commit
     each synced consumer group's offsets on the target from the newest checkpoints; check the target
     serves every mirrored topic and print the bootstrap applications must switch to, with the RTO.
-    With the source dead, the RPO counts from the flow watcher's last sample of the source and is a lower
-    bound (records acknowledged after it are only known once the old primary is back).
+    With the source dead, the RPO counts from the flow watcher's last look at the source (it reads the
+    source's log-end offsets every quarter second): what it held then and the target lacks is lost for
+    certain; what was written between that look and the death (a window reported with it) is estimated
+    from the recent write rate, as an upper figure. `dr failback` measures the exact loss later.
     A cluster-link flow (Confluent) is promoted when the source answers and the lag drains (nothing
     lost), else failed over at once; the link's lag at that moment is the RPO.
 
@@ -345,7 +357,7 @@ def failover_command(
     if fmt is OutputFormat.json:
         print_json(report)
         return
-    bound = ("" if report["rpo_exact"] else " (at least: the source died; `dr failback` measures the exact figure)"
+    bound = ("" if report["rpo_exact"] else _unplanned_bound(report)
              if "action" not in report else "" if report["rpo_exact"] else
              " (the link's lag when the source stopped answering)")
     console.print(f"[bold]{report['target']} is primary now.[/] Applications switch to: {report['bootstrap']}",

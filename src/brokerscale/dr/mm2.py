@@ -24,17 +24,19 @@ CONFIG_EXCLUDES = ("follower\\.replication\\.throttled\\.replicas", "leader\\.re
 #: How often checkpoints, synced group offsets, heartbeats and topic/group discovery run (seconds).
 #: Short, because RPO of consumer positions and the time a new topic waits to be mirrored follow them.
 INTERVAL_S = 5
-#: MirrorMaker writes an offset sync at least every this many records; translated group offsets may
-#: be up to this far behind (a consumer re-reads at most these records after failover, never skips).
+#: MirrorMaker writes an offset sync at least every this many records. Failover translates a group's
+#: offset exactly when the syncs around it show a one-to-one copy, else to at most this many records
+#: before it (a consumer re-reads at most these records after failover, never skips): see translate.py.
 #: Kafka's default is 100. The extra syncs cost no measurable throughput: at 5 MB/s of 1 KB records
 #: benchmarks/dr_replication.py measured 1.08x a hand-run MirrorMaker with 20 and 0.91x with 100 on
 #: the same (shared, noisy) machine; an earlier 0.41x / 0.44x was the machine's load, not this setting.
 OFFSET_LAG_MAX = 20
 
 
-def offset_syncs_topic(target: str) -> str:
-    """Where MirrorMaker keeps upstream -> downstream offset pairs (on the source cluster)."""
-    return f"mm2-offset-syncs.{target}.internal"
+def offset_syncs_topic(source: str) -> str:
+    """Where MirrorMaker keeps a flow's upstream -> downstream offset pairs: on the target cluster (see
+    `offset-syncs.topic.location` below), named after the other cluster of the pair, the source."""
+    return f"mm2-offset-syncs.{source}.internal"
 
 
 def checkpoints_topic(source: str, policy: str) -> str:
@@ -84,6 +86,9 @@ def mm2_properties(flow_name: str, flow: Flow, clients: Mapping[str, Mapping[str
         # ACL sync needs an authorizer on both sides and would copy the primary's principals: off.
         "sync.topic.acls.enabled": "false",
         "offset.lag.max": str(OFFSET_LAG_MAX),
+        # The offset syncs live on the target (Kafka's default is the source): failover translates the
+        # groups' offsets against them, and in an unplanned failover the source is the side that is gone.
+        "offset-syncs.topic.location": "target",
         "tasks.max": "2",
         # Dedicated mode: one node owns the flow; its internal REST server is not needed.
         "dedicated.mode.enable.internal.rest": "false",

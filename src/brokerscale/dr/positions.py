@@ -1,6 +1,6 @@
 """Reading the positions a flow is judged by: log-end offsets on both sides (metadata only), and
-MirrorMaker's own records of its progress — offset syncs (upstream -> downstream offsets, on the
-source) and checkpoints (translated consumer-group offsets, on the target).
+MirrorMaker's own records of its progress — offset syncs (upstream -> downstream offsets; on the
+target, see `mm2.py`) and checkpoints (translated consumer-group offsets, on the target).
 
 The two MirrorMaker topics are internal bookkeeping of the replication, not clinical payloads: their
 records are pairs of offsets, decoded here from Kafka's struct serialization.
@@ -104,16 +104,21 @@ def read_compacted(profile: ConnectionProfile, topic: str, timeout_s: float = 20
     return out
 
 
-def offset_syncs(profile: ConnectionProfile, topic: str) -> dict[TP, OffsetSync]:
-    """The newest offset sync per partition."""
-    latest: dict[TP, OffsetSync] = {}
+def offset_sync_history(profile: ConnectionProfile, topic: str) -> dict[TP, list[OffsetSync]]:
+    """Every offset sync still in the topic, per partition, in the order MirrorMaker wrote them."""
+    out: dict[TP, list[OffsetSync]] = {}
     for key, value in read_compacted(profile, topic):
         try:
             tp, sync = decode_offset_sync(key, value)
         except (struct.error, UnicodeDecodeError):
             continue
-        latest[tp] = sync
-    return latest
+        out.setdefault(tp, []).append(sync)
+    return out
+
+
+def offset_syncs(profile: ConnectionProfile, topic: str) -> dict[TP, OffsetSync]:
+    """The newest offset sync per partition."""
+    return {tp: syncs[-1] for tp, syncs in offset_sync_history(profile, topic).items()}
 
 
 def checkpoints(profile: ConnectionProfile, topic: str) -> dict[tuple[str, TP], Checkpoint]:

@@ -75,6 +75,7 @@ class DirectionStatus:
     refused_topics: list[dict[str, str]] = field(default_factory=list)
     source_seen_at: float | None = None
     notes: list[str] = field(default_factory=list)
+    measured_at: float | None = None  # the `now` lag_seconds is reckoned at
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +114,11 @@ def _rate(samples: list[dict[str, Any]], direction: str, side: str, now: float) 
     if dt <= 0 or not common:
         return None
     return max(0.0, sum(b[k] - a[k] for k in common) / dt)
+
+
+def source_rate(samples: list[dict[str, Any]], direction: str, at: float) -> float | None:
+    """Records per second the source took over the `RATE_WINDOW_S` before `at` (the watcher's samples)."""
+    return _rate([s for s in samples if s["ts"] <= at], direction, "source", at)
 
 
 def evaluate(flow: str, source: str, target: str, *, now: float, source_end: dict[TP, int],
@@ -156,7 +162,7 @@ def evaluate(flow: str, source: str, target: str, *, now: float, source_end: dic
                            sum(t.lag_records for t in topics), max(secs_all) if secs_all else None,
                            None if byte_rate is None else round(byte_rate, 1),
                            None if rec_rate is None else round(rec_rate, 1), topics,
-                           source_seen_at=source_seen_at)
+                           source_seen_at=source_seen_at, measured_at=now)
 
 
 def checkpoint_lag(committed: dict[str, dict[TP, int | None]],
@@ -173,13 +179,32 @@ def checkpoint_lag(committed: dict[str, dict[TP, int | None]],
     return out
 
 
-def last_source_sample(samples: list[dict[str, Any]], direction: str) -> tuple[float | None, dict[TP, int]]:
-    """The newest sample in which the source answered: when, and its log-end offsets."""
+def last_source_sample(samples: list[dict[str, Any]], direction: str,
+                       probe: dict[str, Any] | None = None) -> tuple[float | None, dict[TP, int]]:
+    """The newest moment the source answered with its log-end offsets: when, and the offsets — from the
+    watcher's full samples, or its probe between them (`source_last.json`'s entry) when that is newer."""
+    found: tuple[float | None, dict[TP, int]] = (None, {})
     for s in reversed(samples):
         src = (s.get("directions", {}).get(direction) or {}).get("source")
         if src:
-            return float(s["ts"]), {unkey(k): int(v) for k, v in src.items()}
-    return None, {}
+            found = float(s["ts"]), {unkey(k): int(v) for k, v in src.items()}
+            break
+    if probe and probe.get("ends") and (found[0] is None or float(probe["at"]) > found[0]):
+        return float(probe["at"]), {unkey(k): int(v) for k, v in probe["ends"].items()}
+    return found
+
+
+def read_probe(root: Any, direction: str) -> dict[str, Any] | None:
+    """The watcher's newest probe of one direction's source (None: no probe yet)."""
+    import json
+
+    from brokerscale.dr.watch import LAST_SEEN_FILE
+
+    try:
+        entry = json.loads((root / LAST_SEEN_FILE).read_text()).get(direction)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True) -> list[DirectionStatus]:
@@ -222,16 +247,16 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
                 seen_at = now
                 groups = [g for g in admin.consumer_groups() if any(re.fullmatch(p, g) for p in flow.groups)]
                 committed, _ = admin.group_offsets(groups)
-            syncs = offset_syncs(src_profile, offset_syncs_topic(target)) if read_bookkeeping else {}
         except BrokerscaleError as exc:
-            seen_at, src_end = last_source_sample(samples, direction)
+            seen_at, src_end = last_source_sample(samples, direction, read_probe(proc.root, direction))
             tps = sorted(src_end)
-            syncs, committed = {}, {}
+            committed = {}
             state = "source-unreachable" if running or state == "failed" else state
             notes.append(f"source {source} unreachable ({exc.message}); source positions from "
                          + ("the watcher's last sample" if seen_at else "nowhere: no sample yet"))
         remote = remote_partitions(tps, source, flow.replication_policy)
         tgt_end: dict[TP, int] = {}
+        syncs: dict[TP, OffsetSync] = {}
         cps: dict[tuple[str, TP], Any] = {}
         try:
             tgt_profile = profile(topo, target)
@@ -239,6 +264,7 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
                 existing = {t.name for t in admin.topics(sorted({r[0] for r in remote.values()}))}
                 tgt_end = end_offsets(admin, [r for r in remote.values() if r[0] in existing])
             if read_bookkeeping:
+                syncs = offset_syncs(tgt_profile, offset_syncs_topic(source))
                 cps = checkpoints(tgt_profile, checkpoints_topic(source, flow.replication_policy))
         except BrokerscaleError as exc:
             state = "target-unreachable"
