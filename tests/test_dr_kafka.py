@@ -384,4 +384,5 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     print(f"failover: RPO reported {report['rpo_records']}..~{report['rpo_records_max_estimate']} records "
           f"(window {report['rpo_window_s']} s) / {report['rpo_seconds']}..{report['rpo_seconds_max']} s, "
           f"RTO {report['rto_seconds']} s, duplicates {duplicates}; failback: exact RPO {exact} records "
-          f"(acknowledged and lost: {losses}), RTO {back['rto_seconds']} s", file=sys.stderr, flush=True)
+          f"(acknowledged and lost: {losses}), RTO {back['rto_seconds']} s; failover steps "
+          f"{[(s['step'], s['at']) for s in report['steps']]}", file=sys.stderr, flush=True)

@@ -34,7 +34,7 @@ from brokerscale.dr.process import FlowProcess
 from brokerscale.dr.status import DirectionStatus, collect, read_probe, source_rate
 from brokerscale.dr.topology import Flow, Topology
 from brokerscale.dr.translate import translate
-from brokerscale.errors import BadInput, BrokerscaleError, OperationFailed
+from brokerscale.errors import BadInput, BrokerscaleError, OperationFailed, Unreachable
 from brokerscale.kafka.types import TP
 from brokerscale.paths import data_dir
 
@@ -46,9 +46,10 @@ def state_path(flow: str) -> Path:
     return data_dir() / "dr" / "failovers" / f"{flow}.json"
 
 
-def _direction(topo: Topology, name: str, policy: Any) -> DirectionStatus:
+def _direction(topo: Topology, name: str, policy: Any, *, source_dead: bool = False) -> DirectionStatus:
     flow = topo.flows[name]
-    found = [d for d in collect(topo, name, policy) if d.source == flow.source]
+    dead = frozenset({flow.source}) if source_dead else frozenset()
+    found = [d for d in collect(topo, name, policy, dead=dead) if d.source == flow.source]
     return found[0]
 
 
@@ -77,7 +78,7 @@ def fence(admin: Any, topics: list[str]) -> dict[str, str | None]:
 
 
 def translate_groups(topo: Topology, name: str, say: Callable[[str], None],
-                     flow: Flow | None = None) -> list[dict[str, Any]]:
+                     flow: Flow | None = None, *, source_dead: bool = False) -> list[dict[str, Any]]:
     """Commit each synced group's offsets on the target (of flow `name`, or of `flow` when given:
     failback's reverse flow), translated from its commit on the source.
 
@@ -99,6 +100,8 @@ def translate_groups(topo: Topology, name: str, say: Callable[[str], None],
             committed.setdefault(group, {})[tp] = cp.upstream
     read_from = "MirrorMaker's checkpoints"
     try:
+        if source_dead:
+            raise Unreachable(f"{flow.source} did not answer")
         with profile(topo, flow.source).admin(timeout_s=5) as sadmin:
             live, _ = sadmin.group_offsets([g for g in sadmin.consumer_groups() if synced(g)])
         for group, read in live.items():
@@ -185,7 +188,7 @@ def failover(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeou
         else:
             step(STEPS[1], "skipped: the source does not answer")
         change.stage = STEPS[2]
-        status = _direction(topo, name, policy)
+        status = _direction(topo, name, policy, source_dead=not reachable)
         if reachable and proc.mm2_alive():
             deadline = time.monotonic() + drain_timeout
             while status.lag_records > 0 and time.monotonic() < deadline:
@@ -201,12 +204,12 @@ def failover(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeou
         step(STEPS[3], "MirrorMaker stopped" if was else "MirrorMaker was not running")
         change.stage = STEPS[4]
         if was:
-            status = _direction(topo, name, policy)
+            status = _direction(topo, name, policy, source_dead=not reachable)
         report.update(measure_rpo(status, reachable, read_probe(proc.root, f"{flow.source}->{flow.target}"),
                                   _samples(proc), probed_at=probed_at))
         step(STEPS[4], report["rpo_note"])
         change.stage = STEPS[5]
-        groups = translate_groups(topo, name, say)
+        groups = translate_groups(topo, name, say, source_dead=not reachable)
         step(STEPS[5], f"{sum(1 for g in groups if g['committed'])} of {len(groups)} group(s) committed on "
                        f"{flow.target}", groups=groups)
         change.stage = STEPS[6]

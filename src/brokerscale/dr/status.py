@@ -207,8 +207,10 @@ def read_probe(root: Any, direction: str) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True) -> list[DirectionStatus]:
-    """Read everything one flow's status needs, both sides, and evaluate each direction."""
+def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True,
+            dead: frozenset[str] = frozenset()) -> list[DirectionStatus]:
+    """Read everything one flow's status needs, both sides, and evaluate each direction. Clusters in
+    `dead` (failover found them not answering) are not asked again: each attempt costs its timeout."""
     import json
 
     from brokerscale.dr.clusters import profile
@@ -216,7 +218,7 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
     from brokerscale.dr.positions import checkpoints, end_offsets, offset_syncs, remote_partitions, selected_partitions
     from brokerscale.dr.process import FlowProcess
     from brokerscale.dr.sovereignty import exclusion_patterns, refusals
-    from brokerscale.errors import BrokerscaleError
+    from brokerscale.errors import BrokerscaleError, Unreachable
 
     flow = topo.flows[name]
     proc = FlowProcess(name)
@@ -238,6 +240,8 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True)
         seen_at: float | None = now
         names: list[str] = []  # read first and kept: the refused PHI topics must not vanish on a later error
         try:
+            if source in dead:
+                raise Unreachable(f"{source} did not answer failover's probe")
             src_profile = profile(topo, source)
             with src_profile.admin(timeout_s=5, request_timeout_s=STATUS_REQUEST_TIMEOUT_S) as admin:
                 names = admin.topic_names()
