@@ -5,9 +5,11 @@ brokerscale sends and every answer the emulator gives validated against Confluen
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,7 +138,13 @@ def link_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     topo.write_text(TOPOLOGY)
     with running_emulator(tmp_path, config=_world()) as emu:
         cli_env(monkeypatch, emu)
-        yield emu, topo
+        try:
+            yield emu, topo
+        finally:
+            from brokerscale.dr.process import known_flows
+
+            for f in known_flows():  # `dr up` started a lag watcher per link
+                f.stop(timeout=10)
 
 
 def test_dr_up_creates_the_link_and_mirrors_and_a_500_midway_leaves_the_audit_truthful(
@@ -272,3 +280,107 @@ def test_failover_with_the_source_answering_fences_it_and_promotes_the_drained_m
     assert link is not None and {m.status for m in link.mirrors} == {"STOPPED"}
     assert any(r[1].endswith("mirrors:promote") and r[2] == 200 for r in emu.state.requests)
     assert not any(r[1].endswith("mirrors:failover") for r in emu.state.requests)
+
+
+def test_link_lag_in_seconds_and_a_paused_link_fire_the_replication_triggers_of_cloud_check(
+        link_env: tuple[Emu, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The link's watcher samples its mirrors' lag; `cloud check` of either end (and the observer's
+    bootstrap match, which `check` and the exporter use) judge it with MirrorMaker's rules and names."""
+    from brokerscale.dr.triggers import replication_findings
+    from brokerscale.observe.rules import load_rules
+
+    emu, topo = link_env
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("replication_lag_seconds: {warning: 3, critical: 3600}\n")
+    assert _dr(["up", "-t", str(topo), "--flow", "primary-dr", "--apply"], capsys)[0] == 0
+    link = _link(emu, "lkc-clinic1", "primary-dr")
+    assert link is not None
+    rate = 50.0  # records/s into each partition of clinical.adt on the source
+    t0 = time.time()
+    stalled: dict[str, float] = {}
+    stop = threading.Event()
+
+    def source_writes() -> None:
+        """clinical.adt grows steadily; the link keeps up until `stalled` says when it stopped fetching."""
+        while not stop.is_set():
+            end = int(rate * (time.time() - t0))
+            with emu.state.lock:
+                for m in link.mirrors:
+                    if m.mirror_topic_name == "clinical.adt":
+                        fetched = int(rate * (stalled["at"] - t0)) if stalled else end
+                        m.fetched, m.lags = [fetched] * 12, [end - fetched] * 12
+            time.sleep(0.1)
+
+    writer = threading.Thread(target=source_writes, daemon=True)
+    writer.start()
+
+    def check(cluster: str) -> tuple[int, dict[str, Any]]:
+        code = run_cli(["cloud", "check", "-k", cluster, "-e", "env-health", "--rules", str(rules),
+                        "--format", "json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    def lag_finding(doc: dict[str, Any]) -> dict[str, Any] | None:
+        return next((f for f in doc["findings"] if f["rule"] == "replication_lag_seconds"), None)
+
+    try:
+        # a few samples of a link keeping up first: nothing fires
+        deadline = time.monotonic() + 60
+        while len(_samples_of("primary-dr")) < 3:
+            assert time.monotonic() < deadline, "the link watcher wrote no samples"
+            time.sleep(0.5)
+        code, doc = check("lkc-clinic1")
+        assert lag_finding(doc) is None, doc
+        stalled["at"] = time.time()
+        deadline = time.monotonic() + 90
+        while True:
+            before = time.time() - stalled["at"]
+            code, doc = check("lkc-clinic1")
+            after = time.time() - stalled["at"]
+            found = lag_finding(doc)
+            if found is not None:
+                break
+            assert time.monotonic() < deadline, (doc, _samples_of("primary-dr")[-2:])
+            time.sleep(1)
+        assert code == 1 and found["severity"] == "warning" and found["target"] == "primary-dr (primary -> dr)"
+        # its age: the oldest record not fetched was written when the link stalled (interpolated between the
+        # watcher's samples, the watcher's newest sample up to 2 s old)
+        assert before - 2.5 <= found["value"] <= after + 0.5, (before, found, after)
+        # the source cluster's check sees the same flow; so does the observer's match by bootstrap
+        assert lag_finding(check("lkc-health1")[1]) is not None
+        observed = replication_findings("lkc-clinic1.us-east-1.aws.confluent.cloud:9092", load_rules(rules))
+        assert [f.rule for f in observed] == ["replication_lag_seconds"], observed
+        code, out, err = _dr(["status", "--flow", "primary-dr", "--format", "json"], capsys)
+        assert code == 0, err
+        st = json.loads(out)["flows"][0]
+        assert st["watcher"] is True and st["lag_seconds"] is not None and st["lag_seconds"] >= before - 2.5, st
+
+        # The link is paused: the flow is not replicating (replication_stopped, critical).
+        with emu.state.lock:
+            for m in link.mirrors:
+                m.status = "PAUSED"
+        deadline = time.monotonic() + 60
+        while True:
+            doc = check("lkc-clinic1")[1]
+            if any(f["rule"] == "replication_stopped" for f in doc["findings"]):
+                break
+            assert time.monotonic() < deadline, doc
+            time.sleep(1)
+        [stopped] = [f for f in doc["findings"] if f["rule"] == "replication_stopped"]
+        assert stopped["severity"] == "critical" and "is stopped" in stopped["message"], stopped
+        assert doc["exit_code"] == 2
+    finally:
+        stop.set()
+        writer.join(5)
+    # dr down stops the watcher and forgets the topology: nothing is judged any more
+    assert _dr(["down"], capsys)[0] == 0
+    assert check("lkc-clinic1")[1]["findings"] == []
+
+
+def _samples_of(flow: str) -> list[dict[str, Any]]:
+    from brokerscale.dr.process import FlowProcess
+
+    try:
+        samples: list[dict[str, Any]] = json.loads((FlowProcess(flow).root / "positions.json").read_text())["samples"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return samples

@@ -470,7 +470,7 @@ def check_command(cluster_id: ClusterIdOpt, environment: EnvOpt,
         with _Api(api_url, metrics_url, credentials_file) as api:
             cluster = _read(api, cluster_id, environment)
             snap = collect_snapshot(api.metrics, cluster, now=time.time(), window_s=window_s)
-        code, text, findings = run_check(snap, rules_file=rules, limits_name=limits)
+        code, text, findings = run_check(snap, rules_file=rules, limits_name=limits, cluster_id=cluster.id)
     except BrokerscaleError as exc:
         if fmt == OutputFormat.json:
             print_json({"status": "UNKNOWN", "exit_code": 3, "reason": exc.message})

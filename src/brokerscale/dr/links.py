@@ -206,6 +206,13 @@ def start(prepared: PreparedLink, topo: Topology, cl: LinkClients, store: Any,
             done["mirror_topics"] = sorted({*done["mirror_topics"], topic})
             say(f"flow {prepared.name}: mirror topic {topic} created")
         change.after = done
+    from brokerscale.dr.process import FlowProcess
+
+    # The link's lag, sampled every few seconds: what its lag in seconds and the replication triggers of
+    # `check` and the exporter are read from, as for a MirrorMaker flow.
+    FlowProcess(prepared.name).start_watcher({
+        "flow": prepared.name, "topology": topo.model_dump(mode="json"), "link": True,
+        "bootstraps": {c: _bootstrap(cl.cluster(c)) for c in (flow.source, flow.target)}})
     return {"flow": prepared.name, "link": prepared.name, "target": flow.target, **done}
 
 
@@ -225,6 +232,9 @@ def stop(name: str, topo: Topology, cl: LinkClients, store: Any, say: Callable[[
             rest.http.request("DELETE", f"{rest.base}/links/{name}", params={"force": "true"})
         else:
             say(f"flow {name}: no cluster link {name} on {flow.target}")
+        from brokerscale.dr.process import FlowProcess
+
+        FlowProcess(name).stop()
         change.after = {"link": False}
     return {"flow": name, "was_running": existing is not None, "running": False}
 
@@ -237,7 +247,7 @@ def _mirror_lags(mirrors: list[dict[str, Any]]) -> dict[str, int]:
 def evaluate(flow_name: str, source: str, target: str, link_found: bool,
              mirrors: list[dict[str, Any]]) -> DirectionStatus:
     """A link flow's status in the shape of a MirrorMaker flow's (pure). The link reports lag in
-    records only: seconds and rates are left unknown rather than guessed."""
+    records only: seconds and rates come from the watcher's history (`with_seconds`), never guessed."""
     states = {STATES.get(str(m.get("mirror_status")), "failed") for m in mirrors}
     state = ("stopped" if not link_found else "running" if not mirrors or states == {"running"}
              else "failed-over" if states == {"failed-over"} else
@@ -256,8 +266,45 @@ def evaluate(flow_name: str, source: str, target: str, link_found: bool,
                            None, None, None, topics, notes=notes)
 
 
+def positions(mirrors: list[dict[str, Any]]) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """(source log-end, mirrored position) per mirror partition, from the link's report: the mirrored
+    position is the source offset it last fetched, the source's end that plus its lag."""
+    src: dict[tuple[str, int], int] = {}
+    tgt: dict[tuple[str, int], int] = {}
+    for m in mirrors:
+        for part in m.get("mirror_lags") or []:
+            tp = (str(m["mirror_topic_name"]), int(part["partition"]))
+            tgt[tp] = int(part.get("last_source_fetch_offset") or 0)
+            src[tp] = tgt[tp] + int(part.get("lag") or 0)
+    return src, tgt
+
+
+def with_seconds(st: DirectionStatus, mirrors: list[dict[str, Any]], samples: list[dict[str, Any]],
+                 now: float) -> DirectionStatus:
+    """The link's lag in seconds and its rates, interpolated from the link watcher's history as a
+    MirrorMaker flow's are (pure). Without history they stay unknown."""
+    from brokerscale.dr.status import evaluate as evaluate_positions
+
+    src, tgt = positions(mirrors)
+    if not samples or not src:
+        return st
+    timed = evaluate_positions(st.flow, st.source, st.target, now=now, source_end=src, target_end=tgt,
+                               remote={tp: tp for tp in src}, syncs={}, samples=samples, state=st.state,
+                               mm2_pid=None, watcher=True, source_seen_at=now)
+    by_topic = {t.topic: t for t in timed.topics}
+    for t in st.topics:
+        if t.topic in by_topic:
+            tt = by_topic[t.topic]
+            t.lag_seconds, t.lower_bound = tt.lag_seconds, tt.lower_bound
+            t.records_per_s, t.bytes_per_s = tt.records_per_s, tt.bytes_per_s
+    secs = [t.lag_seconds for t in st.topics if t.lag_seconds is not None]
+    st.lag_seconds = max(secs) if secs else None
+    st.records_per_s, st.watcher = timed.records_per_s, True
+    return st
+
+
 def collect(topo: Topology, name: str, policy: TopicPolicy, cl: LinkClients) -> list[DirectionStatus]:
-    """Read the link's mirror topics and their lag on the target."""
+    """Read the link's mirror topics and their lag on the target (seconds from the link watcher's history)."""
     flow = topo.flows[name]
     try:
         rest = cl.rest(flow.target)
@@ -269,6 +316,15 @@ def collect(topo: Topology, name: str, policy: TopicPolicy, cl: LinkClients) -> 
         st.notes = [f"target {flow.target} unreachable ({exc.message})"]
         return [st]
     st = evaluate(name, flow.source, flow.target, found, mirrors)
+    from brokerscale.dr.process import FlowProcess
+
+    proc = FlowProcess(name)
+    try:
+        samples = json.loads((proc.root / "positions.json").read_text()).get("samples", [])
+    except (OSError, ValueError):
+        samples = []
+    st = with_seconds(st, mirrors, samples, time.time())
+    st.watcher = proc.watcher_alive()
     try:
         names = [t["topic_name"] for t in cl.rest(flow.source).list_topics()]
         st.source_seen_at = time.time()

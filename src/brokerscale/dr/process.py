@@ -119,7 +119,17 @@ class FlowProcess:
                                         start_new_session=True, cwd=self.root)
             doc.update(mm2_pid=proc.pid, mm2_started=time.time())
             self._save(doc)
+        self.start_watcher()
+
+    def start_watcher(self, flow_doc: dict[str, Any] | None = None) -> None:
+        """Start the position watcher alone if it is not running (a cluster link has no MirrorMaker):
+        its environment is this process's, so the Cloud API key reaches it without a command line."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if flow_doc is not None:
+            (self.root / "flow.json").write_text(json.dumps(flow_doc, indent=2))
         if not self.watcher_alive():
+            doc = self.state()
+            doc.pop("stopped", None)
             cmd = [sys.executable, "-m", "brokerscale.dr.watch", f"{self.root}/"]
             with open(self.logs / "watcher.log", "ab") as out:
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -1,10 +1,11 @@
-"""Replication triggers: lag in seconds past the rules' lines, and a flow whose MirrorMaker is not running.
+"""Replication triggers: lag in seconds past the rules' lines, and a flow that is not replicating (its
+MirrorMaker not running, or its cluster link's mirrors not active).
 
 They join the cluster's own findings wherever the observer judges a cluster (`check`, `observe`, the
-exporter, the autoscaler's pre-checks) when that cluster is a source or target of a flow that
-`dr up --apply` started. They are read from each flow's watcher file only — no extra requests to
-either cluster per observation round — so they cost nothing when a cluster is observed every few
-seconds. `findings` is pure.
+exporter) when that cluster is a source or target of a flow that `dr up --apply` started, and
+`brokerscale cloud check` for a Confluent cluster at an end of a cluster-link flow. They are read
+from each flow's watcher file only — no extra requests to either cluster per observation round — so
+they cost nothing when a cluster is observed every few seconds. `findings` is pure.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def findings(statuses: list[DirectionStatus], rules: RuleSet, *, now: float) -> 
     lag = rules.replication_lag_seconds
     for st in statuses:
         where = f"{st.flow} ({st.source} -> {st.target})"
-        if stopped.enabled and st.state not in ("running", "failed-over"):
+        if stopped.enabled and st.state not in ("running", "failed-over", "unwatched"):
             sev = "critical" if stopped.critical is not None else "warning" if stopped.warning is not None else None
             if sev is not None:
                 out.append(Finding(rule="replication_stopped", severity=sev, metric="replication_flow_running",
@@ -72,7 +73,12 @@ def watched(topo: Any, name: str, *, now: float) -> list[DirectionStatus]:
         remote = {tp: ((tp[0] if flow.replication_policy == "identity" else f"{source}.{tp[0]}"), tp[1]) for tp in src}
         from brokerscale.dr.failover import state_path
 
-        state = "running" if proc.mm2_alive() else "failed-over" if state_path(name).exists() else "stopped"
+        if topo.is_link(name):  # the link's own state, as the watcher last read it from the target
+            newest: dict[str, Any] = next((s["directions"][direction] for s in reversed(samples)
+                           if (s.get("directions") or {}).get(direction)), {})
+            state = str(newest.get("state") or "target-unreachable") if proc.watcher_alive() else "unwatched"
+        else:
+            state = "running" if proc.mm2_alive() else "failed-over" if state_path(name).exists() else "stopped"
         out.append(evaluate(name, source, target, now=now, source_end=src, target_end=tgt, remote=remote, syncs={},
                             samples=samples, state=state, mm2_pid=None, watcher=proc.watcher_alive(),
                             source_seen_at=seen))
@@ -80,7 +86,8 @@ def watched(topo: Any, name: str, *, now: float) -> list[DirectionStatus]:
 
 
 def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
-    """Findings of every started flow that has the cluster at `bootstrap` at one of its ends."""
+    """Findings of every started flow that has the cluster at `bootstrap` at one of its ends (a cluster
+    link's ends are Confluent clusters: matched by the bootstraps its watcher recorded)."""
     from brokerscale.dr.clusters import profile
     from brokerscale.dr.flows import current_topology, saved_topology_path
     from brokerscale.errors import BrokerscaleError
@@ -89,15 +96,42 @@ def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
         return []
     try:
         topo, _ = current_topology(None)
-        mine = set(bootstrap.split(","))
+        mine = {b.strip() for b in bootstrap.split(",")}
         names = []
         for name, flow in topo.flows.items():
-            if topo.is_link(name):  # a cluster link is judged by Confluent Cloud's own metrics, not a bootstrap
-                continue
-            ends = {c: set(profile(topo, c).bootstrap.split(",")) for c in (flow.source, flow.target)}
+            if topo.is_link(name):
+                ends = {c: set(_link_bootstraps(name).get(c, "").split(",")) for c in (flow.source, flow.target)}
+            else:
+                ends = {c: set(profile(topo, c).bootstrap.split(",")) for c in (flow.source, flow.target)}
             if any(mine & b for b in ends.values()):
                 names.append(name)
     except BrokerscaleError:
         return []
+    now = time.time()
+    return findings([st for n in names for st in watched(topo, n, now=now)], rules, now=now)
+
+
+def _link_bootstraps(name: str) -> dict[str, str]:
+    from brokerscale.dr.process import FlowProcess
+
+    found = FlowProcess(name).flow_doc().get("bootstraps") or {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def link_findings(cluster_id: str, rules: RuleSet) -> list[Finding]:
+    """Findings of every started cluster-link flow with the Confluent cluster `cluster_id` at one of its
+    ends (`brokerscale cloud check`): the same rules and names as MirrorMaker flows', from the link
+    watcher's samples alone."""
+    from brokerscale.dr.flows import current_topology, saved_topology_path
+    from brokerscale.errors import BrokerscaleError
+
+    if not saved_topology_path().exists():
+        return []
+    try:
+        topo, _ = current_topology(None)
+    except BrokerscaleError:
+        return []
+    names = [n for n, f in topo.flows.items() if topo.is_link(n)
+             and cluster_id in (topo.clusters[f.source].confluent, topo.clusters[f.target].confluent)]
     now = time.time()
     return findings([st for n in names for st in watched(topo, n, now=now)], rules, now=now)

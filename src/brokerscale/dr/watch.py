@@ -116,12 +116,68 @@ def sample_direction(topo: Any, flow: Any, source: str, target: str, excludes: l
     return out
 
 
+def sample_link(topo: Any, name: str, cl: Any) -> dict[str, Any]:
+    """One sample of a cluster-link flow, from the link's own report on the target (REST v3): per mirror
+    partition, the source offset it last fetched (the mirrored position) and its lag; the source's
+    log-end offset is their sum. Cluster links keep offsets and topic names, so both sides share keys."""
+    from brokerscale.dr.links import evaluate as link_status
+    from brokerscale.dr.links import positions
+    from brokerscale.dr.positions import as_json
+
+    flow = topo.flows[name]
+    out: dict[str, Any] = {"source": None, "target": None}
+    try:
+        rest = cl.rest(flow.target)
+        found = any(ln["link_name"] == name for ln in rest.list_links())
+        mirrors = rest.list_mirrors(name) if found else []
+    except BrokerscaleError as exc:
+        out["target_error"] = exc.message
+        return out
+    src, tgt = positions(mirrors)
+    out.update(source=as_json(src), target=as_json(tgt),
+               state=link_status(name, flow.source, flow.target, found, mirrors).state)
+    return out
+
+
+def run_link(flow_dir: Path, topo: Any, name: str) -> None:
+    """The watcher of a cluster-link flow: the link's positions every `INTERVAL_S` into `positions.json`."""
+    from brokerscale.dr.links import clients
+
+    path = flow_dir / "positions.json"
+    try:
+        history: list[dict[str, Any]] = json.loads(path.read_text()).get("samples", [])
+    except (OSError, ValueError):
+        history = []
+    flow = topo.flows[name]
+    stop = False
+
+    def _stop(*_a: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    with clients(topo) as cl:
+        while not stop:
+            started = time.time()
+            direction = sample_link(topo, name, cl)
+            sample: dict[str, Any] = {"ts": time.time(), "directions": {f"{flow.source}->{flow.target}": direction}}
+            history = [s for s in history if s["ts"] >= sample["ts"] - KEEP_S] + [sample]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"flow": name, "samples": history}))
+            tmp.replace(path)
+            while not stop and time.time() - started < INTERVAL_S:
+                time.sleep(0.2)
+
+
 def run(flow_dir: Path) -> None:
     from brokerscale.dr.topology import parse_topology
 
     doc = json.loads((flow_dir / "flow.json").read_text())
     topo = parse_topology(doc["topology"], "flow.json")
     name = doc["flow"]
+    if topo.is_link(name):
+        run_link(flow_dir, topo, name)
+        return
     flow = topo.flows[name]
     excludes: dict[str, list[str]] = doc.get("excludes", {})
     path = flow_dir / "positions.json"

@@ -174,7 +174,8 @@ def rest_router(state: EmulatorState) -> APIRouter:
     def settle(m: Any) -> None:
         """A promote finishes once its wait is over: the mirror caught up (lag 0) and stopped."""
         if m.status == "PENDING_STOPPED" and m.pending_until is not None and state.clock() >= m.pending_until:
-            m.status, m.pending_until, m.lags = "STOPPED", None, [0] * len(m.lags)
+            caught_up = [f + n for f, n in zip(m.fetched + [0] * len(m.lags), m.lags, strict=False)]
+            m.status, m.pending_until, m.lags, m.fetched = "STOPPED", None, [0] * len(m.lags), caught_up
 
     def mirror_doc(request: Request, c: EmulatedCluster, link_name: str, m: Any) -> dict[str, Any]:
         settle(m)
@@ -182,12 +183,14 @@ def rest_router(state: EmulatorState) -> APIRouter:
         topic = next((t for t in c.topics if t.name == m.mirror_topic_name), None)
         parts = topic.partitions if topic else 1
         lags = (m.lags + [0] * parts)[:parts]
+        fetched = (m.fetched + [0] * parts)[:parts]
         return {"kind": "KafkaMirrorData",
                 "metadata": {"self": f"{me}/{m.mirror_topic_name}",
                              "resource_name": crn(c.id, f"/link={link_name}/topic={m.mirror_topic_name}")},
                 "link_name": link_name, "mirror_topic_name": m.mirror_topic_name,
                 "source_topic_name": m.source_topic_name, "num_partitions": parts,
-                "mirror_lags": [{"partition": p, "lag": lags[p], "last_source_fetch_offset": 0} for p in range(parts)],
+                "mirror_lags": [{"partition": p, "lag": lags[p], "last_source_fetch_offset": fetched[p]}
+                                for p in range(parts)],
                 "mirror_status": m.status, "state_time_ms": int(state.clock() * 1000)}
 
     def find_link(cluster_id: str, link_name: str) -> tuple[EmulatedCluster, Any] | JSONResponse:
@@ -332,10 +335,11 @@ def rest_router(state: EmulatorState) -> APIRouter:
                     mirror.pending_until = state.clock() + PROMOTE_S if action == "promote" else None
                 topic = next((t for t in c.topics if t.name == name), None)
                 lags = mirror.lags if mirror is not None else []
+                fetched = mirror.fetched if mirror is not None else []
                 data.append({"kind": "AlterMirrorsData", "metadata": {"self": f"{me}/{name}"},
                              "mirror_topic_name": name, "error_code": code, "error_message": message,
                              "mirror_lags": [{"partition": p, "lag": lags[p] if p < len(lags) else 0,
-                                              "last_source_fetch_offset": 0}
+                                              "last_source_fetch_offset": fetched[p] if p < len(fetched) else 0}
                                              for p in range(topic.partitions if topic and mirror else 0)],
                              "messages_truncated": None, "partition_level_truncation_data": []})
             if not validate_only:

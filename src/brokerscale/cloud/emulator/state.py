@@ -34,12 +34,14 @@ class EmulatedTopic(_M):
 
 class EmulatedMirror(_M):
     """A mirror topic. `lags` is the records behind the source per partition (what the link reports);
+    `fetched`: per partition, the source offset the link last fetched (`last_source_fetch_offset`);
     `pending_until`: a promote in progress (PENDING_STOPPED until then, STOPPED after)."""
 
     source_topic_name: str
     mirror_topic_name: str
     status: str = "ACTIVE"
     lags: list[int] = Field(default_factory=list)
+    fetched: list[int] = Field(default_factory=list)
     pending_until: float | None = None
 
 
