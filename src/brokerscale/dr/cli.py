@@ -265,7 +265,8 @@ def status(topology: TopologyOpt = None, policy: PolicyOpt = None, flow: FlowOpt
     Lag in records is the source log-end offset minus the mirrored position (MirrorMaker's offset syncs
     plus what the target appended since); lag in seconds is the age of the oldest record not yet
     mirrored, interpolated from the flow watcher's history like consumer lag ('+': only a lower bound).
-    PHI topics the flow selects but may not copy (data sovereignty) are listed as refused.
+    A cluster link's lag is the link's own report per mirror partition, dated the same way from its
+    watcher's history. PHI topics the flow selects but may not copy (data sovereignty) are listed as refused.
 
     Examples:
 
