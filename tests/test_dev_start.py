@@ -211,3 +211,11 @@ def test_add_broker_loses_a_port_race_then_gives_up_cleanly(kafka_cluster, held_
     assert not (kafka_cluster.root / "broker-4").exists()
     assert {i: (n.port, n.pid) for i, n in saved.nodes.items()} == before
     assert all(b.alive for b in saved.brokers)
+    # nor in the cluster's metadata: the broker had registered (fenced) before it failed to bind its port
+    from brokerscale.connect import ConnectionProfile
+
+    deadline = time.monotonic() + 60
+    with ConnectionProfile(kafka_cluster.bootstrap).admin() as admin:
+        while (listed := [(b.id, b.fenced) for b in admin.cluster().brokers if b.id not in before]):
+            assert time.monotonic() < deadline, f"brokers still registered after the failed add: {listed}"
+            time.sleep(0.5)

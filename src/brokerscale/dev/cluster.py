@@ -631,12 +631,29 @@ class DevCluster:
             except BaseException:
                 with _sigint_deferred():
                     self._stop_node(node, kill=True)
+                    # A broker registers with the controller before it binds its listener: one that lost
+                    # its port stayed listed, fenced, in the cluster's metadata. Best effort: the start's
+                    # own error is what the caller must see.
+                    with contextlib.suppress(Exception):
+                        self._unregister(new_id)
                     del self.nodes[new_id]
                     shutil.rmtree(self.node_dir(node), ignore_errors=True)
                     self.save()
                 raise
         _prometheus_targets(self)
         return new_id
+
+    def _unregister(self, broker_id: int) -> None:
+        """Drop a stopped broker's registration from the controller (Kafka keeps it, fenced, otherwise)."""
+        from brokerscale.dev.tools import run_tool
+
+        secured = ["--config", str(self.security.properties_file(ADMIN))] if self.security.secured else []
+        res = run_tool("kafka-cluster", ["unregister", "--bootstrap-server", self.bootstrap, "--id", str(broker_id),
+                                         *secured],
+                       timeout=60)
+        if res.returncode != 0 and "not found" not in (res.stdout + res.stderr).lower():
+            last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise OperationFailed(f"unregistering broker {broker_id} failed: {last[0]}")
 
     def remove_broker(self, broker_id: int) -> None:
         """Take a broker out for good: refuse while it holds replicas, else stop and unregister it."""
@@ -653,15 +670,7 @@ class DevCluster:
                 raise BadInput(f"broker {broker_id} still holds {len(held)} replicas (e.g. {held[0]}): drain it first "
                                f"with `brokerscale rebalance propose --mode remove-brokers --brokers {broker_id}`")
         self._stop_node(node, kill=False)
-        from brokerscale.dev.tools import run_tool
-
-        secured = ["--config", str(self.security.properties_file(ADMIN))] if self.security.secured else []
-        res = run_tool("kafka-cluster", ["unregister", "--bootstrap-server", self.bootstrap, "--id", str(broker_id),
-                                         *secured],
-                       timeout=60)
-        if res.returncode != 0 and "not found" not in (res.stdout + res.stderr).lower():
-            last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise OperationFailed(f"unregistering broker {broker_id} failed: {last[0]}")
+        self._unregister(broker_id)
         del self.nodes[broker_id]
         shutil.rmtree(self.node_dir(node), ignore_errors=True)
         self.save()
