@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = ("held-out-fortnight", "held-out-flu", "held-out-incident")
 SHIPPED = ("clinic-week", "flu-season", "incident-surge")
 # The target is 1.10 x the oracle; measured, the default policy is at 1.11-1.17 (the oracle
-# rides plateaus between 80 and 85 % that an online policy needs as its noise margin; see the policy
-# file). This bound catches a regression towards the scaling guide's policy (1.14-1.28 x).
+# rides plateaus between 80 and 85 % that an online policy needs as its noise margin, and shrinks where
+# the 70 % shrink guard forbids it: 1.04-1.07 x of the oracle is the guard alone; the same policy fed a
+# perfect forecast is still at 1.09-1.17, 1.115 on flu-season; `scripts/scale_excess.py` splits the
+# excess by regime). This bound catches a regression towards the scaling guide's policy (1.14-1.34 x).
 RATIO_BOUND = 1.20
 
 

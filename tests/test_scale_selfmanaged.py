@@ -179,3 +179,86 @@ def test_load_past_the_threshold_scales_up_then_drains_one_broker_after_the_cool
     # the exporter never restarted, and served three brokers' capacity, then four, then three again
     assert watch.seen[-3:] == [pytest.approx(1_500_000), pytest.approx(2_000_000), pytest.approx(1_500_000)], \
         watch.seen
+
+
+def test_kill_9_of_a_real_controller_mid_scale_up_then_a_restart_finishes_it_once(
+        small_cluster: Any, tmp_path: Path) -> None:
+    """`kill -9` of a real `scale run --target selfmanaged --apply` after its intent is recorded and the new
+    broker has joined (the add-brokers rebalance starting or under way; the result row not written), then
+    a restart: it waits out the dead controller's lease, finishes the same change from the cluster's real
+    state (no second broker, the rebalance resumed or found done) and records one result for the one
+    intent. A policy minimum above the cluster's size triggers the scale-up without any load."""
+    import signal
+
+    from brokerscale.connect import ConnectionProfile
+    from brokerscale.dev.cluster import DevCluster
+
+    name = small_cluster.name
+    target = f"selfmanaged:{name}"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {**os.environ, "BROKERSCALE_STORE_URL": store_url}
+
+    def alive_brokers() -> list[int]:
+        found = DevCluster.find(name)
+        assert found is not None, name
+        return sorted(b.id for b in found.brokers if b.alive)
+
+    before = alive_brokers()
+    assert len(before) == 3, before
+    # a little data, so the rebalance onto the new broker has something to move under its throttle
+    topic = f"scale.kill.{uuid.uuid4().hex[:6]}"
+    subprocess.run([BROKERSCALE, "load", "--cluster", name, "--topic", topic, "--partitions", "6", "--rate",
+                    "2MB/s", "--size", "5KB", "--duration", "8s", "--format", "json"], env=env, check=True,
+                   capture_output=True, timeout=300)
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(yaml.safe_dump({"unit": "broker", "min_units": 4, "max_units": 4, "scale_up_step": 1,
+                                   "provisioning_delay": {"up": "90s", "down": "60s"}}))
+
+    def controller(log: Path, *extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([BROKERSCALE, "scale", "run", "--target", "selfmanaged", "--cluster", name,
+                                 "--policy", str(pol), "--apply", "--interval", "2s", "--throttle", "2MB/s",
+                                 *extra], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = controller(first_log, "--duration", "600s")
+    try:
+        _wait_for(lambda: "joined, empty" in first_log.read_text(), 300, "the new broker to join", first, first_log)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(30)
+    pending = _records(store_url, target)
+    assert [(r["action"], r["result"], r["intent"]["to"]) for r in pending] == [("scale.up", "pending", 4)], \
+        (pending, first_log.read_text())
+
+    # The restart first waits out the dead controller's lease (60 s from its last renewal) inside its run
+    # loop, whose --duration counts from the loop's start: 100 s leave the wait room on a busy machine; the
+    # reconcile, once begun, runs to its end.
+    second = controller(second_log, "--duration", "100s")
+    try:
+        code = second.wait(600)
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait(30)
+    text = second_log.read_text()
+    assert code == 0, text
+    assert "reconcile: reconciled scale.up to 4: the request had reached the platform" in text, text
+    records = _records(store_url, target)
+    assert [(r["action"], r["result"], r["intent"]["to"]) for r in records] == [("scale.up", "ok", 4)], records
+    both = first_log.read_text() + text
+    assert both.count("starting a broker") == 1, both  # never a second broker for the one change
+    alive = alive_brokers()
+    assert len(alive) == 4 and set(before) < set(alive), alive
+    found = DevCluster.find(name)
+    assert found is not None, name
+    admin = ConnectionProfile(found.bootstrap).admin(timeout_s=30.0, request_timeout_s=30.0)
+    try:
+        holding = {b for t in admin.topics() for p in t.partitions for b in p.replicas}
+        running = admin.reassignments()
+    finally:
+        admin.close()
+    [new] = set(alive) - set(before)
+    assert new in holding and not running, (new, holding, running)  # the rebalance onto it finished
