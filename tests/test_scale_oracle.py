@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -38,9 +39,22 @@ def exhaustive(k_crit: list[float], lo: int, hi: int, start: int, d_up: int, d_d
     return best // BIG, best % BIG
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_oracle_matches_exhaustive_search(seed: int) -> None:
-    rng = random.Random(seed)
+@dataclass
+class Case:
+    k: list[float]
+    lo: int
+    hi: int
+    unit: str
+    step: int | None
+    d_up: int
+    d_down: int
+    start: int
+    limit: list[float] | None
+
+
+def random_case(rng: random.Random, *, with_limit: bool) -> Case:
+    """A small trace: a random walk with jumps, sometimes above what `hi` can carry; random bounds, steps,
+    delays, start and (optionally) a shrink limit."""
     n = rng.randint(20, 45)
     lo, hi = rng.choice([(1, 4), (2, 5), (2, 6), (3, 9)])
     unit = rng.choice(["cku", "broker"])
@@ -48,14 +62,21 @@ def test_oracle_matches_exhaustive_search(seed: int) -> None:
     d_up, d_down = rng.randint(1, 4), rng.randint(1, 5)
     level = rng.uniform(lo, hi + 1)
     k = []
-    for _ in range(n):  # a random walk with jumps, sometimes above what hi can carry
+    for _ in range(n):
         level = max(0.2, level + rng.uniform(-0.8, 0.8) + (rng.uniform(1, 3) if rng.random() < 0.05 else 0))
         k.append(round(level, 3))
     start = rng.randint(lo, hi)
-    limit = [x * rng.uniform(0.9, 1.3) for x in k] if seed % 3 == 0 else None
-    got = solve(np.array(k), lo, hi, start, d_up, d_down, unit, step,
-                shrink_limit=None if limit is None else np.array(limit))
-    assert (got.critical_steps, got.unit_steps) == exhaustive(k, lo, hi, start, d_up, d_down, unit, step, limit)
+    limit = [x * rng.uniform(0.9, 1.3) for x in k] if with_limit else None
+    return Case(k, lo, hi, unit, step, d_up, d_down, start, limit)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_oracle_matches_exhaustive_search(seed: int) -> None:
+    c = random_case(random.Random(seed), with_limit=seed % 3 == 0)
+    got = solve(np.array(c.k), c.lo, c.hi, c.start, c.d_up, c.d_down, c.unit, c.step,
+                shrink_limit=None if c.limit is None else np.array(c.limit))
+    assert (got.critical_steps, got.unit_steps) == exhaustive(c.k, c.lo, c.hi, c.start, c.d_up, c.d_down, c.unit,
+                                                              c.step, c.limit)
 
 
 def test_oracle_prefers_fewer_critical_steps_over_fewer_units() -> None:
@@ -87,19 +108,9 @@ def _check_feasible(units: list[int], lo: int, hi: int, start: int, d_up: int, d
 
 @pytest.mark.parametrize("seed", range(12))
 def test_schedule_is_feasible_and_reaches_the_oracle_cost(seed: int) -> None:
-    rng = random.Random(100 + seed)
-    n = rng.randint(20, 45)
-    lo, hi = rng.choice([(1, 4), (2, 5), (2, 6), (3, 9)])
-    unit = rng.choice(["cku", "broker"])
-    step = rng.choice([None, None, 1, 2])
-    d_up, d_down = rng.randint(1, 4), rng.randint(1, 5)
-    level = rng.uniform(lo, hi + 1)
-    k = []
-    for _ in range(n):
-        level = max(0.2, level + rng.uniform(-0.8, 0.8) + (rng.uniform(1, 3) if rng.random() < 0.05 else 0))
-        k.append(round(level, 3))
-    start = rng.randint(lo, hi)
-    limit = [x * rng.uniform(0.9, 1.3) for x in k] if seed % 2 == 0 else None
+    c = random_case(random.Random(100 + seed), with_limit=seed % 2 == 0)
+    k, lo, hi, unit, step, d_up, d_down, start, limit = (c.k, c.lo, c.hi, c.unit, c.step, c.d_up, c.d_down, c.start,
+                                                         c.limit)
     arr_limit = None if limit is None else np.array(limit)
     got = schedule(np.array(k), lo, hi, start, d_up, d_down, unit, step, shrink_limit=arr_limit)
     best = solve(np.array(k), lo, hi, start, d_up, d_down, unit, step, shrink_limit=arr_limit)
