@@ -536,7 +536,7 @@ class DevCluster:
         """Raise for the node that explains a failed start best: one that lost a port (even if it is
         still shutting down: a busy machine takes half a minute to exit), else the controller (brokers
         give up when it is gone), else any node that exited."""
-        dead = [n for n in nodes if not self.alive(n)]
+        dead = [n for n in nodes if not self.alive(n) and not self._child_running(n)]
         raced = [n for n in nodes if n.id in self._log_offsets
                  and any(is_bind_error("\n".join(lines)) for _, lines in self._log_since_launch(n))]
         candidates = raced or [n for n in dead if n.role == "controller"] or dead
@@ -544,6 +544,13 @@ class DevCluster:
             culprit = candidates[0]
             raise self._start_failure(culprit, "exited during start-up" if culprit in dead
                                       else "could not bind its port")
+
+    def _child_running(self, node: Node) -> bool:
+        """A node this process launched and has not reaped is running, whatever /proc says of it: the
+        command-line check behind `alive` can miss a JVM that is busy starting on a loaded machine, and a
+        start must not be declared failed ("exited during start-up", with no exit code) while it runs."""
+        proc = self._procs.get(node.id)
+        return proc is not None and proc.pid == node.pid and proc.poll() is None
 
     def _log_files(self, node: Node) -> list[Path]:
         logs = self.node_dir(node) / "logs"
