@@ -219,3 +219,15 @@ def test_add_broker_loses_a_port_race_then_gives_up_cleanly(kafka_cluster, held_
         while (listed := [(b.id, b.fenced) for b in admin.cluster().brokers if b.id not in before]):
             assert time.monotonic() < deadline, f"brokers still registered after the failed add: {listed}"
             time.sleep(0.5)
+
+
+def test_a_broker_counts_as_started_only_when_our_kafka_answers_on_its_own_port(kafka_cluster,  # type: ignore[no-untyped-def]
+                                                                                  held_port: int) -> None:
+    # A broker registers (and on a busy machine may be unfenced) before it binds its listener: being listed
+    # in the metadata while another process's socket answers on the port once passed for "started".
+    from dataclasses import replace
+
+    real = kafka_cluster.nodes[min(kafka_cluster.nodes)]
+    assert kafka_cluster._serves_own_port(real)
+    assert not kafka_cluster._serves_own_port(replace(real, port=held_port))  # something listens, but not Kafka
+    assert not kafka_cluster._serves_own_port(replace(real, port=quiet_port()))  # nothing listens

@@ -512,9 +512,11 @@ class DevCluster:
 
         deadline = time.monotonic() + timeout
         last_seen: set[int] = set()
+        serving: set[int] = set()
         while time.monotonic() < deadline:
             self._raise_if_a_node_failed([self.controller, *(self.nodes[i] for i in ids)])
-            if all(_port_open(self.nodes[i].port) for i in ids):
+            serving |= {i for i in ids if i not in serving and self._serves_own_port(self.nodes[i])}
+            if serving >= set(ids):
                 try:
                     conf: dict[str, Any] = {**self.client_conf(), "socket.timeout.ms": 2000,
                                             "log_level": 0, "logger": _silent_logger()}
@@ -531,6 +533,23 @@ class DevCluster:
         missing = sorted(set(ids) - last_seen)
         raise self._start_failure(self.nodes[missing[0]] if missing else self.controller,
                                   f"did not register within {timeout:.0f}s")
+
+    def _serves_own_port(self, node: Node) -> bool:
+        """Whether this cluster's Kafka answers on `node`'s own port. An open port is not enough, nor is the
+        broker being listed in the cluster's metadata: a broker registers (and on a busy machine can be
+        unfenced) before it binds its listener, so a broker that lost its port to another process was
+        once listed while that process's socket answered the port check (CI: an add-broker that lost a
+        port race was taken as started)."""
+        from confluent_kafka.admin import AdminClient
+
+        if not _port_open(node.port):
+            return False
+        conf: dict[str, Any] = {**self.client_conf(), "bootstrap.servers": f"127.0.0.1:{node.port}",
+                                "socket.timeout.ms": 2000, "log_level": 0, "logger": _silent_logger()}
+        try:  # a fresh client knows only this address, so the answer comes from whatever listens there
+            return bool(AdminClient(conf).list_topics(timeout=3).cluster_id == self.cluster_id)
+        except Exception:  # not serving yet (or not Kafka): the caller asks again
+            return False
 
     def _raise_if_a_node_failed(self, nodes: list[Node]) -> None:
         """Raise for the node that explains a failed start best: one that lost a port (even if it is
