@@ -3,6 +3,7 @@ Ctrl-C, a start killed outright, an existing name, two starts at the same moment
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -204,8 +205,13 @@ def test_add_broker_loses_a_port_race_then_gives_up_cleanly(kafka_cluster, held_
         first = iter([held_port])
         return lambda: next(first, 0) or quiet_port()
 
-    with pytest.raises(OperationFailed, match=r"broker 4 of dev cluster .*taken by another process on 1 attempt\)"):
-        kafka_cluster.add_broker(attempts=1, port_source=held_first)
+    try:
+        with pytest.raises(OperationFailed, match=r"broker 4 of dev cluster .*taken by another process on 1 attempt\)"):
+            kafka_cluster.add_broker(attempts=1, port_source=held_first)
+    finally:  # the cluster is shared: a broker wrongly taken as started must not fail every later test
+        for extra in sorted(set(kafka_cluster.nodes) - set(before)):
+            with contextlib.suppress(Exception):
+                kafka_cluster.remove_broker(extra)
     saved = DevCluster.find(kafka_cluster.name)
     assert saved is not None and sorted(saved.nodes) == [1, 2, 3]
     assert not (kafka_cluster.root / "broker-4").exists()
