@@ -68,6 +68,7 @@ def wait_healthy(cluster: Any, timeout: float = 240.0) -> None:
     waits for. Raises AssertionError naming what is still wrong after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     problems: list[str] = ["not asked yet"]
+    _restart_dead_brokers(cluster)
     while True:
         try:
             with ConnectionProfile(cluster.bootstrap, cluster.client_properties()).admin(timeout_s=10) as admin:
@@ -86,3 +87,22 @@ def wait_healthy(cluster: Any, timeout: float = 240.0) -> None:
             raise AssertionError(f"dev cluster {cluster.name!r} not healthy after {timeout:.0f}s: "
                                  + "; ".join(problems))
         time.sleep(1)
+
+
+def _restart_dead_brokers(cluster: Any) -> None:
+    """Start again a broker whose process is gone, else take it out of the cluster. Nothing else brings it
+    back: a test that failed before restoring the shared cluster (or a broker taken as started that was
+    not) would otherwise fail every later test, each after waiting out the whole timeout."""
+    import sys
+
+    for node in [n for n in cluster.nodes.values() if not cluster.alive(n)]:
+        try:
+            cluster.start_broker(node.id)
+            what = "started again"
+        except Exception as exc:  # its directory or port is gone: it cannot come back
+            try:
+                cluster.remove_broker(node.id)
+                what = f"removed (could not start: {exc})"
+            except Exception as exc2:
+                what = f"left as it is (could not start: {exc}; could not remove: {exc2})"
+        print(f"cluster_health: broker {node.id} of {cluster.name!r} was not running: {what}", file=sys.stderr)
