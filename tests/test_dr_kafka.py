@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -126,6 +127,32 @@ def test_phi_topic_into_disallowed_jurisdiction_is_refused_before_anything_start
     assert "nothing was started" in err
     assert not FlowProcess("to-eu").root.exists() and not FlowProcess("to-eu").mm2_alive()
     assert not any(t.startswith("mm2-") for t in _topics(west))
+
+
+def test_a_stopped_flow_blocks_the_autoscalers_scale_down_of_its_source(
+        clusters: tuple[DevCluster, DevCluster], healthy_cluster: Any, tmp_path: Path, cli: Any) -> None:
+    """The session's 3-broker cluster is the source of a flow whose MirrorMaker is not running (as
+    `dr status` shows): a dry run of `scale run` over a cost cap of 1 broker decides a scale-down and
+    logs the "replication healthy" pre-check failing, and the cluster keeps its brokers."""
+    _east, west = clusters
+    shared = healthy_cluster.name
+    topo = _topology(tmp_path, "guard", healthy_cluster, west, src="clinic", dst="drsite", west_jurisdiction="US",
+                     flow="clinic-dr", topics=["clinical\\..*"])
+    code, out, err = cli("dr", "status", "--topology", topo, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["flows"][0]["state"] == "stopped"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("unit: broker\nmin_units: 1\nmax_units: 1\n")
+    alive = sorted(b.id for b in healthy_cluster.brokers if b.alive)
+    code, out, err = cli("scale", "run", "--target", "selfmanaged", "--cluster", shared, "--policy", policy,
+                         "--topology", topo, "--interval", "2s", "--duration", "1s")
+    assert code == 0, (out, err)
+    assert "replication: clinic-dr (clinic -> drsite, stopped) of " in out, out
+    assert "pre-check replication healthy: FAIL (critical: replication flow clinic-dr (clinic -> drsite) is " \
+           "stopped: the target falls behind. No scale-down" in out, out
+    assert "would not act: pre-checks failed (replication healthy)" in out, out
+    assert re.search(r"broker (\d+): down \1 -> \d+: above the cost cap of 1 brokers \(dry run\)", out), out
+    assert sorted(b.id for b in healthy_cluster.brokers if b.alive) == alive  # a dry run: nothing changed
 
 
 def test_phi_topic_created_later_is_not_mirrored_and_is_reported(

@@ -3,7 +3,8 @@ MirrorMaker not running, or its cluster link's mirrors not active).
 
 They join the cluster's own findings wherever the observer judges a cluster (`check`, `observe`, the
 exporter) when that cluster is a source or target of a flow that `dr up --apply` started, and
-`brokerscale cloud check` for a Confluent cluster at an end of a cluster-link flow. They are read
+`brokerscale cloud check` for a Confluent cluster at an end of a cluster-link flow, and the
+autoscaler's "replication healthy" pre-check (`dr/guard.py`). They are read
 from each flow's watcher file only — no extra requests to either cluster per observation round — so
 they cost nothing when a cluster is observed every few seconds. `findings` is pure.
 """
@@ -100,7 +101,7 @@ def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
         names = []
         for name, flow in topo.flows.items():
             if topo.is_link(name):
-                ends = {c: set(_link_bootstraps(name).get(c, "").split(",")) for c in (flow.source, flow.target)}
+                ends = {c: set(link_bootstraps(name).get(c, "").split(",")) for c in (flow.source, flow.target)}
             else:
                 ends = {c: set(profile(topo, c).bootstrap.split(",")) for c in (flow.source, flow.target)}
             if any(mine & b for b in ends.values()):
@@ -111,7 +112,7 @@ def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
     return findings([st for n in names for st in watched(topo, n, now=now)], rules, now=now)
 
 
-def _link_bootstraps(name: str) -> dict[str, str]:
+def link_bootstraps(name: str) -> dict[str, str]:
     from brokerscale.dr.process import FlowProcess
 
     found = FlowProcess(name).flow_doc().get("bootstraps") or {}

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, print_json
-from brokerscale.errors import BadInput
+from brokerscale.errors import BadInput, BrokerscaleError
 from brokerscale.units import parse_duration
 
 app = typer.Typer(
@@ -168,6 +168,14 @@ Before and after every action it logs the scaling checklist items it checked, wi
   or --credentials-file, never the command line). Load from the Metrics API; each round's figures are
   kept in the store under the cluster id, as `cloud metrics --record` keeps them.
 
+[bold]Replication[/]: a cluster at either end of a disaster-recovery flow (MirrorMaker 2 or a cluster
+link) gets one more pre-check, "replication healthy", from the replication rules that `check` uses
+(replication_lag_seconds, replication_stopped). A critical finding (the DR copy lagging past the
+critical line, a flow stopped) blocks scale-downs of the flow's source and target: draining a broker
+then widens what a failover would lose. Scale-ups still proceed, and the log says the finding.
+The flows are those of --topology FILE, else those the last `brokerscale dr up --apply` started;
+when their state cannot be read, scale-downs wait and the log says why.
+
 A policy with a forecast starts from the load the store recorded for the cluster (`observe --record`,
 the exporter, `cloud metrics --record`, earlier runs), so "no scale-down into a projected rise" holds
 from the first round rather than a day later.
@@ -180,6 +188,8 @@ Examples:
   brokerscale scale run --target selfmanaged --cluster local --policy ops/policy.yaml --limits capacity.yaml --apply
 
   brokerscale scale run --policy ops/policy.yaml --target confluent --cluster-id lkc-abc --environment env-1
+
+  brokerscale scale run --target selfmanaged --cluster east --policy ops/policy.yaml --topology regions.yaml
 
   brokerscale scale run --target confluent --apply --workload health.yaml --emit terraform --emit-dir deploy/
 
@@ -250,6 +260,10 @@ def run_command(
     emit_dir: Annotated[Path | None, typer.Option(
         "--emit-dir", metavar="DIR", show_default=False,
         help="Where --emit writes (one sub-directory per kind).")] = None,
+    topology: Annotated[Path | None, typer.Option(
+        "--topology", metavar="FILE", show_default=False,
+        help="DR topology (as `brokerscale dr up`) whose flows guard scale-downs of their ends "
+             "(default: the topology `dr up --apply` started, if any).")] = None,
 ) -> None:
     from contextlib import ExitStack
 
@@ -280,6 +294,10 @@ def run_command(
         from brokerscale.scale.documentation import emitter
 
         document = emitter(workload, emit, emit_dir, unit)
+    from brokerscale.dr.guard import TopologyProbe
+    from brokerscale.observe.rules import load_rules
+
+    probe = TopologyProbe(load_rules(), topology=topology)  # a bad file: one line, exit 2, before anything runs
     log = lambda m: console.print(escape_line(m))  # noqa: E731
     with ExitStack() as stack:
         store = open_store()
@@ -299,12 +317,32 @@ def run_command(
                 actuator = _strimzi(obs, namespace, strimzi_cluster, node_pool)
         # Broker changes take minutes (start, join, move data): keep the lease well past one round.
         ttl = max(10.0, 4 * every) if target == "confluent" else max(60.0, 4 * every)
-        ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log, document=document)
+        if obs is None:
+            probe.confluent_id = cluster_id
+        else:
+            probe.bootstrap = obs.profile.bootstrap
+        ctl = Controller(actuator, pol, cap, store, apply=apply, lease_ttl_s=ttl, log=log, document=document,
+                         replication=probe)
+        _say_replication(probe, log)
         if obs is not None:
             history_key = obs.cluster
         if pol.forecast is not None and history_key:
             _seed_history(ctl, store, history_key, every, cap, log)
         _loop(ctl, actuator, store, apply, every, run_for, metrics_port, notify_url)
+
+
+def _say_replication(probe: Any, log: Any) -> None:
+    """Which flows guard this cluster's scale-downs, once at start."""
+    try:
+        view = probe.read()
+    except BrokerscaleError as exc:
+        log(f"replication: {exc}; scale-downs wait until it can be read")
+        return
+    if view.flows:
+        log(f"replication: {', '.join(view.flows)} of {view.topology}: a critical replication finding will "
+            "block scale-downs")
+    elif view.topology:
+        log(f"replication: no flow of {view.topology} has this cluster at an end")
 
 
 def _confluent(stack: Any, api_url: str, metrics_url: str, environment: str, cluster_id: str,

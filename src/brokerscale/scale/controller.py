@@ -19,14 +19,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from brokerscale.forecast.load import level_ratio_at, peak_at
-from brokerscale.model.snapshot import Snapshot
+from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.scale.decide import Decision, Facts, LoadHistory, decide
 from brokerscale.scale.demand import UnitCapacity, snapshot_load
 from brokerscale.scale.policy import Policy
 from brokerscale.store.store import Store
+
+if TYPE_CHECKING:
+    from brokerscale.dr.guard import ReplicationView
 
 ACTOR = "scale-controller"
 
@@ -51,6 +54,14 @@ class Actuator(Protocol):
 
     def wait(self, units: int, timeout_s: float) -> float:
         """Block until `units` are in effect; returns the seconds waited."""
+        ...
+
+
+class ReplicationProbe(Protocol):
+    """Replication with the scaled cluster at one end (`dr/guard.py` reads it from the DR topology)."""
+
+    def read(self) -> ReplicationView:
+        """The flows and their replication findings; raises when the state cannot be read."""
         ...
 
 
@@ -83,6 +94,7 @@ class Controller:
     on_decision: Callable[[Decision], None] | None = None
     on_event: Callable[[Decision, str, dict[str, Any]], None] | None = None  # (decision, result, event)
     document: Callable[[int], list[str]] | None = None  # regenerates deployment files for a new size
+    replication: ReplicationProbe | None = None  # flows with this cluster at an end: the "replication healthy" check
 
     def __post_init__(self) -> None:
         if hasattr(self.actuator, "on_wait"):  # keep the lease while waiting for capacity to land
@@ -180,7 +192,15 @@ class Controller:
         if self.on_decision is not None:
             self.on_decision(d)
         rnd = Round(now, effective, d)
-        if d.action is None or not self.apply:
+        if d.action is None:
+            return rnd
+        if not self.apply:  # a dry run shows the checklist it would act on, and its verdict
+            pre = self.pre_checks(d, snap)
+            self._log_checks("pre", pre)
+            failed = [c["item"] for c in pre if c["outcome"] == "fail"]
+            if failed:
+                self.log(f"would not act: pre-checks failed ({', '.join(failed)})")
+            rnd.result = "dry run: pre-checks failed" if failed else "dry run"
             return rnd
         rnd.acted = self._act(d, snap)
         rnd.result = "ok" if rnd.acted else "pre-checks failed"
@@ -249,7 +269,37 @@ class Controller:
             {"item": "retention and replication unchanged", "outcome": "pass",
              "detail": "the autoscaler changes capacity only"},
         ]
+        if self.replication is not None:
+            out.append(self._replication_check(self.replication, d))
         return out
+
+    def _replication_check(self, probe: ReplicationProbe, d: Decision) -> dict[str, Any]:
+        """A critical replication finding (lag past the rules' critical line, a stopped flow) blocks a
+        scale-down of either end: draining a broker while the DR copy lags widens what a failover would
+        lose. Scale-ups proceed and say so. Unknown replication state fails closed for scale-downs."""
+        item = "replication healthy"
+        try:
+            view = probe.read()
+        except Exception as exc:  # whatever stops the probe: the state is unknown, which must not allow a drain
+            why = str(exc) or type(exc).__name__
+            if d.action == "down":
+                return {"item": item, "outcome": "fail", "detail": f"{why}; scale-downs wait until it can be read"}
+            return {"item": item, "outcome": "pass", "detail": f"{why}; scale-ups proceed"}
+        if not view.flows:
+            where = f"no flow of {view.topology} has this cluster at an end" if view.topology else \
+                "no replication topology (none started by `dr up --apply`, no --topology)"
+            return {"item": item, "outcome": "pass", "detail": where}
+        found: list[Finding] = list(view.findings)
+        critical = [f for f in found if f.severity == "critical"]
+        said = "; ".join(f"{f.severity}: {f.message}" for f in critical or found)
+        if critical and d.action == "down":
+            return {"item": item, "outcome": "fail",
+                    "detail": f"{said}. No scale-down of a flow's source or target while its replication is "
+                              "critical: draining a broker now widens the RPO"}
+        if found:
+            return {"item": item, "outcome": "pass", "detail": f"{said}; "
+                    + ("scale-ups proceed" if d.action == "up" else "not critical: scale-downs proceed")}
+        return {"item": item, "outcome": "pass", "detail": f"{', '.join(view.flows)}: within the replication rules"}
 
     def _reassignment_check(self) -> dict[str, Any]:
         if not hasattr(self.actuator, "reassignment_running"):
