@@ -51,3 +51,17 @@ def test_history_round_trips_through_the_store(tmp_path: Path) -> None:
     assert g.partitions[0].lag_seconds is not None
     assert abs(g.partitions[0].lag_seconds - (1003.0 - 1000.21)) < 1e-6
     store.close()
+
+
+def test_prune_forgets_only_observations_before_the_window() -> None:
+    hist = OffsetHistory()
+    for t in range(4):
+        hist.add_view(_view(float(t * 10), [100 * t + 100, 5], {0: 40 * t, 1: 5}))
+    tp = ("clinical.adt", 0)
+    hist.leo[tp].append((5.0, 150))  # a dated bracket lands out of time order, as the dating search adds them
+    hist.prune(since=15.0)
+    assert hist.leo[tp] == [(20.0, 300), (30.0, 400)]
+    assert [p.ts for p in hist.points["billing-etl"][tp]] == [20.0, 30.0]
+    hist.prune(since=15.0)  # nothing older left: the same lists
+    assert hist.leo[tp] == [(20.0, 300), (30.0, 400)]
+    assert [(p.ts, p.committed) for p in hist.points["billing-etl"][("clinical.adt", 1)]] == [(20.0, 5), (30.0, 5)]

@@ -8,10 +8,10 @@ When the committed offset predates the oldest sample the answer is a lower bound
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 from brokerscale.model.snapshot import LagStatus, PartitionLag
 
@@ -31,8 +31,10 @@ class OffsetPoint:
     log_end: int
 
 
-@dataclass(frozen=True)
-class TimeLag:
+class TimeLag(NamedTuple):
+    """Seconds behind, and whether that is only a lower bound. A tuple: one is made per partition and
+    group of every snapshot (a frozen dataclass costs three times as much to build)."""
+
     seconds: float
     lower_bound: bool = False
 
@@ -94,21 +96,34 @@ def _by_time(points: Sequence[OffsetPoint]) -> Sequence[OffsetPoint]:
     return sorted(points, key=lambda p: p.ts)
 
 
+def _rewound(pts: Sequence[OffsetPoint]) -> bool:
+    """Did a committed offset go backwards (points in time order, all committed)?"""
+    return len(pts) > 1 and any(b.committed < a.committed for a, b in pairwise(pts))  # type: ignore[operator]
+
+
+def _frozen_from(pts: Sequence[OffsetPoint]) -> int:
+    """Where the trailing run of observations at the current committed offset starts."""
+    last = pts[-1].committed
+    i = len(pts) - 1
+    while i > 0 and pts[i - 1].committed == last:
+        i -= 1
+    return i
+
+
 def _status(pts: Sequence[OffsetPoint], *, group_active: bool | None, min_points: int,
             thresholds: LagThresholds | None, lag_seconds: float | None) -> tuple[LagStatus, str]:
     """`partition_status` of observations already in time order."""
     if not pts or pts[-1].committed is None:
         return LagStatus.NO_OFFSET, "no committed offset: the group has not consumed this partition"
-    pts = [p for p in pts if p.committed is not None]
+    if len(pts) > 1:
+        pts = [p for p in pts if p.committed is not None]
     lags = [max(0, p.log_end - (p.committed or 0)) for p in pts]
     if lags[-1] == 0 or (len(pts) >= min_points and 0 in lags):
         status, reason = LagStatus.OK, "lag reached zero in the window"
-    elif group_active is False and not any(b.committed < a.committed  # type: ignore[operator]
-                                           for a, b in pairwise(pts)):
+    elif group_active is False and not _rewound(pts):
         # Lag and membership are both known from one observation: nobody is consuming. Only "growing"
         # (WARNING, STALL) needs a window; a group without members never catches up by itself.
-        tail = list(itertools.takewhile(lambda p: p.committed == pts[-1].committed, reversed(pts)))
-        tail_start = tail[-1].ts
+        tail_start = pts[_frozen_from(pts)].ts
         status = LagStatus.STOP
         reason = (f"no active members and lag > 0 (offset unchanged for {pts[-1].ts - tail_start:.0f} s "
                   f"over {len(pts)} observation(s))")
@@ -120,14 +135,15 @@ def _status(pts: Sequence[OffsetPoint], *, group_active: bool | None, min_points
         moved = zip(pairwise(committed), lags[1:], strict=True)
         at_commits = [lags[0]] + [lag for (a, b), lag in moved if b != a]
         # The trailing run of observations at the current committed offset.
-        tail = list(itertools.takewhile(lambda p: p.committed == pts[-1].committed, reversed(pts)))
-        frozen_since, now_ts = tail[-1].ts, pts[-1].ts
+        start = _frozen_from(pts)
+        tail_len = len(pts) - start
+        frozen_since, now_ts = pts[start].ts, pts[-1].ts
         if any(b < a for a, b in pairwise(committed)):
             status, reason = LagStatus.REWIND, "a committed offset went backwards"
-        elif group_active is False and len(tail) >= 2:
+        elif group_active is False and tail_len >= 2:
             status = LagStatus.STOP
             reason = f"the group stopped committing (no active members) {now_ts - frozen_since:.0f} s ago, lag > 0"
-        elif len(tail) == len(pts) or (len(tail) >= min_points and now_ts - frozen_since > frozen_since - pts[0].ts):
+        elif tail_len == len(pts) or (tail_len >= min_points and now_ts - frozen_since > frozen_since - pts[0].ts):
             # Burrow: frozen for longer than it was moving in the window (or for the whole window).
             status, reason = LagStatus.STALL, "committed offset did not move while lag > 0"
         elif len(at_commits) >= 2 and all(b >= a for a, b in pairwise(at_commits)):
