@@ -280,7 +280,7 @@ class KafkaAdmin:
         absent). Partitions whose leadership moved are asked again through the library's routing."""
         queries = [{leader: dict.fromkeys(tps, _spec(s)) for leader, tps in by_leader.items() if tps}
                    for s in specs]
-        offsets, unanswered, _times = self._list_offsets(queries)
+        offsets, unanswered, _times = self._list_offsets(queries, with_times=False)
         return offsets, unanswered
 
     def offsets_for_times(self, queries: list[dict[int, dict[TP, int]]],
@@ -293,7 +293,7 @@ class KafkaAdmin:
         return [{tp: ((o, t.get(tp, -1)) if o >= 0 else None) for tp, o in q.items()}
                 for q, t in zip(offsets, times, strict=True)], unanswered
 
-    def _list_offsets(self, queries: list[dict[int, dict[TP, int]]],
+    def _list_offsets(self, queries: list[dict[int, dict[TP, int]]], *, with_times: bool = True,
                       ) -> tuple[list[dict[TP, int]], dict[int, str], list[dict[TP, int]]]:
         if not any(queries):
             return [{} for _ in queries], {}, [{} for _ in queries]
@@ -302,7 +302,7 @@ class KafkaAdmin:
             try:
                 if not fastpath.available(self.client):
                     raise AttributeError("no private connection manager")
-                answer = fastpath.paced(fastpath.list_offsets, self.client, queries)
+                answer = fastpath.paced(fastpath.list_offsets, self.client, queries, with_times=with_times)
             except fastpath.FASTPATH_UNAVAILABLE:
                 answer = fastpath.OffsetsAnswer([{} for _ in queries], [{} for _ in queries],
                                                 moved=[{tp: ts for specs in q.values() for tp, ts in specs.items()}
