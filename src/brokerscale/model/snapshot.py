@@ -208,12 +208,17 @@ class Snapshot(_Model):
         for attr in ("request_handler_idle_ratio", "network_processor_idle_ratio"):
             upd[attr] = _mean(attr)
         if self.topics:
-            upd["partition_count"] = sum(len(t.partitions) for t in self.topics)
-            all_parts = [(t, p) for t in self.topics for p in t.partitions]
-            upd["under_replicated_partitions"] = sum(1 for _, p in all_parts if p.under_replicated)
-            upd["offline_partitions"] = sum(1 for _, p in all_parts if p.offline)
-            if any(t.min_insync_replicas is not None for t in self.topics):
-                upd["under_min_isr_partitions"] = sum(1 for t, p in all_parts if t.under_min_isr(p))
+            min_isr_known = any(t.min_insync_replicas is not None for t in self.topics)
+            # Only where unknown: a snapshot that has these already (evaluate() asks again) skips the walk
+            # over every partition (20,000 of them at the scaling guide's size).
+            if (self.partition_count is None or self.under_replicated_partitions is None
+                    or self.offline_partitions is None or (min_isr_known and self.under_min_isr_partitions is None)):
+                upd["partition_count"] = sum(len(t.partitions) for t in self.topics)
+                all_parts = [(t, p) for t in self.topics for p in t.partitions]
+                upd["under_replicated_partitions"] = sum(1 for _, p in all_parts if p.under_replicated)
+                upd["offline_partitions"] = sum(1 for _, p in all_parts if p.offline)
+                if min_isr_known:
+                    upd["under_min_isr_partitions"] = sum(1 for t, p in all_parts if t.under_min_isr(p))
             sizes = [t.size_bytes for t in self.topics if t.size_bytes is not None]
             if sizes:
                 upd["retained_bytes"] = sum(sizes)
