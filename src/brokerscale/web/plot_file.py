@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from brokerscale.errors import BadInput
-from brokerscale.web.charts import PALETTE, Chart
+
+if TYPE_CHECKING:  # the chart models only when a file is drawn: `lag`, `forecast` take --plot as an option
+    from brokerscale.web.charts import Chart
 
 FORMATS = (".png", ".svg")
 
@@ -39,6 +41,8 @@ def check_plot_path(path: Path | None) -> Path | None:
 def write_chart(chart: Chart, path: Path) -> None:
     """Draw `chart` into `path` (format from the suffix)."""
     import matplotlib
+
+    from brokerscale.web.charts import PALETTE
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays text: searchable, small, selectable
