@@ -136,14 +136,21 @@ def _collect(admin: KafkaAdmin, *, sizes: bool, configs: bool, groups: bool, inc
         cluster = f_cluster.result()
         brokers = {b.id: BrokerLoad(id=b.id, host=b.host, port=b.port, rack=b.rack, alive=not b.fenced)
                    for b in cluster.brokers}
+        # one pass over every partition: ListOffsets routing and each broker's replica and leader counts
         by_leader: dict[int, list[TP]] = defaultdict(list)
+        hosted: dict[int, int] = defaultdict(int)
+        led: dict[int, int] = defaultdict(int)
         for info in infos:
+            name = info.name
             for pi in info.partitions:
-                for r in pi.replicas:  # brokers that host replicas but are not registered are down
-                    if r not in brokers:
-                        brokers[r] = BrokerLoad(id=r, alive=False)
+                for r in pi.replicas:
+                    hosted[r] += 1
                 if pi.leader is not None:
-                    by_leader[pi.leader].append((info.name, pi.partition))
+                    by_leader[pi.leader].append((name, pi.partition))
+                    led[pi.leader] += 1
+        for r in hosted:  # brokers that host replicas but are not registered are down
+            if r not in brokers:
+                brokers[r] = BrokerLoad(id=r, alive=False)
         t0 = time.time()
         if sizes:
             (leo,), silent = admin.leader_offsets(by_leader, ("LATEST",))
@@ -179,14 +186,6 @@ def _collect(admin: KafkaAdmin, *, sizes: bool, configs: bool, groups: bool, inc
                          size_ts={bid: d.read_at for bid, d in (log_dirs.brokers.items() if log_dirs else [])
                                   if d.read_at is not None and not d.error},
                          unreachable=unreachable, leo=leo_seen, starts=start_seen)
-        hosted: dict[int, int] = defaultdict(int)
-        led: dict[int, int] = defaultdict(int)
-        for t in topic_list:
-            for p in t.partitions:
-                for r in p.replicas:
-                    hosted[r] += 1
-                if p.leader is not None:
-                    led[p.leader] += 1
         for load in view.brokers:
             load.partition_replicas = hosted.get(load.id, 0)
             load.leaders = led.get(load.id, 0)
