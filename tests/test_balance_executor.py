@@ -155,6 +155,29 @@ def test_runs_to_completion_with_limits_and_throttles_removed(tmp_path: Path) ->
     assert load_state(tmp_path / "s.json").status == "done"  # type: ignore[union-attr]
 
 
+def test_moves_spread_over_the_brokers_they_copy_from(tmp_path: Path) -> None:
+    """A new replica copies from the partition's leader. The first batch takes the largest move of each
+    source, not the two largest (both from broker 1): one source feeding the destination alone is held
+    by its own leader throttle as well as by the destination's."""
+    sizes = {0: 9000, 1: 8000, 2: 7000, 3: 3000, 4: 2000, 5: 1000}
+    assignment = {("adt", p): ([1, 5] if p < 3 else [3, 6]) for p in sizes}
+    moves = [Move("adt", p, [assignment[("adt", p)][0], 4], assignment[("adt", p)], size) for p, size in sizes.items()]
+    ctrl = FakeController(assignment, {1, 3, 4, 5, 6}, ticks=2)
+    batches: list[list[TP]] = []
+    submit = ctrl.submit
+
+    def recording(changes: dict[TP, list[int] | None]) -> dict[TP, str]:
+        batches.append(sorted(changes))
+        return submit(changes)
+
+    ctrl.submit = recording  # type: ignore[method-assign]
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=2)
+    _executor(ctrl, state, tmp_path / "s.json").run()
+    assert batches[0] == [("adt", 0), ("adt", 3)]
+    assert max(ctrl.max_concurrent.values()) <= 2
+    assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+
+
 def test_dead_destination_stops_then_resume_completes(tmp_path: Path) -> None:
     assignment, moves = _plan()
     ctrl = FakeController(assignment, {1, 2, 3, 4}, ticks=2)

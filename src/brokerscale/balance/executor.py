@@ -16,7 +16,9 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,25 +278,46 @@ class Executor:
             self.sleep(self.poll_s)
 
     def _fill(self, pending: list[Move], in_flight: list[Move], ongoing: dict[TP, Any], live: set[int]) -> int:
-        """Start as many pending moves as the per-broker limit allows (largest first: they take longest)."""
+        """Start as many pending moves as the per-broker limit allows, spread over the brokers they copy from."""
         limit = self.state.max_per_broker
         load: dict[int, int] = {}
         for m in in_flight:
             for b in set(m.adding) | set(m.removing):
                 load[b] = load.get(b, 0) + 1
+        # Each (destination, source) pair is one fetcher thread on the destination, and the source's leader
+        # throttle meters what it serves: moves spread over sources keep the destination's throttle in use
+        # (one source feeding it alone is held by its own leader throttle too: measured 6.5 against 8.4 MB/s
+        # of a 10 MB/s limit at the end of a run). So the next move is the largest of the source whose
+        # destination streams are least busy; within a source, largest first (they take longest).
+        streams: dict[tuple[int, int], int] = {}
+        for m in in_flight:
+            for b in m.adding:
+                streams[(b, _source(m))] = streams.get((b, _source(m)), 0) + 1
+        order = [m for m in sorted(pending, key=lambda x: (-x.bytes, x.topic, x.partition))
+                 if (m.topic, m.partition) not in ongoing and all(b in live for b in m.adding)]
+        queues: dict[int, deque[tuple[int, Move]]] = {}
+        for rank, m in enumerate(order):
+            queues.setdefault(_source(m), deque()).append((rank, m))
+
+        def busy(src: int) -> tuple[int, int, int]:
+            rank, head = queues[src][0]
+            return max((streams.get((b, src), 0) for b in head.adding), default=0), rank, src
+
+        heap = [busy(src) for src in queues]  # a pick changes only its own source's key
+        heapq.heapify(heap)
         batch: dict[TP, list[int] | None] = {}
-        for m in sorted(pending, key=lambda x: (-x.bytes, x.topic, x.partition)):
-            tp = (m.topic, m.partition)
-            if tp in ongoing:
-                continue
+        while heap:
+            src = heapq.heappop(heap)[2]
+            _, m = queues[src].popleft()
             touched = set(m.adding) | set(m.removing)
-            if any(b not in live for b in m.adding):
-                continue
-            if any(load.get(b, 0) >= limit for b in touched):
-                continue
-            for b in touched:
-                load[b] = load.get(b, 0) + 1
-            batch[tp] = list(m.target)
+            if all(load.get(b, 0) < limit for b in touched):  # else it cannot fit later either: loads only grow
+                for b in touched:
+                    load[b] = load.get(b, 0) + 1
+                for b in m.adding:
+                    streams[(b, src)] = streams.get((b, src), 0) + 1
+                batch[(m.topic, m.partition)] = list(m.target)
+            if queues[src]:
+                heapq.heappush(heap, busy(src))
         self._check_cancel()
         if not batch:
             if not in_flight:
@@ -403,3 +426,9 @@ def cancel(ops: Ops, state: ExecState, audit: Audit | None, path: Path | None, *
         if path is not None:
             save_state(path, state)
     return targets
+
+
+def _source(m: Move) -> int:
+    """The broker a new replica copies from: the partition's leader, its preferred (first) replica
+    unless leadership moved."""
+    return m.original[0] if m.original else -1
