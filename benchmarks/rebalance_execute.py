@@ -13,17 +13,33 @@ both tools execute that same file, alternately, in the same run:
 
 Between runs the data is moved back without a throttle. Reported per run: wall time, the ideal (bytes
 into the busiest destination ÷ throttle), the ratio to the ideal, the peak replication rate into the new
-broker averaged over WINDOW_S seconds (read independently, DescribeLogDirs every second: what the throttle
-promises the cluster), where the time went (until the first byte arrived, until 99 % had, the rest), and
-the checks afterwards (every partition on its planned replicas, no under-replicated partitions, no
-throttle configs left). Measured here: Kafka's quota is bursty at a fixed rate (10 s windows of 6-10.6
-MB/s at 10 MB/s set, peaks above the limit with Kafka's own tool), so the time lost is in the transfer
-itself, not in starting or finishing.
+broker averaged over WINDOW_S seconds (read independently, DescribeLogDirs every SAMPLE_S: what the
+throttle promises the cluster), where the time went, seen from outside the same way for both tools
+(start-up until Kafka lists the first reassignment, then the first byte, 99 % moved, no reassignment
+left, the tool exiting), and the checks afterwards (every partition on its planned replicas, no
+under-replicated partitions, no throttle configs left).
+
+Where the time goes (measured here, 2 cores shared with other work, load 13-26): the transfer is ~114 s
+of the ~100 s ideal for both tools, 8.6-8.8 MB/s at 10 MB/s set. That is Kafka's replication quota, not
+either tool: a follower whose partitions are all throttled and over quota sends no fetch and backs off
+`replica.fetch.backoff.ms` (1 s), a fetch brings up to `replica.fetch.max.bytes` (1 MiB) per partition,
+and the rate is judged over 11 one-second samples, so the new broker's inflow comes in bursts with idle
+seconds between (10 s windows of 6-10.8 MB/s). Neither fetch setting can be changed on a running broker
+(read-only broker configs), and setting the throttle above the operator's limit to make up the average
+breaks the limit on the bursts (tried: 1.06 x the ideal, 12.4 MB/s peak). What a tool controls is around
+the transfer: brokerscale lists its first reassignment after 4-5 s (Python start-up and imports of the
+Kafka client ~1.5-2 s under load, connecting ~0.7 s, permission probes, throttles, the audit log),
+Kafka's tool after 6-19 s (a JVM per call); brokerscale exits ~2-3 s after the last move (noticing it,
+removing the throttles, the audit log), Kafka's `--verify` loop ~2 s. brokerscale keeps the moves spread
+over the brokers they copy from (one source feeding the new broker alone is held by its own leader
+throttle too) and, with at most 5 moves per broker at once, peaks lower than Kafka's tool (smaller
+bursts per fetch).
 
     python benchmarks/rebalance_execute.py [--mb 1000] [--throttle-mb 10] [--rounds 1] [--keep]
 
-Target (issue 10 §4b): brokerscale <= 1.2 x the ideal and faster than Kafka's tool, both clean. The peak
-windowed rates are reported for both tools (both set exactly the given throttle).
+Target (issue 10 §4b): brokerscale <= 1.2 x the ideal and faster than Kafka's tool, both clean, and
+brokerscale's peak 10 s rate within the limit (+2 % for the measurement: two DescribeLogDirs readings).
+Kafka's tool's peak is reported, not judged (it sets the same throttle).
 Exit code 0 when met. Run it on a quiet machine: it is a wall-clock measurement.
 """
 
@@ -46,53 +62,64 @@ TOPIC = "bench.exec"
 PARTITIONS = 16
 TARGET = 1.2
 WINDOW_S = 10.0  # Kafka judges its replication quota over 11 samples of 1 s
+SAMPLE_S = 0.5
+PEAK_SLACK = 1.02  # two log-dir readings WINDOW_S apart, each taken while bytes arrive
 
 
 class RateProbe:
-    """Bytes of TOPIC on one broker every second (DescribeLogDirs), in a thread, while a run goes on."""
+    """Bytes of TOPIC on one broker and the reassignments in flight, every SAMPLE_S, in a thread, while a
+    run goes on (its own admin client: what either tool does is seen from outside, the same way)."""
 
     def __init__(self, bootstrap: str, broker: int) -> None:
         self.bootstrap, self.broker = bootstrap, broker
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, int]] = []  # (time, bytes on the broker, reassignments in flight)
+        self.started = self.ended = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> RateProbe:
+        from brokerscale.connect import ConnectionProfile
+
+        self._admin = ConnectionProfile(self.bootstrap).admin()  # connected before the run's clock starts
         self._thread.start()
+        self.started = time.monotonic()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.ended = time.monotonic()
         self._stop.set()
         self._thread.join(30)
+        self._admin.close()
 
     def _run(self) -> None:
-        from brokerscale.connect import ConnectionProfile
+        while not self._stop.is_set():
+            dirs = self._admin.log_dirs([self.broker], [TOPIC])
+            moving = sum(tp[0] == TOPIC for tp in self._admin.reassignments())
+            if not dirs.failed:
+                self.samples.append((time.monotonic(), sum(dirs.size_on(self.broker).values()), moving))
+            self._stop.wait(SAMPLE_S)
 
-        admin = ConnectionProfile(self.bootstrap).admin()
-        try:
-            while not self._stop.is_set():
-                dirs = admin.log_dirs([self.broker], [TOPIC])
-                if not dirs.failed:
-                    self.samples.append((time.monotonic(), sum(dirs.size_on(self.broker).values())))
-                self._stop.wait(1.0)
-        finally:
-            admin.close()
-
-    def phases(self, total: int) -> tuple[float, float, float]:
-        """Seconds from the probe's start until the first byte arrived, until 99 % of `total` had, and
-        the rest (the last bytes, the new replicas joining the ISR, the tool noticing)."""
+    def phases(self, total: int) -> dict[str, float]:
+        """Seconds from the tool's start until Kafka lists the first reassignment (start-up, throttles,
+        submitting), until the first byte reaches the broker (the controller and the broker creating the
+        replica, its fetcher starting), until 99 % of `total` has (the transfer, at the throttle), until no
+        reassignment is left (the last bytes, the new replicas joining the ISR, the old ones deleted), and
+        until the tool exits (noticing it, removing the throttles)."""
         if not self.samples:
-            return 0.0, 0.0, 0.0
-        t_start = self.samples[0][0]
-        first = next((t for t, b in self.samples if b > 0), t_start)
-        most = next((t for t, b in self.samples if b >= 0.99 * total), self.samples[-1][0])
-        return first - t_start, most - first, self.samples[-1][0] - most
+            return {}
+        t0 = self.started
+        submitted = next((t for t, b, n in self.samples if n or b), t0)
+        first = next((t for t, b, _ in self.samples if b > 0), submitted)
+        most = next((t for t, b, _ in self.samples if b >= 0.99 * total), self.samples[-1][0])
+        done = next((t for t, _, n in self.samples if t > most and not n), self.ended)
+        return {"submitted": submitted - t0, "first byte": first - submitted, "99 %": most - first,
+                "all done": done - most, "exit": max(0.0, self.ended - done)}
 
     def peak(self) -> float:
         """The highest rate over any WINDOW_S seconds between two samples (bytes/s)."""
         best = 0.0
-        for i, (t1, b1) in enumerate(self.samples):
-            for t0, b0 in reversed(self.samples[:i]):
+        for i, (t1, b1, _) in enumerate(self.samples):
+            for t0, b0, _ in reversed(self.samples[:i]):
                 if t1 - t0 >= WINDOW_S:
                     best = max(best, (b1 - b0) / (t1 - t0))
                     break
@@ -238,22 +265,23 @@ def main() -> int:
                         took = _ours_run(bootstrap, fwd, rate, work / f"state-{r}.json")
                 check = _clean(bootstrap, fwd, brokers)
                 check["peak"] = probe.peak()
-                start, moving, finish = probe.phases(into_new)
+                phases = probe.phases(into_new)
                 rows.append((who, took, check))
+                moving = phases.get("99 %", 0.0)
                 print(f"round {r + 1} {who:12} {took:7.1f} s  {took / ideal:5.2f} x ideal  "
                       f"peak {check['peak'] / 1e6:5.2f} MB/s over {WINDOW_S:g} s into broker {new}  "
                       f"as planned: {check['as_planned']}, URPs: {check['under_replicated']}, "
-                      f"throttle configs left: {check['throttles_left']}\n"
-                      f"      first byte after {start:.1f} s, 99 % in {moving:.1f} s "
-                      f"({0.99 * into_new / max(moving, 1e-9) / 1e6:.2f} MB/s), then {finish:.1f} s to done",
-                      flush=True)
+                      f"throttle configs left: {check['throttles_left']}  load {os.getloadavg()[0]:.1f}\n"
+                      "      where the time went: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
+                      + f" (99 % at {0.99 * into_new / max(moving, 1e-9) / 1e6:.2f} MB/s)", flush=True)
                 _move_back(bootstrap, back)
         kafka = [t for w, t, _ in rows if w == "kafka"]
         ours = [t for w, t, _ in rows if w == "brokerscale"]
         clean = all(c["as_planned"] and not c["under_replicated"] and not c["throttles_left"] for _, _, c in rows)
         best_ours, best_kafka = min(ours), min(kafka)
         peak_ours = max(c["peak"] for w, _, c in rows if w == "brokerscale")
-        ok = best_ours <= TARGET * ideal and best_ours < best_kafka and clean
+        within_limit = peak_ours <= PEAK_SLACK * rate
+        ok = best_ours <= TARGET * ideal and best_ours < best_kafka and clean and within_limit
         med_ours, med_kafka = statistics.median(ours), statistics.median(kafka)
         print(f"\nmedians: kafka-reassign-partitions {med_kafka:.1f} s ({med_kafka / ideal:.2f} x ideal), brokerscale "
               f"{med_ours:.1f} s ({med_ours / ideal:.2f} x ideal), brokerscale / kafka = {med_ours / med_kafka:.3f}")
@@ -266,7 +294,8 @@ def main() -> int:
     finally:
         if not args.keep:
             cluster.down()
-    print("TARGET MET" if ok else f"TARGET MISSED (brokerscale <= {TARGET} x ideal and faster than Kafka's tool)")
+    print("TARGET MET" if ok else f"TARGET MISSED (brokerscale <= {TARGET} x ideal, faster than Kafka's tool, clean, "
+                                  f"peak <= {PEAK_SLACK:g} x the limit)")
     return 0 if ok else 1
 
 
