@@ -253,6 +253,94 @@ def _oldest_unmirrored_age(east: DevCluster, topic: str, mirrored: dict[int, int
     return time.time() - min(stamps) if stamps else 0.0
 
 
+@pytest.mark.timeout(600)
+def test_planned_failover_with_the_primary_alive_loses_and_duplicates_nothing(
+        clusters: tuple[DevCluster, DevCluster], tmp_path: Path, cli: Any) -> None:
+    """A planned failover while an application still writes to the primary: the fence refuses every
+    write from then on, so what the producer had acknowledged is all on the DR cluster (0 losses), the
+    RPO is reported as exactly 0, and the synced group resumes on DR exactly at its commit (0 duplicates).
+    The failover starts right after the commit: its own drain is what brings the rest across."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    east, west = clusters
+    topic = "clinical.planned-orders"
+    _create(east, topic, 2)
+    topo = _topology(tmp_path, "planned", east, west, src="main", dst="standby", west_jurisdiction="US",
+                     flow="main-standby", topics=["clinical\\.planned-.*"])
+    code, out, err = cli("dr", "up", "--topology", topo, "--apply")
+    assert code == 0, (out, err)
+    producer = _Producer(east.bootstrap, topic, rate=100)
+    report: dict[str, Any] = {}
+    try:
+        producer.start()
+        # The application reads 300 records on the primary and commits (its partitions assigned directly:
+        # no group rebalance to wait for), then stops.
+        c = Consumer({"bootstrap.servers": east.bootstrap, "group.id": "planned-app", "enable.auto.commit": False})
+        c.assign([TopicPartition(topic, p, 0) for p in (0, 1)])
+        seen, deadline = 0, time.monotonic() + 120
+        while seen < 300:
+            assert time.monotonic() < deadline, f"planned-app read only {seen} of 300 records in 120 s"
+            msg = c.poll(2)
+            if msg is not None and msg.error() is None:
+                seen += 1
+        c.commit(asynchronous=False)
+        committed = {tp.partition: tp.offset for tp in c.committed(c.assignment(), timeout=30) if tp.offset >= 0}
+        c.close()
+        assert sum(committed.values()) == 300, committed
+        code, out, err = cli("dr", "failover", "--flow", "main-standby", "--topology", topo, "--apply",
+                             "--format", "json")
+        assert code == 0, err
+        report = json.loads(out)
+    finally:
+        producer.stop.set()
+        producer.join(60)
+    try:
+        acked = producer.acked_ends()
+        dr_ends = _ends(west, topic)
+        assert report["rpo_exact"] is True and report["rpo_records"] == 0 and not report["rpo_seconds"], report
+        assert [s["step"] for s in report["steps"]][1:3] == ["fence writes on source", "drain replication lag"]
+        assert report["bootstrap"] == west.bootstrap
+        losses = sum(max(0, acked[p] - dr_ends.get(p, 0)) for p in acked)
+        assert losses == 0, (acked, dr_ends)
+        assert sum(acked.values()) > sum(committed.values())  # the producer was writing when the fence went up
+
+        [group] = [g for s in report["steps"] for g in s.get("groups", []) if g["group"] == "planned-app"]
+        assert group["committed"] and set(group["translation"].values()) == {"exact"}, group
+        # The application resumes on the DR cluster from the group's offsets there.
+        c = Consumer({"bootstrap.servers": west.bootstrap, "group.id": "planned-app",
+                      "enable.auto.commit": False, "enable.partition.eof": True})
+        translated = {tp.partition: tp.offset for tp in c.committed(
+            [TopicPartition(topic, p) for p in acked], timeout=30)}
+        c.assign([TopicPartition(topic, p, max(0, translated[p])) for p in acked])
+        first: dict[int, int] = {}
+        got = 0
+        at_end: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(at_end) < len(acked) and time.monotonic() < deadline:
+            msg = c.poll(2)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                at_end.add(msg.partition())
+                continue
+            first.setdefault(msg.partition(), msg.offset())
+            got += 1
+        c.close()
+        assert at_end == set(acked), f"the group did not reach the end of every partition on DR: {at_end}"
+        duplicates = sum(committed[p] - first[p] for p in committed if p in first)
+        assert {p: translated[p] for p in committed} == committed  # resumes exactly where it stopped
+        assert duplicates == 0 and all(first.get(p, committed[p]) == committed[p] for p in committed)
+        # every acknowledged record it had not processed on the primary, and nothing else, on DR
+        assert got == sum(acked.values()) - sum(committed.get(p, 0) for p in acked)
+    finally:
+        # Back as the other tests expect: the flow down (and forgotten), the primary's topic writable again.
+        assert cli("dr", "down", "--topology", topo)[0] == 0
+        from brokerscale.connect import ConnectionProfile
+
+        with ConnectionProfile(east.bootstrap).admin() as admin:
+            admin.alter_configs(topics={t: {"max.message.bytes": v} for t, v in (report.get("fenced") or {}).items()})
+
+
 @pytest.mark.timeout(1500)  # two MirrorMaker starts, a stall, a kill, failover and failback: ~9 min alone
 def test_lag_within_20_percent_then_failover_with_primary_killed(
         clusters: tuple[DevCluster, DevCluster], tmp_path: Path, cli: Any) -> None:
