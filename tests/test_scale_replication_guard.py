@@ -184,6 +184,28 @@ def test_the_topology_probe_finds_a_stopped_flow_of_the_scaled_cluster(
     assert f"replication flow {flow} (primary -> drsite) is stopped" in _check_line(logged)
 
 
+def test_without_topology_the_probe_reads_the_one_dr_up_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from brokerscale.dr.flows import save_topology, saved_topology_path
+    from brokerscale.dr.topology import load_topology
+
+    cfg = tmp_path / "brokerscale.yaml"
+    cfg.write_text("clusters:\n  east: {bootstrap: 'east-1:9092'}\n  west: {bootstrap: 'west-1:9092'}\n")
+    monkeypatch.setenv("BROKERSCALE_CONFIG", str(cfg))
+    flow = f"started-{os.getpid()}"
+    topo = _topology(tmp_path, "config: east", "config: west", flow)
+    probe = TopologyProbe(load_rules(), bootstrap="west-1:9092")
+    save_topology(load_topology(topo), str(topo))  # as `dr up --apply` leaves it
+    try:
+        view = probe.read()
+    finally:  # `check` and the exporter judge a started topology's flows: forget it again, as `dr down` does
+        saved_topology_path().unlink()
+    assert view.topology == f"{topo} (started by `dr up --apply`)"
+    assert view.flows == [f"{flow} (primary -> drsite, stopped)"]
+    assert [f.rule for f in view.findings] == ["replication_stopped"]
+    assert probe.read() == ReplicationView("", [], [])  # `dr down` while the controller runs counts too
+
+
 def test_a_flow_end_that_cannot_be_resolved_fails_closed(tmp_path: Path) -> None:
     topo = _topology(tmp_path, "dev: gone-east", "dev: gone-west", "primary-dr")
     rnd, act, logged, _ = _round(tmp_path, DOWN, TopologyProbe(load_rules(), topology=topo, bootstrap="east-1:9092"))

@@ -49,16 +49,16 @@ class TopologyProbe:
         self.fixed: Topology | None = load_topology(topology) if topology is not None else None
 
     def _topology(self) -> tuple[Topology | None, str]:
+        """The topology and the file it came from (None, "": no topology given or started)."""
         if self.fixed is not None:
             return self.fixed, str(self.path)
         from brokerscale.dr.flows import current_topology, saved_topology_path
 
         if not saved_topology_path().exists():
             return None, ""
-        topo, source = current_topology(None)
-        return topo, f"{source} (started by `dr up --apply`)"
+        return current_topology(None)
 
-    def matching(self, topo: Topology) -> list[str]:
+    def matching(self, topo: Topology, source: str = "topology") -> list[str]:
         """Names of the flows with this cluster at one end."""
         from brokerscale.dr.clusters import profile
         from brokerscale.dr.triggers import link_bootstraps
@@ -75,7 +75,7 @@ class TopologyProbe:
                 known = link_bootstraps(name)
                 boots = [known.get(c, "") for c in ends]
             else:
-                boots = [profile(topo, c, str(self.path or "topology")).bootstrap for c in ends]
+                boots = [profile(topo, c, source).bootstrap for c in ends]
             if any(mine & {b.strip() for b in boot.split(",")} for boot in boots):
                 names.append(name)
         return names
@@ -87,12 +87,13 @@ class TopologyProbe:
             topo, source = self._topology()
             if topo is None:
                 return ReplicationView("", [], [])
-            names = self.matching(topo)
+            names = self.matching(topo, source)
             now = time.time()
             statuses = [st for n in names for st in watched(topo, n, now=now)]
         except (BrokerscaleError, OSError, ValueError, KeyError) as exc:
             raise ReplicationUnreadable(f"replication state unreadable: {exc}") from None
-        return ReplicationView(source, [describe(st) for st in statuses], findings(statuses, self.rules, now=now))
+        where = source if self.fixed is not None else f"{source} (started by `dr up --apply`)"
+        return ReplicationView(where, [describe(st) for st in statuses], findings(statuses, self.rules, now=now))
 
 
 def describe(st: DirectionStatus) -> str:
