@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ atexit.register(shutil.rmtree, _SESSION_DIR, True)
 os.environ["BROKERSCALE_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ.pop("BROKERSCALE_STORE_URL", None)
 os.environ.pop("BROKERSCALE_BOOTSTRAP", None)
+# A shell that runs the suite in the background without job control (`.ci/run &`, nohup) starts it with
+# Ctrl-C ignored, which the processes the Ctrl-C tests start would inherit: they would never see it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

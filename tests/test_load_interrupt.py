@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from brokerscale.connect import ConnectionProfile
+
 
 @pytest.mark.kafka
 @pytest.mark.parametrize("presses", [1, 4])
@@ -121,3 +123,50 @@ def test_a_final_block_ignores_later_presses_once_stop_was_requested() -> None:
         time.sleep(0.2)
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+class _MovedLeaderConsumer:
+    """A consumer whose first watermark request for each partition meets a leader that just moved."""
+
+    def __init__(self, error: Any) -> None:
+        self.error, self.asked = error, []
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(topics={topic: SimpleNamespace(partitions={0: None, 1: None})})
+
+    def get_watermark_offsets(self, tp: Any, timeout: float) -> tuple[int, int]:
+        from confluent_kafka import KafkaException
+
+        self.asked.append(tp.partition)
+        if self.asked.count(tp.partition) == 1:
+            raise KafkaException(self.error)
+        return 0, 100 + tp.partition
+
+    def close(self) -> None:
+        pass
+
+
+def test_end_offsets_asks_again_when_the_leader_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI: `load --verify` started right after a broker was added failed with "Not leader for partition"
+    from confluent_kafka import KafkaError
+
+    from brokerscale.load import verify as verify_mod
+
+    fake = _MovedLeaderConsumer(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION))
+    monkeypatch.setattr(verify_mod, "_consumer", lambda _profile: fake)
+    assert verify_mod.end_offsets(ConnectionProfile("127.0.0.1:9"), "t", timeout_s=10) == {0: 100, 1: 101}
+    assert fake.asked == [0, 0, 1, 1]
+
+
+def test_end_offsets_does_not_retry_an_error_asking_again_cannot_cure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from brokerscale.load import verify as verify_mod
+
+    fake = _MovedLeaderConsumer(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    monkeypatch.setattr(verify_mod, "_consumer", lambda _profile: fake)
+    with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED"):
+        verify_mod.end_offsets(ConnectionProfile("127.0.0.1:9"), "t", timeout_s=10)
+    assert fake.asked == [0]

@@ -36,16 +36,40 @@ def _consumer(profile: ConnectionProfile) -> Any:
 
 
 def end_offsets(profile: ConnectionProfile, topic: str, timeout_s: float = 30.0) -> dict[int, int]:
-    """Current high watermark of every partition of `topic` (a live cluster that is busy may answer late)."""
+    """Current high watermark of every partition of `topic` (a live cluster that is busy may answer late).
+
+    A leader that moved since the client's metadata (a broker added, a rebalance, an election) answers
+    "not leader": asked again once the client has refreshed its metadata, the new leader answers."""
     from confluent_kafka import TopicPartition
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
     consumer = _consumer(profile)
+    deadline = time.monotonic() + timeout_s
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s)
         parts = sorted(meta.topics[topic].partitions) if topic in meta.topics else []
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1] for p in parts}
+        out: dict[int, int] = {}
+        for p in parts:
+            for attempt in Retrying(retry=retry_if_exception(_leader_moved), wait=wait_fixed(0.5), reraise=True,
+                                    stop=stop_after_delay(max(1.0, deadline - time.monotonic()))):
+                with attempt:
+                    out[p] = consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                            timeout=max(1.0, deadline - time.monotonic()))[1]
+        return out
     finally:
         consumer.close()
+
+
+def _leader_moved(exc: BaseException) -> bool:
+    """An error that asking again (after librdkafka refreshes its metadata) can cure."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    if not isinstance(exc, KafkaException) or not isinstance(exc.args[0], KafkaError):
+        return False
+    err: KafkaError = exc.args[0]
+    return err.retriable() or err.code() in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                                             KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT,
+                                             KafkaError.NOT_ENOUGH_REPLICAS)
 
 
 def verify(profile: ConnectionProfile, topic: str, start: dict[int, int], acked: dict[tuple[int, int], int],
