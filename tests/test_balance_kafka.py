@@ -434,7 +434,8 @@ def test_resume_after_ctrl_c_keeps_the_operators_throttle(bootstrap: str, fourth
         resumed = _execute_in_background(bootstrap, None)
         _wait(lambda: any(t == "bal.resume" for t, _ in ops.ongoing())
               and ops.throttle_configs([fourth], []).get(f"broker {fourth}", {}).get(
-                  "follower.replication.throttled.rate") is not None, 60, "the resumed run to throttle")
+                  "follower.replication.throttled.rate") is not None, 180,  # a new interpreter: slow at load 30
+              "the resumed run to throttle")
         rate = ops.throttle_configs([fourth], [])[f"broker {fourth}"]["follower.replication.throttled.rate"]
         assert rate == "10000", "the resumed run uses the saved 10 KB/s, not the 50 MB/s default"
         code, _, err = cli("rebalance", "cancel", "-b", bootstrap, "--apply")
