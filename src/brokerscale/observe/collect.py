@@ -166,8 +166,11 @@ class Observer:
                 eff = max(c, start.get(tp, c))
                 if leo[tp] <= eff:
                     continue
-                tl = time_lag(eff, view.ts, self.history.leo.get(tp, []))
-                if tl is None or tl.lower_bound:
+                hist = self.history.leo.get(tp)
+                # a single observation above the offset only bounds the time lag from below (time_lag
+                # would say so too; a first round asks this of all 20,000 partitions at once)
+                if not hist or (len(hist) == 1 and hist[0][1] > eff) \
+                        or time_lag(eff, view.ts, hist).lower_bound:  # type: ignore[union-attr]
                     mine.append((leo[tp] - eff, tp, eff))
             per_group.append(sorted(mine, reverse=True))
         # Every group's most-behind partition first, then the next of each, up to the budget; partitions
