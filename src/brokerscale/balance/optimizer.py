@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from brokerscale.balance.assignment import Assignment, DidNotConverge
-from brokerscale.balance.gcpause import paused_gc
 from brokerscale.balance.goals import Goal, default_goals
 from brokerscale.balance.model import ClusterModel
 from brokerscale.balance.targets import Targets, Thresholds, compute_targets, doubled, lower_bound, validate_mode
 from brokerscale.errors import BadInput
+from brokerscale.gcpause import paused_gc
 
 __all__ = ["DidNotConverge", "Proposal", "optimize"]
 

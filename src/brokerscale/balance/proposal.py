@@ -13,10 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from brokerscale.balance.gcpause import paused_gc
 from brokerscale.balance.goals import broker_loads
 from brokerscale.balance.optimizer import Proposal
 from brokerscale.balance.reassignment_file import SIZE_FIELD
+from brokerscale.gcpause import paused_gc
 from brokerscale.units import format_bytes
 
 

@@ -8,14 +8,12 @@ of thousands of partitions cheap. Reads metadata and offsets only, never message
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from brokerscale.gcpause import paused_gc as gc_paused
 from brokerscale.kafka import TP, GroupInfo, KafkaAdmin, LogDirs, TopicInfo
 from brokerscale.model.snapshot import BrokerLoad, PartitionState, TopicLoad
 
@@ -100,19 +98,6 @@ def admin_rates(prev: AdminView, cur: AdminView) -> tuple[dict[str, dict[str, fl
         if known:
             topics[t.name] = {"bytes_in_per_s": b_sum, "messages_in_per_s": m_sum}
     return topics, dict(brokers)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """A snapshot allocates ~100,000 short-lived, acyclic objects (partitions, offsets); letting the
-    cyclic garbage collector walk them again and again costs about a third of the time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def collect(admin: KafkaAdmin, *, sizes: bool = True, configs: bool = True, groups: bool = True,
