@@ -96,6 +96,29 @@ def _ends(cluster: DevCluster, topic: str) -> dict[int, int]:
     return out
 
 
+def _read_to_end(consumer: Any, partitions: int) -> tuple[dict[int, int], dict[int, int], int, set[int]]:
+    """Read with `consumer` (enable.partition.eof on) until it reports the end of `partitions` partitions
+    or 120 s pass, then close it: the first and last offset read per partition, how many records, and the
+    partitions whose end it reached."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    got = 0
+    at_end: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(at_end) < partitions and time.monotonic() < deadline:
+        msg = consumer.poll(2)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            at_end.add(msg.partition())
+            continue
+        first.setdefault(msg.partition(), msg.offset())
+        last[msg.partition()] = msg.offset()
+        got += 1
+    consumer.close()
+    return first, last, got, at_end
+
+
 def _topics(cluster: DevCluster) -> set[str]:
     from brokerscale.connect import ConnectionProfile
 
@@ -312,20 +335,7 @@ def test_planned_failover_with_the_primary_alive_loses_and_duplicates_nothing(
         translated = {tp.partition: tp.offset for tp in c.committed(
             [TopicPartition(topic, p) for p in acked], timeout=30)}
         c.assign([TopicPartition(topic, p, max(0, translated[p])) for p in acked])
-        first: dict[int, int] = {}
-        got = 0
-        at_end: set[int] = set()
-        deadline = time.monotonic() + 120
-        while len(at_end) < len(acked) and time.monotonic() < deadline:
-            msg = c.poll(2)
-            if msg is None:
-                continue
-            if msg.error() is not None:
-                at_end.add(msg.partition())
-                continue
-            first.setdefault(msg.partition(), msg.offset())
-            got += 1
-        c.close()
+        first, _, got, at_end = _read_to_end(c, len(acked))
         assert at_end == set(acked), f"the group did not reach the end of every partition on DR: {at_end}"
         duplicates = sum(committed[p] - first[p] for p in committed if p in first)
         assert {p: translated[p] for p in committed} == committed  # resumes exactly where it stopped
@@ -445,20 +455,7 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     translated = {tp.partition: max(0, tp.offset) for tp in c.committed(
         [TopicPartition(topic, p) for p in acked], timeout=30)}
     c.subscribe([topic])
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    at_end: set[int] = set()
-    deadline = time.monotonic() + 120
-    while len(at_end) < len(acked) and time.monotonic() < deadline:
-        msg = c.poll(2)
-        if msg is None:
-            continue
-        if msg.error() is not None:
-            at_end.add(msg.partition())
-            continue
-        first.setdefault(msg.partition(), msg.offset())
-        last[msg.partition()] = msg.offset()
-    c.close()
+    first, last, _, _ = _read_to_end(c, len(acked))
     for p, off in committed.items():
         assert 0 < translated[p] <= off, (p, translated[p], off)
         if p in first:
