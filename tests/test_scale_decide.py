@@ -165,3 +165,26 @@ def test_while_today_runs_like_the_calendar_the_forecast_not_the_trend_projects_
     assert decide(no_forecast, ramp, p, NIGHT.timestamp()).trigger == "trend"
     # Without a tolerance (the policy's choice) the trend always counts, as before.
     assert decide(levels_off, ramp, policy(trend={"window": "10m"}), NIGHT.timestamp()).trigger == "trend"
+
+
+def test_a_level_load_scales_up_at_the_plateau_threshold_a_rising_one_at_the_policys() -> None:
+    """The plateau rule: a load that is not rising needs only its noise margin below the critical line."""
+    p = policy(plateau={"window": "5m", "tolerance": 0.15, "extra_points": 2})
+    level = history([4.0, 4.1, 4.05, 4.0, 4.05])  # 81 % of 5 units, flat
+    d = decide(Facts(units=5), level, p, NIGHT.timestamp())
+    assert d.action is None and d.utilization == pytest.approx(81.0)
+    assert decide(Facts(units=5), level, policy(), NIGHT.timestamp()).action == "up"  # without the rule: 81 > 80
+    d = decide(Facts(units=5), history([4.1, 4.15, 4.2, 4.15, 4.2]), p, NIGHT.timestamp())  # 84 % > 82 %
+    assert d.action == "up" and d.target == 6 and "84% > 82% (level load)" in d.reason
+    # A forecast rise beyond the tolerance (4.7 is 17 % above the mean 4.04) is judged at 80 %, as before.
+    d = decide(Facts(units=5, forecast_demand=4.7, forecast_level=1.0), level, p, NIGHT.timestamp())
+    assert d.action == "up" and d.trigger == "forecast" and "> 80%" in d.reason and "level" not in d.reason
+    # A forecast just above the recent load (4.15, 83 %: within 15 %) is a level load: 83 % > 82 % acts.
+    d = decide(Facts(units=5, forecast_demand=4.15, forecast_level=1.0), level, p, NIGHT.timestamp())
+    assert d.action == "up" and d.trigger == "forecast" and "83.0% > 82% (level load)" in d.reason
+    # The mean covers only the window: an old low load does not make today's plateau look like a rise.
+    old_then_level = history([1.0] * 20 + [4.0, 4.1, 4.05, 4.0, 4.05])
+    assert decide(Facts(units=5), old_then_level, p, NIGHT.timestamp()).action is None
+    # A history that ended before the window (a stale round) still has its last point to compare with.
+    stale = history([4.0, 4.05], end=NIGHT - timedelta(minutes=20))
+    assert decide(Facts(units=5), stale, p, NIGHT.timestamp()).action is None

@@ -41,6 +41,9 @@ def test_budget_caps_max_units() -> None:
     ("peak_hours: {start: '25:00', end: '19:00'}\n", "peak_hours.start", "not a time of day"),
     ("seasons: [{name: flu, start: 13-01, end: 03-15}]\n", "seasons[0].start", "not a date of the year"),
     ("budget: {monthly: 100, unit_price_per_hour: 2}\n", "(top level)", "below min_units"),
+    ("plateau: {tolerance: 1.5}\n", "plateau.tolerance", "less than or equal to 1"),
+    ("plateau: {extra_points: 0}\n", "plateau.extra_points", "greater than 0"),
+    ("plateau: {window: 5m, margin: 2}\n", "plateau.margin", "unknown field"),
 ])
 def test_bad_policy_is_one_line_naming_file_and_field(tmp_path: Path, cli, body: str, field: str,  # type: ignore[no-untyped-def]
                                                       why: str) -> None:

@@ -290,8 +290,17 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
     if forecast is not None and forecast > projected:
         projected, trigger = forecast, "forecast"
     proj_util = 100.0 * projected / units
+    up, level = r.up, ""
+    if proj_util > up and policy.plateau is not None:
+        # Not rising: the projection is within the tolerance of the recent mean. Only the noise margin
+        # is needed below the critical line, not the margin for a rise that outruns new capacity.
+        pl = policy.plateau
+        start = min(history.index_at(t - pl.window), i)
+        mean = sum(history.demand[start:history.end]) / (history.end - start)
+        if projected <= mean * (1.0 + pl.tolerance):
+            up, level = min(100.0, r.up + pl.extra_points), ", level load"
 
-    if proj_util > r.up and units < cap:
+    if proj_util > up and units < cap:
         if not _sustained(history, t, policy.sustain, above=r.up * units / 100.0, below=None):
             return _hold(facts, f"{dim} at {util:.0f}% (threshold {r.up:g}%) for less than "
                          f"{policy.sustain:.0f}s", dim, util, proj_util)
@@ -302,10 +311,11 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
         goal = min(policy.target_utilization or r.up, r.up)
         needed = math.ceil(round(100.0 * projected / goal, 9))
         target = up_target(policy, units, needed)
-        how = {"threshold": f"{dim} at {util:.0f}% > {r.up:g}%{where}",
-               "trend": f"{dim} at {util:.0f}% rising, projected {proj_util:.1f}% > {r.up:g}% when new capacity "
+        where = f" ({r.why}{level})" if r.why else f" ({level[2:]})" if level else ""
+        how = {"threshold": f"{dim} at {util:.0f}% > {up:g}%{where}",
+               "trend": f"{dim} at {util:.0f}% rising, projected {proj_util:.1f}% > {up:g}% when new capacity "
                         f"lands{where}",
-               "forecast": f"forecast {dim} {proj_util:.1f}% > {r.up:g}%{where}"}[trigger]
+               "forecast": f"forecast {dim} {proj_util:.1f}% > {up:g}%{where}"}[trigger]
         return Decision("up", units, target, how, dim, util, proj_util, trigger)
 
     if units <= r.min_units or util >= r.down:

@@ -22,6 +22,8 @@ Example (every field optional; defaults shown are the scaling guide's)::
                                   # runs like the same hours last period
     forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
                                   # prefer_period: 7d -> last week's same hours once a week is recorded
+    plateau: {window: 5m, tolerance: 0.15, extra_points: 2}   # a level load (projection within 15 % of
+                                  # the last 5 min's mean) scales up at the threshold + 2 points
     timezone: America/New_York
     peak_hours: {days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00",
                  min_units: 3, scale_up_utilization: 70}
@@ -163,6 +165,20 @@ class Trend(_Strict):
         "one period ago and not above the forecast, the forecast, not the trend, projects the load")
 
 
+class Plateau(_Strict):
+    """A level load needs less headroom than a rising one. The scale-up threshold's margin below the
+    critical line covers two things: the noise of a load measured every minute, and a rise that keeps
+    going while new capacity is on its way (one provisioning delay). A load whose projection is no more
+    than `tolerance` above its mean over the last `window` is not rising; only the noise margin is
+    needed, so its threshold is `extra_points` higher."""
+
+    window: DurationSeconds = Field(300.0, gt=0, description="the recent mean the projection is compared with")
+    tolerance: float = Field(0.15, ge=0, le=1, description="a projection at most this fraction above that mean "
+                             "is a level load")
+    extra_points: float = Field(2.0, gt=0, le=20, description="percentage points added to the scale-up "
+                                "threshold in effect while the load is level (never above 100)")
+
+
 class Forecast(_Strict):
     """Expect the load the calendar brings: the same hours one period earlier, at today's level (see
     `brokerscale.forecast.load`). Feeds decide: a scale-up ahead of a known rise, no scale-down into one."""
@@ -194,6 +210,7 @@ class Policy(_Strict):
     provisioning_delay: Delays = Field(default_factory=Delays)
     trend: Trend | None = None
     forecast: Forecast | None = None
+    plateau: Plateau | None = None
     sustain: DurationSeconds = Field(0.0, ge=0, description="utilization must stay past a threshold this long")
     timezone: str = "UTC"
     peak_hours: PeakHours | None = None
