@@ -223,3 +223,49 @@ def test_last_look_at_a_dead_source_is_the_newer_of_the_sample_and_the_probe(tmp
     assert (seen, ends) == (100.3, {("t", 0): 1030})
     assert last_source_sample(samples, "a->b", {**probe, "at": 99.0}) == (100.0, {("t", 0): 1000})
     assert read_probe(tmp_path, "b->a") is None
+
+
+def test_bootstraps_match_whatever_way_one_cluster_is_written() -> None:
+    from brokerscale.dr.triggers import endpoints
+
+    assert endpoints("b-2:9092, b-1:9092") == endpoints("b-1:9092,b-2:9092")
+    assert endpoints("localhost:9192") == endpoints("127.0.0.1:9192")
+    assert endpoints("PLAINTEXT://Broker-1.Example.org:9092") == endpoints("broker-1.example.org")
+    assert endpoints("[::1]:9093") == {"::1:9093"} and endpoints("") == frozenset()
+    assert not endpoints("127.0.0.1:9092") & endpoints("127.0.0.1:9093")
+
+
+def test_replication_findings_name_a_flow_end_that_cannot_be_resolved(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flow whose DR end is a dev cluster that no longer exists: the primary's observer matches the
+    flow (its bootstrap written another way) and says the DR end cannot be resolved; an unrelated
+    cluster cannot rule out being that end, so it is told too. Never silence ("healthy" by omission)."""
+    from brokerscale.dr.flows import save_topology
+    from brokerscale.dr.topology import load_topology
+    from brokerscale.dr.triggers import replication_findings
+
+    monkeypatch.setenv("BROKERSCALE_DATA_DIR", str(tmp_path / "data"))
+    cfg = tmp_path / "brokerscale.yaml"
+    cfg.write_text("clusters:\n  east: {bootstrap: 'localhost:9192, east-2:9092'}\n")
+    monkeypatch.setenv("BROKERSCALE_CONFIG", str(cfg))
+    topo = tmp_path / "topology.yaml"
+    topo.write_text("version: 1\nclusters:\n  primary: {config: east, region: us-east-1, jurisdiction: US}\n"
+                    "  drsite: {dev: gone-west, region: us-west-2, jurisdiction: US}\n"
+                    "flows:\n  primary-dr: {source: primary, target: drsite, topics: ['clinical\\\\..*']}\n")
+    save_topology(load_topology(topo), str(topo))
+    rules = load_rules()
+    found = {(f.rule, f.severity, f.metric): f for f in replication_findings("EAST-2:9092,127.0.0.1:9192", rules)}
+    # the flow is judged (its MirrorMaker never ran: stopped) and its unresolvable end is named
+    assert set(found) == {("replication_stopped", "critical", "replication_flow_running"),
+                          ("replication_stopped", "warning", "replication_flow_judged")}, found
+    unresolved = found[("replication_stopped", "warning", "replication_flow_judged")]
+    assert unresolved.target == "primary-dr (primary -> drsite)"
+    assert "cluster drsite cannot be resolved" in unresolved.message and "'gone-west'" in unresolved.message
+    other = replication_findings("north-1:9092", rules)
+    assert [(f.severity, f.metric) for f in other] == [("warning", "replication_flow_judged")]
+    # an unreadable started topology is said too
+    from brokerscale.dr.flows import saved_topology_path
+
+    saved_topology_path().write_text("{not json")
+    [broken] = replication_findings("north-1:9092", rules)
+    assert broken.severity == "warning" and "cannot be read" in broken.message

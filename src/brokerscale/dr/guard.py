@@ -61,9 +61,9 @@ class TopologyProbe:
     def matching(self, topo: Topology, source: str = "topology") -> list[str]:
         """Names of the flows with this cluster at one end."""
         from brokerscale.dr.clusters import profile
-        from brokerscale.dr.triggers import link_bootstraps
+        from brokerscale.dr.triggers import endpoints, link_bootstraps
 
-        mine = {b.strip() for b in (self.bootstrap or "").split(",") if b.strip()}
+        mine = endpoints(self.bootstrap or "")
         names = []
         for name, flow in topo.flows.items():
             ends = (flow.source, flow.target)
@@ -76,7 +76,7 @@ class TopologyProbe:
                 boots = [known.get(c, "") for c in ends]
             else:
                 boots = [profile(topo, c, source).bootstrap for c in ends]
-            if any(mine & {b.strip() for b in boot.split(",")} for boot in boots):
+            if any(mine & endpoints(boot) for boot in boots):
                 names.append(name)
         return names
 

@@ -86,9 +86,49 @@ def watched(topo: Any, name: str, *, now: float) -> list[DirectionStatus]:
     return out
 
 
+def endpoints(bootstrap: str) -> frozenset[str]:
+    """A bootstrap list as a set of `host:port`, so one cluster written two ways matches: order and
+    spaces ignored, host names lower-cased, a `SCHEME://` prefix dropped, `localhost` taken as
+    127.0.0.1, a missing port as Kafka's 9092, IPv6 brackets removed."""
+    out = set()
+    for part in bootstrap.split(","):
+        text = part.strip().lower()
+        if "://" in text:
+            text = text.split("://", 1)[1]
+        if not text:
+            continue
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else ""
+        elif text.count(":") > 1:  # a bare IPv6 address
+            host, port = text, ""
+        else:
+            host, _, port = text.partition(":")
+        if host in ("localhost", "localhost.localdomain"):
+            host = "127.0.0.1"
+        out.add(f"{host}:{int(port) if port.isdigit() else 9092}")
+    return frozenset(out)
+
+
+def unjudged(where: str, why: str, rules: RuleSet) -> list[Finding]:
+    """A flow whose replication cannot be judged: said as a warning, never left out as if healthy."""
+    if not rules.replication_stopped.enabled:
+        return []
+    return [Finding(rule="replication_stopped", severity="warning", metric="replication_flow_judged", value=0,
+                    threshold=None, scope="cluster", target=where,
+                    action="bring the cluster back, or fix the topology and run `brokerscale dr up` again "
+                           "(`brokerscale dr down` if the flow is gone)",
+                    message=f"replication flow {where}: {why}; its replication is not judged")]
+
+
 def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
     """Findings of every started flow that has the cluster at `bootstrap` at one of its ends (a cluster
-    link's ends are Confluent clusters: matched by the bootstraps its watcher recorded)."""
+    link's ends are Confluent clusters: matched by the bootstraps its watcher recorded). Bootstraps
+    match as `endpoints` (one cluster written two ways is one cluster).
+
+    A flow with an end that cannot be resolved (a dev cluster removed, a cluster gone from
+    brokerscale.yaml) may have this cluster at that end: it gets a warning naming the cluster and
+    why, not silence; so does a started topology that cannot be read."""
     from brokerscale.dr.clusters import profile
     from brokerscale.dr.flows import current_topology, saved_topology_path
     from brokerscale.errors import BrokerscaleError
@@ -97,19 +137,29 @@ def replication_findings(bootstrap: str, rules: RuleSet) -> list[Finding]:
         return []
     try:
         topo, _ = current_topology(None)
-        mine = {b.strip() for b in bootstrap.split(",")}
-        names = []
-        for name, flow in topo.flows.items():
-            if topo.is_link(name):
-                ends = {c: set(link_bootstraps(name).get(c, "").split(",")) for c in (flow.source, flow.target)}
-            else:
-                ends = {c: set(profile(topo, c).bootstrap.split(",")) for c in (flow.source, flow.target)}
-            if any(mine & b for b in ends.values()):
-                names.append(name)
-    except BrokerscaleError:
-        return []
+    except (BrokerscaleError, OSError, ValueError, KeyError) as exc:
+        return unjudged(f"started topology {saved_topology_path()}", f"cannot be read ({exc})", rules)
+    mine = endpoints(bootstrap)
+    names = []
+    out: list[Finding] = []
+    for name, flow in topo.flows.items():
+        matched = False
+        unresolved: list[tuple[str, str]] = []
+        for c in (flow.source, flow.target):
+            try:
+                ends = link_bootstraps(name).get(c, "") if topo.is_link(name) else profile(topo, c).bootstrap
+            except BrokerscaleError as exc:
+                unresolved.append((c, exc.message))
+                continue
+            matched = matched or bool(mine & endpoints(ends))
+        if matched:
+            names.append(name)
+        if unresolved:  # this cluster may be the end that cannot be found: say so
+            where = f"{name} ({flow.source} -> {flow.target})"
+            out += [f for c, why in unresolved for f in unjudged(where, f"cluster {c} cannot be resolved ({why})",
+                                                                  rules)]
     now = time.time()
-    return findings([st for n in names for st in watched(topo, n, now=now)], rules, now=now)
+    return out + findings([st for n in names for st in watched(topo, n, now=now)], rules, now=now)
 
 
 def link_bootstraps(name: str) -> dict[str, str]:
