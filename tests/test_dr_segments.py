@@ -1,0 +1,171 @@
+"""Reading a dead source's committed log-end offsets from its log segments (dr/segments.py), and the
+replication triggers' bootstrap matching and unresolvable flows (dr/triggers.py).
+
+Segment files are built here byte by byte to Kafka's v2 record-batch layout and checked with Kafka's
+own `kafka-dump-log` (DumpLogSegments, from the jars): what it calls valid, and where it finds invalid
+bytes, is what the reader must agree with. A real broker's segments are read in test_dr_kafka.py.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from brokerscale.dr.segments import (
+    ReplicaEnd,
+    batches,
+    check_log_dir,
+    committed_ends,
+    crc32c,
+    partition_end,
+    read_hw_checkpoint,
+    read_log_dir,
+    timestamp_at,
+)
+from brokerscale.errors import BadInput
+
+T0 = 1_700_000_000_000
+
+
+def _varint(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def _batch(base: int, count: int, ts: int = T0, value: bytes = b"synthetic-payload-0123456789") -> bytes:
+    """One uncompressed v2 record batch of `count` records (DefaultRecordBatch / DefaultRecord layout)."""
+    records = b""
+    for i in range(count):
+        body = b"\x00" + _varint(i) + _varint(i) + _varint(-1) + _varint(len(value)) + value + _varint(0)
+        records += _varint(len(body)) + body
+    after_crc = struct.pack(">hiqqqhii", 0, count - 1, ts, ts + count - 1, -1, -1, -1, count) + records
+    rest = struct.pack(">ibI", 0, 2, crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", base, len(rest)) + rest
+
+
+def _log_dir(root: Path, node: int = 1, hw: dict[tuple[str, int], int] | None = None) -> Path:
+    d = root / f"broker-{node}"
+    d.mkdir(parents=True)
+    (d / "meta.properties").write_text(f"version=1\nnode.id={node}\ncluster.id=abc\n")
+    if hw is not None:
+        lines = ["0", str(len(hw)), *(f"{t} {p} {o}" for (t, p), o in hw.items())]
+        (d / "replication-offset-checkpoint").write_text("\n".join(lines) + "\n")
+    return d
+
+
+def _segment(d: Path, base: int, data: bytes) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{base:020d}.log"
+    path.write_bytes(data)
+    return path
+
+
+def test_crc32c_is_kafkas_castagnoli() -> None:
+    assert crc32c(b"123456789") == 0xE3069283  # the standard check value of CRC-32C
+
+
+def test_log_end_is_the_last_complete_batch_plus_one_across_segments(tmp_path: Path) -> None:
+    d = _log_dir(tmp_path)
+    part = d / "clinical.adt-0"
+    _segment(part, 0, _batch(0, 3) + _batch(3, 2))
+    _segment(part, 5, _batch(5, 4, ts=T0 + 1000) + _batch(9, 1, ts=T0 + 2000))
+    end = partition_end(part)
+    assert (end.end, end.max_timestamp, end.torn_bytes) == (10, T0 + 2000, 0)
+    assert timestamp_at(part, 7) == T0 + 1000 and timestamp_at(part, 1) == T0 and timestamp_at(part, 10) is None
+
+
+def test_a_torn_last_batch_is_not_counted(tmp_path: Path) -> None:
+    part = _log_dir(tmp_path) / "t-0"
+    whole = _batch(0, 3) + _batch(3, 2) + _batch(5, 4)
+    # killed mid-write: the last batch's length runs past the end of the file
+    _segment(part, 0, whole[:-30])
+    end = partition_end(part)
+    assert end.end == 5 and end.torn_bytes == len(_batch(5, 4)) - 30
+    # only part of a header on disk
+    _segment(part, 0, whole[:len(_batch(0, 3)) + len(_batch(3, 2)) + 20])
+    assert (partition_end(part).end, partition_end(part).torn_bytes) == (5, 20)
+    # the header is whole but the body never reached the disk (zeros): the CRC says so
+    last = _batch(5, 4)
+    _segment(part, 0, whole[:-len(last)] + last[:61] + bytes(len(last) - 61))
+    assert (partition_end(part).end, partition_end(part).torn_bytes) == (5, len(last))
+
+
+def test_an_empty_partition_ends_at_its_segments_base_offset(tmp_path: Path) -> None:
+    d = _log_dir(tmp_path)
+    _segment(d / "fresh-0", 0, b"")
+    _segment(d / "rolled-2", 42, b"")  # everything before 42 deleted by retention, nothing written since
+    ends = {(r.topic, r.partition): r.end for r in read_log_dir(d)}
+    assert ends == {("fresh", 0): 0, ("rolled", 2): 42}
+
+
+def test_log_dir_skips_deleted_and_future_dirs_and_reads_the_hw_checkpoint(tmp_path: Path) -> None:
+    d = _log_dir(tmp_path, node=3, hw={("a-b", 1): 4})
+    _segment(d / "a-b-1", 0, _batch(0, 5))
+    _segment(d / "a-b-0.7f3e2c9d1e8b4a6f9c0d1e2f3a4b5c6d-delete", 0, _batch(0, 9))
+    _segment(d / "a-b-2.7f3e2c9d1e8b4a6f9c0d1e2f3a4b5c6d-future", 0, _batch(0, 9))
+    [r] = read_log_dir(d)
+    assert (r.topic, r.partition, r.end, r.node_id, r.high_watermark) == ("a-b", 1, 5, 3, 4)
+    assert read_hw_checkpoint(tmp_path) == {}  # none there: nothing, not an error
+
+
+def test_with_replicas_the_least_end_of_the_in_sync_ones_counts(tmp_path: Path) -> None:
+    def rep(node: int, end: int, hw: int | None) -> ReplicaEnd:
+        return ReplicaEnd("t", 0, node, tmp_path, end, T0 + end, 0, hw)
+
+    # leader at 120, a follower at 118 (in sync, fetched up to there), one far behind the checkpointed HW
+    ends = committed_ends([rep(1, 120, 100), rep(2, 118, 95), rep(3, 40, 40)])
+    assert (ends[("t", 0)].end, ends[("t", 0)].replicas, ends[("t", 0)].in_sync) == (118, 3, 2)
+    # no checkpoint yet: every replica is taken as in sync
+    assert committed_ends([rep(1, 7, None), rep(2, 5, None)])[("t", 0)].end == 5
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p / "absent", "no such directory"),
+    (lambda p: (p / "file").write_text("") or p / "file", "not a directory"),
+    (lambda p: (p / "empty").mkdir() or p / "empty", "not a Kafka log directory (no meta.properties)"),
+])
+def test_a_bad_log_dir_is_one_line_naming_the_option_and_why(tmp_path: Path, make: object, reason: str) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(BadInput) as exc:
+        check_log_dir(path)
+    assert exc.value.message == f"--source-log-dirs: {path}: {reason}" and exc.value.exit_code == 2
+
+
+@pytest.mark.kafka  # Kafka's own DumpLogSegments, from the jars (no cluster)
+def test_the_reader_agrees_with_kafka_dump_log(tmp_path: Path) -> None:
+    from brokerscale.dev.tools import run_tool
+
+    good = _batch(0, 3) + _batch(3, 2, ts=T0 + 5) + _batch(5, 4, ts=T0 + 9)
+    torn = good[:-40]
+    last = _batch(5, 4, ts=T0 + 9)
+    corrupt = bytearray(good)
+    corrupt[-5] ^= 0xFF  # a payload byte of the last batch: its CRC no longer matches
+    files = [_segment(tmp_path / name, 0, data) for name, data in
+             (("good-0", good), ("torn-0", torn), ("corrupt-0", bytes(corrupt)))]
+    res = run_tool("kafka-dump-log", ["--files", ",".join(str(f) for f in files)], timeout=180)
+    assert res.returncode == 0, res.stderr[-2000:]
+    dumps = re.split(r"^Dumping ", res.stdout, flags=re.M)[1:]
+    assert len(dumps) == 3, res.stdout
+    for f, dump in zip(files, dumps, strict=True):
+        valid = [(int(m[1]), int(m[2])) for m in
+                 re.finditer(r"baseOffset: (\d+) lastOffset: (\d+) .*isvalid: true", dump)]
+        invalid_bytes = re.search(r"Found (\d+) invalid bytes at the end", dump)
+        kafka_end = max(last for _, last in valid) + 1
+        ours = batches(f)
+        end = partition_end(f.parent)
+        if f.parent.name == "corrupt-0":
+            # dump-log lists the damaged batch as not valid; the reader drops it (the broker's recovery would)
+            assert re.search(r"baseOffset: 5 lastOffset: 8 .*isvalid: false", dump), dump
+            kafka_end = 5
+        assert [(b.base_offset, b.last_offset) for b in ours][:len(valid)] == valid[:len(ours)]
+        assert end.end == kafka_end, (f, dump)
+        if invalid_bytes:
+            assert end.torn_bytes == int(invalid_bytes.group(1)) == len(last) - 40
