@@ -139,6 +139,20 @@ def test_a_bad_log_dir_is_one_line_naming_the_option_and_why(tmp_path: Path, mak
     assert exc.value.message == f"--source-log-dirs: {path}: {reason}" and exc.value.exit_code == 2
 
 
+def test_failover_refuses_a_bad_source_log_dir_before_doing_anything(tmp_path: Path, cli: object) -> None:
+    from brokerscale.dr.failover import state_path
+
+    topo = tmp_path / "t.yaml"
+    topo.write_text("version: 1\nclusters:\n  a: {dev: gone-a, region: r1, jurisdiction: US}\n"
+                    "  b: {dev: gone-b, region: r2, jurisdiction: US}\n"
+                    "flows:\n  a-b: {source: a, target: b, topics: ['x.*']}\n")
+    code, out, err = cli("dr", "failover", "--flow", "a-b", "--topology", topo, "--apply",  # type: ignore[operator]
+                         "--source-log-dirs", f"{tmp_path}/nope")
+    assert code == 2 and out == ""
+    assert err.strip() == f"error: --source-log-dirs: {tmp_path}/nope: no such directory", err
+    assert not state_path("a-b").exists()
+
+
 @pytest.mark.kafka  # Kafka's own DumpLogSegments, from the jars (no cluster)
 def test_the_reader_agrees_with_kafka_dump_log(tmp_path: Path) -> None:
     from brokerscale.dev.tools import run_tool
@@ -169,3 +183,33 @@ def test_the_reader_agrees_with_kafka_dump_log(tmp_path: Path) -> None:
         assert end.end == kafka_end, (f, dump)
         if invalid_bytes:
             assert end.torn_bytes == int(invalid_bytes.group(1)) == len(last) - 40
+
+
+def test_exact_rpo_counts_what_the_target_lacks_of_the_mirrored_partitions_and_dates_it(tmp_path: Path) -> None:
+    from brokerscale.dr.dead_source import exact_rpo, oldest_unreplicated_ms, read_disk_ends
+    from brokerscale.dr.status import evaluate
+    from brokerscale.dr.topology import Flow
+
+    d = _log_dir(tmp_path)
+    adt0, adt1 = ("clinical.adt", 0), ("clinical.adt", 1)
+    torn = _batch(10, 3, ts=T0 + 9500)
+    _segment(d / "clinical.adt-0", 0, _batch(0, 5) + _batch(5, 5, ts=T0 + 4000) + torn[:-7])
+    _segment(d / "clinical.adt-1", 0, _batch(0, 4, ts=T0 + 9000))
+    _segment(d / "clinical.secret-0", 0, _batch(0, 6))  # excluded (the sovereignty rule, say)
+    _segment(d / "ops.metrics-0", 0, _batch(0, 9))  # not selected
+    _segment(d / "__consumer_offsets-0", 0, _batch(0, 2))
+    flow = Flow(source="east", target="west", topics=["clinical\\..*", "__.*"])
+    disk = read_disk_ends([d], flow, ["clinical\\.secret.*"])
+    assert {tp: e.end for tp, e in disk.ends.items()} == {adt0: 10, adt1: 4}
+    assert disk.torn == {adt0: len(torn) - 7}
+    st = evaluate("east-west", "east", "west", now=T0 / 1000 + 60, source_end={adt0: 10, adt1: 4},
+                  target_end={adt0: 6, adt1: 4}, remote={adt0: adt0, adt1: adt1}, syncs={}, samples=[],
+                  state="stopped", mm2_pid=None, watcher=False, source_seen_at=None)
+    oldest = oldest_unreplicated_ms(disk, st)
+    assert oldest == T0 + 4000  # offset 6 is in the batch written at T0 + 4 s
+    got = exact_rpo(st, disk, {adt0, adt1}, oldest, "given with --source-log-dirs")
+    assert got["rpo_exact"] is True and got["rpo_records"] == 4 and got["rpo_by_topic"] == {"clinical.adt": 4}
+    # from the oldest record DR lacks to the last write the source took (T0 + 9 s + 3 ms: partition 1)
+    assert got["rpo_seconds"] == 5.003
+    assert got["rpo_by_partition"] == {"clinical.adt:0": 4, "clinical.adt:1": 0}
+    assert f"torn last batch ({len(torn) - 7:,} bytes)" in got["rpo_note"] and str(d) in got["rpo_source"]

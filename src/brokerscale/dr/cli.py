@@ -306,6 +306,10 @@ def failover_command(
     topology: TopologyOpt = None, policy: PolicyOpt = None, apply: ApplyOpt = False,
     drain_timeout: Annotated[float, typer.Option("--drain-timeout", metavar="SECONDS", min=0,
                                                  help="How long to wait for the lag to drain.")] = 60.0,
+    source_log_dirs: Annotated[str | None, typer.Option(
+        "--source-log-dirs", metavar="DIR[,DIR]", show_default=False,
+        help="The dead source's broker log directories (mounted volumes), to read the exact RPO from its "
+             "log segments (batch headers only, never record contents). A dev cluster's are known.")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Fail a flow over to its target: the runbook, step by step and audited, with RPO and RTO measured.
@@ -315,10 +319,14 @@ def failover_command(
     the source is dead); measure the RPO (records and seconds not replicated); stop MirrorMaker; commit
     each synced consumer group's offsets on the target from the newest checkpoints; check the target
     serves every mirrored topic and print the bootstrap applications must switch to, with the RTO.
-    With the source dead, the RPO counts from the flow watcher's last look at the source (it reads the
-    source's log-end offsets every quarter second): what it held then and the target lacks is lost for
-    certain; what was written between that look and the death (a window reported with it) is estimated
-    from the recent write rate, as an upper figure. `dr failback` measures the exact loss later.
+    With the source dead, the RPO is read from its brokers' log directories when they can be read (a dev
+    cluster's own, or --source-log-dirs for the dead brokers' mounted volumes): per mirrored partition
+    the committed end of its log segments (the least log-end offset of its in-sync replicas; a batch
+    torn by the crash does not count) against what the target holds: exact. Otherwise it counts from
+    the flow watcher's last look at the source (it reads the source's log-end offsets every quarter
+    second): what it held then and the target lacks is lost for certain; what was written between that
+    look and the death (a window reported with it) is estimated from the recent write rate, as an upper
+    figure, and the report says why the disks could not be read. `dr failback` measures the loss again.
     A cluster-link flow (Confluent) is promoted when the source answers and the lag drains (nothing
     lost), else failed over at once; the link's lag at that moment is the RPO.
 
@@ -327,13 +335,27 @@ def failover_command(
       brokerscale dr failover --flow primary-dr              # the runbook, nothing done
 
       brokerscale dr failover --flow primary-dr --apply --format json
+
+      brokerscale dr failover --flow primary-dr --apply --source-log-dirs /mnt/east-1/kafka,/mnt/east-2/kafka
     """
     from brokerscale.dr import flows as dr_flows
+    from brokerscale.dr.dead_source import parse_dirs
     from brokerscale.dr.failover import STEPS, failover
+    from brokerscale.dr.segments import check_log_dir
+    from brokerscale.errors import BadInput
     from brokerscale.topics.policy import load_policy
 
     topo, _ = dr_flows.current_topology(topology)
     f = topo.flow(flow)
+    dirs = parse_dirs(source_log_dirs)
+    if dirs is not None:
+        if not dirs:
+            raise BadInput("--source-log-dirs: no directory given (DIR[,DIR])")
+        if topo.is_link(flow):
+            raise BadInput(f"--source-log-dirs: flow {flow} is a cluster link between Confluent clusters: "
+                           "their brokers' disks are not reachable")
+        for d in dirs:
+            check_log_dir(d)
     from brokerscale.dr.links import STEPS as LINK_STEPS
 
     if not apply:
@@ -352,7 +374,7 @@ def failover_command(
                                            say=_say(fmt is OutputFormat.json), cl=cl)
         else:
             report = failover(topo, flow, load_policy(policy), store, drain_timeout=drain_timeout,
-                              say=_say(fmt is OutputFormat.json))
+                              say=_say(fmt is OutputFormat.json), source_log_dirs=dirs)
     finally:
         store.close()
     if fmt is OutputFormat.json:
@@ -365,6 +387,10 @@ def failover_command(
                   soft_wrap=True)
     console.print(f"RPO: {report['rpo_records']:,} records, {_secs(report['rpo_seconds'])} s not replicated{bound}",
                   soft_wrap=True)
+    if report.get("rpo_source"):
+        console.print(f"RPO measured from: {report['rpo_source']}"
+                      + ("" if report["rpo_exact"] else f" ({report['rpo_note'].rpartition('; not exact: ')[2]})"
+                         if "; not exact: " in report.get("rpo_note", "") else ""), soft_wrap=True)
     if "action" in report:
         done = "promoted" if report["action"] == "promote" else "failed over"
         console.print(f"cluster link {flow}: mirror topics {done}"

@@ -9,10 +9,14 @@
    serves every mirrored topic, print its bootstrap, and measure the RTO.
 
 RPO is what was not replicated at the moment of failure, in records and seconds. With the source
-answering it is measured exactly after the fence. With the source dead, the source's last log-end
-offsets are the flow watcher's newest sample: records acknowledged after that sample are unknown
-until the old primary is back, so the figure is reported as a lower bound (`rpo_exact: false`);
-`dr failback` measures the exact figure from the old primary and records it.
+answering it is measured exactly after the fence. With the source dead but its brokers' log
+directories readable (a dev cluster's own, or `--source-log-dirs` for volumes an operator mounted),
+what it had committed is read from its log segments (`segments.py`, batch headers only) and the
+figure is exact again (`rpo_exact: true`, `rpo_source` names the directories). Otherwise the source's
+last log-end offsets are the flow watcher's newest sample: records acknowledged after that sample are
+unknown until the old primary is back, so the figure is reported as a lower bound (`rpo_exact:
+false`, with an estimate of the rest and why the disks could not be read); `dr failback` measures the
+exact figure from the old primary and records it.
 RTO runs from the fence (planned failover) or from the last moment the source was seen alive
 (unplanned) to the target ready to serve.
 """
@@ -148,8 +152,9 @@ def translate_groups(topo: Topology, name: str, say: Callable[[str], None],
 
 
 def failover(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeout: float,
-             say: Callable[[str], None]) -> dict[str, Any]:
-    """Run the runbook for flow `name` (audited); returns the report (RPO, RTO, bootstrap, steps)."""
+             say: Callable[[str], None], source_log_dirs: list[Path] | None = None) -> dict[str, Any]:
+    """Run the runbook for flow `name` (audited); returns the report (RPO, RTO, bootstrap, steps).
+    `source_log_dirs`: the dead source's brokers' log directories (a dev cluster's are known)."""
     flow = topo.flows[name]
     if flow.mode == "active-active":
         raise BadInput(f"--flow: {name} is active-active: both clusters already take writes; there is nothing "
@@ -205,8 +210,18 @@ def failover(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeou
         change.stage = STEPS[4]
         if was:
             status = _direction(topo, name, policy, source_dead=not reachable)
-        report.update(measure_rpo(status, reachable, read_probe(proc.root, f"{flow.source}->{flow.target}"),
-                                  _samples(proc), probed_at=probed_at))
+        rpo = measure_rpo(status, reachable, read_probe(proc.root, f"{flow.source}->{flow.target}"),
+                          _samples(proc), probed_at=probed_at)
+        if not reachable:
+            exact, why = _rpo_from_disks(topo, name, policy, status, source_log_dirs)
+            if exact is not None:
+                status = exact.pop("_status")
+                rpo = {**exact, "source_last_seen": rpo["source_last_seen"],
+                       "rpo_watcher_floor": rpo["rpo_records"]}
+            else:
+                rpo.update(rpo_source=f"the flow watcher's last look at {flow.source}",
+                           rpo_note=f"{rpo['rpo_note']}; not exact: {why}")
+        report.update(rpo)
         step(STEPS[4], report["rpo_note"])
         change.stage = STEPS[5]
         groups = translate_groups(topo, name, say, source_dead=not reachable)
@@ -231,6 +246,34 @@ def failover(topo: Topology, name: str, policy: Any, store: Any, *, drain_timeou
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     return report
+
+
+def _rpo_from_disks(topo: Topology, name: str, policy: Any, status: DirectionStatus,
+                    given: list[Path] | None) -> tuple[dict[str, Any] | None, str]:
+    """The exact RPO read from the dead source's log directories, or None and why it cannot be."""
+    from brokerscale.dr import dead_source as ds
+    from brokerscale.dr.sovereignty import exclusion_patterns
+
+    flow = topo.flows[name]
+    dirs, why = ds.known_log_dirs(topo, flow.source, given)
+    if dirs is None:
+        return None, why
+    disk, error = ds.try_read(dirs, flow, exclusion_patterns(topo, policy, flow.source, flow.target))
+    if disk is None:
+        return None, f"{flow.source}'s log directories could not be read ({error})"
+    expected = {(p.topic, p.partition) for p in status.partitions}
+    missing = ds.missing_partitions(disk, expected)
+    if missing:
+        shown = ", ".join(key(tp) for tp in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        return None, (f"{len(missing)} mirrored partition(s) are in none of the log directories read ({shown}): "
+                      f"{', '.join(str(d) for d in dirs)}")
+    ends = {tp: e.end for tp, e in disk.ends.items()}
+    found = [d for d in collect(topo, name, policy, dead=frozenset({flow.source}),
+                                dead_source_ends=(status.source_seen_at, ends)) if d.source == flow.source]
+    st = found[0]
+    out = ds.exact_rpo(st, disk, expected, ds.oldest_unreplicated_ms(disk, st), why)
+    out["_status"] = st
+    return out, why
 
 
 def _samples(proc: FlowProcess) -> list[dict[str, Any]]:
@@ -262,7 +305,8 @@ def measure_rpo(status: DirectionStatus, reachable: bool, probe: dict[str, Any] 
     if reachable:
         secs = status.lag_seconds
         return {"rpo_records": status.lag_records, "rpo_seconds": None if secs is None else round(secs, 3),
-                "rpo_exact": True, "source_last_seen": status.source_seen_at, "rpo_by_topic": by_topic,
+                "rpo_exact": True, "rpo_source": f"the fenced source {status.source}",
+                "source_last_seen": status.source_seen_at, "rpo_by_topic": by_topic,
                 "rpo_note": f"{status.lag_records:,} record(s), {secs or 0:.1f} s not replicated (exact: the "
                             "source is fenced)"}
     seen = status.source_seen_at

@@ -76,9 +76,12 @@ class DirectionStatus:
     source_seen_at: float | None = None
     notes: list[str] = field(default_factory=list)
     measured_at: float | None = None  # the `now` lag_seconds is reckoned at
+    partitions: list[PartitionLag] = field(default_factory=list)  # per partition (not in the JSON: topics sum it)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        doc.pop("partitions")
+        return doc
 
 
 def mirrored_position(target_end: int | None, sync: OffsetSync | None) -> int:
@@ -162,7 +165,7 @@ def evaluate(flow: str, source: str, target: str, *, now: float, source_end: dic
                            sum(t.lag_records for t in topics), max(secs_all) if secs_all else None,
                            None if byte_rate is None else round(byte_rate, 1),
                            None if rec_rate is None else round(rec_rate, 1), topics,
-                           source_seen_at=source_seen_at, measured_at=now)
+                           source_seen_at=source_seen_at, measured_at=now, partitions=parts)
 
 
 def checkpoint_lag(committed: dict[str, dict[TP, int | None]],
@@ -208,9 +211,12 @@ def read_probe(root: Any, direction: str) -> dict[str, Any] | None:
 
 
 def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True,
-            dead: frozenset[str] = frozenset()) -> list[DirectionStatus]:
+            dead: frozenset[str] = frozenset(),
+            dead_source_ends: tuple[float | None, dict[TP, int]] | None = None) -> list[DirectionStatus]:
     """Read everything one flow's status needs, both sides, and evaluate each direction. Clusters in
-    `dead` (failover found them not answering) are not asked again: each attempt costs its timeout."""
+    `dead` (failover found them not answering) are not asked again: each attempt costs its timeout.
+    `dead_source_ends` (when, offsets): a dead source's log-end offsets known better than from the
+    watcher's last look (read from its log directories by failover)."""
     import json
 
     from brokerscale.dr.clusters import profile
@@ -252,12 +258,16 @@ def collect(topo: Any, name: str, policy: Any, *, read_bookkeeping: bool = True,
                 groups = [g for g in admin.consumer_groups() if any(re.fullmatch(p, g) for p in flow.groups)]
                 committed, _ = admin.group_offsets(groups)
         except BrokerscaleError as exc:
-            seen_at, src_end = last_source_sample(samples, direction, read_probe(proc.root, direction))
+            if dead_source_ends is not None:
+                seen_at, src_end = dead_source_ends
+                where = "its log directories"
+            else:
+                seen_at, src_end = last_source_sample(samples, direction, read_probe(proc.root, direction))
+                where = "the watcher's last sample" if seen_at else "nowhere: no sample yet"
             tps = sorted(src_end)
             committed = {}
             state = "source-unreachable" if running or state == "failed" else state
-            notes.append(f"source {source} unreachable ({exc.message}); source positions from "
-                         + ("the watcher's last sample" if seen_at else "nowhere: no sample yet"))
+            notes.append(f"source {source} unreachable ({exc.message}); source positions from {where}")
         remote = remote_partitions(tps, source, flow.replication_policy)
         tgt_end: dict[TP, int] = {}
         syncs: dict[TP, OffsetSync] = {}
