@@ -447,6 +447,12 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
         _until("MirrorMaker caught up and checkpointed drt-app", caught_up, timeout=240, every=3)
         time.sleep(4)  # a couple of watcher samples at the current rate
 
+        # The link between the regions stalls (MirrorMaker stops; its watcher goes on), so the primary dies
+        # with a backlog the DR cluster never gets: what the failover must count exactly.
+        FlowProcess("primary-dr").stop(watcher=False)
+        _until("a backlog of 200 records on the primary",
+               lambda: sum(_ends(east, topic).values()) - sum(_ends(west, topic).values()) >= 200, every=0.5)
+
         # Kill every broker of the primary while the producer writes.
         for b in east.brokers:
             east.stop_broker(b.id, kill=True)
@@ -467,6 +473,7 @@ def test_lag_within_20_percent_then_failover_with_primary_killed(
     dr_ends = _ends(west, topic)
     losses = sum(max(0, acked[p] - dr_ends.get(p, 0)) for p in acked)
     assert report["rpo_watcher_floor"] <= report["rpo_records"]  # the watcher's last look: a floor
+    assert losses >= 200, (acked, dr_ends)
 
     # The group resumes on the DR cluster from the translated offsets: nothing it had not processed is
     # skipped (MirrorMaker translates conservatively: at or before the committed offset), and it re-reads

@@ -76,12 +76,10 @@ class DirectionStatus:
     source_seen_at: float | None = None
     notes: list[str] = field(default_factory=list)
     measured_at: float | None = None  # the `now` lag_seconds is reckoned at
-    partitions: list[PartitionLag] = field(default_factory=list)  # per partition (not in the JSON: topics sum it)
+    partitions: list[PartitionLag] = field(default_factory=list)  # what `topics` sums, per partition
 
     def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc.pop("partitions")
-        return doc
+        return asdict(self)
 
 
 def mirrored_position(target_end: int | None, sync: OffsetSync | None) -> int:
