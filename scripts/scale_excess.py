@@ -37,11 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from brokerscale.forecast.load import peak_series
 from brokerscale.scale.demand import resolve_capacity, trigger_thresholds
 from brokerscale.scale.oracle import schedule
 from brokerscale.scale.policy import Policy, load_policy
-from brokerscale.scale.simulate import initial_units, simulate, steps_for, trace_demand
+from brokerscale.scale.simulate import initial_units, policy_forecast, simulate, steps_for, trace_demand
 from brokerscale.scale.trace import TRACE_DIR, read_trace
 
 SHIPPED = ("clinic-week", "flu-season", "incident-surge")
@@ -72,11 +71,7 @@ def analyse(trace_path: Path, policy: Policy) -> dict[str, Any]:
     bucket = np.where(fut > 1.05 * d, 0, np.where(past > 1.05 * d, 2, 1))
     if policy.forecast is not None:
         f = policy.forecast
-        fc = np.full(n, np.nan)
-        for period in reversed(policy.forecast_periods()):
-            p = peak_series(d, trace.step_s, period=period, ahead=policy.forecast_ahead(), horizon=f.horizon,
-                            level_window=f.level_window)
-            fc[~np.isnan(p)] = p[~np.isnan(p)]
+        fc = policy_forecast(policy, d, trace.step_s)[0]
         # the peak of the load that actually came in the forecast's window (the trace's last row past its end)
         a_lo = steps_for(policy.forecast_ahead(), trace.step_s)
         a_hi = a_lo + int(f.horizon // trace.step_s)

@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from brokerscale.forecast.load import level_ratio_series, peak_series
+from brokerscale.forecast.load import level_ratio_series
 from brokerscale.scale.decide import Facts, LoadHistory, _regime_at, decide
 from brokerscale.scale.demand import resolve_capacity, trigger_thresholds
 from brokerscale.scale.oracle import BIG, solve
 from brokerscale.scale.policy import Policy, load_policy
-from brokerscale.scale.simulate import Demand, initial_units, simulate, steps_for, trace_demand
+from brokerscale.scale.simulate import Demand, initial_units, policy_forecast, simulate, steps_for, trace_demand
 from brokerscale.scale.trace import TRACE_DIR, LoadTrace, read_trace
 
 SHIPPED = ("clinic-week", "flu-season", "incident-surge")
@@ -99,11 +99,7 @@ def forecast_error(s: Setup) -> tuple[float, float]:
     if f is None:
         return math.nan, math.nan
     n = len(d)
-    fc = np.full(n, np.nan)
-    for period in reversed(p.forecast_periods()):
-        x = peak_series(d, s.trace.step_s, period=period, ahead=p.forecast_ahead(), horizon=f.horizon,
-                        level_window=f.level_window)
-        fc[~np.isnan(x)] = x[~np.isnan(x)]
+    fc = policy_forecast(p, d, s.trace.step_s)[0]
     a_lo = steps_for(p.forecast_ahead(), s.trace.step_s)
     a_hi = a_lo + int(f.horizon // s.trace.step_s)
     came = np.array([d[min(n - 1, i + a_lo):min(n, i + a_hi + 1)].max() for i in range(n)])
@@ -196,16 +192,7 @@ def mpc_replay(s: Setup, forecast: str, margin: float, horizon_h: float, replan_
     n, step_s = len(trace), trace.step_s
     mpc = Mpc(s, forecast, margin, horizon_h, grid_s=300.0)
     replan = max(1, round(replan_s / step_s))
-    f = p.forecast
-    fc = np.full(n, np.nan)
-    lv = np.full(n, np.nan)
-    if f is not None:
-        for period in reversed(p.forecast_periods()):  # decide()'s own forecast, as `scale simulate` feeds it
-            x = peak_series(dem.demand, step_s, period=period, ahead=p.forecast_ahead(), horizon=f.horizon,
-                            level_window=f.level_window)
-            have = ~np.isnan(x)
-            fc[have] = x[have]
-            lv[have] = level_ratio_series(dem.demand, step_s, period=period, level_window=f.level_window)[have]
+    fc, lv = policy_forecast(p, dem.demand, step_s)  # decide()'s own forecast, as `scale simulate` feeds it
     epoch = trace.epoch.tolist()
     hist = LoadHistory(ts=epoch, demand=dem.demand.tolist(), dimension=dem.dimension,
                        partitions=dem.partitions.tolist(), end=0)

@@ -142,3 +142,52 @@ def test_the_controller_forecasts_from_the_history_it_was_seeded_with(tmp_path) 
         assert ctl.forecast(now) == pytest.approx(4.0)
     finally:
         store.close()
+
+
+def test_hours_that_ran_much_hotter_than_today_are_not_copied(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`min_level`: last Monday a mass-casualty event peaked at 10:30 (8 from 09:00, 12 from 10:00 to noon).
+    At 10:00 this Monday, running like any day, copying last Monday would expect 12 x 4/8 = 6 units' worth;
+    with min_level 0.8 the controller forecasts from yesterday instead, and when yesterday ran like last
+    Monday too there is no forecast. The simulator's series says the same."""
+    from types import SimpleNamespace
+
+    from brokerscale.scale.controller import Controller
+    from brokerscale.scale.demand import resolve_capacity
+    from brokerscale.scale.policy import parse_policy
+    from brokerscale.scale.simulate import policy_forecast
+    from brokerscale.store import open_store
+
+    def days(incident_on: set[int]) -> tuple[list[float], list[float]]:
+        ts, demand = _clinic_days(8)
+        for i, t in enumerate(ts):
+            hour = (t % DAY) / 3600
+            if int(t // DAY) in incident_on and 9 <= hour < 12:
+                demand[i] = 8.0 if hour <= 10 else 12.0
+        return ts, demand
+
+    now = 7 * DAY + 10 * 3600
+    got = {}
+    for case, incident_on in (("last week", {0}), ("twice", {0, 6})):
+        ts, demand = days(incident_on)
+        keep = [i for i, t in enumerate(ts) if t <= now]
+        for min_level in (None, 0.8):
+            pol = parse_policy({"unit": "broker", "min_units": 3, "max_units": 9,
+                                "forecast": {"period": "24h", "prefer_period": "7d", "horizon": "1h",
+                                             "level_window": "1h", "min_level": min_level}}, "test")
+            store = open_store(f"sqlite:///{tmp_path / f'{case}{min_level}.db'}")
+            try:
+                ctl = Controller(SimpleNamespace(target="selfmanaged:test"), pol,  # type: ignore[arg-type]
+                                 resolve_capacity(None, "broker"), store)
+                ctl.seed([ts[i] for i in keep], [demand[i] for i in keep], ["throughput"] * len(keep),
+                         [0.0] * len(keep))
+                got[case, min_level] = (ctl.forecast(now), ctl.forecast_level(now))
+                fc, lv = policy_forecast(pol, np.array(demand), STEP)
+                i = keep[-1]
+                assert (got[case, min_level][0] is None) == math.isnan(fc[i])
+                if got[case, min_level][0] is not None:
+                    assert got[case, min_level] == (pytest.approx(fc[i], rel=1e-12), pytest.approx(lv[i], rel=1e-12))
+            finally:
+                store.close()
+    assert got["last week", None] == (pytest.approx(6.0), pytest.approx(0.5))
+    assert got["last week", 0.8] == (pytest.approx(4.0), pytest.approx(1.0))  # yesterday's same hours
+    assert got["twice", 0.8] == (None, None)

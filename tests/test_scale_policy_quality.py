@@ -28,12 +28,13 @@ SHIPPED = ("clinic-week", "flu-season", "incident-surge")
 # 6 % margin for what the next minutes hold 1.08-1.15 x (flu-season 1.101); the seasonal forecast misses
 # the peak that comes by more than 8 % one time in a hundred.
 # RATIO_BOUND catches a regression towards the scaling guide's policy (1.14-1.34 x); BOUNDS pin each
-# trace just above what the policy reaches now (the simulator is deterministic) and below what it
-# reached before the plateau rule (clinic-week 1.116, flu-season 1.128, incident-surge 1.145, held-out
-# fortnight 1.167, flu 1.109, incident 1.154), so giving back that gain fails here.
+# trace a little above what the policy reaches now (1.088, 1.122, 1.133; held-out 1.166, 1.101, 1.151;
+# the simulator is deterministic) and below what it reached before the plateau rule and the forecast's
+# min_level (clinic-week 1.116, flu-season 1.128, incident-surge 1.145, held-out fortnight 1.167, flu
+# 1.109, incident 1.154), so giving back either gain fails here.
 RATIO_BOUND = 1.20
-BOUNDS = {"clinic-week": 1.10, "flu-season": 1.125, "incident-surge": 1.142, "held-out-fortnight": 1.167,
-          "held-out-flu": 1.105, "held-out-incident": 1.1533}
+BOUNDS = {"clinic-week": 1.10, "flu-season": 1.124, "incident-surge": 1.137, "held-out-fortnight": 1.167,
+          "held-out-flu": 1.103, "held-out-incident": 1.1525}
 
 
 @pytest.fixture(scope="module")

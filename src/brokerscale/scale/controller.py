@@ -233,8 +233,13 @@ class Controller:
         for period in self.policy.forecast_periods():  # the preferred period first, once the history reaches it
             peak = peak_at(h.ts, h.demand, h.end, now, period=period, ahead=self.policy.forecast_ahead(),
                            horizon=f.horizon, level_window=f.level_window)
-            if peak is not None:
-                return peak, level_ratio_at(h.ts, h.demand, h.end, now, period=period, level_window=f.level_window)
+            if peak is None:
+                continue
+            level = level_ratio_at(h.ts, h.demand, h.end, now, period=period, level_window=f.level_window)
+            # Hours that ran much hotter than today (last week's surge day, yesterday's mass-casualty
+            # event) say little about the coming ones: the next period's, else none (the trend speaks).
+            if f.min_level is None or (level is not None and level >= f.min_level):
+                return peak, level
         return None, None
 
     def _reassigning(self) -> bool:

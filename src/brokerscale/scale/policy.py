@@ -22,6 +22,7 @@ Example (every field optional; defaults shown are the scaling guide's)::
                                   # runs like the same hours last period
     forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
                                   # prefer_period: 7d -> last week's same hours once a week is recorded
+                                  # min_level: 0.8 -> not from hours that ran 25 % hotter than today
     plateau: {window: 5m, tolerance: 0.15, extra_points: 2}   # a level load (projection within 15 % of
                                   # the last 5 min's mean) scales up at the threshold + 2 points
     timezone: America/New_York
@@ -190,6 +191,10 @@ class Forecast(_Strict):
     lookahead: Literal["provisioning"] | DurationSeconds = "provisioning"
     horizon: DurationSeconds = Field(3600.0, gt=0, description="how long after the lookahead the peak is taken")
     level_window: DurationSeconds = Field(3600.0, gt=0)
+    min_level: float | None = Field(
+        None, gt=0, le=1, description="the hours of a period whose load ran hotter than today's by more than "
+        "1/min_level (today's last level_window against the same stretch then) are not copied: the next period "
+        "is, else there is no forecast")
 
 
 class Policy(_Strict):

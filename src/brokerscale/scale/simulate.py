@@ -263,6 +263,29 @@ def _floor_steps(policy: Policy, epoch: npt.NDArray[np.float64]) -> npt.NDArray[
     return np.minimum(floor, max(policy.cap(), policy.min_units))
 
 
+def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
+                    step_s: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The forecast decide() is given at every step (step i sees rows 0..i) and its level ratio, both in
+    the controller's terms (`Controller.forecast`): the preferred period where its history reaches and
+    its hours ran like today (level at least `forecast.min_level`), else the next period, else NaN."""
+    n = len(demand)
+    fc, lv = np.full(n, np.nan), np.full(n, np.nan)
+    f = policy.forecast
+    if f is None:
+        return fc, lv
+    for period in reversed(policy.forecast_periods()):  # the last written, the preferred, wins
+        p = peak_series(demand, step_s, period=period, ahead=policy.forecast_ahead(), horizon=f.horizon,
+                        level_window=f.level_window)
+        level = level_ratio_series(demand, step_s, period=period, level_window=f.level_window)
+        have = ~np.isnan(p)
+        if f.min_level is not None:
+            with np.errstate(invalid="ignore"):
+                have &= level >= f.min_level
+        fc[have] = p[have]
+        lv[have] = level[have]
+    return fc, lv
+
+
 def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Thresholds | None = None,
              *, oracle: bool = True, guarded: bool = False, start_units: int | None = None,
              forecast_series: npt.NDArray[np.float64] | None = None) -> SimResult:
@@ -287,15 +310,7 @@ def simulate(trace: LoadTrace, policy: Policy, cap: UnitCapacity, thr: Threshold
     fc_a = None
     lv: list[float] = []
     if policy.forecast is not None:
-        f = policy.forecast
-        fc_a, lv_a = np.full(n, np.nan), np.full(n, np.nan)
-        for period in reversed(policy.forecast_periods()):  # the preferred period, where it has history
-            p = peak_series(dem.demand, trace.step_s, period=period, ahead=policy.forecast_ahead(),
-                            horizon=f.horizon, level_window=f.level_window)
-            have = ~np.isnan(p)
-            fc_a[have] = p[have]
-            lv_a[have] = level_ratio_series(dem.demand, trace.step_s, period=period,
-                                            level_window=f.level_window)[have]
+        fc_a, lv_a = policy_forecast(policy, dem.demand, trace.step_s)
         if forecast_series is not None:
             fc_a = np.asarray(forecast_series, dtype=np.float64)
             lv_a = np.where(np.isnan(fc_a), np.nan, 1.0)
