@@ -28,6 +28,7 @@ class FakeController:
         self.elected: list[TP] = []
         self.config_log: list[str] = []
         self.denied = ""
+        self.leader: dict[TP, int] = {}  # live leader where it is not the first replica (a broker restarted)
 
     def _tick(self) -> None:
         for tp, (target, original, age) in list(self.running.items()):
@@ -53,6 +54,9 @@ class FakeController:
     def assignments(self, topics: list[str]) -> dict[TP, list[int]]:
         self._tick()
         return {tp: list(r) for tp, r in self.assignment.items() if tp[0] in topics}
+
+    def placement(self, topics: list[str]) -> dict[TP, tuple[list[int], int | None]]:
+        return {tp: (r, self.leader.get(tp, r[0])) for tp, r in self.assignments(topics).items()}
 
     def ongoing(self) -> dict[TP, dict[str, list[int]]]:
         return {tp: {"replicas": t, "adding_replicas": [b for b in t if b not in o],
@@ -176,6 +180,88 @@ def test_moves_spread_over_the_brokers_they_copy_from(tmp_path: Path) -> None:
     assert batches[0] == [("adt", 0), ("adt", 3)]
     assert max(ctrl.max_concurrent.values()) <= 2
     assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+
+
+def test_moves_spread_over_the_live_leaders_not_the_preferred_ones(tmp_path: Path) -> None:
+    """A new replica copies from the partition's live leader. Here broker 1 restarted and its partitions
+    0 and 1 are led by broker 5 now, while partition 2 is still led by broker 1: the first batch takes
+    the largest move of each live leader (0 from broker 5, then 2 from broker 1), not the largest of
+    'broker 1' and of broker 3 as the first replicas would suggest."""
+    sizes = {0: 9000, 1: 8000, 2: 7000, 3: 3000, 4: 2000, 5: 1000}
+    assignment = {("adt", p): ([1, 5] if p < 3 else [3, 6]) for p in sizes}
+    moves = [Move("adt", p, [assignment[("adt", p)][0], 4], assignment[("adt", p)], size) for p, size in sizes.items()]
+    ctrl = FakeController(assignment, {1, 3, 4, 5, 6}, ticks=2)
+    ctrl.leader = {("adt", 0): 5, ("adt", 1): 5}
+    batches: list[list[TP]] = []
+    submit = ctrl.submit
+
+    def recording(changes: dict[TP, list[int] | None]) -> dict[TP, str]:
+        batches.append(sorted(changes))
+        return submit(changes)
+
+    ctrl.submit = recording  # type: ignore[method-assign]
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=2)
+    _executor(ctrl, state, tmp_path / "s.json").run()
+    assert batches[0] == [("adt", 0), ("adt", 2)]
+    assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+
+
+class TimedController(FakeController):
+    """Reassignments take `seconds` of a fake clock each; the executor sleeps on that clock."""
+
+    def __init__(self, assignment: dict[TP, list[int]], brokers: set[int], seconds: dict[TP, float]) -> None:
+        super().__init__(assignment, brokers)
+        self.now = 0.0
+        self.seconds = seconds
+        self.started: dict[TP, float] = {}
+        self.calls: dict[str, int] = {"placement": 0, "ongoing": 0}
+        self.throttles_removed_at: float | None = None
+
+    def _tick(self) -> None:
+        for tp in [tp for tp in self.running if self.now >= self.started[tp] + self.seconds[tp]]:
+            self.assignment[tp] = self.running.pop(tp)[0]
+
+    def placement(self, topics: list[str]) -> dict[TP, tuple[list[int], int | None]]:
+        self.calls["placement"] += 1
+        return super().placement(topics)
+
+    def ongoing(self) -> dict[TP, dict[str, list[int]]]:
+        self.calls["ongoing"] += 1
+        self._tick()
+        return super().ongoing()
+
+    def submit(self, changes: dict[TP, list[int] | None]) -> dict[TP, str]:
+        self.started.update(dict.fromkeys(changes, self.now))
+        return super().submit(changes)
+
+    def set_configs(self, brokers: dict[int, dict[str, str | None]], topics: dict[str, dict[str, str | None]]) -> None:
+        if any(v is None for cfg in brokers.values() for v in cfg.values()):
+            self.throttles_removed_at = self.now
+        super().set_configs(brokers, topics)
+
+
+def test_the_end_of_the_last_wave_is_seen_at_once_not_a_poll_later(tmp_path: Path) -> None:
+    """With 0.5 s polls, a run whose last move ends at 3.03 s would notice it at 3.5 s; watching the
+    controller's list every 0.1 s in the last wave, the throttles are removed by ~3.13 s. While a move
+    still waits for a slot there is no watching: one full poll per 0.5 s."""
+    seconds = {("adt", 0): 2.0, ("adt", 1): 1.0, ("adt", 2): 2.03}
+    assignment = {tp: [1, 2] for tp in seconds}
+    moves = [Move("adt", p, [1, 3], [1, 2], 1000) for _, p in seconds]
+    ctrl = TimedController(assignment, {1, 2, 3}, seconds)
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=2)
+
+    def sleep(s: float) -> None:
+        ctrl.now += s
+
+    ex = Executor(ops=ctrl, state=state, path=tmp_path / "s.json", poll_s=0.5, finish_poll_s=0.1,
+                  stall_timeout_s=60, sleep=sleep, clock=lambda: ctrl.now)
+    ex.run()
+    assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+    # partition 1 ends at 1.0 s, seen at the 1.0 s poll: partition 2 starts then and ends at 3.03 s
+    assert ctrl.started[("adt", 2)] == pytest.approx(1.0)
+    assert ctrl.throttles_removed_at is not None and 3.03 <= ctrl.throttles_removed_at <= 3.03 + 0.15
+    # before the last wave (0-1 s) only full polls: the list alone is read only while nothing waits
+    assert ctrl.calls["ongoing"] - ctrl.calls["placement"] <= (3.2 - 1.0) / 0.1
 
 
 def test_dead_destination_stops_then_resume_completes(tmp_path: Path) -> None:

@@ -192,6 +192,33 @@ def test_topic_configs_set_and_delete(admin: KafkaAdmin, topic: str, bootstrap: 
         admin.alter_configs(topics={topic: {"retention.mss": "1"}}, check_keys=True)
 
 
+def test_broker_configs_all_in_flight_answer_like_the_librarys_one_by_one(admin: KafkaAdmin, topic: str) -> None:
+    """The fast path sends every broker's IncrementalAlterConfigs at once: per resource, the same answer
+    as kafka-python's requests one after another, a refused value included (validate-only: nothing set)."""
+    from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
+
+    from brokerscale.kafka import fastpath
+
+    def resources() -> list[Any]:
+        rate = {"leader.replication.throttled.rate": (AlterConfigOp.SET, "10000000")}
+        return [ConfigResource(ConfigResourceType.BROKER, "1", rate),
+                ConfigResource(ConfigResourceType.BROKER, "2", {"leader.replication.throttled.rate":
+                                                                (AlterConfigOp.SET, "-5")}),
+                ConfigResource(ConfigResourceType.BROKER, "3", rate),
+                ConfigResource(ConfigResourceType.TOPIC, topic, {"follower.replication.throttled.replicas":
+                                                                 (AlterConfigOp.SET, "0:1")})]
+
+    fast = fastpath.alter_configs(admin.client, resources(), validate_only=True)
+    slow = admin.client.alter_configs(resources(), validate_only=True, raise_on_unknown=False, incremental=True)
+    assert fast == slow
+    assert fast["broker"]["1"] == fast["broker"]["3"] == "OK" and fast["topic"][topic] == "OK"
+    assert fast["broker"]["2"] != "OK"
+    for where in (admin, KafkaAdmin(NoFastPath(admin.client), "no fast path")):
+        with pytest.raises(OperationFailed, match=r"IncrementalAlterConfigs failed .*broker 2"):
+            where.alter_configs(brokers={2: {"leader.replication.throttled.rate": "-5"}})
+    assert admin.throttle_configs([1, 2, 3], [topic]) == {}
+
+
 def test_create_partitions_and_its_refusal(admin: KafkaAdmin, kafka_cluster: Any) -> None:
     name = "adapter.grow"
     assert admin.create_topic(name, 2, 2)

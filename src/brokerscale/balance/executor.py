@@ -31,7 +31,7 @@ from brokerscale.errors import NotAuthorized, OperationFailed, Unreachable
 
 class Ops(Protocol):
     def live_brokers(self) -> set[int]: ...
-    def assignments(self, topics: list[str]) -> dict[TP, list[int]]: ...
+    def placement(self, topics: list[str]) -> dict[TP, tuple[list[int], int | None]]: ...
     def ongoing(self) -> dict[TP, dict[str, list[int]]]: ...
     def submit(self, changes: dict[TP, list[int] | None]) -> dict[TP, str]: ...
     def set_configs(self, brokers: dict[int, dict[str, str | None]],
@@ -125,6 +125,7 @@ class Executor:
     audit: Audit | None = None
     actor: str = "cli"
     poll_s: float = 1.0
+    finish_poll_s: float = 0.1
     stall_timeout_s: float = 600.0
     unreachable_timeout_s: float = 60.0
     on_progress: Callable[[Progress], None] | None = None
@@ -134,7 +135,7 @@ class Executor:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     submitted: set[str] = field(default_factory=set)
-    suspect: dict[str, int] = field(default_factory=dict)
+    suspect: dict[str, tuple[int, float]] = field(default_factory=dict)
     _throttle_checked: float | None = field(default=None, init=False)
 
     def _save(self) -> None:
@@ -217,7 +218,7 @@ class Executor:
         while True:
             self._check_cancel()
             try:
-                current = self.ops.assignments(topics)
+                placement = self.ops.placement(topics)
                 ongoing = self.ops.ongoing()
                 live = self.ops.live_brokers()
             except Unreachable as exc:
@@ -229,6 +230,8 @@ class Executor:
                 self.sleep(max(self.poll_s, 0.5))
                 continue
             failing_since = None
+            current = {tp: replicas for tp, (replicas, _) in placement.items()}
+            leaders = {tp: leader for tp, (_, leader) in placement.items() if leader is not None}
             done = set(st.completed)
             changed = False
             for m in st.moves:
@@ -245,8 +248,9 @@ class Executor:
                     changed = True
                 elif m.key in self.submitted:
                     # metadata can lag the controller for a moment: only a persistent mismatch counts
-                    self.suspect[m.key] = self.suspect.get(m.key, 0) + 1
-                    if self.suspect[m.key] < 5:
+                    seen, since = self.suspect.get(m.key, (0, self.clock()))
+                    self.suspect[m.key] = (seen + 1, since)
+                    if seen + 1 < 5 or self.clock() - since < 4 * self.poll_s:
                         continue
                     raise OperationFailed(f"the reassignment of {m.topic}-{m.partition} was cancelled outside "
                                           f"brokerscale (replicas {now}, wanted {m.target})")
@@ -267,18 +271,47 @@ class Executor:
                 self._progress(0)
                 return
             self._keep_throttled(pending, live)
-            started = self._fill(pending, in_flight, ongoing, live)
-            self._progress(len(in_flight) + started)
+            started = self._fill(pending, in_flight, ongoing, live, leaders)
+            self._progress(len(in_flight) + len(started))
             if started:
                 last_progress = self.clock()
             if self.clock() - last_progress > self.stall_timeout_s:
                 raise OperationFailed(f"no partition finished moving in {self.stall_timeout_s:.0f} s "
                                       f"({len(in_flight)} in flight); stopped. Check the brokers, then re-run "
                                       "`brokerscale rebalance execute` to resume or `rebalance cancel --apply`")
-            self.sleep(self.poll_s)
+            self._wait(pending, ongoing, started)
 
-    def _fill(self, pending: list[Move], in_flight: list[Move], ongoing: dict[TP, Any], live: set[int]) -> int:
-        """Start as many pending moves as the per-broker limit allows, spread over the brokers they copy from."""
+    def _wait(self, pending: list[Move], ongoing: dict[TP, Any], started: set[str]) -> None:
+        """Sleep until the next poll; in the last wave, watch for the end.
+
+        Once every remaining move is in flight nothing waits for a slot, and the run ends when the last
+        one does: then the controller's list of reassignments alone (one small request) is read every
+        `finish_poll_s`, and the full poll follows as soon as one of them leaves it, so the end (and the
+        removal of the throttles) is not up to `poll_s` late. A move no longer listed but not yet in the
+        metadata (which lags the controller for a moment) is looked at again after `finish_poll_s` too."""
+        listed = {f"{t}:{p}" for t, p in ongoing}
+        unlisted = [m for m in pending if m.key not in listed and m.key not in started]
+        if self.finish_poll_s >= self.poll_s or any(m.key not in self.submitted for m in unlisted):
+            self.sleep(self.poll_s)  # moves wait for a slot: the regular poll starts them
+            return
+        if unlisted:
+            self.sleep(self.finish_poll_s)
+            return
+        watched = listed | started
+        deadline = self.clock() + self.poll_s
+        while self.clock() < deadline:
+            self.sleep(min(self.finish_poll_s, max(0.0, deadline - self.clock())))
+            try:
+                now = {f"{t}:{p}" for t, p in self.ops.ongoing()}
+            except Unreachable:
+                return  # the full poll deals with a cluster that stops answering
+            if not watched <= now:
+                return
+
+    def _fill(self, pending: list[Move], in_flight: list[Move], ongoing: dict[TP, Any], live: set[int],
+              leaders: dict[TP, int]) -> set[str]:
+        """Start as many pending moves as the per-broker limit allows, spread over the brokers they copy from
+        (each partition's live leader). Returns the keys of the moves started."""
         limit = self.state.max_per_broker
         load: dict[int, int] = {}
         for m in in_flight:
@@ -289,15 +322,18 @@ class Executor:
         # (one source feeding it alone is held by its own leader throttle too: measured 6.5 against 8.4 MB/s
         # of a 10 MB/s limit at the end of a run). So the next move is the largest of the source whose
         # destination streams are least busy; within a source, largest first (they take longest).
+        def source(m: Move) -> int:
+            return _source(m, leaders)
+
         streams: dict[tuple[int, int], int] = {}
         for m in in_flight:
             for b in m.adding:
-                streams[(b, _source(m))] = streams.get((b, _source(m)), 0) + 1
+                streams[(b, source(m))] = streams.get((b, source(m)), 0) + 1
         order = [m for m in sorted(pending, key=lambda x: (-x.bytes, x.topic, x.partition))
                  if (m.topic, m.partition) not in ongoing and all(b in live for b in m.adding)]
         queues: dict[int, deque[tuple[int, Move]]] = {}
         for rank, m in enumerate(order):
-            queues.setdefault(_source(m), deque()).append((rank, m))
+            queues.setdefault(source(m), deque()).append((rank, m))
 
         def busy(src: int) -> tuple[int, int, int]:
             rank, head = queues[src][0]
@@ -325,14 +361,15 @@ class Executor:
                 if dead:
                     raise OperationFailed(f"destination broker {','.join(map(str, dead))} is offline; nothing "
                                           "can move to it. Start it and re-run `brokerscale rebalance execute`")
-            return 0
+            return set()
         refused = self.ops.submit(batch)
         if refused:
             (t, p), why = sorted(refused.items())[0]
             raise OperationFailed(f"the controller refused to reassign {t}-{p}: {why}"
                                   + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
-        self.submitted.update(f"{t}:{p}" for t, p in batch)
-        return len(batch)
+        keys = {f"{t}:{p}" for t, p in batch}
+        self.submitted.update(keys)
+        return keys
 
     def _check_cancel(self) -> None:
         """Honour `rebalance cancel` from another process: start nothing more, roll back what is moving."""
@@ -428,7 +465,7 @@ def cancel(ops: Ops, state: ExecState, audit: Audit | None, path: Path | None, *
     return targets
 
 
-def _source(m: Move) -> int:
-    """The broker a new replica copies from: the partition's leader, its preferred (first) replica
-    unless leadership moved."""
-    return m.original[0] if m.original else -1
+def _source(m: Move, leaders: dict[TP, int]) -> int:
+    """The broker a new replica copies from: the partition's live leader. After a broker restart that is
+    often not the preferred (first) replica, which is only the guess for a partition without a leader."""
+    return leaders.get((m.topic, m.partition), m.original[0] if m.original else -1)

@@ -28,8 +28,10 @@ class KafkaOps:
         return {(t.name, p.partition): list(p.replicas) for t in self.admin.topics(sorted(set(topics)))
                 for p in t.partitions}
 
-    def leaders(self, topics: list[str]) -> dict[TP, int]:
-        return {(t.name, p.partition): p.leader if p.leader is not None else -1
+    def placement(self, topics: list[str]) -> dict[TP, tuple[list[int], int | None]]:
+        """Each partition's replicas (assignment order) and its live leader (None while it has none), from
+        one metadata read: the executor's poll needs both."""
+        return {(t.name, p.partition): (list(p.replicas), p.leader)
                 for t in self.admin.topics(sorted(set(topics))) for p in t.partitions}
 
     def under_replicated(self, topics: list[str]) -> list[TP]:

@@ -482,8 +482,13 @@ class KafkaAdmin:
         what = "IncrementalAlterConfigs"
         try:
             with kafka_call(what, self.where, write=True):
-                result = fastpath.paced(self.client.alter_configs, resources, raise_on_unknown=check_keys,
-                                        incremental=True)
+                result = None
+                if not check_keys and fastpath.available(self.client):
+                    with contextlib.suppress(*fastpath.FASTPATH_UNAVAILABLE):
+                        result = fastpath.paced(fastpath.alter_configs, self.client, resources)
+                if result is None:
+                    result = fastpath.paced(self.client.alter_configs, resources, raise_on_unknown=check_keys,
+                                            incremental=True)
         except ValueError as exc:  # an unknown or read-only key, found by `check_keys`
             raise OperationFailed(f"{what} failed on {self.where}: {exc}") from None
         bad = [f"{kind} {name}: {res}" for kind, by_name in result.items() for name, res in by_name.items()

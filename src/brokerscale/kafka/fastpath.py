@@ -8,6 +8,11 @@ Three things the public admin API makes slow or fragile at the scale of a hospit
   them are pipelined at once. A leader that does not answer is reported, not fatal. Version 3 at most:
   the flexible versions' per-partition tagged fields make encoding 20,000 partitions six times slower,
   and nothing they add (leader epochs) is read here.
+- IncrementalAlterConfigs: a broker's own configs (a replication throttle rate) must be sent to that
+  broker, and the library sends one broker's request after another; each waits for the controller to
+  commit the change (~40 ms on an idle dev cluster, more under load), so setting a throttle on 4 brokers
+  and 1 topic took ~0.2 s at the start of every rebalance and again at its end. Here all of them are in
+  flight at once.
 - The controller: kafka-python caches its id, and in KRaft that is just some broker; if it died, every
   controller-routed call would fail forever. `forget_controller` makes the next call look it up again.
 
@@ -197,6 +202,32 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
                     stamps[(name, part.partition_index)] = int(getattr(part, "timestamp", -1))
                 offsets[(name, part.partition_index)] = int(part.offset)
     return answer
+
+
+def alter_configs(client: Any, resources: list[Any], *, validate_only: bool = False) -> dict[str, dict[str, str]]:
+    """IncrementalAlterConfigs with one request per broker (its own configs) and one for the rest, all in
+    flight at once; the answer shaped like the library's `alter_configs` ({"broker": {"1": "OK"}, ...})."""
+    by_broker, others = client._group_config_resources(resources)
+    requests: list[tuple[int | None, Any]] = [(b, client._alter_configs_request(rs, validate_only, True))
+                                              for b, rs in sorted(by_broker.items())]
+    if others:
+        requests.append((None, client._alter_configs_request(others, validate_only, True)))
+
+    async def run() -> list[Any]:
+        futures = [client._manager.send(req, node_id=node) for node, req in requests]
+        answers: list[Any] = []
+        failed: BaseException | None = None
+        for f in futures:  # every answer is awaited (none left dangling) before the first failure is raised
+            try:
+                answers.extend((await f).responses)
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+        return answers
+
+    result: dict[str, dict[str, str]] = client._alter_configs_process_responses(client._manager.run(run))
+    return result
 
 
 def know_brokers(client: Any, ids: set[int]) -> None:

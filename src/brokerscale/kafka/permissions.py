@@ -178,8 +178,7 @@ def check_writes(admin: KafkaAdmin, *, topic_configs: dict[str, dict[str, str | 
     if broker_configs:
         resources = [ConfigResource(ConfigResourceType.BROKER, str(b), ops(cfg))
                      for b, cfg in sorted(broker_configs.items())]
-        checks.append(("AlterConfigs", "Cluster:kafka-cluster", lambda: c.alter_configs(
-            resources, validate_only=True, raise_on_unknown=False, incremental=True)))
+        checks.append(("AlterConfigs", "Cluster:kafka-cluster", lambda: _validate_configs(c, resources)))
     for t, cfg in sorted((topic_configs or {}).items()):
         checks.append(("AlterConfigs", f"Topic:{t}", partial(
             c.alter_configs, [ConfigResource(ConfigResourceType.TOPIC, t, ops(cfg))], validate_only=True,
@@ -200,6 +199,18 @@ def check_writes(admin: KafkaAdmin, *, topic_configs: dict[str, dict[str, str | 
                             f"ACL{'s' if len(missing) > 1 else ''} {shown} (Kafka: {', '.join(sorted(errors))}); "
                             "nothing was changed. Grant them, or run as a principal that has them "
                             "(`brokerscale doctor` lists what is missing)")
+
+
+def _validate_configs(client: Any, resources: list[Any]) -> Any:
+    """A validate-only IncrementalAlterConfigs of every broker's rate at once (one request per broker)."""
+    from brokerscale.kafka import fastpath
+
+    if fastpath.available(client):
+        try:
+            return fastpath.alter_configs(client, resources, validate_only=True)
+        except fastpath.FASTPATH_UNAVAILABLE:
+            pass
+    return client.alter_configs(resources, validate_only=True, raise_on_unknown=False, incremental=True)
 
 
 def _error_name(detail: str) -> str:
