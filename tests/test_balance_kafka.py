@@ -66,9 +66,8 @@ def _settled(bootstrap: str, topic: str, timeout: float = 60) -> None:
     ops = _ops(bootstrap)
     try:
         def ok() -> bool:
-            leaders = ops.leaders([topic])
-            assign = ops.assignments([topic])
-            return not ops.under_replicated([topic]) and all(leaders[tp] == r[0] for tp, r in assign.items())
+            placement = ops.placement([topic])
+            return not ops.under_replicated([topic]) and all(lead == r[0] for r, lead in placement.values())
 
         _wait(ok, timeout, f"{topic} to settle")
     finally:
