@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from brokerscale.gcpause import paused_gc as gc_paused
 from brokerscale.kafka import TP, GroupInfo, KafkaAdmin, LogDirs, TopicInfo
 from brokerscale.model.snapshot import BrokerLoad, PartitionState, TopicLoad
+from brokerscale.model.trusted import trusted_builder
 
 __all__ = ["TP", "AdminView", "GroupInfo", "admin_rates", "collect", "gc_paused"]
 
@@ -179,6 +180,9 @@ def _collect(admin: KafkaAdmin, *, sizes: bool, configs: bool, groups: bool, inc
     return view
 
 
+_partition_state = trusted_builder(PartitionState)  # 20,000 per snapshot of the scaling guide's cluster
+
+
 def _topic_load(t: TopicInfo, leo: dict[TP, int], start: dict[TP, int], leo_seen: dict[TP, int],
                 start_seen: dict[TP, int]) -> TopicLoad:
     """The topic's model with its offsets; the offsets also go into `*_seen`, in topic order."""
@@ -190,8 +194,8 @@ def _topic_load(t: TopicInfo, leo: dict[TP, int], start: dict[TP, int], leo_seen
             leo_seen[tp] = end
         if first is not None:
             start_seen[tp] = first
-        parts.append(PartitionState(partition=p.partition, leader=p.leader, replicas=p.replicas, isr=p.isr,
-                                    log_end_offset=end, log_start_offset=first))
+        parts.append(_partition_state(partition=p.partition, leader=p.leader, replicas=p.replicas, isr=p.isr,
+                                      size_bytes=None, log_end_offset=end, log_start_offset=first))
     return TopicLoad(name=t.name, internal=t.internal, partitions=parts)
 
 

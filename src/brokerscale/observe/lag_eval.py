@@ -14,12 +14,16 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from brokerscale.model.snapshot import LagStatus, PartitionLag
+from brokerscale.model.trusted import trusted_builder
 
 # Worst first: the order in which a group's status is taken from its partitions.
 _SEVERITY = {
     LagStatus.STOP: 6, LagStatus.STALL: 5, LagStatus.REWIND: 4, LagStatus.WARNING: 3,
     LagStatus.UNKNOWN: 2, LagStatus.NO_OFFSET: 1, LagStatus.OK: 0,
 }
+
+
+_partition_lag = trusted_builder(PartitionLag)  # one per group and partition of every snapshot
 
 
 @dataclass(frozen=True)
@@ -171,9 +175,10 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
     pts = _by_time(points)
     last = pts[-1] if pts else None
     if last is None or last.committed is None:
-        return PartitionLag(topic=topic, partition=partition, log_end_offset=last.log_end if last else None,
-                            log_start_offset=log_start, status=LagStatus.NO_OFFSET,
-                            reason="no committed offset: not counted as lag")
+        return _partition_lag(topic=topic, partition=partition, committed_offset=None,
+                              log_end_offset=last.log_end if last else None, log_start_offset=log_start,
+                              lag_offsets=None, lag_seconds=None, lag_seconds_lower_bound=False, expired_offsets=0,
+                              status=LagStatus.NO_OFFSET, reason="no committed offset: not counted as lag")
     committed = last.committed
     expired = 0
     effective = committed
@@ -188,11 +193,11 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
         reason += "; time lag is a lower bound (offset older than the history)"
     if expired:
         reason += f"; {expired} offsets deleted by retention before they were consumed (not counted as lag)"
-    return PartitionLag(topic=topic, partition=partition, committed_offset=committed,
-                        log_end_offset=last.log_end, log_start_offset=log_start, lag_offsets=lag,
-                        lag_seconds=round(tl.seconds, 3) if tl is not None else None,
-                        lag_seconds_lower_bound=bool(tl and tl.lower_bound),
-                        expired_offsets=expired, status=status, reason=reason)
+    return _partition_lag(topic=topic, partition=partition, committed_offset=committed,
+                          log_end_offset=last.log_end, log_start_offset=log_start, lag_offsets=lag,
+                          lag_seconds=round(tl.seconds, 3) if tl is not None else None,
+                          lag_seconds_lower_bound=bool(tl and tl.lower_bound),
+                          expired_offsets=expired, status=status, reason=reason)
 
 
 def group_status(parts: Sequence[PartitionLag]) -> tuple[LagStatus, str]:
