@@ -213,3 +213,57 @@ def test_exact_rpo_counts_what_the_target_lacks_of_the_mirrored_partitions_and_d
     assert got["rpo_seconds"] == 5.003
     assert got["rpo_by_partition"] == {"clinical.adt:0": 4, "clinical.adt:1": 0}
     assert f"torn last batch ({len(torn) - 7:,} bytes)" in got["rpo_note"] and str(d) in got["rpo_source"]
+
+
+@pytest.mark.kafka
+def test_a_real_brokers_replicas_read_as_kafka_reports_them(healthy_cluster: object) -> None:
+    """Records written with acks=all to a replication-3 topic of the session's cluster, in many batches:
+    every broker's log directory holds a replica, and the reader's committed end per partition is the
+    log-end offset Kafka's GetOffsetShell reports; the first batch's timestamp is the first record's."""
+    import os
+    import time
+
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from brokerscale.connect import ConnectionProfile
+    from brokerscale.dev.tools import run_tool
+
+    cluster = healthy_cluster
+    topic = f"segments-{os.getpid()}"
+    boot = cluster.bootstrap  # type: ignore[attr-defined]
+    with ConnectionProfile(boot).admin() as admin:
+        admin.create_topic(topic, 2, 3)
+        admin.wait_for_topics([topic], timeout_s=120)
+    try:
+        p = Producer({"bootstrap.servers": boot, "acks": "all", "enable.idempotence": True, "linger.ms": 2})
+        for i in range(400):
+            p.produce(topic, partition=i % 2, value=b"z" * 100)
+            if i % 40 == 39:
+                assert p.flush(60) == 0  # a batch boundary
+        assert p.flush(60) == 0
+        res = run_tool("kafka-get-offsets", ["--bootstrap-server", boot, "--topic", topic], timeout=180)
+        kafka_ends = {int(line.rsplit(":", 2)[1]): int(line.rsplit(":", 1)[1]) for line in res.stdout.split()
+                      if line.startswith(f"{topic}:")}
+        assert kafka_ends == {0: 200, 1: 200}, res.stdout + res.stderr[-1000:]
+        dirs = [cluster.node_dir(n) / "data" for n in cluster.nodes.values()]  # type: ignore[attr-defined]
+
+        def read() -> dict[int, tuple[int, int, int]]:
+            got = committed_ends([r for d in dirs for r in read_log_dir(d, {topic})])
+            return {tp[1]: (e.end, e.replicas, e.in_sync) for tp, e in got.items()}
+        deadline = time.monotonic() + 120
+        while (got := read()) != {0: (200, 3, 3), 1: (200, 3, 3)}:  # followers fetch within moments
+            assert time.monotonic() < deadline, got
+            time.sleep(1)
+        part = next(d / f"{topic}-0" for d in dirs if (d / f"{topic}-0").exists())
+        assert len(batches(next(part.glob("*.log")))) >= 5
+        c = Consumer({"bootstrap.servers": boot, "group.id": f"segments-{os.getpid()}", "enable.auto.commit": False})
+        try:
+            c.assign([TopicPartition(topic, 0, 0)])
+            msg = c.poll(60)
+            assert msg is not None and msg.error() is None and msg.offset() == 0
+            assert timestamp_at(part, 0) == msg.timestamp()[1]
+        finally:
+            c.close()
+    finally:
+        with ConnectionProfile(boot).admin() as admin:
+            admin.client.delete_topics([topic])
