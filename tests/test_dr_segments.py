@@ -267,3 +267,37 @@ def test_a_real_brokers_replicas_read_as_kafka_reports_them(healthy_cluster: obj
     finally:
         with ConnectionProfile(boot).admin() as admin:
             admin.client.delete_topics([topic])
+
+
+def test_without_readable_log_dirs_failover_keeps_the_floor_and_says_why(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from brokerscale.dr.dead_source import known_log_dirs
+    from brokerscale.dr.failover import _rpo_from_disks
+    from brokerscale.dr.status import DirectionStatus, PartitionLag
+    from brokerscale.dr.topology import load_topology
+
+    monkeypatch.setenv("BROKERSCALE_DATA_DIR", str(tmp_path / "data"))
+    topo_file = tmp_path / "t.yaml"
+    topo_file.write_text("version: 1\nclusters:\n  a: {config: east, region: r1, jurisdiction: US}\n"
+                         "  d: {dev: gone, region: r2, jurisdiction: US}\n"
+                         "flows:\n  a-d: {source: a, target: d, topics: ['clinical\\..*']}\n")
+    topo = load_topology(topo_file)
+    dirs, why = known_log_dirs(topo, "a", None)
+    assert dirs is None and "--source-log-dirs" in why and "not known here" in why
+    assert known_log_dirs(topo, "d", None) == (None, "no dev cluster named 'gone' on this machine")
+    status = DirectionStatus("a-d", "a", "d", "source-unreachable", None, True, 7, None, None, None,
+                             partitions=[PartitionLag("clinical.adt", p, 10, 5, 5, None) for p in (0, 1)])
+    got, why = _rpo_from_disks(topo, "a-d", _no_phi_policy(), status, None)
+    assert got is None and "--source-log-dirs" in why
+    # the disks given hold partition 0 only: the figure would miss partition 1, so it is not claimed exact
+    d = _log_dir(tmp_path)
+    _segment(d / "clinical.adt-0", 0, _batch(0, 10))
+    got, why = _rpo_from_disks(topo, "a-d", _no_phi_policy(), status, [d])
+    assert got is None and why.startswith("1 mirrored partition(s) are in none of the log directories read "
+                                          "(clinical.adt:1)")
+
+
+def _no_phi_policy() -> object:
+    from brokerscale.topics.policy import load_policy
+
+    return load_policy(None)
