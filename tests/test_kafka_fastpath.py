@@ -1,33 +1,51 @@
-"""The ListOffsets fast path builds its requests without kafka-python's per-field constructor: the bytes
-it sends must be exactly the library's own, for every version it uses."""
+"""The ListOffsets fast path frames its hand-encoded requests and reads the answers as kafka-python's own
+connection would: the bytes on the wire must be exactly the library's, header and frame included."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
-from brokerscale.kafka.fastpath import LIST_OFFSETS_MAX_VERSION, _partition_builder
+from brokerscale.kafka import wire
+from brokerscale.kafka.fastpath import _RawListOffsets
+
+SPECS = [("adt.inbound", [(0, -1), (7, -2), (12, 1_700_000_000_123)]), ("oru", [(3, -1)])]
 
 
-@pytest.mark.parametrize("version", range(1, LIST_OFFSETS_MAX_VERSION + 1))
-def test_list_offsets_requests_encode_as_the_librarys_own(version: int) -> None:
+@pytest.mark.parametrize("version", range(wire.MIN_VERSION, wire.MAX_VERSION + 1))
+def test_a_raw_request_is_framed_as_the_librarys_own(version: int) -> None:
     from kafka.protocol.consumer.offsets import ListOffsetsRequest
 
     topic = ListOffsetsRequest.ListOffsetsTopic
     part = topic.ListOffsetsPartition
-    build = _partition_builder(part)
-    specs = [(0, -1), (7, -2), (12, 1_700_000_000_123), (2_147_483_647, 0)]
-    ours = ListOffsetsRequest(isolation_level=1, topics=[
-        topic(name="adt.inbound", partitions=[build(p, ts) for p, ts in specs]),
-        topic(name="oru", partitions=[build(3, -1)])])
-    theirs = ListOffsetsRequest(isolation_level=1, topics=[
-        topic(name="adt.inbound", partitions=[part(partition_index=p, timestamp=ts) for p, ts in specs]),
-        topic(name="oru", partitions=[part(partition_index=3, timestamp=-1)])])
-    assert ours.encode(version=version) == theirs.encode(version=version)
+    theirs = ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=[
+        topic(name=name, partitions=[part(partition_index=p, timestamp=ts) for p, ts in parts])
+        for name, parts in SPECS])
+    theirs.API_VERSION = version
+    theirs.with_header(correlation_id=4711, client_id="brokerscale")
+    ours = _RawListOffsets(version, wire.encode_request(version, SPECS))
+    ours.with_header(correlation_id=4711, client_id="brokerscale")
+    assert ours.encode(framed=True, header=True) == theirs.encode(framed=True, header=True)
+    assert ours.header is not None and ours.header.correlation_id == 4711 and ours.expect_response()
 
 
-def test_a_field_the_library_renamed_fails_before_any_request_is_built() -> None:
-    class Renamed:
-        __slots__ = ("_version", "partition", "tags", "timestamp", "unknown_tags")
+@pytest.mark.parametrize("version", range(wire.MIN_VERSION, wire.MAX_VERSION + 1))
+def test_a_raw_answer_reads_the_header_and_keeps_the_body(version: int) -> None:
+    from kafka.protocol.consumer.offsets import ListOffsetsResponse
 
-    with pytest.raises(AttributeError):
-        _partition_builder(Renamed)
+    topic = ListOffsetsResponse.ListOffsetsTopicResponse
+    part = topic.ListOffsetsPartitionResponse
+    response = ListOffsetsResponse(throttle_time_ms=30, topics=[
+        topic(name="adt.inbound", partitions=[part(partition_index=2, error_code=0, timestamp=9, offset=77)])])
+    response.API_VERSION = version
+    response.with_header(correlation_id=99)
+    buf = io.BytesIO(response.encode(header=True))
+    request = _RawListOffsets(version, b"")
+    request.with_header(correlation_id=99, client_id="brokerscale")
+    assert request.header is not None
+    reader = request.header.get_response_class()
+    assert reader.parse_header(buf).correlation_id == 99  # as the library's parser checks it
+    answer = reader.decode(buf)
+    assert wire.decode_response(version, answer.data) == [("adt.inbound", [(2, 0, 9, 77)])]
+    assert answer.throttle_time_ms == (30 if version >= 2 else 0)

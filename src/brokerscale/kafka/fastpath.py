@@ -1,13 +1,14 @@
 """kafka-python's private API, in one place, each use with its public fallback.
 
-Three things the public admin API makes slow or fragile at the scale of a hospital cluster:
+What the public admin API makes slow or fragile at the scale of a hospital cluster:
 - Metadata: `describe_topics` turns every partition into a dict first (a third of a lag snapshot's time
   on 20,000 partitions); here the response is read directly.
 - ListOffsets: `list_partition_offsets` re-reads the whole cluster's metadata on every call to route the
   partitions; we already know the leaders, so one request per leader (and per spec) is built and all of
-  them are pipelined at once. A leader that does not answer is reported, not fatal. Version 3 at most:
-  the flexible versions' per-partition tagged fields make encoding 20,000 partitions six times slower,
-  and nothing they add (leader epochs) is read here.
+  them are pipelined at once. A leader that does not answer is reported, not fatal. Versions 1-3,
+  encoded and decoded by `kafka.wire` (one `struct` call per topic, not one library object per
+  partition each way; the answer's bytes are decoded by the caller, off kafka-python's network thread);
+  the flexible versions' tagged fields add nothing read here (leader epochs).
 - IncrementalAlterConfigs: a broker's own configs (a replication throttle rate) must be sent to that
   broker, and the library sends one broker's request after another; each waits for the controller to
   commit the change (~40 ms on an idle dev cluster, more under load), so setting a throttle on 4 brokers
@@ -22,19 +23,20 @@ private shape changed, the callers in `admin.py` use the public method instead.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from brokerscale.kafka import wire
 from brokerscale.kafka.internal_topics import is_internal
 from brokerscale.kafka.types import TP, PartitionInfo, TopicInfo
 
 T = TypeVar("T")
 
 IN_FLIGHT = 4  # requests pipelined to one broker at a time (kafka-python allows 5 per connection)
-LIST_OFFSETS_MAX_VERSION = 3  # timestamps and isolation level, no tagged fields (see the module docstring)
 
 # What the fast paths raise when the private API is not what this module expects: the caller falls back.
 FASTPATH_UNAVAILABLE = (AttributeError, ImportError, TypeError)
@@ -99,26 +101,67 @@ def metadata(client: Any, names: list[str] | None) -> list[TopicInfo]:
     return out
 
 
-def _partition_builder(cls: Any) -> Callable[[int, int], Any]:
-    """A constructor for kafka-python's ListOffsetsPartition that sets only the two fields versions 1-3
-    send (the others read as their schema defaults, as in the library's own decoded structs). The
-    library's __init__ walks every field of the schema per object: 40,000 partitions of a lag snapshot
-    cost ~0.3 s that way, ~0.04 s this way; the bytes on the wire are the same (test_kafka_fastpath).
-    The structs have __slots__, so a renamed field fails loudly (AttributeError: the caller falls back)
-    rather than silently encoding a default."""
-    new = object.__new__
+class _RawListOffsets:
+    """A ListOffsets request whose body kafka.wire encoded, shaped as kafka-python's connection expects of
+    a request (header, framed encoding, API version); its answer is read by `_RawListOffsetsAnswer`."""
 
-    def build(index: int, timestamp: int) -> Any:
-        obj = new(cls)
-        obj.tags = None
-        obj.unknown_tags = None
-        obj._version = None
-        obj.partition_index = index
-        obj.timestamp = timestamp
-        return obj
+    API_KEY = wire.API_KEY
 
-    build(0, 0)  # the slots exist (or AttributeError now, before any request is built)
-    return build
+    def __init__(self, version: int, body: bytes) -> None:
+        self.API_VERSION = version
+        self.body = body
+        self.header: _RawHeader | None = None
+
+    def with_header(self, correlation_id: int = 0, client_id: str = "kafka-python") -> None:
+        from kafka.protocol.api_header import RequestHeader
+
+        self.header = _RawHeader(RequestHeader(request_api_key=wire.API_KEY, request_api_version=self.API_VERSION,
+                                               correlation_id=correlation_id, client_id=client_id), self.API_VERSION)
+
+    def encode(self, version: int | None = None, header: bool = False, framed: bool = False) -> bytes:
+        assert self.header is not None and header and framed  # as the connection sends every request
+        payload = self.header.inner.encode(flexible=False) + self.body  # versions 1-3: header version 1
+        return struct.pack(">i", len(payload)) + payload
+
+    def expect_response(self) -> bool:
+        return True
+
+    def __str__(self) -> str:  # the library's debug log
+        return f"ListOffsetsRequest_v{self.API_VERSION}(raw, {len(self.body)} bytes)"
+
+
+class _RawHeader:
+    """The request header, answering the connection's question "how is the response decoded?"."""
+
+    def __init__(self, inner: Any, version: int) -> None:
+        self.inner = inner
+        self.version = version
+        self.correlation_id = inner.correlation_id
+        self.api_key, self.api_version = wire.API_KEY, version
+
+    def get_response_class(self) -> _RawListOffsetsAnswer:
+        return _RawListOffsetsAnswer(self.version)
+
+
+class _RawListOffsetsAnswer:
+    """Stands in for kafka-python's response class: the header as the library reads it, the body kept as
+    bytes for kafka.wire (decoded by the caller, not on the network thread)."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.data = b""
+        self.throttle_time_ms = 0
+
+    def parse_header(self, buf: Any) -> Any:
+        from kafka.protocol.consumer.offsets import ListOffsetsResponse
+
+        return ListOffsetsResponse.parse_header(buf, version=self.version)
+
+    def decode(self, buf: Any) -> _RawListOffsetsAnswer:
+        answer = _RawListOffsetsAnswer(self.version)
+        answer.data = bytes(buf.read())
+        answer.throttle_time_ms = wire.throttle_time_ms(self.version, answer.data)
+        return answer
 
 
 @dataclass
@@ -139,18 +182,15 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
     from kafka.errors import for_code
     from kafka.protocol.consumer.offsets import ListOffsetsRequest
 
-    topic_cls = ListOffsetsRequest.ListOffsetsTopic
-    part_cls = topic_cls.ListOffsetsPartition
-    new_part = _partition_builder(part_cls)
-    plan: list[tuple[int, int, Any]] = []
+    version = client._manager.broker_version_data.api_version(ListOffsetsRequest, min_version=wire.MIN_VERSION,
+                                                              max_version=wire.MAX_VERSION)
+    plan: list[tuple[int, int, _RawListOffsets]] = []
     for i, by_leader in enumerate(queries):
         for leader, specs in by_leader.items():
-            per_topic: dict[str, list[Any]] = defaultdict(list)
+            per_topic: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for (t, p), ts in specs.items():
-                per_topic[t].append(new_part(p, int(ts)))
-            req = ListOffsetsRequest(isolation_level=0, min_version=1, max_version=LIST_OFFSETS_MAX_VERSION,
-                                     topics=[topic_cls(name=t, partitions=ps) for t, ps in per_topic.items()])
-            plan.append((i, leader, req))
+                per_topic[t].append((p, int(ts)))
+            plan.append((i, leader, _RawListOffsets(version, wire.encode_request(version, per_topic.items()))))
 
     async def run() -> list[Any]:
         # kafka-python refuses more than 5 requests in flight on one connection (NodeNotReadyError), so
@@ -186,21 +226,20 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
         if isinstance(resp, BaseException):
             answer.unanswered[leader] = type(resp).__name__
             continue
-        # 40,000 partitions per lag snapshot: the loop reads each answer once, into local dicts
+        # 40,000 partitions per lag snapshot: each answer is decoded once, straight into local dicts
         offsets, stamps = answer.offsets[i], answer.timestamps[i]
-        for topic in resp.topics:
-            name = topic.name
-            for part in topic.partitions:
-                if part.error_code:
-                    key = (name, part.partition_index)
-                    err = for_code(part.error_code)
+        for name, parts in wire.decode_response(resp.version, resp.data):
+            for index, error, stamp, offset in parts:
+                key = (name, index)
+                if error:
+                    err = for_code(error)
                     if err.retriable:
                         answer.moved[i][key] = queries[i][leader][key]
                         continue
-                    raise err(f"ListOffsets {name}[{part.partition_index}]")
+                    raise err(f"ListOffsets {name}[{index}]")
                 if with_times:
-                    stamps[(name, part.partition_index)] = int(getattr(part, "timestamp", -1))
-                offsets[(name, part.partition_index)] = int(part.offset)
+                    stamps[key] = stamp
+                offsets[key] = offset
     return answer
 
 

@@ -1,0 +1,57 @@
+"""ListOffsets encoded and decoded by hand (kafka.wire) must be byte for byte what kafka-python's own
+schema encoder writes and reads, for every version the fast path uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from brokerscale.kafka import wire
+
+TOPICS = [("adt.inbound", [(0, -1), (7, -2), (12, 1_700_000_000_123), (2_147_483_647, 0)]),
+          ("oru.résultats", [(3, -1)]),  # a non-ASCII name: lengths are in bytes
+          ("empty", [])]
+
+
+@pytest.mark.parametrize("version", range(wire.MIN_VERSION, wire.MAX_VERSION + 1))
+@pytest.mark.parametrize("isolation", [0, 1])
+def test_requests_encode_as_the_librarys_own(version: int, isolation: int) -> None:
+    from kafka.protocol.consumer.offsets import ListOffsetsRequest
+
+    topic = ListOffsetsRequest.ListOffsetsTopic
+    part = topic.ListOffsetsPartition
+    theirs = ListOffsetsRequest(replica_id=-1, isolation_level=isolation, topics=[
+        topic(name=name, partitions=[part(partition_index=p, timestamp=ts) for p, ts in parts])
+        for name, parts in TOPICS])
+    assert wire.encode_request(version, TOPICS, isolation) == theirs.encode(version=version)
+
+
+@pytest.mark.parametrize("version", range(wire.MIN_VERSION, wire.MAX_VERSION + 1))
+def test_responses_decode_as_the_library_encodes_them(version: int) -> None:
+    from kafka.protocol.consumer.offsets import ListOffsetsResponse
+
+    topic = ListOffsetsResponse.ListOffsetsTopicResponse
+    part = topic.ListOffsetsPartitionResponse
+    answers = [("adt.inbound", [(0, 0, 1_700_000_000_123, 42), (7, 6, -1, -1), (9, 0, -1, 2 ** 62)]),
+               ("oru.résultats", [(3, 0, 5, 0)]), ("empty", [])]
+    raw = ListOffsetsResponse(throttle_time_ms=250, topics=[
+        topic(name=name, partitions=[part(partition_index=p, error_code=e, timestamp=ts, offset=off)
+                                     for p, e, ts, off in parts]) for name, parts in answers]).encode(version=version)
+    assert wire.decode_response(version, raw) == answers
+    assert wire.throttle_time_ms(version, raw) == (250 if version >= 2 else 0)
+
+
+def test_a_truncated_or_overlong_response_is_refused_not_misread() -> None:
+    raw = wire.encode_request(1, [])  # any bytes: a response header claiming more than it holds
+    body = (b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\x00\x00\x00\x02" + b"\x00" * 22)
+    with pytest.raises(ValueError, match="truncated"):
+        wire.decode_response(1, body)
+    with pytest.raises(ValueError, match="past its last topic"):
+        wire.decode_response(1, b"\x00\x00\x00\x00" + raw)
+
+
+@pytest.mark.parametrize("version", [0, 4])
+def test_versions_with_another_layout_are_refused(version: int) -> None:
+    with pytest.raises(ValueError, match="version"):
+        wire.encode_request(version, TOPICS)
+    with pytest.raises(ValueError, match="version"):
+        wire.decode_response(version, b"")
