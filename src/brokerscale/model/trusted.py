@@ -29,12 +29,13 @@ def trusted_builder(cls: type[M]) -> Callable[..., M]:
     setattr_ = object.__setattr__
 
     def build(**values: Any) -> M:
-        if len(values) != len(names) or values.keys() != wanted:
-            raise TypeError(f"{cls.__name__}: trusted construction needs exactly the fields {sorted(wanted)}, "
-                            f"got {sorted(values)}")
+        if tuple(values) != names:  # callers pass the fields in order (the common case: nothing to copy)
+            if len(values) != len(names) or values.keys() != wanted:
+                raise TypeError(f"{cls.__name__}: trusted construction needs exactly the fields "
+                                f"{sorted(wanted)}, got {sorted(values)}")
+            values = {n: values[n] for n in names}  # pydantic dumps fields in the order of __dict__
         obj = new(cls)
-        # in the fields' order: pydantic dumps a model's fields in the order of its __dict__
-        setattr_(obj, "__dict__", {n: values[n] for n in names})
+        setattr_(obj, "__dict__", values)
         setattr_(obj, "__pydantic_fields_set__", set(names))
         setattr_(obj, "__pydantic_extra__", None)
         setattr_(obj, "__pydantic_private__", None)

@@ -13,6 +13,7 @@ import typer
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, err, print_json
 from brokerscale.errors import BadInput, BrokerscaleError
+from brokerscale.gcpause import paused_gc
 from brokerscale.observe.capacity import Capacity, from_brokers
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.observe.options import (
@@ -208,6 +209,19 @@ def lag_command(
     plot_span = parse_duration(plot_history, what="--plot-history")
     if plot_path is not None and no_history:
         raise BadInput("--plot: draws the recorded lag history; it cannot be combined with --no-history")
+    # The cycle collector waits until the command's objects are gone: a round leaves ~500,000 acyclic
+    # objects alive until the output is written, and the collector's first pass after a paused round
+    # walked all of them (~0.07 s of a 20,000-partition `lag`); freed by reference counting when `_lag`
+    # returns, they are never walked.
+    with paused_gc():
+        _lag(bootstrap, command_config, cluster, group=group, samples=samples, interval=interval,
+             max_lag_offsets=max_lag_offsets, max_lag_seconds=max_lag_seconds, partitions=partitions, rules=rules,
+             no_history=no_history, plot_path=plot_path, plot_span=plot_span, fmt=fmt)
+
+
+def _lag(bootstrap: str | None, command_config: Path | None, cluster: str | None, *, group: list[str] | None,
+         samples: int, interval: str, max_lag_offsets: int | None, max_lag_seconds: float | None, partitions: bool,
+         rules: Path | None, no_history: bool, plot_path: Path | None, plot_span: float, fmt: OutputFormat) -> None:
     obs = build_observer(bootstrap, command_config, cluster, rules=rules, no_history=no_history,
                          groups_only=True, lag_overrides={"max_lag_offsets": max_lag_offsets,
                                                           "max_lag_seconds": max_lag_seconds})

@@ -195,7 +195,7 @@ def _topic_load(t: TopicInfo, leo: dict[TP, int], start: dict[TP, int], leo_seen
         if first is not None:
             start_seen[tp] = first
         parts.append(_partition_state(partition=p.partition, leader=p.leader, replicas=p.replicas, isr=p.isr,
-                                      size_bytes=None, log_end_offset=end, log_start_offset=first))
+                                      size_bytes=None, log_start_offset=first, log_end_offset=end))
     return TopicLoad(name=t.name, internal=t.internal, partitions=parts)
 
 
