@@ -8,7 +8,7 @@ import io
 import pytest
 
 from brokerscale.kafka import wire
-from brokerscale.kafka.fastpath import _RawListOffsets
+from brokerscale.kafka.fastpath import _raw_list_offsets, _RawRequest
 
 SPECS = [("adt.inbound", [(0, -1), (7, -2), (12, 1_700_000_000_123)]), ("oru", [(3, -1)])]
 
@@ -24,7 +24,7 @@ def test_a_raw_request_is_framed_as_the_librarys_own(version: int) -> None:
         for name, parts in SPECS])
     theirs.API_VERSION = version
     theirs.with_header(correlation_id=4711, client_id="brokerscale")
-    ours = _RawListOffsets(version, wire.encode_request(version, SPECS))
+    ours = _raw_list_offsets(version, wire.encode_request(version, SPECS))
     ours.with_header(correlation_id=4711, client_id="brokerscale")
     assert ours.encode(framed=True, header=True) == theirs.encode(framed=True, header=True)
     assert ours.header is not None and ours.header.correlation_id == 4711 and ours.expect_response()
@@ -41,7 +41,7 @@ def test_a_raw_answer_reads_the_header_and_keeps_the_body(version: int) -> None:
     response.API_VERSION = version
     response.with_header(correlation_id=99)
     buf = io.BytesIO(response.encode(header=True))
-    request = _RawListOffsets(version, b"")
+    request = _raw_list_offsets(version, b"")
     request.with_header(correlation_id=99, client_id="brokerscale")
     assert request.header is not None
     reader = request.header.get_response_class()
@@ -49,3 +49,29 @@ def test_a_raw_answer_reads_the_header_and_keeps_the_body(version: int) -> None:
     answer = reader.decode(buf)
     assert wire.decode_response(version, answer.data) == [("adt.inbound", [(2, 0, 9, 77)])]
     assert answer.throttle_time_ms == (30 if version >= 2 else 0)
+
+
+@pytest.mark.parametrize("version", range(wire.METADATA_MIN_VERSION, wire.METADATA_MAX_VERSION + 1))
+def test_a_raw_metadata_request_is_framed_and_answered_as_the_librarys_own(version: int) -> None:
+    from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+
+    def request() -> MetadataRequest:
+        return MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="adt.inbound")],
+                               allow_auto_topic_creation=False)
+
+    theirs = request()
+    theirs.API_VERSION = version
+    theirs.with_header(correlation_id=12, client_id="brokerscale")
+    ours = _RawRequest(3, version, request().encode(version=version), flexible=True, response_class=MetadataResponse)
+    ours.with_header(correlation_id=12, client_id="brokerscale")
+    assert ours.encode(framed=True, header=True) == theirs.encode(framed=True, header=True)
+
+    response = MetadataResponse(throttle_time_ms=5, cluster_id="c", controller_id=1, brokers=[], topics=[])
+    response.API_VERSION = version
+    response.with_header(correlation_id=12)
+    buf = io.BytesIO(response.encode(header=True))  # a flexible response header: tagged fields after the id
+    assert ours.header is not None
+    reader = ours.header.get_response_class()
+    assert reader.parse_header(buf).correlation_id == 12
+    answer = reader.decode(buf)
+    assert answer.throttle_time_ms == 5 and wire.decode_metadata(version, answer.data) == []

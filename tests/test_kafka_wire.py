@@ -3,6 +3,8 @@ schema encoder writes and reads, for every version the fast path uses."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from brokerscale.kafka import wire
@@ -43,8 +45,10 @@ def test_responses_decode_as_the_library_encodes_them(version: int) -> None:
 def test_a_truncated_or_overlong_response_is_refused_not_misread() -> None:
     raw = wire.encode_request(1, [])  # any bytes: a response header claiming more than it holds
     body = (b"\x00\x00\x00\x01" + b"\x00\x01t" + b"\x00\x00\x00\x02" + b"\x00" * 22)
-    with pytest.raises(ValueError, match="truncated"):
+    with pytest.raises(wire.WireError, match="truncated"):
         wire.decode_response(1, body)
+    with pytest.raises(wire.WireError, match="truncated"):
+        wire.decode_response(3, b"\x00\x00")
     with pytest.raises(ValueError, match="past its last topic"):
         wire.decode_response(1, b"\x00\x00\x00\x00" + raw)
 
@@ -55,3 +59,40 @@ def test_versions_with_another_layout_are_refused(version: int) -> None:
         wire.encode_request(version, TOPICS)
     with pytest.raises(ValueError, match="version"):
         wire.decode_response(version, b"")
+
+
+def _metadata_response(version: int, topics: list[wire.MetadataTopic]) -> bytes:
+    from kafka.protocol.metadata import MetadataResponse
+
+    broker, topic = MetadataResponse.MetadataResponseBroker, MetadataResponse.MetadataResponseTopic
+    part = topic.MetadataResponsePartition
+    return bytes(MetadataResponse(
+        throttle_time_ms=7, cluster_id="kraft-clüster", controller_id=100, error_code=0,
+        brokers=[broker(node_id=1, host="b1.hospital.local", port=9092, rack="a"),
+                 broker(node_id=2, host="b2", port=9093, rack=None)],
+        topics=[topic(error_code=error, name=name, topic_id=uuid.UUID(int=i + 1), is_internal=internal, partitions=[
+            part(error_code=p_error, partition_index=index, leader_id=leader, leader_epoch=3, replica_nodes=replicas,
+                 isr_nodes=isr, offline_replicas=offline)
+            for p_error, index, leader, replicas, isr, offline in parts])
+            for i, (error, name, internal, parts) in enumerate(topics)]).encode(version=version))
+
+
+METADATA: list[wire.MetadataTopic] = [
+    (0, "adt.inbound", False, [(0, 0, 1, [1, 2, 3], [1, 2, 3], []), (0, 1, -1, [2, 3], [], [2, 3]),
+                               (9, 2, 3, list(range(200)), [3], [])]),  # 200 replicas: a two-byte array length
+    (0, "__consumer_offsets", True, []), (3, "ghost", False, [])]
+
+
+@pytest.mark.parametrize("version", range(wire.METADATA_MIN_VERSION, wire.METADATA_MAX_VERSION + 1))
+def test_metadata_decodes_as_the_library_encodes_it(version: int) -> None:
+    assert wire.decode_metadata(version, _metadata_response(version, METADATA)) == METADATA
+
+
+def test_metadata_with_bytes_past_its_last_field_is_refused_and_old_versions_are_not_read() -> None:
+    raw = _metadata_response(13, METADATA)
+    with pytest.raises(ValueError, match="bytes left"):
+        wire.decode_metadata(13, raw + b"\x00")
+    with pytest.raises(wire.WireError, match="truncated"):
+        wire.decode_metadata(13, raw[:-40])
+    with pytest.raises(ValueError, match="version 8"):
+        wire.decode_metadata(8, raw)

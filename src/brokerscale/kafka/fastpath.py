@@ -38,8 +38,9 @@ T = TypeVar("T")
 
 IN_FLIGHT = 4  # requests pipelined to one broker at a time (kafka-python allows 5 per connection)
 
-# What the fast paths raise when the private API is not what this module expects: the caller falls back.
-FASTPATH_UNAVAILABLE = (AttributeError, ImportError, TypeError)
+# What the fast paths raise when the private API is not what this module expects, or an answer is not
+# what kafka.wire reads: the caller falls back to the library's public method.
+FASTPATH_UNAVAILABLE = (AttributeError, ImportError, TypeError, wire.WireError)
 
 
 def available(client: Any) -> bool:
@@ -79,89 +80,117 @@ def any_node(fn: Callable[..., T], *args: Any, attempts: int = 4, **kwargs: Any)
 
 
 def metadata(client: Any, names: list[str] | None) -> list[TopicInfo]:
-    """One Metadata request, read straight from the response; topics that error are left out."""
-    from kafka.protocol.metadata import MetadataRequest
+    """One Metadata request, read straight from the response; topics that error are left out. Versions
+    9-13 are decoded by kafka.wire from the answer's bytes; an older broker's by the library."""
+    from kafka.protocol.metadata import MetadataRequest, MetadataResponse
 
     req_topics = None if names is None else [MetadataRequest.MetadataRequestTopic(name=t) for t in names]
     request = MetadataRequest(topics=req_topics, allow_auto_topic_creation=False)
+    version = client._manager.broker_version_data.api_version(MetadataRequest, max_version=wire.METADATA_MAX_VERSION)
+    raw = version >= wire.METADATA_MIN_VERSION
+    sent: Any = _RawRequest(wire.METADATA_API_KEY, version, request.encode(version=version), flexible=True,
+                            response_class=MetadataResponse) if raw else request
 
     async def run() -> Any:
-        return await client._manager.send(request)
+        return await client._manager.send(sent)
 
     response = client._manager.run(run)
     out: list[TopicInfo] = []
+    if raw:
+        for error, name, internal, parts in wire.decode_metadata(response.version, response.data):
+            if error or not name:
+                continue
+            parts.sort(key=_by_index)  # Kafka's order, nearly always already
+            out.append(TopicInfo(name=name, internal=is_internal(name, internal), partitions=[
+                PartitionInfo(index, leader if leader >= 0 else None, replicas, isr, offline)
+                for _error, index, leader, replicas, isr, offline in parts]))
+        return out
     for t in response.topics:
         if t.error_code or not t.name:
             continue
-        parts = [PartitionInfo(partition=p.partition_index, leader=p.leader_id if p.leader_id >= 0 else None,
+        infos = [PartitionInfo(partition=p.partition_index, leader=p.leader_id if p.leader_id >= 0 else None,
                                replicas=list(p.replica_nodes), isr=list(p.isr_nodes),
                                offline=list(p.offline_replicas or []))
                  for p in sorted(t.partitions, key=lambda p: p.partition_index)]
-        out.append(TopicInfo(name=t.name, internal=is_internal(t.name, bool(t.is_internal)), partitions=parts))
+        out.append(TopicInfo(name=t.name, internal=is_internal(t.name, bool(t.is_internal)), partitions=infos))
     return out
 
 
-class _RawListOffsets:
-    """A ListOffsets request whose body kafka.wire encoded, shaped as kafka-python's connection expects of
-    a request (header, framed encoding, API version); its answer is read by `_RawListOffsetsAnswer`."""
+class _RawRequest:
+    """A request whose body is already encoded (kafka.wire, or the library's encoder for the body alone),
+    shaped as kafka-python's connection expects of a request (header, framed encoding, API version); its
+    answer is kept as bytes (`_RawAnswer`) for kafka.wire to decode."""
 
-    API_KEY = wire.API_KEY
-
-    def __init__(self, version: int, body: bytes) -> None:
+    def __init__(self, api_key: int, version: int, body: bytes, *, flexible: bool, response_class: Any) -> None:
+        self.API_KEY = api_key
         self.API_VERSION = version
         self.body = body
+        self.flexible = flexible  # flexible request versions take header version 2, the others version 1
+        self.response_class = response_class
         self.header: _RawHeader | None = None
 
     def with_header(self, correlation_id: int = 0, client_id: str = "kafka-python") -> None:
         from kafka.protocol.api_header import RequestHeader
 
-        self.header = _RawHeader(RequestHeader(request_api_key=wire.API_KEY, request_api_version=self.API_VERSION,
-                                               correlation_id=correlation_id, client_id=client_id), self.API_VERSION)
+        inner = RequestHeader(request_api_key=self.API_KEY, request_api_version=self.API_VERSION,
+                              correlation_id=correlation_id, client_id=client_id)
+        self.header = _RawHeader(inner, self)
 
     def encode(self, version: int | None = None, header: bool = False, framed: bool = False) -> bytes:
         assert self.header is not None and header and framed  # as the connection sends every request
-        payload = self.header.inner.encode(flexible=False) + self.body  # versions 1-3: header version 1
+        payload = self.header.inner.encode(flexible=self.flexible) + self.body
         return struct.pack(">i", len(payload)) + payload
 
     def expect_response(self) -> bool:
         return True
 
     def __str__(self) -> str:  # the library's debug log
-        return f"ListOffsetsRequest_v{self.API_VERSION}(raw, {len(self.body)} bytes)"
+        return f"{self.response_class.__name__}_v{self.API_VERSION}(raw request, {len(self.body)} bytes)"
 
 
 class _RawHeader:
     """The request header, answering the connection's question "how is the response decoded?"."""
 
-    def __init__(self, inner: Any, version: int) -> None:
+    def __init__(self, inner: Any, request: _RawRequest) -> None:
         self.inner = inner
-        self.version = version
+        self.request = request
         self.correlation_id = inner.correlation_id
-        self.api_key, self.api_version = wire.API_KEY, version
+        self.api_key, self.api_version = request.API_KEY, request.API_VERSION
 
-    def get_response_class(self) -> _RawListOffsetsAnswer:
-        return _RawListOffsetsAnswer(self.version)
+    def get_response_class(self) -> _RawAnswer:
+        return _RawAnswer(self.request.response_class, self.request.API_VERSION)
 
 
-class _RawListOffsetsAnswer:
+class _RawAnswer:
     """Stands in for kafka-python's response class: the header as the library reads it, the body kept as
     bytes for kafka.wire (decoded by the caller, not on the network thread)."""
 
-    def __init__(self, version: int) -> None:
+    def __init__(self, response_class: Any, version: int) -> None:
+        self.response_class = response_class
         self.version = version
         self.data = b""
         self.throttle_time_ms = 0
 
     def parse_header(self, buf: Any) -> Any:
-        from kafka.protocol.consumer.offsets import ListOffsetsResponse
+        return self.response_class.parse_header(buf, version=self.version)
 
-        return ListOffsetsResponse.parse_header(buf, version=self.version)
-
-    def decode(self, buf: Any) -> _RawListOffsetsAnswer:
-        answer = _RawListOffsetsAnswer(self.version)
+    def decode(self, buf: Any) -> _RawAnswer:
+        answer = _RawAnswer(self.response_class, self.version)
         answer.data = bytes(buf.read())
-        answer.throttle_time_ms = wire.throttle_time_ms(self.version, answer.data)
+        # every version read here starts with the throttle time, except ListOffsets v1
+        has_throttle = self.response_class.API_KEY != wire.API_KEY or self.version >= 2
+        answer.throttle_time_ms = struct.unpack_from(">i", answer.data)[0] if has_throttle else 0
         return answer
+
+
+def _by_index(part: wire.MetadataPartition) -> int:
+    return part[1]
+
+
+def _raw_list_offsets(version: int, body: bytes) -> _RawRequest:
+    from kafka.protocol.consumer.offsets import ListOffsetsResponse
+
+    return _RawRequest(wire.API_KEY, version, body, flexible=False, response_class=ListOffsetsResponse)
 
 
 @dataclass
@@ -184,13 +213,13 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
 
     version = client._manager.broker_version_data.api_version(ListOffsetsRequest, min_version=wire.MIN_VERSION,
                                                               max_version=wire.MAX_VERSION)
-    plan: list[tuple[int, int, _RawListOffsets]] = []
+    plan: list[tuple[int, int, _RawRequest]] = []
     for i, by_leader in enumerate(queries):
         for leader, specs in by_leader.items():
             per_topic: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for (t, p), ts in specs.items():
                 per_topic[t].append((p, int(ts)))
-            plan.append((i, leader, _RawListOffsets(version, wire.encode_request(version, per_topic.items()))))
+            plan.append((i, leader, _raw_list_offsets(version, wire.encode_request(version, per_topic.items()))))
 
     async def run() -> list[Any]:
         # kafka-python refuses more than 5 requests in flight on one connection (NodeNotReadyError), so

@@ -14,6 +14,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+
+class WireError(ValueError):
+    """A version this module does not read, or bytes that are not a whole response of it."""
+
+
 API_KEY = 2  # ListOffsets
 MIN_VERSION, MAX_VERSION = 1, 3  # timestamps and offsets, no tagged fields (kafka.fastpath)
 REPLICA_ID = -1  # a client, not a follower
@@ -25,7 +30,7 @@ def encode_request(version: int, topics: Iterable[tuple[str, list[tuple[int, int
                    isolation_level: int = 0) -> bytes:
     """The request body (no header): for each topic, (partition, timestamp or -1 latest / -2 earliest)."""
     if not MIN_VERSION <= version <= MAX_VERSION:
-        raise ValueError(f"ListOffsets version {version} is not {MIN_VERSION}-{MAX_VERSION}")
+        raise WireError(f"ListOffsets version {version} is not {MIN_VERSION}-{MAX_VERSION}")
     chunks = [_I32.pack(REPLICA_ID)]
     if version >= 2:
         chunks.append(struct.pack(">b", isolation_level))
@@ -45,7 +50,14 @@ def throttle_time_ms(version: int, data: bytes) -> int:
 def decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[int, int, int, int]]]]:
     """The response body (no header): per topic, (partition, error code, record timestamp, offset)."""
     if not MIN_VERSION <= version <= MAX_VERSION:
-        raise ValueError(f"ListOffsets version {version} is not {MIN_VERSION}-{MAX_VERSION}")
+        raise WireError(f"ListOffsets version {version} is not {MIN_VERSION}-{MAX_VERSION}")
+    try:
+        return _decode_response(version, data)
+    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+        raise WireError(f"ListOffsets response truncated or garbled: {exc}") from None
+
+
+def _decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[int, int, int, int]]]]:
     view = memoryview(data)
     pos = 4 if version >= 2 else 0  # throttle_time_ms
     (count,), pos = _I32.unpack_from(view, pos), pos + 4
@@ -59,9 +71,134 @@ def decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[int
         pos += 4
         end = pos + n * size
         if end > len(view):
-            raise ValueError(f"ListOffsets response truncated in topic {name!r}")
+            raise WireError(f"ListOffsets response truncated in topic {name!r}")
         out.append((name, list(_PARTITION_OUT.iter_unpack(view[pos:end]))))
         pos = end
     if pos != len(view):
-        raise ValueError(f"ListOffsets response has {len(view) - pos} bytes past its last topic")
+        raise WireError(f"ListOffsets response has {len(view) - pos} bytes past its last topic")
     return out
+
+
+# -- Metadata, flexible versions --------------------------------------------------------------------
+# A 20,000-partition Metadata answer decoded by the library as one object per partition, then copied
+# into PartitionInfo, cost about as much again as the rest of a lag snapshot's collection. Versions
+# 9-13 (the flexible ones; Kafka 2.4+ answers them) are read here in one pass.
+
+METADATA_API_KEY = 3
+METADATA_MIN_VERSION, METADATA_MAX_VERSION = 9, 13
+_PARTITION_HEAD = struct.Struct(">hiii")  # error code, partition, leader, leader epoch
+_ARRAYS: dict[int, struct.Struct] = {}
+# compact array length byte k (k - 1 ids) -> its reader, for the one-byte lengths
+_ARRAY_READERS = [struct.Struct(f">{max(0, k - 1)}i").unpack_from for k in range(0x80)]
+
+
+def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _skip_tags(buf: bytes, pos: int) -> int:
+    count, pos = _uvarint(buf, pos)
+    for _ in range(count):
+        _tag, pos = _uvarint(buf, pos)
+        size, pos = _uvarint(buf, pos)
+        pos += size
+    return pos
+
+
+def _compact_string(buf: bytes, pos: int) -> tuple[str | None, int]:
+    n, pos = _uvarint(buf, pos)
+    if n == 0:
+        return None, pos
+    return buf[pos:pos + n - 1].decode(), pos + n - 1
+
+
+def _int32s(buf: bytes, pos: int) -> tuple[list[int], int]:
+    b = buf[pos]
+    if b < 0x80:  # fewer than 127 brokers in the array: its length is one byte
+        n, pos = b, pos + 1
+    else:
+        n, pos = _uvarint(buf, pos)
+    if n <= 1:  # 0: null, 1: empty
+        return [], pos
+    n -= 1
+    fmt = _ARRAYS.get(n)
+    if fmt is None:
+        fmt = _ARRAYS[n] = struct.Struct(f">{n}i")
+    return list(fmt.unpack_from(buf, pos)), pos + 4 * n
+
+
+# (error, index, leader, replicas, isr, offline) and (error, name, internal, partitions)
+MetadataPartition = tuple[int, int, int, list[int], list[int], list[int]]
+MetadataTopic = tuple[int, str | None, bool, list[MetadataPartition]]
+
+
+def decode_metadata(version: int, data: bytes) -> list[MetadataTopic]:
+    """The topics of a Metadata response body (no header); brokers and cluster fields are skipped."""
+    if not METADATA_MIN_VERSION <= version <= METADATA_MAX_VERSION:
+        raise WireError(f"Metadata version {version} is not {METADATA_MIN_VERSION}-{METADATA_MAX_VERSION}")
+    try:
+        return _decode_metadata(version, bytes(data))
+    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+        raise WireError(f"Metadata response truncated or garbled: {exc}") from None
+
+
+def _decode_metadata(version: int, buf: bytes) -> list[MetadataTopic]:
+    pos = 4  # throttle_time_ms
+    brokers, pos = _uvarint(buf, pos)
+    for _ in range(max(0, brokers - 1)):
+        pos += 4  # node id
+        _host, pos = _compact_string(buf, pos)
+        pos += 4  # port
+        _rack, pos = _compact_string(buf, pos)
+        pos = _skip_tags(buf, pos)
+    _cluster_id, pos = _compact_string(buf, pos)
+    pos += 4  # controller id
+    count, pos = _uvarint(buf, pos)
+    topics: list[MetadataTopic] = []
+    head = _PARTITION_HEAD.unpack_from
+    arrays = _ARRAY_READERS
+    for _ in range(max(0, count - 1)):
+        (error,) = _I16.unpack_from(buf, pos)
+        name, pos = _compact_string(buf, pos + 2)
+        if version >= 10:
+            pos += 16  # topic id
+        internal = buf[pos] != 0
+        n, pos = _uvarint(buf, pos + 1)
+        parts: list[MetadataPartition] = []
+        for _ in range(max(0, n - 1)):
+            p_error, index, leader, _epoch = head(buf, pos)
+            pos += 14
+            # the three broker-id arrays, inline: 20,000 partitions, one-byte lengths (< 127 brokers)
+            k = buf[pos]
+            if 1 < k < 0x80:
+                replicas = list(arrays[k](buf, pos + 1))
+                pos += 4 * k - 3
+            else:
+                replicas, pos = _int32s(buf, pos)
+            k = buf[pos]
+            if 1 < k < 0x80:
+                isr = list(arrays[k](buf, pos + 1))
+                pos += 4 * k - 3
+            else:
+                isr, pos = _int32s(buf, pos)
+            offline, pos = _int32s(buf, pos) if buf[pos] > 1 else ([], pos + 1)
+            pos = _skip_tags(buf, pos) if buf[pos] else pos + 1
+            parts.append((p_error, index, leader, replicas, isr, offline))
+        pos += 4  # topic authorized operations
+        pos = _skip_tags(buf, pos)
+        topics.append((error, name, internal, parts))
+    if version <= 10:
+        pos += 4  # cluster authorized operations
+    if version >= 13:
+        pos += 2  # error code
+    pos = _skip_tags(buf, pos)
+    if pos != len(buf):
+        raise WireError(f"Metadata response: {len(buf) - pos} bytes left after its last field")
+    return topics
