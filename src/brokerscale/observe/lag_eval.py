@@ -43,6 +43,9 @@ class TimeLag(NamedTuple):
     lower_bound: bool = False
 
 
+_CAUGHT_UP = TimeLag(0.0)
+
+
 @dataclass(frozen=True)
 class LagThresholds:
     """Optional limits beyond Burrow's rules: lag at or above them is at least a WARNING."""
@@ -121,7 +124,10 @@ def _status(pts: Sequence[OffsetPoint], *, group_active: bool | None, min_points
         return LagStatus.NO_OFFSET, "no committed offset: the group has not consumed this partition"
     if len(pts) > 1:
         pts = [p for p in pts if p.committed is not None]
-    lags = [max(0, p.log_end - (p.committed or 0)) for p in pts]
+        lags = [max(0, p.log_end - (p.committed or 0)) for p in pts]
+    else:  # one observation (every partition of a first round): no comprehension
+        only = pts[0].log_end - (pts[0].committed or 0)
+        lags = [only if only > 0 else 0]
     if lags[-1] == 0 or (len(pts) >= min_points and 0 in lags):
         status, reason = LagStatus.OK, "lag reached zero in the window"
     elif group_active is False and not _rewound(pts):
@@ -172,7 +178,7 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
     A committed offset below the log start offset means retention deleted records the group never
     read: those are reported as `expired_offsets`, and lag is counted from the log start.
     """
-    pts = _by_time(points)
+    pts = points if len(points) < 2 else _by_time(points)  # one observation: the common case, nothing to sort
     last = pts[-1] if pts else None
     if last is None or last.committed is None:
         return _partition_lag(topic=topic, partition=partition, committed_offset=None,
@@ -185,8 +191,10 @@ def evaluate_partition(topic: str, partition: int, points: Sequence[OffsetPoint]
     if log_start is not None and committed < log_start:
         expired = log_start - committed
         effective = log_start
-    lag = max(0, last.log_end - effective)
-    tl = time_lag(effective, now, log_end_history) if lag > 0 else TimeLag(0.0)
+    lag = last.log_end - effective
+    if lag < 0:
+        lag = 0
+    tl = time_lag(effective, now, log_end_history) if lag > 0 else _CAUGHT_UP
     status, reason = _status(pts, group_active=group_active, min_points=min_points,
                              thresholds=thresholds, lag_seconds=tl.seconds if tl else None)
     if tl is not None and tl.lower_bound:
