@@ -19,21 +19,25 @@ throttle promises the cluster), where the time went, seen from outside the same 
 left, the tool exiting), and the checks afterwards (every partition on its planned replicas, no
 under-replicated partitions, no throttle configs left).
 
-Where the time goes (measured here, 2 cores shared with other work, load 13-26): the transfer is ~114 s
-of the ~100 s ideal for both tools, 8.6-8.8 MB/s at 10 MB/s set. That is Kafka's replication quota, not
+Where the time goes (measured here, 2 cores shared with other work, load 5-26): the transfer is 111-115 s
+of the ~100 s ideal for both tools, 8.6-8.9 MB/s at 10 MB/s set. That is Kafka's replication quota, not
 either tool: a follower whose partitions are all throttled and over quota sends no fetch and backs off
 `replica.fetch.backoff.ms` (1 s), a fetch brings up to `replica.fetch.max.bytes` (1 MiB) per partition,
 and the rate is judged over 11 one-second samples, so the new broker's inflow comes in bursts with idle
 seconds between (10 s windows of 6-10.8 MB/s). Neither fetch setting can be changed on a running broker
 (read-only broker configs), and setting the throttle above the operator's limit to make up the average
 breaks the limit on the bursts (tried: 1.06 x the ideal, 12.4 MB/s peak). What a tool controls is around
-the transfer: brokerscale lists its first reassignment after 4-5 s (Python start-up and imports of the
-Kafka client ~1.5-2 s under load, connecting ~0.7 s, permission probes, throttles, the audit log),
-Kafka's tool after 6-19 s (a JVM per call); brokerscale exits ~2-3 s after the last move (noticing it,
-removing the throttles, the audit log), Kafka's `--verify` loop ~2 s. brokerscale keeps the moves spread
-over the brokers they copy from (one source feeding the new broker alone is held by its own leader
-throttle too) and, with at most 5 moves per broker at once, peaks lower than Kafka's tool (smaller
-bursts per fetch).
+the transfer. brokerscale lists its first reassignment after 1.6-4.6 s at load 5-14 (~0.65 s of CPU:
+Python start-up and imports of the Kafka client, SQLAlchemy for the audit log and typer are most of it;
+then connecting, the permission probes, every broker's throttle set in one round of requests, the audit
+log), Kafka's tool after 3-7 s (a JVM per call). brokerscale exits 0-1.2 s after the last reassignment
+(in the last wave it reads the controller's list every 0.1 s, then removes every throttle at once),
+Kafka's `--verify` loop 1-5 s. brokerscale keeps the moves spread over the partitions' live leaders
+(one source feeding the new broker alone is held by its own leader throttle too) and, with at most 5
+moves per broker at once, peaks lower than Kafka's tool (smaller bursts per fetch). The order of the
+last moves does not matter here: the last 10 % arrives at the same ~8.8 MB/s whether one source or three
+feed the new broker at the end (11-13 s; giving the next slot to the source with the most bytes left
+did not change the wall time: 114.3 against 114.2 s over three runs each).
 
     python benchmarks/rebalance_execute.py [--mb 1000] [--throttle-mb 10] [--rounds 1] [--keep]
 
