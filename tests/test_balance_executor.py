@@ -159,14 +159,15 @@ def test_runs_to_completion_with_limits_and_throttles_removed(tmp_path: Path) ->
     assert load_state(tmp_path / "s.json").status == "done"  # type: ignore[union-attr]
 
 
-def test_moves_spread_over_the_brokers_they_copy_from(tmp_path: Path) -> None:
-    """A new replica copies from the partition's leader. The first batch takes the largest move of each
-    source, not the two largest (both from broker 1): one source feeding the destination alone is held
-    by its own leader throttle as well as by the destination's."""
+def _run_spread_plan(tmp_path: Path, leaders: dict[TP, int]) -> tuple[FakeController, list[list[TP]]]:
+    """Six moves onto broker 4, partitions 0-2 first replica 1, 3-5 first replica 3, sizes falling;
+    `leaders` overrides live leaders. Runs the executor to the end (checked) and returns the controller
+    and every batch of partitions it submitted, in order."""
     sizes = {0: 9000, 1: 8000, 2: 7000, 3: 3000, 4: 2000, 5: 1000}
     assignment = {("adt", p): ([1, 5] if p < 3 else [3, 6]) for p in sizes}
     moves = [Move("adt", p, [assignment[("adt", p)][0], 4], assignment[("adt", p)], size) for p, size in sizes.items()]
     ctrl = FakeController(assignment, {1, 3, 4, 5, 6}, ticks=2)
+    ctrl.leader = dict(leaders)
     batches: list[list[TP]] = []
     submit = ctrl.submit
 
@@ -177,9 +178,17 @@ def test_moves_spread_over_the_brokers_they_copy_from(tmp_path: Path) -> None:
     ctrl.submit = recording  # type: ignore[method-assign]
     state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=2)
     _executor(ctrl, state, tmp_path / "s.json").run()
+    assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
+    return ctrl, batches
+
+
+def test_moves_spread_over_the_brokers_they_copy_from(tmp_path: Path) -> None:
+    """A new replica copies from the partition's leader. The first batch takes the largest move of each
+    source, not the two largest (both from broker 1): one source feeding the destination alone is held
+    by its own leader throttle as well as by the destination's."""
+    ctrl, batches = _run_spread_plan(tmp_path, leaders={})
     assert batches[0] == [("adt", 0), ("adt", 3)]
     assert max(ctrl.max_concurrent.values()) <= 2
-    assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
 
 
 def test_moves_spread_over_the_live_leaders_not_the_preferred_ones(tmp_path: Path) -> None:
@@ -187,23 +196,8 @@ def test_moves_spread_over_the_live_leaders_not_the_preferred_ones(tmp_path: Pat
     0 and 1 are led by broker 5 now, while partition 2 is still led by broker 1: the first batch takes
     the largest move of each live leader (0 from broker 5, then 2 from broker 1), not the largest of
     'broker 1' and of broker 3 as the first replicas would suggest."""
-    sizes = {0: 9000, 1: 8000, 2: 7000, 3: 3000, 4: 2000, 5: 1000}
-    assignment = {("adt", p): ([1, 5] if p < 3 else [3, 6]) for p in sizes}
-    moves = [Move("adt", p, [assignment[("adt", p)][0], 4], assignment[("adt", p)], size) for p, size in sizes.items()]
-    ctrl = FakeController(assignment, {1, 3, 4, 5, 6}, ticks=2)
-    ctrl.leader = {("adt", 0): 5, ("adt", 1): 5}
-    batches: list[list[TP]] = []
-    submit = ctrl.submit
-
-    def recording(changes: dict[TP, list[int] | None]) -> dict[TP, str]:
-        batches.append(sorted(changes))
-        return submit(changes)
-
-    ctrl.submit = recording  # type: ignore[method-assign]
-    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=2)
-    _executor(ctrl, state, tmp_path / "s.json").run()
+    _ctrl, batches = _run_spread_plan(tmp_path, leaders={("adt", 0): 5, ("adt", 1): 5})
     assert batches[0] == [("adt", 0), ("adt", 2)]
-    assert state.status == "done" and all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
 
 
 class TimedController(FakeController):
