@@ -19,13 +19,13 @@ from brokerscale.dr.segments import (
     batches,
     check_log_dir,
     committed_ends,
-    crc32c,
     partition_end,
     read_hw_checkpoint,
     read_log_dir,
     timestamp_at,
 )
 from brokerscale.errors import BadInput
+from brokerscale.kafka.records import crc32c
 
 T0 = 1_700_000_000_000
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brokerscale.errors import BadInput
+from brokerscale.kafka.records import crc32c
 from brokerscale.kafka.types import TP
 
 HEADER = 61
@@ -45,28 +46,6 @@ _AFTER_LENGTH = 12
 _SEGMENT = re.compile(r"^(\d{20})\.log$")
 _PARTITION_DIR = re.compile(r"^(.+)-(\d+)$")
 HW_CHECKPOINT = "replication-offset-checkpoint"
-
-
-def _crc32c_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), the checksum of Kafka's v2 record batches."""
-    c = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for b in data:
-        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
