@@ -3,6 +3,8 @@
 
     .venv/bin/python scripts/make_traces.py            # rewrites src/brokerscale/data/traces/*.csv
     .venv/bin/python scripts/make_traces.py --out DIR  # somewhere else
+    .venv/bin/python scripts/make_traces.py --out DIR --variant incident-surge --seed 1 --incident-at 02:10
+    .venv/bin/python scripts/make_traces.py --out DIR --variant clinic-week --seed 3 --scale 0.9
 
 The shapes are those of a regional health system's event broker (HL7 v2 ADT/ORU, FHIR, device
 events), in the units of the design-doc limits profile (50 MB/s in + out, 4,000 connections and
@@ -24,6 +26,10 @@ a clinic fortnight in spring at 1.25x with a Monday holiday, a milder flu season
 morning incident (x3 at 10:40 local on a Thursday) — so the policy can be checked on load it was not
 tuned on (tests/test_scale_policy_quality.py).
 
+Variants (`--variant`, not shipped): a shipped generator with another noise seed, the whole load scaled,
+and (incident-surge) the onset at another local time — stress tests for a policy (a night incident at
+the 2-CKU minimum, a clinic week a third smaller or half again larger than the one it was tuned on).
+
 Each row: timestamp (UTC, ISO-8601), ingress_mb_s, egress_mb_s (consumers read ~1.8x what producers
 write), connections, partitions.
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -87,9 +94,9 @@ def rows(start_local: datetime, minutes: int, step_min: int, factor: callable, s
     return times, ing, egr, conns, parts
 
 
-def clinic_week(out: Path) -> None:
+def clinic_week(out: Path, *, seed: int = 11, scale: float = 1.0, name: str = "clinic-week") -> None:
     start = datetime(2026, 10, 5, tzinfo=ZONE)
-    write_trace(out / "clinic-week.csv", *rows(start, 7 * 24 * 60, 1, lambda _t: 1.0, seed=11))
+    write_trace(out / f"{name}.csv", *rows(start, 7 * 24 * 60, 1, lambda _t: scale, seed=seed))
 
 
 def flu_season(out: Path) -> None:
@@ -109,19 +116,21 @@ def flu_season(out: Path) -> None:
     write_trace(out / "flu-season.csv", *rows(start, 90 * 24 * 60, 5, factor, seed=13))
 
 
-def incident_surge(out: Path) -> None:
+def incident_surge(out: Path, *, seed: int = 17, scale: float = 1.0, at: str = "16:10",
+                   name: str = "incident-surge") -> None:
     start = datetime(2026, 3, 10, tzinfo=ZONE)
-    onset = datetime(2026, 3, 10, 16, 10, tzinfo=ZONE)
+    hh, mm = (int(x) for x in at.split(":"))
+    onset = datetime(2026, 3, 10, hh, mm, tzinfo=ZONE)
 
     def factor(local: datetime) -> float:
         m = (local - onset).total_seconds() / 60.0
         if m < 0:
-            return 1.0
+            return scale
         if m < 20:  # x4 within 20 minutes
-            return 1.0 + 3.0 * (m / 20.0)
-        return 1.0 + 3.0 * 0.5 ** ((m - 20.0) / 90.0)
+            return scale * (1.0 + 3.0 * (m / 20.0))
+        return scale * (1.0 + 3.0 * 0.5 ** ((m - 20.0) / 90.0))
 
-    write_trace(out / "incident-surge.csv", *rows(start, 2 * 24 * 60, 1, factor, seed=17))
+    write_trace(out / f"{name}.csv", *rows(start, 2 * 24 * 60, 1, factor, seed=seed))
 
 
 def held_out_fortnight(out: Path) -> None:
@@ -173,8 +182,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=TRACE_DIR)
     ap.add_argument("--held-out", action="store_true", help="write the held-out traces instead (not shipped)")
+    ap.add_argument("--variant", choices=("clinic-week", "incident-surge"),
+                    help="write one variant of a shipped generator instead (stress testing a policy): "
+                    "with --seed, --scale and, for incident-surge, --incident-at")
+    ap.add_argument("--seed", type=int, help="the noise's random seed (default: the shipped trace's)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the whole load by this (default 1.0)")
+    ap.add_argument("--incident-at", default="16:10", help="incident-surge: the onset, HH:MM local on the "
+                    "first day (default 16:10)")
+    ap.add_argument("--name", help="the file's name without .csv (default: the generator's, with the options)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.variant:
+        if args.scale <= 0 or not re.fullmatch(r"\d{1,2}:\d{2}", args.incident_at):
+            ap.error("--scale must be > 0 and --incident-at HH:MM")
+        name = args.name or (f"{args.variant}-seed{args.seed}-x{args.scale:g}"
+                             + (f"-at{args.incident_at.replace(':', '')}" if args.variant == "incident-surge" else ""))
+        if args.variant == "clinic-week":
+            clinic_week(args.out, seed=11 if args.seed is None else args.seed, scale=args.scale, name=name)
+        else:
+            incident_surge(args.out, seed=17 if args.seed is None else args.seed, scale=args.scale,
+                           at=args.incident_at, name=name)
+        print(f"wrote {args.out}/{name}.csv")
+        return
     for make in HELD_OUT if args.held_out else (clinic_week, flu_season, incident_surge):
         make(args.out)
         print(f"wrote {args.out}/{make.__name__.replace('_', '-')}.csv")

@@ -188,3 +188,20 @@ def test_a_level_load_scales_up_at_the_plateau_threshold_a_rising_one_at_the_pol
     # A history that ended before the window (a stale round) still has its last point to compare with.
     stale = history([4.0, 4.05], end=NIGHT - timedelta(minutes=20))
     assert decide(Facts(units=5), stale, p, NIGHT.timestamp()).action is None
+
+
+def test_a_surge_is_projected_along_its_own_rise_not_the_half_hour_line() -> None:
+    """A x4 mass-casualty surge at night (15 % of the night load more every minute): the 30-minute trend
+    averages its first minutes with the quiet before it (projected 59 %: no action, or later a step to 3
+    CKUs that lands too small). Two samples rising that fast are a surge: size for where it goes."""
+    from brokerscale.scale.policy import load_policy
+
+    p = load_policy(name="default")
+    now = NIGHT.timestamp()
+    surge = history([0.9] * 120 + [1.035, 1.17])
+    d = decide(Facts(units=2), surge, p, now)
+    assert d.action == "up" and d.trigger == "surge" and d.target >= 5, d.reason
+    assert "surging" in d.reason
+    # one jump that stops is a step, not a surge; a daily ramp (1 % a minute) is not one either
+    for demands in ([0.9] * 120 + [1.2, 1.2], [0.9 * 1.01 ** k for k in range(60)]):
+        assert decide(Facts(units=2), history(demands), p, now).trigger != "surge"

@@ -237,7 +237,8 @@ TRICKY = {  # every rule the replay's screen has to see through
     "unit": "cku", "min_units": 2, "max_units": 9, "scale_up_utilization": 75, "scale_down_utilization": 62,
     "scale_up_cooldown": "10m", "scale_down_cooldown": "20m", "target_utilization": 70,
     "provisioning_delay": {"up": "7m", "down": "13m"}, "sustain": "2m", "wait_for_trough": "10m",
-    "trend": {"window": "20m", "lookahead": "45m", "calendar_tolerance": 0.05},
+    "trend": {"window": "20m", "lookahead": "45m", "calendar_tolerance": 0.05,
+              "surge": {"window": "3m", "rate": 0.02}},  # sensitive: a surge on the brokers' incident
     "forecast": {"period": "24h", "prefer_period": "48h", "horizon": "20m"},
     "timezone": "Australia/Lord_Howe",  # a half-hour DST shift
     "peak_hours": {"days": ["sun", "mon", "wed"], "start": "22:00", "end": "03:30", "min_units": 5,

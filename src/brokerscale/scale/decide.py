@@ -92,7 +92,7 @@ class Decision:
     dimension: str = ""
     utilization: float = 0.0
     projected_utilization: float = 0.0
-    trigger: str = "hold"  # what fired: threshold, trend, forecast, minimum, budget, or hold
+    trigger: str = "hold"  # what fired: threshold, trend, surge, forecast, minimum, budget, or hold
     checks: tuple[str, ...] = ()
     why_args: tuple[object, ...] = ()
 
@@ -220,6 +220,23 @@ def _slope(h: LoadHistory, now: float, window: float, min_points: int) -> float:
     return (b - a) / (tb - ta) if tb > ta else 0.0
 
 
+def surge_slope(h: LoadHistory, now: float, window: float, rate: float) -> float:
+    """Demand change per second over the newest `window` when every sample in it rose by at least
+    `rate` (fraction of the window's first load per minute) over the one before; 0.0 otherwise."""
+    first = h.index_at(now - window)
+    e = h.end
+    if e - first < 3:
+        return 0.0
+    d, ts = h.demand, h.ts
+    base = d[first] * rate / 60.0
+    if base <= 0:
+        return 0.0
+    for j in range(first + 1, e):
+        if d[j] - d[j - 1] < base * (ts[j] - ts[j - 1]):
+            return 0.0
+    return (d[e - 1] - d[first]) / (ts[e - 1] - ts[first])
+
+
 def _sustained(h: LoadHistory, now: float, seconds: float, above: float | None, below: float | None) -> bool:
     if seconds <= 0:
         return True
@@ -287,6 +304,11 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
                    or abs(facts.forecast_level - 1.0) > tol)
         if slope > 0 and trusted and demand + slope * horizon > projected:
             projected, trigger = demand + slope * horizon, "trend"
+        if tr.surge is not None:
+            # A surge outruns both the calendar and the trend's half-hour line: project it along its own rise.
+            fast = surge_slope(history, t, tr.surge.window, tr.surge.rate)
+            if fast > 0 and demand + fast * horizon > projected:
+                slope, projected, trigger = max(slope, fast), demand + fast * horizon, "surge"
     if forecast is not None and forecast > projected:
         projected, trigger = forecast, "forecast"
     proj_util = 100.0 * projected / units
@@ -314,6 +336,8 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
         where = f" ({r.why}{level})" if r.why else f" ({level[2:]})" if level else ""
         how = {"threshold": f"{dim} at {util:.0f}% > {up:g}%{where}",
                "trend": f"{dim} at {util:.0f}% rising, projected {proj_util:.1f}% > {up:g}% when new capacity "
+                        f"lands{where}",
+               "surge": f"{dim} at {util:.0f}% surging, projected {proj_util:.1f}% > {up:g}% when new capacity "
                         f"lands{where}",
                "forecast": f"forecast {dim} {proj_util:.1f}% > {up:g}%{where}"}[trigger]
         return Decision("up", units, target, how, dim, util, proj_util, trigger)

@@ -20,6 +20,8 @@ Example (every field optional; defaults shown are the scaling guide's)::
     trend: {window: 30m, lookahead: provisioning}   # project the load to when new capacity lands
                                   # calendar_tolerance: 0.1 -> the forecast, not the trend, while today
                                   # runs like the same hours last period
+                                  # surge: {window: 2m, rate: 0.03} -> a load rising 3 % a minute or more
+                                  # at every sample is projected along that rise
     forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
                                   # prefer_period: 7d -> last week's same hours once a week is recorded
                                   # min_level: 0.8 -> not from hours that ran 25 % hotter than today
@@ -155,6 +157,19 @@ class Delays(_Strict):
     down: DurationSeconds | None = Field(None, ge=0)
 
 
+class Surge(_Strict):
+    """A load rising faster than any daily ramp (a mass-casualty event: x4 in 20 minutes). The trend's
+    window (30 min) averages the start of such a rise with the quiet before it and projects a fraction of
+    it, and only one change can be in flight: a first scale-up sized that way lands too small and the next
+    one lands a provisioning delay later. Here every sample within the last `window` rose by at least
+    `rate` of the load at the window's start per minute (two rises at least: one jump is not a ramp); the
+    load is then projected along that rise over the provisioning delay, whatever the calendar says."""
+
+    window: DurationSeconds = Field(120.0, gt=0, description="the newest stretch whose every sample must rise")
+    rate: float = Field(0.03, gt=0, le=1, description="the least rise per minute, as a fraction of the load at "
+                        "the window's start, of every sample over the one before")
+
+
 class Trend(_Strict):
     """Project the load forward so new capacity is in place when it is needed, not after."""
 
@@ -164,6 +179,7 @@ class Trend(_Strict):
     calendar_tolerance: float | None = Field(
         None, ge=0, description="with a forecast: while today's load is within this fraction of the same hours "
         "one period ago and not above the forecast, the forecast, not the trend, projects the load")
+    surge: Surge | None = None
 
 
 class Plateau(_Strict):

@@ -152,9 +152,10 @@ class _Screen:
     instead of 525,600) and gets the same answer as asking at every step (tests/test_scale_simulate.py).
 
     decide() acts only (1) below a minimum in effect now or one provisioning delay ahead, (2) above the
-    cost cap, (3) when the load projected by the trend (always counted here, whatever the calendar says)
-    or the forecast is over the lowest scale-up threshold of any period, or (4) when the load is under
-    the highest scale-down threshold of any period and one unit fewer would pass the shrink guard; every
+    cost cap, (3) when the load projected by the trend (always counted here, whatever the calendar says),
+    by a surge (wherever the newest two samples rose) or by the forecast is over the lowest scale-up
+    threshold of any period, or (4) when the load is under the highest scale-down threshold of any
+    period and one unit fewer would pass the shrink guard; every
     other rule only holds. Each condition is widened by a relative 1e-9 so rounding cannot hide a step
     decide() would act at.
     """
@@ -175,6 +176,8 @@ class _Screen:
             hi = np.fmax(hi, forecast)
         if policy.trend is not None:
             hi = np.maximum(hi, demand + np.maximum(0.0, _slopes(policy, demand, epoch)) * _trend_ahead(policy))
+            if policy.trend.surge is not None:
+                hi = np.maximum(hi, demand + _surge_slopes(policy, demand, epoch) * _trend_ahead(policy))
         self.hi_pct = 100.0 * hi
         self.lo_pct = 100.0 * demand
         self._floor = _floor_steps(policy, epoch)  # min units decide may provision at each step (upper bound)
@@ -223,6 +226,28 @@ def _slopes(policy: Policy, demand: npt.NDArray[np.float64], epoch: npt.NDArray[
         a, b, ta, tb = d3[f], d3[e - 3], t3[f], t3[e - 3]
         with np.errstate(divide="ignore", invalid="ignore"):
             out[ok] = np.where(tb > ta, (b - a) / np.where(tb > ta, tb - ta, 1.0), 0.0)
+    return out
+
+
+def _surge_slopes(policy: Policy, demand: npt.NDArray[np.float64],
+                  epoch: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """An upper bound of decide's `surge_slope` at every step: +inf wherever the window holds three
+    samples or more and its newest two rises both reach the surge's rate (decide then asks itself:
+    it also needs every earlier rise in the window to), 0 elsewhere, where decide finds no surge."""
+    tr = policy.trend
+    assert tr is not None and tr.surge is not None
+    n = len(demand)
+    out = np.zeros(n)
+    if n < 3:
+        return out
+    first = np.searchsorted(epoch, epoch - tr.surge.window, side="left")
+    base = demand[first] * (tr.surge.rate / 60.0) * (1 - 1e-9)
+    rise, dt = np.diff(demand), np.diff(epoch)
+    ok = np.zeros(n, dtype=bool)
+    idx = np.arange(2, n)
+    ok[2:] = ((idx - first[2:] >= 2) & (base[2:] > 0) & (rise[1:] >= base[2:] * dt[1:])
+              & (rise[:-1] >= base[2:] * dt[:-1]))
+    out[ok] = np.inf
     return out
 
 
