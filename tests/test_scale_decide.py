@@ -205,3 +205,21 @@ def test_a_surge_is_projected_along_its_own_rise_not_the_half_hour_line() -> Non
     # one jump that stops is a step, not a surge; a daily ramp (1 % a minute) is not one either
     for demands in ([0.9] * 120 + [1.2, 1.2], [0.9 * 1.01 ** k for k in range(60)]):
         assert decide(Facts(units=2), history(demands), p, now).trigger != "surge"
+
+
+def test_a_dip_inside_clinic_hours_is_not_shrunk_into_before_a_forecast_knows_it_ends() -> None:
+    """The lunch dip on a first day: the load fell 19 % from the last hour's level; one CKU fewer passes the
+    70 % shrink guard, but when the afternoon comes back the smaller size would be at 86 % (critical), and
+    its correction lands an hour after the shrink was asked for. With a forecast, or when clinic hours end
+    before a correction could land (the evening decline), the shrink goes ahead."""
+    from brokerscale.scale.policy import load_policy
+
+    p = load_policy(name="default")
+    lunch = datetime(2026, 10, 7, 16, 45, tzinfo=UTC)  # Wednesday 12:45 in New York
+    dip = [3.45] * 15 + [3.45 - 0.65 * k / 44 for k in range(45)]  # 3.45 -> 2.8 CKUs' worth
+    d = decide(Facts(units=5), history(dip, end=lunch), p, lunch.timestamp())
+    assert d.action is None and "a dip in peak hours comes back" in d.reason and "86% after shrinking" in d.reason
+    forecast = Facts(units=5, forecast_demand=2.8, forecast_level=1.0)
+    assert decide(forecast, history(dip, end=lunch), p, lunch.timestamp()).action == "down"
+    evening = datetime(2026, 10, 7, 22, 20, tzinfo=UTC)  # 18:20: a correction would land after 19:00
+    assert decide(Facts(units=5), history(dip, end=evening), p, evening.timestamp()).action == "down"

@@ -45,6 +45,7 @@ def test_budget_caps_max_units() -> None:
     ("plateau: {extra_points: 0}\n", "plateau.extra_points", "greater than 0"),
     ("plateau: {window: 5m, margin: 2}\n", "plateau.margin", "unknown field"),
     ("trend: {surge: {rate: 0}}\n", "trend.surge.rate", "greater than 0"),
+    ("dip_guard: {utilization: 120}\n", "dip_guard.utilization", "less than or equal to 100"),
     ("trend: {surge: {window: -2m}}\n", "trend.surge.window", ""),
 ])
 def test_bad_policy_is_one_line_naming_file_and_field(tmp_path: Path, cli, body: str, field: str,  # type: ignore[no-untyped-def]

@@ -116,3 +116,16 @@ def test_a_night_surge_costs_no_more_than_any_policy_that_learns_of_it_from_its_
     assert int((dem.k_crit[:first] > ours.units[:first]).sum()) == 0
     assert ours.critical_steps <= floor + 1, f"{ours.critical_steps} critical minutes, floor {floor}"
     assert [a.trigger for a in ours.actions][:1] == ["surge"]
+
+
+def test_a_first_days_lunch_dip_is_not_shrunk_into(tmp_path: Path) -> None:
+    """A clinic week at 0.9x the shipped one, another noise seed: on its first day (no forecast yet) the
+    default policy shrank at the bottom of the lunch dip and ran critical for 28 minutes when the afternoon
+    came back (the oracle has none)."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_traces.py"), "--out", str(tmp_path), "--variant",
+                    "clinic-week", "--seed", "5", "--scale", "0.9", "--name", "week"], check=True, capture_output=True)
+    ours = simulate(read_trace(tmp_path / "week.csv"), load_policy(name="default"), resolve_capacity(None, "cku"),
+                    trigger_thresholds())
+    assert ours.oracle_critical_steps == 0
+    assert ours.critical_steps == 0, f"{ours.critical_minutes} critical minutes"
+    assert ours.unit_hours <= 1.10 * ours.oracle_unit_hours

@@ -359,6 +359,15 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
     if forecast is not None and 100.0 * forecast / (units - 1) > policy.shrink_guard_utilization:
         return _hold(facts, f"forecast load would be {100 * forecast / (units - 1):.0f}% after shrinking: "
                      "no scale-down into a projected rise", dim, util, proj_util)
+    dg = policy.dip_guard
+    if dg is not None and forecast is None and r.peak \
+            and _regime_at(policy, t + policy.delay("down") + k.delay_up, 1).peak:
+        start = history.index_at(t - dg.window)
+        back = 100.0 * max(history.demand[start:history.end]) / (units - 1)
+        if back > dg.utilization:
+            return _hold(facts, "{} at {:.0f}% but the last {:.0f} min's load would be {:.0f}% after shrinking, "
+                         "> {:g}%: a dip in peak hours comes back", dim, util, proj_util,
+                         args=(dim, util, dg.window / 60, back, dg.utilization))
     after = 100.0 * demand / (units - 1)
     if after > policy.shrink_guard_utilization:
         return _hold(facts, "{} at {:.0f}% < {:g}% but {:.0f}% after shrinking > {:g}% shrink guard", dim, util,

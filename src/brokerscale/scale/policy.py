@@ -34,6 +34,8 @@ Example (every field optional; defaults shown are the scaling guide's)::
     budget: {monthly: 20000, unit_price_per_hour: 2.74}   # caps max_units at what the budget buys
     maintenance_windows: [{days: [sat, sun], start: "01:00", end: "05:00"}]
     shrink_guard_utilization: 70  # never shrink if the load after shrinking would exceed this
+    dip_guard: {window: 1h, utilization: 85}   # in peak hours, with no forecast yet: the last hour's
+                                  # highest load must fit the smaller size under 85 %
 
 Validation is strict: a bad field is one line naming the file and the field (exit code 2).
 """
@@ -196,6 +198,18 @@ class Plateau(_Strict):
                                 "threshold in effect while the load is level (never above 100)")
 
 
+class DipGuard(_Strict):
+    """Inside peak hours a dip comes back: a lunch dip of 18 % is over within the hour. A scale-down
+    takes a provisioning delay to land and, if the load comes back, its correction another one, so a
+    shrink at the bottom of a dip at the 70 % guard's edge ran critical when the load returned. The
+    forecast knows the dip ends; before there is one (the first period of history, or the same hours
+    then ran unlike today), a scale-down inside peak hours keeps the highest load of the last `window`
+    under `utilization` on the smaller size, unless peak hours end before a correction could land."""
+
+    window: DurationSeconds = Field(3600.0, gt=0, description="how far back the load that may come back is read")
+    utilization: float = Field(85.0, gt=0, le=100, description="the most that load may use of the smaller size")
+
+
 class Forecast(_Strict):
     """Expect the load the calendar brings: the same hours one period earlier, at today's level (see
     `brokerscale.forecast.load`). Feeds decide: a scale-up ahead of a known rise, no scale-down into one."""
@@ -239,6 +253,7 @@ class Policy(_Strict):
     budget: Budget | None = None
     maintenance_windows: list[Window] = Field(default_factory=list)
     shrink_guard_utilization: float = Field(70.0, gt=0, le=100)
+    dip_guard: DipGuard | None = None
     wait_for_trough: DurationSeconds = Field(
         0.0, ge=0, description="a scale-down waits until the load has not fallen for this long (the day's trough)")
 
