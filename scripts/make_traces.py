@@ -193,8 +193,11 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.variant:
-        if args.scale <= 0 or not re.fullmatch(r"\d{1,2}:\d{2}", args.incident_at):
-            ap.error("--scale must be > 0 and --incident-at HH:MM")
+        if args.scale <= 0:
+            ap.error(f"--scale: {args.scale:g} must be > 0")
+        hm = re.fullmatch(r"(\d{1,2}):(\d{2})", args.incident_at)
+        if not hm or int(hm[1]) > 23 or int(hm[2]) > 59:
+            ap.error(f"--incident-at: {args.incident_at!r} is not a time of day (HH:MM, for example 02:10)")
         name = args.name or (f"{args.variant}-seed{args.seed}-x{args.scale:g}"
                              + (f"-at{args.incident_at.replace(':', '')}" if args.variant == "incident-surge" else ""))
         if args.variant == "clinic-week":
