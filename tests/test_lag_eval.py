@@ -9,6 +9,7 @@ from brokerscale.observe.lag_eval import (
     LagThresholds,
     OffsetPoint,
     evaluate_partition,
+    evaluate_partitions,
     group_status,
     partition_status,
     time_lag,
@@ -154,3 +155,38 @@ def test_group_without_members_and_with_lag_is_stop_from_the_first_observation()
     assert partition_status([OffsetPoint(100.0, 42_000, 42_000)], group_active=False)[0] == LagStatus.OK
     rewound = [OffsetPoint(100.0, 500, 42_000), OffsetPoint(105.0, 0, 42_000), OffsetPoint(110.0, 0, 42_000)]
     assert partition_status(rewound, group_active=False)[0] == LagStatus.REWIND
+
+
+@pytest.mark.parametrize("active", [True, False, None])
+@pytest.mark.parametrize("min_points", [1, 3])
+@pytest.mark.parametrize("thresholds", [None, LagThresholds(max_offsets=5), LagThresholds(max_seconds=2.0),
+                                        LagThresholds(max_offsets=1_000, max_seconds=1_000.0)])
+def test_a_group_judged_at_once_equals_each_partition_judged_alone(
+        active: bool | None, min_points: int, thresholds: LagThresholds | None) -> None:
+    # evaluate_partitions decides one-observation partitions inline: every case must come out exactly as
+    # evaluate_partition words it (caught up, behind, behind past retention, history dating it or only
+    # bounding it, no history, no committed offset, several observations).
+    now = 100.0
+    rows = [
+        ("t", 0, [OffsetPoint(now, 50, 50)]),  # caught up
+        ("t", 1, [OffsetPoint(now, 40, 50)]),  # behind, history dates it
+        ("t", 2, [OffsetPoint(now, 40, 50)]),  # behind, one observation: a lower bound
+        ("t", 3, [OffsetPoint(now, 5, 50)]),  # behind past the log start
+        ("t", 4, [OffsetPoint(now, 3, 8)]),  # below the log start and caught up from it
+        ("t", 5, [OffsetPoint(now, 40, 50)]),  # no history at all
+        ("t", 6, [OffsetPoint(now, None, 50)]),  # never committed
+        ("t", 7, []),
+        ("t", 8, [OffsetPoint(90.0, 30, 45), OffsetPoint(95.0, 35, 48), OffsetPoint(now, 40, 50)]),
+        ("t", 9, [OffsetPoint(now, 60, 50)]),  # committed past the log end (a truncated log)
+    ]
+    histories = {("t", 0): [(now, 50)], ("t", 1): [(90.0, 30), (95.0, 45), (now, 50)], ("t", 2): [(now, 50)],
+                 ("t", 3): [(80.0, 20), (now, 50)], ("t", 4): [(now, 8)], ("t", 6): [(now, 50)],
+                 ("t", 8): [(90.0, 45), (95.0, 48), (now, 50)], ("t", 9): [(now, 50)]}
+    starts = {("t", 3): 10, ("t", 4): 9}
+    together = evaluate_partitions(rows, now=now, log_end_histories=histories, log_starts=starts,
+                                   group_active=active, min_points=min_points, thresholds=thresholds)
+    alone = [evaluate_partition(t, p, pts, now=now, log_end_history=histories.get((t, p), ()),
+                                log_start=starts.get((t, p)), group_active=active, min_points=min_points,
+                                thresholds=thresholds) for t, p, pts in rows]
+    assert [p.model_dump() for p in together] == [p.model_dump() for p in alone]
+    assert len({p.status for p in together}) >= 3  # the cases really differ

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from brokerscale.model.snapshot import GroupLag, LagStatus
 from brokerscale.observe.kafka_source import TP, AdminView, gc_paused
-from brokerscale.observe.lag_eval import LagThresholds, OffsetPoint, evaluate_partition, group_status
+from brokerscale.observe.lag_eval import LagThresholds, OffsetPoint, evaluate_partitions, group_status
 
 if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples are really written
     from brokerscale.store.samples import Sample
@@ -117,18 +117,18 @@ def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, t
         if info is not None:
             for topic in info.assigned:
                 tps.update((topic, p) for p in topic_parts.get(topic, []))
-        parts = []
         seen = history.points.get(gid, {})
-        for tp in sorted(tps):  # 20,000 per snapshot of the scaling guide's cluster: lookups hoisted
+        rows: list[tuple[str, int, list[OffsetPoint]]] = []
+        for tp in sorted(tps):  # 20,000 per snapshot of the scaling guide's cluster
             end = leo_now.get(tp)
             if end is None:
                 continue
-            pts: list[OffsetPoint] = seen.get(tp, [])  # read only: evaluate_partition does not change it
+            pts: list[OffsetPoint] = seen.get(tp, [])  # read only: the judging does not change it
             if committed.get(tp) is None:
                 pts = [*pts, OffsetPoint(now, None, end)]
-            parts.append(evaluate_partition(
-                tp[0], tp[1], pts, now=now, log_end_history=leo_hist.get(tp, ()),
-                log_start=start.get(tp), group_active=active, min_points=min_points, thresholds=thresholds))
+            rows.append((tp[0], tp[1], pts))
+        parts = evaluate_partitions(rows, now=now, log_end_histories=leo_hist, log_starts=start, group_active=active,
+                                    min_points=min_points, thresholds=thresholds)
         status, reason = group_status(parts)
         if gid in view.group_errors:
             status, reason = LagStatus.UNKNOWN, f"offsets could not be read: {view.group_errors[gid]}"
