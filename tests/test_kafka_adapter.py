@@ -165,6 +165,12 @@ def test_groups_and_committed_offsets(admin: KafkaAdmin, topic: str, bootstrap: 
     committed, errors = admin.group_offsets(["adapter-group"])
     assert errors == {}
     assert committed["adapter-group"] == {(topic, 0): 20, (topic, 1): 30}
+    # the fast path (every coordinator's OffsetFetch at once, read by kafka.wire) and the library's agree,
+    # also for a group with nothing committed and a group that does not exist
+    slow = KafkaAdmin(NoFastPath(admin.client), "no fast path")
+    everyone = [*admin.consumer_groups(), "adapter-no-such-group"]
+    assert admin.group_offsets(everyone) == slow.group_offsets(everyone)
+    assert admin.group_offsets(["adapter-no-such-group"]) == ({"adapter-no-such-group": {}}, {})
     described = _tool("kafka-consumer-groups", "--bootstrap-server", bootstrap, "--describe", "--group",
                       "adapter-group")
     row = next(ln.split() for ln in described.splitlines() if ln.split()[:3] == ["adapter-group", topic, "0"])

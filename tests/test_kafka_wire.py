@@ -96,3 +96,46 @@ def test_metadata_with_bytes_past_its_last_field_is_refused_and_old_versions_are
         wire.decode_metadata(13, raw[:-40])
     with pytest.raises(ValueError, match="version 8"):
         wire.decode_metadata(8, raw)
+
+
+def _offset_fetch_response(groups: list[tuple[str, int, list[tuple[str, list[tuple[int, int, str | None, int]]]]]],
+                           ) -> bytes:
+    from kafka.protocol.consumer.group import OffsetFetchResponse
+
+    group = OffsetFetchResponse.OffsetFetchResponseGroup
+    topic = group.OffsetFetchResponseTopics
+    part = topic.OffsetFetchResponsePartitions
+    return bytes(OffsetFetchResponse(throttle_time_ms=3, groups=[
+        group(group_id=gid, error_code=error, topics=[
+            topic(name=name, partitions=[part(partition_index=p, committed_offset=off, committed_leader_epoch=7,
+                                              metadata=meta, error_code=p_error) for p, off, meta, p_error in parts])
+            for name, parts in topics]) for gid, error, topics in groups]).encode(version=wire.OFFSET_FETCH_VERSION))
+
+
+def test_offset_fetch_decodes_as_the_library_encodes_it() -> None:
+    # Entries with empty or null metadata take the one-struct shortcut; a metadata string (any entry of
+    # a topic) sends the topic through the field-by-field reader: both must read the same answer.
+    raw = _offset_fetch_response([
+        ("billing-etl", 0, [("adt.inbound", [(0, 42, "", 0), (1, -1, None, 0), (2, 2 ** 40, "", 0)]),
+                            ("oru.résultats", [(5, 7, "", 0), (6, 8, "checkpoint ✓", 0), (7, 9, None, 0)])]),
+        ("loading", 14, []),  # a group-level error (coordinator loading)
+        ("half-bad", 0, [("adt.inbound", [(0, 1, "", 0), (1, -1, "", 3)])]),  # a partition-level error
+        ("", 0, [("empty", [])]),
+    ])
+    assert wire.decode_offset_fetch(wire.OFFSET_FETCH_VERSION, raw) == [
+        ("billing-etl", 0, {("adt.inbound", 0): 42, ("adt.inbound", 1): None, ("adt.inbound", 2): 2 ** 40,
+                            ("oru.résultats", 5): 7, ("oru.résultats", 6): 8, ("oru.résultats", 7): 9}, 0),
+        ("loading", 14, {}, 0),
+        ("half-bad", 0, {("adt.inbound", 0): 1, ("adt.inbound", 1): None}, 3),
+        ("", 0, {}, 0),
+    ]
+
+
+def test_offset_fetch_refuses_other_versions_and_garbled_bytes() -> None:
+    raw = _offset_fetch_response([("g", 0, [("t", [(0, 1, "", 0), (1, 2, "meta", 0)])])])
+    with pytest.raises(wire.WireError, match="version"):
+        wire.decode_offset_fetch(7, raw)
+    with pytest.raises(wire.WireError, match="truncated"):
+        wire.decode_offset_fetch(wire.OFFSET_FETCH_VERSION, raw[:-9])
+    with pytest.raises(wire.WireError, match="left after"):
+        wire.decode_offset_fetch(wire.OFFSET_FETCH_VERSION, raw + b"\x00")

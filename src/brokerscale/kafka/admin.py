@@ -395,10 +395,17 @@ class KafkaAdmin:
         if not ids:
             return {}, {}
         errors: dict[str, str] = {}
+        asked, alone = ids, len(ids) == 1
+        fast: dict[str, dict[TP, int | None]] = {}
+        with contextlib.suppress(*fastpath.FASTPATH_UNAVAILABLE, *kafka_error_types()):
+            if fastpath.available(self.client):
+                fast, ids = fastpath.paced(fastpath.group_offsets, self.client, ids)
+        if not ids:  # every group answered through the fast path; the others are asked as before
+            return {gid: fast[gid] for gid in asked if gid in fast}, errors
         try:
             raw = fastpath.paced(self.client.list_group_offsets, ids)
         except kafka_error_types() as exc:
-            if is_outage(exc) and len(ids) == 1:
+            if is_outage(exc) and alone:
                 raise translate(exc, "fetch group offsets", self.where) from None
             raw = {}
             for gid in ids:  # one bad group must not hide the others
@@ -408,7 +415,8 @@ class KafkaAdmin:
                     errors[gid] = type(one).__name__
         out = {gid: {(tp.topic, tp.partition): (int(om.offset) if om.offset is not None and om.offset >= 0 else None)
                      for tp, om in tps.items()} for gid, tps in raw.items()}
-        return out, errors
+        fast.update(out)
+        return {gid: fast[gid] for gid in asked if gid in fast}, errors
 
     # -- reassignments -----------------------------------------------------------------------
     def reassignments(self) -> dict[TP, Reassignment]:

@@ -272,6 +272,55 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
     return answer
 
 
+def group_offsets(client: Any, ids: list[str]) -> tuple[dict[str, dict[TP, int | None]], list[str]]:
+    """Every group's committed offsets (None: nothing committed): one OffsetFetch v8 per coordinator,
+    all in flight at once (the library sends one coordinator's request after another and decodes each
+    partition as objects on its network thread); the answers are read by kafka.wire. Returns the offsets
+    and the groups to ask again through the library: those whose coordinator did not answer, or that
+    answered with an error (group or partition), or were left out of the answer."""
+    from kafka.protocol.consumer.group import OffsetFetchRequest, OffsetFetchResponse
+
+    top = client._manager.broker_version_data.api_version(OffsetFetchRequest)
+    if top < wire.OFFSET_FETCH_VERSION:
+        raise wire.WireError(f"OffsetFetch version {top} cannot ask for several groups at once")
+    coordinators = client._manager.run(client._find_coordinator_ids, list(ids))
+    by_node: dict[int, list[str]] = defaultdict(list)
+    again: list[str] = []
+    for gid in ids:
+        node = coordinators.get(gid)
+        if node is None or node < 0:  # no coordinator yet: the library's path waits for one
+            again.append(gid)
+        else:
+            by_node[node].append(gid)
+    group = OffsetFetchRequest.OffsetFetchRequestGroup
+    plan = [(node, gids, _RawRequest(wire.OFFSET_FETCH_API_KEY, wire.OFFSET_FETCH_VERSION,
+                                     OffsetFetchRequest(groups=[group(group_id=g, topics=None) for g in gids])
+                                     .encode(version=wire.OFFSET_FETCH_VERSION),
+                                     flexible=True, response_class=OffsetFetchResponse))
+            for node, gids in sorted(by_node.items())]
+
+    async def run() -> list[Any]:
+        futures = [client._manager.send(req, node_id=node) for node, _gids, req in plan]
+        answers: list[Any] = []
+        for f in futures:  # one coordinator that does not answer must not hide the others' answers
+            try:
+                answers.append(await f)
+            except Exception as exc:
+                answers.append(exc)
+        return answers
+
+    out: dict[str, dict[TP, int | None]] = {}
+    for (_node, gids, _req), resp in zip(plan, client._manager.run(run), strict=True):
+        if isinstance(resp, BaseException):
+            again += gids
+            continue
+        for gid, error, offsets, partition_error in wire.decode_offset_fetch(resp.version, resp.data):
+            if not error and not partition_error:
+                out[gid] = offsets
+        again += [g for g in gids if g not in out]
+    return out, again
+
+
 def alter_configs(client: Any, resources: list[Any], *, validate_only: bool = False) -> dict[str, dict[str, str]]:
     """IncrementalAlterConfigs with one request per broker (its own configs) and one for the rest, all in
     flight at once; the answer shaped like the library's `alter_configs` ({"broker": {"1": "OK"}, ...})."""
