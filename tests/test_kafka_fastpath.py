@@ -24,7 +24,8 @@ def test_a_raw_request_is_framed_as_the_librarys_own(version: int) -> None:
         for name, parts in SPECS])
     theirs.API_VERSION = version
     theirs.with_header(correlation_id=4711, client_id="brokerscale")
-    ours = _raw_list_offsets(version, wire.encode_request(version, SPECS))
+    columns = [(name, [p for p, _ts in parts], [ts for _p, ts in parts]) for name, parts in SPECS]
+    ours = _raw_list_offsets(version, wire.encode_request(version, columns))
     ours.with_header(correlation_id=4711, client_id="brokerscale")
     assert ours.encode(framed=True, header=True) == theirs.encode(framed=True, header=True)
     assert ours.header is not None and ours.header.correlation_id == 4711 and ours.expect_response()
@@ -75,3 +76,11 @@ def test_a_raw_metadata_request_is_framed_and_answered_as_the_librarys_own(versi
     assert reader.parse_header(buf).correlation_id == 12
     answer = reader.decode(buf)
     assert answer.throttle_time_ms == 5 and wire.decode_metadata(version, answer.data) == []
+
+
+def test_offsets_asked_are_grouped_by_topic_whatever_their_order() -> None:
+    from brokerscale.kafka.fastpath import _by_topic
+
+    specs = {("a", 0): -1, ("a", 1): -2, ("b", 5): 1_700_000_000_000, ("a", 7): -1, ("c", 0): 0}
+    assert _by_topic(specs) == [("a", [0, 1, 7], [-1, -2, -1]), ("b", [5], [1_700_000_000_000]), ("c", [0], [0])]
+    assert _by_topic({}) == []

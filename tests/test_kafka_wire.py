@@ -14,6 +14,11 @@ TOPICS = [("adt.inbound", [(0, -1), (7, -2), (12, 1_700_000_000_123), (2_147_483
           ("empty", [])]
 
 
+def columns(topics: list[tuple[str, list[tuple[int, int]]]]) -> list[tuple[str, list[int], list[int]]]:
+    """(topic, [(partition, timestamp)]) as encode_request takes it: partitions and timestamps apart."""
+    return [(name, [p for p, _ts in parts], [ts for _p, ts in parts]) for name, parts in topics]
+
+
 @pytest.mark.parametrize("version", range(wire.MIN_VERSION, wire.MAX_VERSION + 1))
 @pytest.mark.parametrize("isolation", [0, 1])
 def test_requests_encode_as_the_librarys_own(version: int, isolation: int) -> None:
@@ -24,7 +29,7 @@ def test_requests_encode_as_the_librarys_own(version: int, isolation: int) -> No
     theirs = ListOffsetsRequest(replica_id=-1, isolation_level=isolation, topics=[
         topic(name=name, partitions=[part(partition_index=p, timestamp=ts) for p, ts in parts])
         for name, parts in TOPICS])
-    assert wire.encode_request(version, TOPICS, isolation) == theirs.encode(version=version)
+    assert wire.encode_request(version, columns(TOPICS), isolation) == theirs.encode(version=version)
 
 
 @pytest.mark.parametrize("version", range(wire.MIN_VERSION, wire.MAX_VERSION + 1))
@@ -56,7 +61,7 @@ def test_a_truncated_or_overlong_response_is_refused_not_misread() -> None:
 @pytest.mark.parametrize("version", [0, 4])
 def test_versions_with_another_layout_are_refused(version: int) -> None:
     with pytest.raises(ValueError, match="version"):
-        wire.encode_request(version, TOPICS)
+        wire.encode_request(version, columns(TOPICS))
     with pytest.raises(ValueError, match="version"):
         wire.decode_response(version, b"")
 

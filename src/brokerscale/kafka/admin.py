@@ -344,7 +344,7 @@ class KafkaAdmin:
         that does not answer is skipped when others do: its groups' coordinators move to live brokers."""
         with kafka_call("list groups", self.where):
             try:
-                listed = fastpath.paced(self.client.list_groups, *([list(brokers)] if brokers is not None else []))
+                listed = fastpath.paced(self._list_groups, list(brokers) if brokers is not None else None)
             except kafka_error_types() as exc:
                 if not is_outage(exc):
                     raise
@@ -352,7 +352,7 @@ class KafkaAdmin:
                 listed, silent = [], []
                 for b in ids:
                     try:
-                        listed.extend(fastpath.paced(self.client.list_groups, [b]))
+                        listed.extend(fastpath.paced(self._list_groups, [b]))
                     except kafka_error_types() as one:
                         if not is_outage(one):
                             raise
@@ -361,12 +361,26 @@ class KafkaAdmin:
                     raise
         return sorted({g["group_id"] for g in listed if g.get("protocol_type", "consumer") in ("consumer", "")})
 
+    def _list_groups(self, brokers: list[int] | None) -> list[dict[str, Any]]:
+        if fastpath.available(self.client):
+            with contextlib.suppress(*fastpath.FASTPATH_UNAVAILABLE):
+                return fastpath.list_groups(self.client, brokers)
+        listed: list[dict[str, Any]] = self.client.list_groups(*([brokers] if brokers is not None else []))
+        return listed
+
+    def _describe_groups(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if fastpath.available(self.client):
+            with contextlib.suppress(*fastpath.FASTPATH_UNAVAILABLE):
+                return fastpath.describe_groups(self.client, ids)
+        described: dict[str, dict[str, Any]] = self.client.describe_groups(ids)
+        return described
+
     def describe_groups(self, ids: list[str]) -> dict[str, GroupInfo]:
         if not ids:
             return {}
         with kafka_call("describe groups", self.where):
             try:
-                described = fastpath.paced(self.client.describe_groups, ids)
+                described = fastpath.paced(self._describe_groups, ids)
             except kafka_error_types() as exc:  # a coordinator that died: the others' groups still answer
                 if len(ids) == 1:
                     raise

@@ -28,6 +28,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby, repeat
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from brokerscale.kafka import wire
@@ -193,6 +195,28 @@ def _raw_list_offsets(version: int, body: bytes) -> _RawRequest:
     return _RawRequest(wire.API_KEY, version, body, flexible=False, response_class=ListOffsetsResponse)
 
 
+_topic_of, _partition_of = itemgetter(0), itemgetter(1)
+
+
+def _by_topic(specs: dict[TP, int]) -> list[tuple[str, list[int], list[int]]]:
+    """{(topic, partition): timestamp} as (topic, partitions, timestamps) columns. Callers list a topic's
+    partitions together (metadata order), so this runs in C (groupby, map) rather than one Python step
+    per partition; a topic that comes back later is merged with its first run."""
+    out: list[tuple[str, list[int], list[int]]] = []
+    where: dict[str, int] = {}
+    for name, run in groupby(specs, key=_topic_of):
+        keys = list(run)
+        parts, stamps = list(map(_partition_of, keys)), list(map(specs.__getitem__, keys))
+        if name in where:
+            _name, seen_parts, seen_stamps = out[where[name]]
+            seen_parts += parts
+            seen_stamps += stamps
+        else:
+            where[name] = len(out)
+            out.append((name, parts, stamps))
+    return out
+
+
 @dataclass
 class OffsetsAnswer:
     """ListOffsets answers: `offsets[i]` for the i-th query; `unanswered` leaders (their partitions have
@@ -216,10 +240,7 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
     plan: list[tuple[int, int, _RawRequest]] = []
     for i, by_leader in enumerate(queries):
         for leader, specs in by_leader.items():
-            per_topic: dict[str, list[tuple[int, int]]] = defaultdict(list)
-            for (t, p), ts in specs.items():
-                per_topic[t].append((p, int(ts)))
-            plan.append((i, leader, _raw_list_offsets(version, wire.encode_request(version, per_topic.items()))))
+            plan.append((i, leader, _raw_list_offsets(version, wire.encode_request(version, _by_topic(specs)))))
 
     async def run() -> list[Any]:
         # kafka-python refuses more than 5 requests in flight on one connection (NodeNotReadyError), so
@@ -255,9 +276,19 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
         if isinstance(resp, BaseException):
             answer.unanswered[leader] = type(resp).__name__
             continue
-        # 40,000 partitions per lag snapshot: each answer is decoded once, straight into local dicts
+        # 40,000 partitions per lag snapshot: each answer is decoded once, straight into local dicts, a
+        # topic without errors (nearly always) in C loops (zip), not one Python step per partition
         offsets, stamps = answer.offsets[i], answer.timestamps[i]
         for name, parts in wire.decode_response(resp.version, resp.data):
+            if not parts:
+                continue
+            indexes, errors, times, found = zip(*parts, strict=True)
+            if not any(errors):
+                keys = list(zip(repeat(name), indexes))
+                offsets.update(zip(keys, found, strict=True))
+                if with_times:
+                    stamps.update(zip(keys, times, strict=True))
+                continue
             for index, error, stamp, offset in parts:
                 key = (name, index)
                 if error:
@@ -270,6 +301,49 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
                     stamps[key] = stamp
                 offsets[key] = offset
     return answer
+
+
+def _at_once(client: Any, requests: list[tuple[int, Any]]) -> list[Any]:
+    """Send every (node, request) before awaiting any; each answer, or the exception it ended in, in order."""
+    async def run() -> list[Any]:
+        futures = [client._manager.send(req, node_id=node) for node, req in requests]
+        answers: list[Any] = []
+        for f in futures:  # every answer is awaited (none left dangling) before a failure is raised
+            try:
+                answers.append(await f)
+            except Exception as exc:
+                answers.append(exc)
+        return answers
+
+    answers: list[Any] = client._manager.run(run)
+    return answers
+
+
+def list_groups(client: Any, brokers: list[int] | None) -> list[dict[str, Any]]:
+    """The library's `list_groups`, every broker asked at once (it asks one after another); the first
+    failure is raised as the library raises it."""
+    if brokers is None:
+        brokers = [b.node_id for b in client._manager.cluster.brokers()]
+    out: list[dict[str, Any]] = []
+    for answer in _at_once(client, [(b, client._list_groups_request()) for b in brokers]):
+        if isinstance(answer, BaseException):
+            raise answer
+        out.extend(client._list_groups_process_response(answer))
+    return out
+
+
+def describe_groups(client: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The library's `describe_groups`, every coordinator asked at once (it asks one after another)."""
+    coordinators = client._manager.run(client._find_coordinator_ids, list(ids))
+    by_node: dict[int, list[str]] = defaultdict(list)
+    for gid in ids:
+        by_node[coordinators[gid]].append(gid)
+    out: dict[str, dict[str, Any]] = {}
+    for answer in _at_once(client, [(node, client._describe_groups_request(gids)) for node, gids in by_node.items()]):
+        if isinstance(answer, BaseException):
+            raise answer
+        out.update(client._describe_groups_process_response(answer))
+    return out
 
 
 def group_offsets(client: Any, ids: list[str]) -> tuple[dict[str, dict[TP, int | None]], list[str]]:
@@ -299,18 +373,10 @@ def group_offsets(client: Any, ids: list[str]) -> tuple[dict[str, dict[TP, int |
                                      flexible=True, response_class=OffsetFetchResponse))
             for node, gids in sorted(by_node.items())]
 
-    async def run() -> list[Any]:
-        futures = [client._manager.send(req, node_id=node) for node, _gids, req in plan]
-        answers: list[Any] = []
-        for f in futures:  # one coordinator that does not answer must not hide the others' answers
-            try:
-                answers.append(await f)
-            except Exception as exc:
-                answers.append(exc)
-        return answers
-
     out: dict[str, dict[TP, int | None]] = {}
-    for (_node, gids, _req), resp in zip(plan, client._manager.run(run), strict=True):
+    # one coordinator that does not answer must not hide the others' answers
+    for (_node, gids, _req), resp in zip(plan, _at_once(client, [(node, req) for node, _gids, req in plan]),
+                                         strict=True):
         if isinstance(resp, BaseException):
             again += gids
             continue
