@@ -11,7 +11,7 @@ through the model's constructor.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -22,23 +22,38 @@ def trusted_builder(cls: type[M]) -> Callable[..., M]:
     """A constructor of `cls` that takes every field by keyword and validates nothing.
 
     Missing or unknown fields raise TypeError (a model that gained a field must be built with it), so a
-    trusted instance always dumps exactly as a validated one with the same values."""
+    trusted instance always dumps exactly as a validated one with the same values.
+
+    The constructor is generated with one keyword-only parameter per field (as dataclasses generate
+    `__init__`): Python binds the keywords without building a dict of them, the fields' dict is one
+    literal in field order (pydantic dumps in the order of `__dict__`), and the model's four slots are
+    set through their own descriptors (~1.5 -> ~1.1 us per instance, 40,000 per lag snapshot)."""
     names = tuple(cls.model_fields)
-    wanted = frozenset(names)
-    new = object.__new__
-    setattr_ = object.__setattr__
-
-    def build(**values: Any) -> M:
-        if tuple(values) != names:  # callers pass the fields in order (the common case: nothing to copy)
-            if len(values) != len(names) or values.keys() != wanted:
-                raise TypeError(f"{cls.__name__}: trusted construction needs exactly the fields "
-                                f"{sorted(wanted)}, got {sorted(values)}")
-            values = {n: values[n] for n in names}  # pydantic dumps fields in the order of __dict__
-        obj = new(cls)
-        setattr_(obj, "__dict__", values)
-        setattr_(obj, "__pydantic_fields_set__", set(names))
-        setattr_(obj, "__pydantic_extra__", None)
-        setattr_(obj, "__pydantic_private__", None)
-        return obj
-
+    if not all(n.isidentifier() and not n.startswith("_") for n in names) or not cls.__name__.isidentifier():
+        raise TypeError(f"{cls.__name__}: fields that are not plain names cannot be built from keywords")
+    slots = {name: _slot_setter(name) for name in
+             ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")}
+    fields = ", ".join(f"{n!r}: {n}" for n in names)
+    source = (f"def {cls.__name__}(*, {', '.join(names)}):\n"
+              f"    obj = new(cls)\n"
+              f"    set_dict(obj, {{{fields}}})\n"
+              f"    set_fields_set(obj, set(names))\n"
+              f"    set_extra(obj, None)\n"
+              f"    set_private(obj, None)\n"
+              f"    return obj\n")
+    namespace: dict[str, Any] = {
+        "new": object.__new__, "cls": cls, "names": names, "set_dict": slots["__dict__"],
+        "set_fields_set": slots["__pydantic_fields_set__"], "set_extra": slots["__pydantic_extra__"],
+        "set_private": slots["__pydantic_private__"]}
+    exec(source, namespace)  # generated from the model's own field names, checked above
+    build: Callable[..., M] = namespace[cls.__name__]
     return build
+
+
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    """BaseModel's own descriptor for one of its slots (`__dict__` included), or a plain setattr."""
+    descriptor = vars(BaseModel).get(name)
+    setter = getattr(descriptor, "__set__", None)
+    if setter is not None:
+        return cast(Callable[[Any, Any], None], setter)
+    return lambda obj, value: object.__setattr__(obj, name, value)

@@ -186,17 +186,21 @@ _partition_state = trusted_builder(PartitionState)  # 20,000 per snapshot of the
 def _topic_load(t: TopicInfo, leo: dict[TP, int], start: dict[TP, int], leo_seen: dict[TP, int],
                 start_seen: dict[TP, int]) -> TopicLoad:
     """The topic's model with its offsets; the offsets also go into `*_seen`, in topic order."""
+    name, build = t.name, _partition_state
+    leo_get, start_get = leo.get, start.get
     parts = []
-    for p in t.partitions:
-        tp = (t.name, p.partition)
-        end, first = leo.get(tp), start.get(tp)
+    append = parts.append
+    for p in t.partitions:  # 20,000 per snapshot: lookups hoisted
+        index = p.partition
+        tp = (name, index)
+        end, first = leo_get(tp), start_get(tp)
         if end is not None:
             leo_seen[tp] = end
         if first is not None:
             start_seen[tp] = first
-        parts.append(_partition_state(partition=p.partition, leader=p.leader, replicas=p.replicas, isr=p.isr,
-                                      size_bytes=None, log_start_offset=first, log_end_offset=end))
-    return TopicLoad(name=t.name, internal=t.internal, partitions=parts)
+        append(build(partition=index, leader=p.leader, replicas=p.replicas, isr=p.isr, size_bytes=None,
+                     log_start_offset=first, log_end_offset=end))
+    return TopicLoad(name=name, internal=t.internal, partitions=parts)
 
 
 _TOPIC_CONFIGS = ["min.insync.replicas", "retention.ms", "retention.bytes"]
