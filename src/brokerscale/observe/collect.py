@@ -156,30 +156,41 @@ class Observer:
         """Where the history cannot date the first unconsumed record of a partition (the group stopped
         before the history began), find its append time by ListOffsets-by-timestamp search and add what
         that proves to the log-end history: LEO was at most C just before, and past C just after."""
-        start, leo = view.log_start_offsets(), view.log_end_offsets()
+        leo = view.log_end_offsets()
+        leo_get, start_get, hist_get, now = leo.get, view.log_start_offsets().get, self.history.leo.get, view.ts
         per_group: list[list[tuple[int, tuple[str, int], int]]] = []
-        for committed in view.committed.values():
+        for committed in view.committed.values():  # 20,000 partitions in a first round: lookups hoisted
             mine = []
             for tp, c in committed.items():
-                if c is None or tp not in leo:
+                if c is None:
                     continue
-                eff = max(c, start.get(tp, c))
-                if leo[tp] <= eff:
+                end = leo_get(tp)
+                if end is None:
                     continue
-                hist = self.history.leo.get(tp)
+                first = start_get(tp)
+                eff = first if first is not None and first > c else c
+                if end <= eff:
+                    continue
+                hist = hist_get(tp)
                 # a single observation above the offset only bounds the time lag from below (time_lag
                 # would say so too; a first round asks this of all 20,000 partitions at once)
                 if not hist or (len(hist) == 1 and hist[0][1] > eff) \
-                        or time_lag(eff, view.ts, hist).lower_bound:  # type: ignore[union-attr]
-                    mine.append((leo[tp] - eff, tp, eff))
-            per_group.append(sorted(mine, reverse=True))
+                        or time_lag(eff, now, hist).lower_bound:  # type: ignore[union-attr]
+                    mine.append((end - eff, tp, eff))
+            if mine:
+                mine.sort(reverse=True)
+                per_group.append(mine)
         # Every group's most-behind partition first, then the next of each, up to the budget; partitions
         # beyond it keep their figure marked as a lower bound.
         need: set[tuple[tuple[str, int], int]] = set()
-        for rank in range(max((len(m) for m in per_group), default=0)):
+        rank = 0
+        while per_group and len(need) < self.date_budget:
             for mine in per_group:
-                if rank < len(mine) and len(need) < self.date_budget:
-                    need.add((mine[rank][1], mine[rank][2]))
+                if len(need) >= self.date_budget:
+                    break
+                need.add((mine[rank][1], mine[rank][2]))
+            rank += 1
+            per_group = [mine for mine in per_group if rank < len(mine)]
         self._append_cache = {k: v for k, v in self._append_cache.items() if k in need}
         todo = sorted(k for k in need if k not in self._append_cache)
         wanted_topics = {tp[0] for tp, _c in todo}  # leaders of the partitions searched, not of all 20,000

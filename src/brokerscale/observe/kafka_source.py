@@ -188,7 +188,7 @@ def _topic_load(t: TopicInfo, leo: dict[TP, int], start: dict[TP, int], leo_seen
     """The topic's model with its offsets; the offsets also go into `*_seen`, in topic order."""
     name, build = t.name, _partition_state
     leo_get, start_get = leo.get, start.get
-    parts = []
+    parts: list[PartitionState] = []
     append = parts.append
     for p in t.partitions:  # 20,000 per snapshot: lookups hoisted
         index = p.partition
