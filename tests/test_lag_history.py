@@ -58,10 +58,27 @@ def test_prune_forgets_only_observations_before_the_window() -> None:
     for t in range(4):
         hist.add_view(_view(float(t * 10), [100 * t + 100, 5], {0: 40 * t, 1: 5}))
     tp = ("clinical.adt", 0)
-    hist.leo[tp].append((5.0, 150))  # a dated bracket lands out of time order, as the dating search adds them
+    hist.add_log_end_points(tp, [(5.0, 150)])  # a dated bracket lands out of time order, as dating adds them
     hist.prune(since=15.0)
     assert hist.leo[tp] == [(20.0, 300), (30.0, 400)]
     assert [p.ts for p in hist.points["billing-etl"][tp]] == [20.0, 30.0]
     hist.prune(since=15.0)  # nothing older left: the same lists
     assert hist.leo[tp] == [(20.0, 300), (30.0, 400)]
     assert [(p.ts, p.committed) for p in hist.points["billing-etl"][("clinical.adt", 1)]] == [(20.0, 5), (30.0, 5)]
+
+
+def test_prune_skips_a_recent_history_and_still_forgets_old_dated_points() -> None:
+    hist = OffsetHistory()
+    for t in (20, 30):
+        hist.add_view(_view(float(t), [100 * t, 5], {0: 40 * t, 1: 5}))
+    tp = ("clinical.adt", 0)
+    before = hist.leo[tp]
+    hist.prune(since=15.0)  # everything is recent: the very same lists are kept
+    assert hist.leo[tp] is before and hist.leo[tp] == [(20.0, 2000), (30.0, 3000)]
+    hist.add_log_end_points(tp, [(3.0, 700), (20.0, 2000)])  # dated long ago (and one already known)
+    assert hist.leo[tp] == [(20.0, 2000), (30.0, 3000), (3.0, 700)]
+    hist.prune(since=15.0)
+    assert hist.leo[tp] == [(20.0, 2000), (30.0, 3000)]
+    hist.prune(since=25.0)  # the window moved on: the first round's observations go too
+    assert hist.leo[tp] == [(30.0, 3000)]
+    assert [p.ts for p in hist.points["billing-etl"][tp]] == [30.0]

@@ -209,8 +209,7 @@ class Observer:
                 self._append_cache[(tp, layer[tp])] = bracket
             todo = rest
         for (tp, c), (lo, hi) in self._append_cache.items():
-            known = self.history.leo[tp]
-            known.extend(p for p in ((lo, c), (hi, c + 1)) if p not in known)
+            self.history.add_log_end_points(tp, ((lo, c), (hi, c + 1)))
 
     def _http_client(self) -> httpx.Client:
         if self._http is None:

@@ -29,12 +29,24 @@ class OffsetHistory:
     def __init__(self) -> None:
         self.leo: dict[TP, list[tuple[float, int]]] = defaultdict(list)
         self.points: dict[str, dict[TP, list[OffsetPoint]]] = defaultdict(lambda: defaultdict(list))
+        # No observation is older than this (inf: none yet). `prune` walks the 40,000 lists of a
+        # 20,000-partition history only when something can be older than the window.
+        self._oldest = float("inf")
+
+    def add_log_end_points(self, tp: TP, points: Iterable[tuple[float, int]]) -> None:
+        """(ts, log-end offset) proved by other means (the dating search), kept unless already known."""
+        known = self.leo[tp]
+        for point in points:
+            if point not in known:
+                known.append(point)
+                self._oldest = min(self._oldest, point[0])
 
     def add_view(self, view: AdminView) -> None:
         with gc_paused():  # tens of thousands of small tuples: see gc_paused
             self._add_view(view)
 
     def _add_view(self, view: AdminView) -> None:
+        self._oldest = min(self._oldest, view.ts)
         leo = view.log_end_offsets()
         for tp, off in leo.items():
             self.leo[tp].append((view.ts, off))
@@ -45,6 +57,9 @@ class OffsetHistory:
 
     def prune(self, since: float) -> None:
         """Forget observations older than `since` (the window's start)."""
+        if self._oldest >= since:
+            return
+        self._oldest = since  # what is left is at least this recent
         # Lists are rebuilt only where something is old: a round keeps 20,000 of each, mostly all new.
         for tp, seen in self.leo.items():
             if seen and min(seen)[0] < since:
@@ -75,6 +90,7 @@ class OffsetHistory:
             tp = (s.labels["topic"], int(s.labels["partition"]))
             self.leo[tp].append((s.ts, int(s.value)))
             leo_at[(s.ts, tp)] = int(s.value)
+            self._oldest = min(self._oldest, s.ts)
         for s in committed_samples:
             tp = (s.labels["topic"], int(s.labels["partition"]))
             end = leo_at.get((s.ts, tp))
