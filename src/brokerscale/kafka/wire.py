@@ -40,11 +40,23 @@ def encode_request(version: int, topics: Iterable[tuple[str, Sequence[int], Sequ
     topics = list(topics)
     chunks.append(_I32.pack(len(topics)))
     for name, partitions, timestamps in topics:
-        raw = name.encode()
-        chunks += [_I16.pack(len(raw)), raw, _I32.pack(len(partitions)),
-                   struct.pack(">" + "iq" * len(partitions),
-                               *chain.from_iterable(zip(partitions, timestamps, strict=True)))]
+        head = _NAMES_OUT.get(name)
+        if head is None:
+            raw = name.encode()
+            head = _NAMES_OUT[name] = _I16.pack(len(raw)) + raw
+        n = len(partitions)
+        body = _PAIRS.get(n)
+        if body is None:
+            body = _PAIRS[n] = struct.Struct(">i" + "iq" * n)  # the count, then (partition, timestamp) pairs
+        chunks += [head, body.pack(n, *chain.from_iterable(zip(partitions, timestamps, strict=True)))]
     return b"".join(chunks)
+
+
+# A dating round asks a few partitions of each of hundreds of topics, four requests per leader: the
+# names' bytes and each partition count's layout are made once per process, not once per request.
+_NAMES_OUT: dict[str, bytes] = {}
+_NAMES_IN: dict[bytes, str] = {}
+_PAIRS: dict[int, struct.Struct] = {}
 
 
 def throttle_time_ms(version: int, data: bytes) -> int:
@@ -69,7 +81,10 @@ def _decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[in
     size = _PARTITION_OUT.size
     for _ in range(count):
         (length,) = _I16.unpack_from(view, pos)
-        name = bytes(view[pos + 2:pos + 2 + length]).decode()
+        raw = bytes(view[pos + 2:pos + 2 + length])
+        name = _NAMES_IN.get(raw)
+        if name is None:
+            name = _NAMES_IN[raw] = raw.decode()
         pos += 2 + length
         (n,) = _I32.unpack_from(view, pos)
         pos += 4
