@@ -72,6 +72,34 @@ def test_cooldowns_run_from_the_last_change() -> None:
     assert d.action is None and "scale-down cooldown" in d.reason
 
 
+def test_a_rise_that_goes_on_waives_the_scale_up_cooldown_nothing_else_does() -> None:
+    """A long first-day ramp (no forecast yet) is climbed one unit at a time, and each step waited out the
+    5-minute cooldown after the one before landed: the ramp outran them (clinic weeks at 1.5x, 4-22 critical
+    minutes). While the trend still projects past the threshold on the units just landed and the last
+    5 minutes still rose, the next step goes at once; a rise that stopped, or a load that is only high
+    (threshold trigger), keeps the cooldown."""
+    now = NIGHT.timestamp()
+    landed = Facts(units=5, last_up_at=now - 100)
+    p = policy(trend={"window": "30m", "waive_cooldown": "5m"})
+    ramp = history([3.0 + 0.02 * k for k in range(31)])  # 72 % of 5 units, +0.6 units' worth in 30 min
+    d = decide(landed, ramp, p, now)
+    assert d.action == "up" and d.target == 6 and d.trigger == "trend", d.reason
+    assert "84.0% > 80%" in d.reason and "still rising: scale-up cooldown waived" in d.reason
+    # without the field, the cooldown holds it, as before
+    d = decide(landed, ramp, policy(trend={"window": "30m"}), now)
+    assert d.action is None and "scale-up cooldown (200s left)" in d.reason
+    # the half hour still projects 95 %, but the last 5 minutes fell: the rise is not confirmed
+    turned = history([2.0 + 0.06 * k for k in range(26)] + [3.5 - 0.03 * k for k in range(1, 6)])
+    d = decide(landed, turned, p, now)
+    assert d.action is None and "scale-up cooldown (200s left)" in d.reason
+    assert decide(Facts(units=5, last_up_at=now - 400), turned, p, now).trigger == "trend"  # after it: acts
+    # a level load over the threshold is no rise either
+    d = decide(landed, history([4.3] * 31), p, now)
+    assert d.action is None and "cooldown" in d.reason
+    # once past the cooldown the reason does not mention a waiver
+    assert "waived" not in decide(Facts(units=5, last_up_at=now - 400), ramp, p, now).reason
+
+
 def test_scales_down_one_unit_only_when_the_shrink_guard_allows() -> None:
     d = decide(Facts(units=4), history([1.0] * 3), policy(), NIGHT.timestamp())  # 25 % < 30 %, 33 % after
     assert d.action == "down" and d.target == 3 and "33% after removing one cku" in d.reason

@@ -129,3 +129,30 @@ def test_a_first_days_lunch_dip_is_not_shrunk_into(tmp_path: Path) -> None:
     assert ours.oracle_critical_steps == 0
     assert ours.critical_steps == 0, f"{ours.critical_minutes} critical minutes"
     assert ours.unit_hours <= 1.10 * ours.oracle_unit_hours
+
+
+def test_a_first_days_long_ramp_is_climbed_without_waiting_out_each_cooldown(tmp_path: Path) -> None:
+    """A clinic week at 1.5x the shipped one (noise seed 3): on its first day (no forecast yet) the morning
+    ramp needs 3 -> 8 CKUs, climbed one unit at a time on the trend; each step also waited out the 5-minute
+    cooldown after the one before landed, and the ramp outran them: 15 critical minutes around 08:25 local
+    (the oracle has none). With the cooldown waived while the rise goes on, none between the clinic
+    minimum landing (06:30) and noon."""
+    import numpy as np
+
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_traces.py"), "--out", str(tmp_path), "--variant",
+                    "clinic-week", "--seed", "3", "--scale", "1.5", "--name", "week"], check=True, capture_output=True)
+    trace = read_trace(tmp_path / "week.csv")
+    cap, thr = resolve_capacity(None, "cku"), trigger_thresholds()
+    ours = simulate(trace, load_policy(name="default"), cap, thr)
+    assert ours.oracle_critical_steps == 0
+    from brokerscale.scale.simulate import trace_demand
+
+    zone = ZoneInfo("America/New_York")
+    local = [datetime.fromtimestamp(float(t), UTC).astimezone(zone) for t in trace.epoch]
+    first_day = local[0].date()
+    morning = np.array([t.date() == first_day and 7 <= t.hour < 12 for t in local])
+    crit = trace_demand(trace, cap, thr).k_crit > ours.units
+    assert morning.sum() == 5 * 60
+    assert int((crit & morning).sum()) == 0, f"{int((crit & morning).sum())} critical minutes on the first morning"
+    assert any("cooldown waived" in a.reason for a in ours.actions)
+    assert ours.unit_hours <= 1.20 * ours.oracle_unit_hours

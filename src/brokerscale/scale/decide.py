@@ -237,6 +237,18 @@ def surge_slope(h: LoadHistory, now: float, window: float, rate: float) -> float
     return (d[e - 1] - d[first]) / (ts[e - 1] - ts[first])
 
 
+def _rise_goes_on(policy: Policy, h: LoadHistory, now: float, trigger: str) -> bool:
+    """Whether a scale-up may skip the cooldown: the trend or a surge projects past the threshold on the
+    units just landed AND the load still rose over the newest `trend.waive_cooldown`. Only one change is
+    in flight at a time and each is sized one unit at a time on a ramp, so on a long first-day ramp every
+    step also waited out the cooldown after the one before and the ramp outran them; a threshold or
+    forecast trigger, or a rise that has stopped, keeps the cooldown."""
+    tr = policy.trend
+    if tr is None or tr.waive_cooldown is None or trigger not in ("trend", "surge"):
+        return False
+    return _slope(h, now, tr.waive_cooldown, tr.min_points) > 0
+
+
 def _sustained(h: LoadHistory, now: float, seconds: float, above: float | None, below: float | None) -> bool:
     if seconds <= 0:
         return True
@@ -326,7 +338,8 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
         if not _sustained(history, t, policy.sustain, above=r.up * units / 100.0, below=None):
             return _hold(facts, f"{dim} at {util:.0f}% (threshold {r.up:g}%) for less than "
                          f"{policy.sustain:.0f}s", dim, util, proj_util)
-        if facts.last_up_at is not None and t - facts.last_up_at < policy.scale_up_cooldown:
+        rising = _rise_goes_on(policy, history, t, trigger)
+        if facts.last_up_at is not None and t - facts.last_up_at < policy.scale_up_cooldown and not rising:
             left = policy.scale_up_cooldown - (t - facts.last_up_at)
             return _hold(facts, "{} at {:.0f}% but in scale-up cooldown ({:.0f}s left)",
                          dim, util, proj_util, args=(dim, util, left))
@@ -334,6 +347,8 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
         needed = math.ceil(round(100.0 * projected / goal, 9))
         target = up_target(policy, units, needed)
         where = f" ({r.why}{level})" if r.why else f" ({level[2:]})" if level else ""
+        if rising and facts.last_up_at is not None and t - facts.last_up_at < policy.scale_up_cooldown:
+            where += "; still rising: scale-up cooldown waived"
         how = {"threshold": f"{dim} at {util:.0f}% > {up:g}%{where}",
                "trend": f"{dim} at {util:.0f}% rising, projected {proj_util:.1f}% > {up:g}% when new capacity "
                         f"lands{where}",

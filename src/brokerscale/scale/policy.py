@@ -22,6 +22,8 @@ Example (every field optional; defaults shown are the scaling guide's)::
                                   # runs like the same hours last period
                                   # surge: {window: 2m, rate: 0.03} -> a load rising 3 % a minute or more
                                   # at every sample is projected along that rise
+                                  # waive_cooldown: 5m -> while the trend projects past the threshold
+                                  # and the last 5 min still rose, no scale-up cooldown
     forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
                                   # prefer_period: 7d -> last week's same hours once a week is recorded
                                   # min_level: 0.8 -> not from hours that ran 25 % hotter than today
@@ -182,6 +184,10 @@ class Trend(_Strict):
         None, ge=0, description="with a forecast: while today's load is within this fraction of the same hours "
         "one period ago and not above the forecast, the forecast, not the trend, projects the load")
     surge: Surge | None = None
+    waive_cooldown: DurationSeconds | None = Field(
+        None, gt=0, description="while the trend or a surge projects past the scale-up threshold on the units "
+        "in effect and the load still rose over this newest stretch, the scale-up cooldown is waived: one-unit "
+        "steps up a long ramp then follow each other as soon as each lands")
 
 
 class Plateau(_Strict):
