@@ -178,10 +178,14 @@ def test_a_group_judged_at_once_equals_each_partition_judged_alone(
         ("t", 7, []),
         ("t", 8, [OffsetPoint(90.0, 30, 45), OffsetPoint(95.0, 35, 48), OffsetPoint(now, 40, 50)]),
         ("t", 9, [OffsetPoint(now, 60, 50)]),  # committed past the log end (a truncated log)
+        ("t", 10, [OffsetPoint(now, 45, 50)]),  # one older observation, not past the offset
+        ("t", 11, [OffsetPoint(now, 40, 50)]),  # one older observation past the offset: a lower bound
+        ("t", 12, [OffsetPoint(now, 41, 50)]),  # the same observation time as t[11]
     ]
     histories = {("t", 0): [(now, 50)], ("t", 1): [(90.0, 30), (95.0, 45), (now, 50)], ("t", 2): [(now, 50)],
                  ("t", 3): [(80.0, 20), (now, 50)], ("t", 4): [(now, 8)], ("t", 6): [(now, 50)],
-                 ("t", 8): [(90.0, 45), (95.0, 48), (now, 50)], ("t", 9): [(now, 50)]}
+                 ("t", 8): [(90.0, 45), (95.0, 48), (now, 50)], ("t", 9): [(now, 50)], ("t", 10): [(90.0, 45)],
+                 ("t", 11): [(80.0, 50)], ("t", 12): [(80.0, 50)]}
     starts = {("t", 3): 10, ("t", 4): 9}
     together = evaluate_partitions(rows, now=now, log_end_histories=histories, log_starts=starts,
                                    group_active=active, min_points=min_points, thresholds=thresholds)

@@ -221,6 +221,7 @@ def evaluate_partitions(rows: Iterable[tuple[str, int, Sequence[OffsetPoint]]], 
     append = out.append
     build = _partition_lag
     no_hist: tuple[tuple[float, int], ...] = ()
+    bounds: dict[float, TimeLag] = {}  # time_lag of a one-observation history, by its time (one per round)
     # the one-observation verdicts (their texts exactly as `_status` words them)
     stop_reason = "no active members and lag > 0 (offset unchanged for 0 s over 1 observation(s))"
     unknown_reason = f"1 observation(s) in the window, {min_points} needed"
@@ -247,7 +248,17 @@ def evaluate_partitions(rows: Iterable[tuple[str, int, Sequence[OffsetPoint]]], 
         lag = log_end - effective
         if lag < 0:
             lag = 0
-        tl = time_lag(effective, now, log_end_histories.get(tp, no_hist)) if lag > 0 else _CAUGHT_UP
+        if lag <= 0:
+            tl: TimeLag | None = _CAUGHT_UP
+        else:
+            hist = log_end_histories.get(tp, no_hist)
+            if len(hist) == 1 and effective < hist[0][1]:  # one observation, past the offset: a lower bound
+                seen_at = hist[0][0]
+                tl = bounds.get(seen_at)
+                if tl is None:
+                    tl = bounds[seen_at] = TimeLag(max(0.0, now - seen_at), lower_bound=True)
+            else:
+                tl = time_lag(effective, now, hist)
         seen_lag = log_end - committed  # `_status` judges the observation itself, before retention
         if seen_lag <= 0:
             status, reason = LagStatus.OK, ok_reason

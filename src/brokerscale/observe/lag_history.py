@@ -122,7 +122,8 @@ def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, t
     for tp in leo_now:
         topic_parts[tp[0]].append(tp[1])
     wanted = sorted(set(view.groups) | set(view.committed)) if groups is None else groups
-    now, leo_hist = view.ts, history.leo
+    now, leo_hist, leo_get = view.ts, history.leo, leo_now.get
+    none_seen: list[OffsetPoint] = []  # shared, never changed
     for gid in wanted:
         info = view.groups.get(gid)
         committed = view.committed.get(gid, {})
@@ -133,14 +134,14 @@ def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, t
         if info is not None:
             for topic in info.assigned:
                 tps.update((topic, p) for p in topic_parts.get(topic, []))
-        seen = history.points.get(gid, {})
+        seen_get, committed_get = history.points.get(gid, {}).get, committed.get
         rows: list[tuple[str, int, list[OffsetPoint]]] = []
-        for tp in sorted(tps):  # 20,000 per snapshot of the scaling guide's cluster
-            end = leo_now.get(tp)
+        for tp in sorted(tps):  # 20,000 per snapshot of the scaling guide's cluster: lookups hoisted
+            end = leo_get(tp)
             if end is None:
                 continue
-            pts: list[OffsetPoint] = seen.get(tp, [])  # read only: the judging does not change it
-            if committed.get(tp) is None:
+            pts: list[OffsetPoint] = seen_get(tp, none_seen)  # read only: the judging does not change it
+            if committed_get(tp) is None:
                 pts = [*pts, OffsetPoint(now, None, end)]
             rows.append((tp[0], tp[1], pts))
         parts = evaluate_partitions(rows, now=now, log_end_histories=leo_hist, log_starts=start, group_active=active,
