@@ -144,3 +144,26 @@ def test_offset_fetch_refuses_other_versions_and_garbled_bytes() -> None:
         wire.decode_offset_fetch(wire.OFFSET_FETCH_VERSION, raw[:-9])
     with pytest.raises(wire.WireError, match="left after"):
         wire.decode_offset_fetch(wire.OFFSET_FETCH_VERSION, raw + b"\x00")
+
+
+def test_a_long_life_of_topics_created_and_dropped_keeps_the_name_caches_bounded_and_exact(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exporter runs for months while topics come and go: the name caches start again past their
+    limit instead of growing, and what is encoded and decoded stays exact across the restart."""
+    from kafka.protocol.consumer.offsets import ListOffsetsRequest, ListOffsetsResponse
+
+    monkeypatch.setattr(wire, "NAME_CACHE_LIMIT", 8)
+    monkeypatch.setattr(wire, "_NAMES_OUT", {})
+    monkeypatch.setattr(wire, "_NAMES_IN", {})
+    req_topic = ListOffsetsRequest.ListOffsetsTopic
+    resp_topic = ListOffsetsResponse.ListOffsetsTopicResponse
+    for i in range(50):
+        name = f"clinical.adt.{i}.{uuid.uuid4().hex[:6]}"
+        theirs = ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=[req_topic(
+            name=name, partitions=[req_topic.ListOffsetsPartition(partition_index=0, timestamp=-1)])])
+        assert wire.encode_request(3, [(name, [0], [-1])]) == theirs.encode(version=3)
+        raw = ListOffsetsResponse(throttle_time_ms=0, topics=[resp_topic(name=name, partitions=[
+            resp_topic.ListOffsetsPartitionResponse(partition_index=0, error_code=0, timestamp=-1, offset=i)])]
+        ).encode(version=3)
+        assert wire.decode_response(3, raw) == [(name, [(0, 0, -1, i)])]
+        assert len(wire._NAMES_OUT) <= 8 and len(wire._NAMES_IN) <= 8

@@ -42,6 +42,8 @@ def encode_request(version: int, topics: Iterable[tuple[str, Sequence[int], Sequ
     for name, partitions, timestamps in topics:
         head = _NAMES_OUT.get(name)
         if head is None:
+            if len(_NAMES_OUT) >= NAME_CACHE_LIMIT:
+                _NAMES_OUT.clear()
             raw = name.encode()
             head = _NAMES_OUT[name] = _I16.pack(len(raw)) + raw
         n = len(partitions)
@@ -54,6 +56,10 @@ def encode_request(version: int, topics: Iterable[tuple[str, Sequence[int], Sequ
 
 # A dating round asks a few partitions of each of hundreds of topics, four requests per leader: the
 # names' bytes and each partition count's layout are made once per process, not once per request.
+# The exporter and `scale run` live for months on clusters that create and drop topics: the name caches
+# start again from empty past NAME_CACHE_LIMIT names (far above any one cluster's topics), so they
+# cannot grow without end. Partition counts are bounded by the largest topic.
+NAME_CACHE_LIMIT = 50_000
 _NAMES_OUT: dict[str, bytes] = {}
 _NAMES_IN: dict[bytes, str] = {}
 _PAIRS: dict[int, struct.Struct] = {}
@@ -84,6 +90,8 @@ def _decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[in
         raw = bytes(view[pos + 2:pos + 2 + length])
         name = _NAMES_IN.get(raw)
         if name is None:
+            if len(_NAMES_IN) >= NAME_CACHE_LIMIT:
+                _NAMES_IN.clear()
             name = _NAMES_IN[raw] = raw.decode()
         pos += 2 + length
         (n,) = _I32.unpack_from(view, pos)
