@@ -25,6 +25,19 @@ cap), where the oracle drops units because those minutes are critical anyway. La
 replayed with a perfect forecast (decide is told the peak of the load that actually came in the
 forecast's window): what is left above the oracle then is the cost of the policy's rules (trigger and
 sizing margins, cooldowns, one-unit shrinks, the shrink guard), not of forecast error.
+
+`--causes` splits the same excess by what the policy itself said, against the oracle and against the
+oracle held to the 70 % shrink guard. The policy is replayed asking decide() at every step (the same
+timeline as the simulator's, checked); each step with more units than the reference is charged to
+- "scale-up ahead": the reference reaches as many units within two provisioning delays (the margin a
+  policy that cannot see the future keeps before a rise);
+- otherwise to the policy's decision one scale-down delay earlier, when a shrink would have had to be
+  asked for to be in effect then: a change in flight (a scale-up, or the one-unit shrink before: the
+  shrinks of a decay go one at a time), the shrink guard (the load after removing one unit over 70 %,
+  or over the scale-down threshold), the scale-down cooldown, the minimum of clinic hours or a season,
+  the forecast (a projected rise), the trend (a rise that would pass the shrink guard when the shrink
+  lands), the dip guard, a scale-up decided then ("scale-up too big or early").
+Steps with fewer units than the reference (it provisions ahead) are shown apart.
 """
 
 from __future__ import annotations
@@ -37,17 +50,88 @@ from typing import Any
 
 import numpy as np
 
+from brokerscale.scale.decide import Decision, Facts, LoadHistory, decide
 from brokerscale.scale.demand import resolve_capacity, trigger_thresholds
 from brokerscale.scale.oracle import schedule
 from brokerscale.scale.policy import Policy, load_policy
 from brokerscale.scale.simulate import initial_units, policy_forecast, simulate, steps_for, trace_demand
-from brokerscale.scale.trace import TRACE_DIR, read_trace
+from brokerscale.scale.trace import TRACE_DIR, LoadTrace, read_trace
 
 SHIPPED = ("clinic-week", "flu-season", "incident-surge")
 BUCKETS = ("ramp up", "plateau", "after a peak", "forecast overshoot")
 
 
-def analyse(trace_path: Path, policy: Policy) -> dict[str, Any]:
+def _cause(d: Decision) -> str:
+    """The rule that held (or moved) the policy at one step, from decide()'s reason."""
+    if d.action == "up":
+        return "scale-up too big or early"
+    if d.action == "down":
+        return "shrink decided"
+    w = d.why
+    for needle, name in (("shrink guard", "70 % shrink guard"), ("minimum", "clinic-hours / season minimum"),
+                         ("within thresholds", "70 % shrink guard"), ("scale-down cooldown", "scale-down cooldown"),
+                         ("forecast load would be", "forecast: projected rise"), ("rising", "trend: rising"),
+                         ("dip in peak hours", "dip guard"), ("scale-up cooldown", "scale-up cooldown")):
+        if needle in w:
+            return name
+    return "other"
+
+
+def step_causes(trace: LoadTrace, policy: Policy, res_units: np.ndarray, demand: Any) -> list[str]:
+    """The policy's rule at every step: simulate()'s replay asking decide() at each one (slower than the
+    simulator's screen; the timeline must be the simulator's)."""
+    n = len(trace)
+    d_up, d_down = steps_for(policy.delay("up"), trace.step_s), steps_for(policy.delay("down"), trace.step_s)
+    units = initial_units(float(demand.k_warn[0]), policy)
+    epoch = trace.epoch.tolist()
+    hist = LoadHistory(ts=epoch, demand=demand.demand.tolist(), dimension=demand.dimension,
+                       partitions=demand.partitions.tolist(), end=0)
+    fc_a, lv_a = policy_forecast(policy, demand.demand, trace.step_s)
+    fc, lv = fc_a.tolist(), lv_a.tolist()
+    out = [""] * n
+    last_up: float | None = None
+    last_down: float | None = None
+    pending: tuple[int, int, str] | None = None  # (in effect at, units, direction)
+    for j in range(n):
+        if pending is not None and j >= pending[0]:
+            units = pending[1]
+            last_up, last_down = (epoch[j], last_down) if pending[2] == "up" else (last_up, epoch[j])
+            pending = None
+        if units != res_units[j]:
+            raise SystemExit(f"{trace.source}: the step-by-step replay left the simulator's timeline at row {j}")
+        if pending is not None:
+            out[j] = f"in flight: {'scale-up' if pending[2] == 'up' else 'the shrink before'}"
+            continue
+        hist.end = j + 1
+        seen = fc[j] == fc[j]  # NaN: no forecast yet
+        d = decide(Facts(units, None, last_up, last_down, forecast_demand=fc[j] if seen else None,
+                         forecast_level=lv[j] if seen else None), hist, policy, epoch[j])
+        out[j] = _cause(d)
+        if d.action is not None and d.target != units:
+            pending = (j + (d_up if d.action == "up" else d_down), d.target, d.action)
+    return out
+
+
+def split_causes(units: np.ndarray, ref: np.ndarray, causes: list[str], d_up: int, d_down: int,
+                 hours: float) -> dict[str, float]:
+    """Unit-hours above `ref` charged to a cause (see the module's docstring), largest first."""
+    acc: dict[str, float] = {}
+    for t in range(len(units)):
+        diff = int(units[t] - ref[t])
+        if diff == 0:
+            continue
+        if diff < 0:
+            key = "(below: the reference provisions ahead)"
+        elif ref[t:t + 2 * d_up + 1].max() >= units[t]:
+            key = "scale-up ahead (within 2 delays)"
+        else:
+            key = causes[max(0, t - d_down)]
+            key = "scale-up too big or early" if key == "in flight: scale-up" else key
+        acc[key] = acc.get(key, 0.0) + diff * hours
+    return {k: round(v, 1) for k, v in sorted(acc.items(), key=lambda kv: -abs(kv[1]))}
+
+
+def analyse(trace_path: Path, policy: Policy, causes: bool = False) -> dict[str, Any]:
     trace = read_trace(trace_path)
     cap, thr = resolve_capacity(None, policy.unit), trigger_thresholds()
     res = simulate(trace, policy, cap, thr, oracle=True)
@@ -90,6 +174,11 @@ def analyse(trace_path: Path, policy: Policy) -> dict[str, Any]:
         bucket = np.where(seg_over & (res.units > orc), 3, bucket)
         perfect = simulate(trace, policy, cap, thr, oracle=False, forecast_series=came)
     hours = trace.step_s / 3600.0
+    by_cause = None
+    if causes:
+        per_step = step_causes(trace, policy, res.units, dem)
+        by_cause = {"vs_oracle": split_causes(res.units, orc, per_step, d_up, d_down, hours),
+                    "vs_guarded_oracle": split_causes(res.units, guarded, per_step, d_up, d_down, hours)}
     diff = (res.units - orc).astype(np.float64) * hours
     guard_diff = (guarded - orc).astype(np.float64) * hours
     overload = dem.k_crit > policy.cap()  # critical at any size: the oracle may as well shrink meanwhile
@@ -106,7 +195,7 @@ def analyse(trace_path: Path, policy: Policy) -> dict[str, Any]:
             "oracle_unit_hours": round(oracle_h, 1), "ratio": round(res.unit_hours / oracle_h, 4),
             "guarded_oracle_unit_hours": round(g.unit_steps * hours, 1),
             "critical_minutes": res.critical_minutes, "oracle_critical_minutes": res.oracle_critical_minutes,
-            "actions": len(res.actions), "buckets": rows,
+            "actions": len(res.actions), "buckets": rows, "causes": by_cause,
             "perfect_forecast": None if perfect is None else {
                 "unit_hours": round(perfect.unit_hours, 1), "ratio": round(perfect.unit_hours / oracle_h, 4),
                 "critical_minutes": perfect.critical_minutes}}
@@ -118,10 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", type=Path)
     ap.add_argument("--policy-name", default="default")
     ap.add_argument("--format", choices=("table", "json"), default="table")
+    ap.add_argument("--causes", action="store_true",
+                    help="also split the excess by the rule that held the policy (asks decide() at every step)")
     args = ap.parse_args(argv)
     policy = load_policy(args.policy) if args.policy else load_policy(name=args.policy_name)
     paths = args.traces or [TRACE_DIR / f"{n}.csv" for n in SHIPPED]
-    out = [analyse(p, policy) for p in paths]
+    out = [analyse(p, policy, args.causes) for p in paths]
     if args.format == "json":
         json.dump(out, sys.stdout, indent=2)
         print()
@@ -141,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:20s} {b['above']:8.1f} {b['below']:8.1f} {b['net']:8.1f} "
                   f"{b['share_of_oracle']:+9.3f} {b['steps']:7d} {b['of_which_shrink_guard']:7.1f} "
                   f"{b['of_which_overload']:8.1f}")
+        for ref, split in (r["causes"] or {}).items():
+            print(f"  by cause, {ref.replace('_', ' ')} (unit-hours, x the oracle):")
+            for name, uh in split.items():
+                print(f"    {name:42s} {uh:8.1f} {uh / r['oracle_unit_hours']:+8.3f}")
     return 0
 
 

@@ -116,9 +116,23 @@ def test_never_shrinks_when_partitions_would_not_fit() -> None:
 
 def test_never_scales_down_into_a_rise_or_a_forecast_rise() -> None:
     p = policy(trend={"window": "30m"})
-    rising = history([0.80, 0.81, 0.82, 0.83, 0.84, 0.85])  # 21 % of 4 units, slowly rising
-    d = decide(Facts(units=4), rising, p, NIGHT.timestamp())
-    assert d.action is None and "rising" in d.reason
+    rising = history([0.80, 0.85, 0.90, 0.95, 1.00, 1.05])  # 26 % of 4 units, +0.05 units a minute
+    d = decide(Facts(units=4), rising, p, NIGHT.timestamp())  # 30 min on: 2.55 units, 85 % of 3
+    assert d.action is None and "rising, 85% after shrinking when it lands > 70%" in d.reason
+
+
+def test_a_creep_that_stays_inside_the_shrink_guard_when_the_shrink_lands_does_not_block_it() -> None:
+    """Any upward slope used to hold a shrink, so noise or a slow creep after a peak kept a surplus unit
+    (flu season: ~50 unit-hours of the excess over the oracle). What matters is the smaller size when the
+    shrink lands, one provisioning delay on."""
+    p = policy(trend={"window": "30m"})
+    creep = history([0.80, 0.81, 0.82, 0.83, 0.84, 0.85])  # 21 % of 4 units, +0.01 units a minute
+    d = decide(Facts(units=4), creep, p, NIGHT.timestamp())  # 30 min on: 1.15 units, 38 % of 3
+    assert d.action == "down" and d.target == 3, d.reason
+    # 60 % of 3 now passes the shrink guard, but at +0.02 units a minute it is 2.4 units, 80 % of 3, when it lands
+    climb = history([1.70, 1.72, 1.74, 1.76, 1.78, 1.80])
+    d = decide(Facts(units=4), climb, policy(trend={"window": "30m"}, scale_down_utilization=60), NIGHT.timestamp())
+    assert d.action is None and "rising, 80% after shrinking when it lands > 70%" in d.reason
     d = decide(Facts(units=4, forecast_demand=2.5), history([0.8] * 3), policy(), NIGHT.timestamp())
     assert d.action is None and "projected rise" in d.reason
 

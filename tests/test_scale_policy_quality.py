@@ -6,6 +6,7 @@ is where it shows.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -30,12 +31,13 @@ SHIPPED = ("clinic-week", "flu-season", "incident-surge")
 # 6 % margin for what the next minutes hold 1.08-1.15 x (flu-season 1.101); the seasonal forecast misses
 # the peak that comes by more than 8 % one time in a hundred.
 # RATIO_BOUND catches a regression towards the scaling guide's policy (1.14-1.34 x); BOUNDS pin each
-# trace a little above what the policy reaches now (1.088, 1.122, 1.133; held-out 1.166, 1.101, 1.151;
-# the simulator is deterministic) and below what it reached before the plateau rule and the forecast's
-# min_level (clinic-week 1.116, flu-season 1.128, incident-surge 1.145, held-out fortnight 1.167, flu
-# 1.109, incident 1.154), so giving back either gain fails here.
+# trace a little above what the policy reaches now (1.0853, 1.122, 1.133; held-out 1.1645, 1.101, 1.151;
+# the simulator is deterministic) and below what it reached before the plateau rule, the forecast's
+# min_level and the rise that holds a shrink only if it would pass the shrink guard when the shrink lands
+# (clinic-week 1.116 then 1.0876, flu-season 1.128, incident-surge 1.145, held-out fortnight 1.167 then
+# 1.1656, flu 1.109, incident 1.154), so giving back any of those gains fails here.
 RATIO_BOUND = 1.20
-BOUNDS = {"clinic-week": 1.10, "flu-season": 1.124, "incident-surge": 1.137, "held-out-fortnight": 1.167,
+BOUNDS = {"clinic-week": 1.087, "flu-season": 1.124, "incident-surge": 1.137, "held-out-fortnight": 1.165,
           "held-out-flu": 1.103, "held-out-incident": 1.1525}
 
 
@@ -156,3 +158,17 @@ def test_a_first_days_long_ramp_is_climbed_without_waiting_out_each_cooldown(tmp
     assert int((crit & morning).sum()) == 0, f"{int((crit & morning).sum())} critical minutes on the first morning"
     assert any("cooldown waived" in a.reason for a in ours.actions)
     assert ours.unit_hours <= 1.20 * ours.oracle_unit_hours
+
+
+def test_the_excess_by_cause_adds_up_to_the_policys_unit_hours_above_each_reference() -> None:
+    """`scripts/scale_excess.py --causes` charges every step's units above (or below) the oracle to one rule
+    of the policy: the charges must add up to the whole excess, against the oracle and against the oracle
+    held to the shrink guard, and the replay behind them must be the simulator's (the script checks)."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "scale_excess.py"), "--causes", "--format", "json",
+                          str(TRACE_DIR / "incident-surge.csv")], check=True, capture_output=True, text=True)
+    (r,) = json.loads(out.stdout)
+    assert r["trace"] == "incident-surge" and r["unit_hours"] > r["guarded_oracle_unit_hours"] > r["oracle_unit_hours"]
+    for ref, floor in (("vs_oracle", "oracle_unit_hours"), ("vs_guarded_oracle", "guarded_oracle_unit_hours")):
+        split = r["causes"][ref]
+        assert sum(split.values()) == pytest.approx(r["unit_hours"] - r[floor], abs=0.1 * len(split)), ref
+        assert "other" not in split, split  # every step above the reference is named by a rule of the policy

@@ -369,8 +369,13 @@ def decide(facts: Facts, history: LoadHistory, policy: Policy, now: float) -> De
     if not _sustained(history, t, policy.sustain, above=None, below=r.down * units / 100.0):
         return _hold(facts, f"{dim} under {r.down:g}% for less than {policy.sustain:.0f}s", dim, util, proj_util)
     if slope > 0:
-        return _hold(facts, "{} at {:.0f}% but rising: no scale-down into a rise", dim, util, proj_util,
-                     args=(dim, util))
+        # A rise matters to a shrink only if it would take the smaller size past the shrink guard by the
+        # time the shrink lands; a load drifting up by noise or a slow afternoon creep does not.
+        landed = 100.0 * (demand + slope * policy.delay("down")) / (units - 1)
+        if landed > policy.shrink_guard_utilization:
+            return _hold(facts, "{} at {:.0f}% but rising, {:.0f}% after shrinking when it lands > {:g}%: "
+                         "no scale-down into a rise", dim, util, proj_util,
+                         args=(dim, util, landed, policy.shrink_guard_utilization))
     if forecast is not None and 100.0 * forecast / (units - 1) > policy.shrink_guard_utilization:
         return _hold(facts, f"forecast load would be {100 * forecast / (units - 1):.0f}% after shrinking: "
                      "no scale-down into a projected rise", dim, util, proj_util)
