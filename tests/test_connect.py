@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +144,20 @@ def test_status_paths_connect_fast_but_wait_for_a_busy_clusters_requests(monkeyp
     Observer(ConnectionProfile("127.0.0.1:9"), load_rules()).admin()
     ConnectionProfile("127.0.0.1:9").admin(timeout_s=5, request_timeout_s=15)
     assert [(c["bootstrap_timeout_ms"], c["request_timeout_ms"]) for c in made] == [(6000, 30000), (5000, 15000)]
+
+
+def test_a_refused_connection_leaves_no_client_thread_behind() -> None:
+    """The exporter, `check --interval` and `scale run` reconnect every interval while a cluster is down:
+    each refused connect must leave nothing running (kafka-python starts its I/O thread before it
+    bootstraps)."""
+    def io_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name.startswith("kafka-io"))
+
+    before = io_threads()
+    for _ in range(3):
+        with pytest.raises(Unreachable, match=r"127\.0\.0\.1:1\b"):
+            ConnectionProfile("127.0.0.1:1").admin(timeout_s=0.5)
+    deadline = time.monotonic() + 10
+    while io_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert io_threads() == before, [t.name for t in threading.enumerate()]

@@ -280,6 +280,8 @@ class _Producer(threading.Thread):
             if ahead > 0:
                 time.sleep(ahead)
         self.producer.flush(30)
+        self.producer.purge()  # records left queued when the primary was killed: reported failed, not acknowledged
+        self.producer.flush(5)
 
     def acked_ends(self) -> dict[int, int]:
         return {p: o + 1 for p, o in self.acked.items()}

@@ -63,6 +63,29 @@ def _spec(spec: str | int) -> int:
     return _SPECS[spec.upper()]
 
 
+def _admin_client(**config: Any) -> Any:
+    """`KafkaAdminClient(**config)`, its network thread stopped when it cannot bootstrap.
+
+    kafka-python 3 starts the client's I/O thread in `__init__` and then bootstraps; a bootstrap that
+    fails raises out of `__init__` with that thread still running and reconnecting to the brokers that
+    refused it. The exporter, `check --interval` and `scale run` connect again every interval while a
+    cluster is down: without this, one more thread (and socket retries) each time, for as long as the
+    outage lasts.
+    """
+    from kafka import KafkaAdminClient
+
+    client = KafkaAdminClient.__new__(KafkaAdminClient)
+    try:
+        client.__init__(**config)
+    except BaseException:
+        if getattr(client, "_net", None) is not None and not hasattr(client, "_closed"):
+            client._closed = False  # what close() checks; __init__ sets it only after the bootstrap
+            with contextlib.suppress(Exception):
+                client.close()
+        raise
+    return client
+
+
 class KafkaAdmin:
     """A connected admin client. `where` names the cluster in error messages (never a secret)."""
 
@@ -77,13 +100,12 @@ class KafkaAdmin:
         `Unreachable` line. Requests wait `request_timeout_s` (default: the longer of `timeout_s` and
         `REQUEST_TIMEOUT_S`); a broker that is down refuses the connection at once, so only a live but
         slow cluster ever waits that long."""
-        from kafka import KafkaAdminClient
         from kafka.errors import KafkaError, KafkaTimeoutError
 
         request_s = max(timeout_s, REQUEST_TIMEOUT_S) if request_timeout_s is None else request_timeout_s
         try:
-            client = KafkaAdminClient(client_id="brokerscale", request_timeout_ms=int(request_s * 1000),
-                                      bootstrap_timeout_ms=int(timeout_s * 1000), **profile.kafka_python())
+            client = _admin_client(client_id="brokerscale", request_timeout_ms=int(request_s * 1000),
+                                   bootstrap_timeout_ms=int(timeout_s * 1000), **profile.kafka_python())
         except KafkaTimeoutError:
             raise Unreachable(f"cannot reach Kafka at {profile.bootstrap}: no broker answered "
                               f"within {timeout_s:.0f}s") from None
