@@ -158,3 +158,49 @@ def test_one_history_whichever_way_the_cluster_is_named(cli: Any, bootstrap: str
         seen.append(g["partitions"][0]["reason"])
     assert "1 observation(s)" in seen[0] and "2 observation(s)" in seen[1]
     assert "observation(s)" not in seen[2] or "3 observation(s)" in seen[2]  # the third has enough to judge
+
+
+def test_a_lag_round_without_history_models_no_topics_and_judges_the_same(bootstrap: str, stopped_group: float,
+                                                                        tmp_path: Path) -> None:
+    """`lag --no-history` reads offsets and leaders without building the 20,000 topic models it never
+    shows: the same offsets in the same order, the same leaders, the same judgement of the group. With
+    history on, the round still models the topics (lag writes per-topic history from them)."""
+    from brokerscale.connect import ConnectionProfile
+    from brokerscale.observe import kafka_source
+    from brokerscale.observe.collect import TOPIC_REPLICATION, Observer
+    from brokerscale.observe.lag_history import OffsetHistory, lag_snapshot
+    from brokerscale.observe.rules import load_rules
+    from brokerscale.store import open_store
+
+    with ConnectionProfile(bootstrap).admin() as admin:
+        full = kafka_source.collect(admin, sizes=False, configs=False)
+        lean = kafka_source.collect(admin, sizes=False, configs=False, models=False)
+    assert full.topics and not lean.topics
+    mine = [tp for tp in full.log_end_offsets() if tp[0] == TOPIC]
+    assert mine == [tp for tp in lean.log_end_offsets() if tp[0] == TOPIC] == [(TOPIC, 0)]
+    assert lean.log_end_offsets()[(TOPIC, 0)] == full.log_end_offsets()[(TOPIC, 0)] == 20
+    assert lean.log_start_offsets()[(TOPIC, 0)] == full.log_start_offsets()[(TOPIC, 0)] == 0
+    leaders = full.partition_leaders({TOPIC})
+    assert set(leaders) == {(TOPIC, 0)} and lean.partition_leaders({TOPIC}) == leaders
+    lean.ts = full.ts  # judged at the same moment, the two views give the same group, field for field
+    judged = []
+    for view in (full, lean):
+        history = OffsetHistory()
+        history.add_view(view)
+        judged.append(lag_snapshot(history, view, min_points=1, groups=[GROUP]))
+    assert judged[0] == judged[1] and judged[0][0].lag_offsets == 15
+
+    without = Observer(ConnectionProfile(bootstrap), load_rules(), groups_only=True)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    with_history = Observer(ConnectionProfile(bootstrap), load_rules(), groups_only=True, store=store)
+    try:
+        r_without, r_with = without.sample(), with_history.sample()
+        written = store.read_samples(with_history.offset_history_keys[0], TOPIC_REPLICATION, labels={"topic": TOPIC})
+    finally:
+        without.close()
+        with_history.close()
+        store.close()
+    assert not r_without.snapshot.topics and r_with.snapshot.topic(TOPIC) is not None
+    assert [s.value for s in written] == [3.0]
+    g_without, g_with = (next(g for g in r.snapshot.groups if g.group == GROUP) for r in (r_without, r_with))
+    assert g_without.lag_offsets == g_with.lag_offsets == 15 and g_without.status == g_with.status

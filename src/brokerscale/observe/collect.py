@@ -115,6 +115,13 @@ class Observer:
     _loaded: bool = False
 
     @property
+    def topic_models(self) -> bool:
+        """Whether a round models the topics. Only groups are judged and no history is written (`lag
+        --no-history`): nothing reads them, and the round's snapshot has no topics (nor their totals
+        and findings); its groups are the same."""
+        return not self.groups_only or self.store is not None
+
+    @property
     def cluster(self) -> str:
         return self.profile.label
 
@@ -193,9 +200,8 @@ class Observer:
             per_group = [mine for mine in per_group if rank < len(mine)]
         self._append_cache = {k: v for k, v in self._append_cache.items() if k in need}
         todo = sorted(k for k in need if k not in self._append_cache)
-        wanted_topics = {tp[0] for tp, _c in todo}  # leaders of the partitions searched, not of all 20,000
-        leaders = {(t.name, p.partition): p.leader for t in view.topics if t.name in wanted_topics
-                   for p in t.partitions if p.leader is not None}
+        # leaders of the partitions searched, not of all 20,000
+        leaders = view.partition_leaders({tp[0] for tp, _c in todo})
         while todo:  # groups at different offsets of one partition: one search each, a layer at a time
             layer: dict[tuple[str, int], int] = {}
             rest: list[tuple[tuple[str, int], int]] = []
@@ -242,7 +248,8 @@ class Observer:
 
     def _sample(self) -> Round:
         scrapes, _failed = self._scrape_all() if self.metrics_urls else ({}, [])
-        view = kafka_source.collect(self.admin(), sizes=not self.groups_only, configs=not self.groups_only)
+        view = kafka_source.collect(self.admin(), sizes=not self.groups_only, configs=not self.groups_only,
+                                    models=self.topic_models)
         self._load_history(view)
         self.history.add_view(view)
         self.history.prune(view.ts - self.rules.consumer_lag.window)
