@@ -101,6 +101,13 @@ def test_read_only_principal_observes_lags_checks_and_lists_over_sasl_ssl(sasl_c
     code, out, err = cli("lag", *reader, "--format", "json")
     assert code == 0, err
     assert GROUP in out and "lag > 0" in out  # 20 produced, 5 committed
+    with_history = next(g for g in json.loads(out)["groups"] if g["group"] == GROUP)
+    code, out, err = cli("lag", *reader, "--no-history", "--samples", "1", "--format", "json")  # no topic models
+    assert code == 0, err
+    g = next(g for g in json.loads(out)["groups"] if g["group"] == GROUP)
+    offsets = [(p["partition"], p["committed_offset"], p["log_end_offset"]) for p in g["partitions"]]
+    assert offsets == [(p["partition"], p["committed_offset"], p["log_end_offset"]) for p in with_history["partitions"]]
+    assert g["lag_offsets"] == with_history["lag_offsets"] > 0 and g["max_lag_seconds"] is not None
     code, out, err = cli("check", *reader, "--no-history", "--interval", "1s")
     assert code in (0, 1, 2), out + err  # an answer, not UNKNOWN
     code, out, err = cli("topics", "list", *reader)
