@@ -204,3 +204,16 @@ def test_a_lag_round_without_history_models_no_topics_and_judges_the_same(bootst
     assert [s.value for s in written] == [3.0]
     g_without, g_with = (next(g for g in r.snapshot.groups if g.group == GROUP) for r in (r_without, r_with))
     assert g_without.lag_offsets == g_with.lag_offsets == 15 and g_without.status == g_with.status
+
+
+def test_the_lag_program_writes_its_whole_json_before_it_ends(bootstrap: str, stopped_group: float) -> None:
+    """`python -m brokerscale lag` ends without tearing the interpreter down: every group's JSON is out first."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "brokerscale", "lag", "-b", bootstrap, "--no-history", "--samples",
+                          "1", "--format", "json"], capture_output=True, timeout=300)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    assert res.stdout.endswith(b"}\n")
+    g = next(g for g in json.loads(res.stdout)["groups"] if g["group"] == GROUP)
+    assert g["lag_offsets"] == 15 and g["partitions"][0]["committed_offset"] == 5

@@ -1,7 +1,7 @@
 import gc
 
 gc.disable()  # the start-up imports make only long-lived objects: no collector passes over them (see cli.main)
-from brokerscale.cli import main  # noqa: E402
+from brokerscale.cli import console_main  # noqa: E402
 
 gc.enable()
-main()
+console_main()

@@ -226,6 +226,16 @@ def _lag(bootstrap: str | None, command_config: Path | None, cluster: str | None
                          groups_only=True, lag_overrides={"max_lag_offsets": max_lag_offsets,
                                                           "max_lag_seconds": max_lag_seconds})
     obs.metrics_urls = {}
+    try:
+        _lag_round(obs, group=group, samples=samples, interval=interval, partitions=partitions,
+                   plot_path=plot_path, plot_span=plot_span, fmt=fmt)
+    finally:
+        if obs.store is not None:
+            obs.store.close()
+
+
+def _lag_round(obs: Observer, *, group: list[str] | None, samples: int, interval: str, partitions: bool,
+               plot_path: Path | None, plot_span: float, fmt: OutputFormat) -> None:
     secs = interval_seconds(interval)
     try:
         r = _sample_with_progress(obs, secs, samples) if fmt == OutputFormat.table and samples > 1 \
