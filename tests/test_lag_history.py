@@ -82,3 +82,46 @@ def test_prune_skips_a_recent_history_and_still_forgets_old_dated_points() -> No
     hist.prune(since=25.0)  # the window moved on: the first round's observations go too
     assert hist.leo[tp] == [(30.0, 3000)]
     assert [p.ts for p in hist.points["billing-etl"][tp]] == [30.0]
+
+
+class _DatedLater:
+    """Log-end points for partition 1 that arrive only when `finish` is called (as the append-time search's do)."""
+
+    def __init__(self, history: OffsetHistory, points: list[tuple[float, int]]) -> None:
+        self.history, self.points, self.calls = history, points, 0
+        self.tps = {("clinical.adt", 1)}
+
+    def finish(self) -> None:
+        self.calls += 1
+        self.history.add_log_end_points(("clinical.adt", 1), self.points)
+
+
+def test_partitions_still_being_dated_are_judged_once_their_history_is_in() -> None:
+    """The append-time search runs while the other partitions are judged: the partitions it dates are
+    judged after it, and the group is exactly as if everything had been judged after it."""
+    now = 1000.0
+    view = _view(now, [500, 300, 200], {0: 400, 1: 100, 2: 150})
+    dated = [(880.0, 100), (881.0, 101)]  # record 100 of partition 1 was appended at 880-881 s
+
+    history = OffsetHistory()
+    history.add_view(view)
+    later = _DatedLater(history, dated)
+    (g,) = lag_snapshot(history, view, min_points=1, pending=later)
+
+    complete = OffsetHistory()
+    complete.add_view(view)
+    complete.add_log_end_points(("clinical.adt", 1), dated)
+    (expected,) = lag_snapshot(complete, view, min_points=1)
+
+    assert later.calls == 1
+    assert g == expected and [p.partition for p in g.partitions] == [0, 1, 2]
+    p1 = g.partitions[1]
+    assert not p1.lag_seconds_lower_bound and p1.lag_seconds is not None and 119 <= p1.lag_seconds <= 120
+    (undated,) = lag_snapshot(_fresh(view), view, min_points=1)
+    assert undated.partitions[1].lag_seconds_lower_bound  # what judging it before the search would have said
+
+
+def _fresh(view: AdminView) -> OffsetHistory:
+    history = OffsetHistory()
+    history.add_view(view)
+    return history

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput
-from brokerscale.kafka import KafkaAdmin
+from brokerscale.kafka import TP, KafkaAdmin
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe import jmx, kafka_source
 from brokerscale.observe.append_time import append_times
@@ -79,6 +81,20 @@ def _add_unattributed(snap: Snapshot, extra: dict[str, float]) -> Snapshot:
         total = (cur or 0) + v
         upd[attr] = int(total) if attr == "connections" else total
     return snap.model_copy(update=upd)
+
+
+class _Dating:
+    """The append-time search of one round, in its thread; `finish` waits for it once and adds what it
+    found to the history (or raises what stopped it)."""
+
+    def __init__(self, tps: set[TP], finish: Callable[[], None]) -> None:
+        self.tps = tps
+        self._finish: Callable[[], None] | None = finish
+
+    def finish(self) -> None:
+        done, self._finish = self._finish, None
+        if done is not None:
+            done()
 
 
 @dataclass
@@ -159,10 +175,14 @@ class Observer:
                                      self.store.read_samples(key, COMMITTED_METRIC, since=since))
         self._loaded = True
 
-    def _bracket_append_times(self, view: kafka_source.AdminView) -> None:
+    def _start_dating(self, view: kafka_source.AdminView) -> _Dating | None:
         """Where the history cannot date the first unconsumed record of a partition (the group stopped
         before the history began), find its append time by ListOffsets-by-timestamp search and add what
-        that proves to the log-end history: LEO was at most C just before, and past C just after."""
+        that proves to the log-end history: LEO was at most C just before, and past C just after.
+
+        The search runs in a thread while the lag of every other partition is judged (its rounds are
+        mostly waits on the brokers: ~0.05-0.1 s of a 20,000-partition round); `finish()` adds its
+        findings to the history. None: nothing to search, the history is complete already."""
         leo = view.log_end_offsets()
         leo_get, start_get, hist_get, now = leo.get, view.log_start_offsets().get, self.history.leo.get, view.ts
         per_group: list[list[tuple[int, tuple[str, int], int]]] = []
@@ -200,20 +220,41 @@ class Observer:
             per_group = [mine for mine in per_group if rank < len(mine)]
         self._append_cache = {k: v for k, v in self._append_cache.items() if k in need}
         todo = sorted(k for k in need if k not in self._append_cache)
+        if not todo:
+            self._add_dated_points()
+            return None
         # leaders of the partitions searched, not of all 20,000
         leaders = view.partition_leaders({tp[0] for tp, _c in todo})
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lag-dating")
+        search = pool.submit(self._search_append_times, self.admin(), todo, leaders, view.ts)
+
+        def finish() -> None:
+            try:
+                found = search.result()
+            finally:
+                pool.shutdown(wait=True)  # its thread has ended when the round does (cli.console_main)
+            self._append_cache.update(found)
+            self._add_dated_points()
+
+        return _Dating({tp for tp, _c in need}, finish)
+
+    def _search_append_times(self, admin: KafkaAdmin, todo: list[tuple[TP, int]], leaders: dict[TP, int],
+                             ts: float) -> dict[tuple[TP, int], tuple[float, float]]:
+        found: dict[tuple[TP, int], tuple[float, float]] = {}
         while todo:  # groups at different offsets of one partition: one search each, a layer at a time
-            layer: dict[tuple[str, int], int] = {}
-            rest: list[tuple[tuple[str, int], int]] = []
+            layer: dict[TP, int] = {}
+            rest: list[tuple[TP, int]] = []
             for tp, c in todo:
                 if tp in layer:
                     rest.append((tp, c))
                 else:
                     layer[tp] = c
-            for tp, bracket in append_times(self.admin(), layer, leaders, view.ts,
-                                            budget_s=self.date_budget_s).items():
-                self._append_cache[(tp, layer[tp])] = bracket
+            for tp, bracket in append_times(admin, layer, leaders, ts, budget_s=self.date_budget_s).items():
+                found[(tp, layer[tp])] = bracket
             todo = rest
+        return found
+
+    def _add_dated_points(self) -> None:
         for (tp, c), (lo, hi) in self._append_cache.items():
             self.history.add_log_end_points(tp, ((lo, c), (hi, c + 1)))
 
@@ -253,11 +294,15 @@ class Observer:
         self._load_history(view)
         self.history.add_view(view)
         self.history.prune(view.ts - self.rules.consumer_lag.window)
-        if self.date_lag:
-            self._bracket_append_times(view)
+        dating = self._start_dating(view) if self.date_lag else None
         lag_rule = self.rules.consumer_lag
         thresholds = LagThresholds(lag_rule.max_lag_offsets, lag_rule.max_lag_seconds)
-        groups = lag_snapshot(self.history, view, min_points=lag_rule.min_observations, thresholds=thresholds)
+        try:
+            groups = lag_snapshot(self.history, view, min_points=lag_rule.min_observations, thresholds=thresholds,
+                                  pending=dating)
+        finally:
+            if dating is not None:  # waited for even when the judging failed: no search is left running
+                dating.finish()
         brokers = {b.id: b for b in view.brokers}
         window: float | None = None
         prev_scrapes: list[jmx.Scrape] = []

@@ -8,11 +8,11 @@ The same history round-trips through the store as samples (`log_end_offset`, `co
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Set
+from typing import TYPE_CHECKING, Protocol
 
-from brokerscale.model.snapshot import GroupLag, LagStatus
-from brokerscale.observe.kafka_source import TP, AdminView, gc_paused
+from brokerscale.model.snapshot import GroupLag, LagStatus, PartitionLag
+from brokerscale.observe.kafka_source import TP, AdminView, GroupInfo, gc_paused
 from brokerscale.observe.lag_eval import LagThresholds, OffsetPoint, evaluate_partitions, group_status
 
 if TYPE_CHECKING:  # the store package pulls in SQLAlchemy: only when samples are really written
@@ -103,19 +103,36 @@ class OffsetHistory:
                 parts[tp].sort(key=lambda p: p.ts)
 
 
+class Pending(Protocol):
+    """Log-end history still to come for some partitions (append times being searched, collect.py)."""
+
+    @property
+    def tps(self) -> Set[TP]: ...
+
+    def finish(self) -> None:
+        """Wait until that history is in; then it is complete."""
+
+
 def lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int = 3,
-                 thresholds: LagThresholds | None = None, groups: list[str] | None = None) -> list[GroupLag]:
+                 thresholds: LagThresholds | None = None, groups: list[str] | None = None,
+                 pending: Pending | None = None) -> list[GroupLag]:
     """Lag per group and partition as of `view`, judged over the history window (which includes `view`).
 
     Partitions of topics a group is assigned to but has never committed on are NO_OFFSET, not lag.
+    With `pending`, every other partition is judged first and those in `pending.tps` once
+    `pending.finish()` returns: the same figures as judging all of them after it, in the same order.
     """
     with gc_paused():
-        return _lag_snapshot(history, view, min_points=min_points, thresholds=thresholds, groups=groups)
+        return _lag_snapshot(history, view, min_points=min_points, thresholds=thresholds, groups=groups,
+                             pending=pending)
 
 
 def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, thresholds: LagThresholds | None,
-                  groups: list[str] | None) -> list[GroupLag]:
-    out: list[GroupLag] = []
+                  groups: list[str] | None, pending: Pending | None) -> list[GroupLag]:
+    # per group: its info, the partitions judged, and the rows left for after `pending` (with their places)
+    judged: list[tuple[str, GroupInfo | None, list[PartitionLag], list[tuple[int, tuple[str, int, list[OffsetPoint]]]],
+                       bool | None]] = []
+    later_tps = pending.tps if pending is not None else frozenset()
     start = view.log_start_offsets()
     leo_now = view.log_end_offsets()
     topic_parts: dict[str, list[int]] = defaultdict(list)
@@ -144,8 +161,22 @@ def _lag_snapshot(history: OffsetHistory, view: AdminView, *, min_points: int, t
             if committed_get(tp) is None:
                 pts = [*pts, OffsetPoint(now, None, end)]
             rows.append((tp[0], tp[1], pts))
+        later = [(i, row) for i, row in enumerate(rows) if (row[0], row[1]) in later_tps] if later_tps else []
+        if later:
+            rows = [row for row in rows if (row[0], row[1]) not in later_tps]
         parts = evaluate_partitions(rows, now=now, log_end_histories=leo_hist, log_starts=start, group_active=active,
                                     min_points=min_points, thresholds=thresholds)
+        judged.append((gid, info, parts, later, active))
+    if pending is not None:
+        pending.finish()
+    out: list[GroupLag] = []
+    for gid, info, parts, later, active in judged:
+        if later:
+            done = evaluate_partitions([row for _i, row in later], now=now, log_end_histories=leo_hist,
+                                       log_starts=start, group_active=active, min_points=min_points,
+                                       thresholds=thresholds)
+            for (i, _row), p in zip(later, done, strict=True):  # back in their places, in partition order
+                parts.insert(i, p)
         status, reason = group_status(parts)
         if gid in view.group_errors:
             status, reason = LagStatus.UNKNOWN, f"offsets could not be read: {view.group_errors[gid]}"
