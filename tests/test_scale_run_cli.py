@@ -170,3 +170,20 @@ def test_a_change_cut_off_by_kill_9_is_finished_once_on_restart(bootstrap: str, 
     finally:
         store.close()
         obs.close()
+
+
+def test_an_unreachable_cluster_is_a_failed_round_not_the_end_of_the_controller(tmp_path: Path) -> None:
+    """`scale run` lives for months: a cluster that does not answer (an outage, a refused port here) fails
+    that round, logged with the reason, and the next round tries again; only a run that never reached its
+    cluster ends with the outage's exit code (69)."""
+    cap = tmp_path / "capacity.yaml"
+    cap.write_text("broker:\n  throughput_mb_s: 100\n  disk: 100GB\n")
+    env = {**os.environ, "BROKERSCALE_DATA_DIR": str(tmp_path / "data")}
+    res = subprocess.run([BROKERSCALE, "scale", "run", "--target", "selfmanaged", "--bootstrap", "127.0.0.1:1",
+                          "--policy-name", "default", "--limits", str(cap), "--interval", "1s", "--duration", "10s"],
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 69, res.stdout + res.stderr
+    failed = [line for line in res.stderr.splitlines() if "round failed: cannot reach Kafka at 127.0.0.1:1" in line]
+    assert len(failed) >= 2, res.stderr  # the old loop ended at the first refused round
+    assert res.stderr.strip().splitlines()[-1].startswith("error: cannot reach Kafka at 127.0.0.1:1")
+    assert "Traceback" not in res.stderr

@@ -12,7 +12,7 @@ import typer
 
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, err, print_json
-from brokerscale.errors import BadInput, BrokerscaleError
+from brokerscale.errors import BadInput, BrokerscaleError, OperationFailed, Unreachable
 from brokerscale.gcpause import paused_gc
 from brokerscale.observe.capacity import Capacity, from_brokers
 from brokerscale.observe.collect import Observer, Round
@@ -86,7 +86,7 @@ def observe_command(
                              prometheus_broker_label=prometheus_broker_label, no_history=no_history)
     secs = interval_seconds(interval)
     try:
-        r = _sample_with_progress(obs, secs, 2) if fmt == OutputFormat.table else obs.observe(secs, 2)
+        r = _first_round(obs, secs, progress=fmt == OutputFormat.table, watch=watch)
         while True:
             if fmt == OutputFormat.json:
                 if watch:
@@ -102,10 +102,36 @@ def observe_command(
                 _render_round(r, obs, brokers=brokers)
             if not watch:
                 return
-            time.sleep(secs)
-            r = obs.sample()
+            r = _next_round(obs, secs)
     finally:
         obs.close()
+
+
+def _first_round(obs: Observer, interval: float, *, progress: bool, watch: bool) -> Round:
+    """The first round (two samples). Without --watch an outage is the command's error; with it, as below."""
+    while True:
+        try:
+            return _sample_with_progress(obs, interval, 2) if progress else obs.observe(interval, 2)
+        except (Unreachable, OperationFailed) as exc:
+            if not watch:
+                raise
+            _watch_failed(exc, interval)
+        time.sleep(interval)
+
+
+def _next_round(obs: Observer, interval: float) -> Round:
+    """The next round of `--watch`. A cluster that stops answering is reported each interval (on stderr,
+    so JSON lines stay one shape) and watched until it answers again, as the exporter does."""
+    while True:
+        time.sleep(interval)
+        try:
+            return obs.sample()
+        except (Unreachable, OperationFailed) as exc:
+            _watch_failed(exc, interval)
+
+
+def _watch_failed(exc: BrokerscaleError, interval: float) -> None:
+    err.print(f"{time.strftime('%H:%M:%S')} observation failed: {exc.message} (next try in {interval:g}s)")
 
 
 def _render_round(r: Round, obs: Observer, *, brokers: bool) -> None:

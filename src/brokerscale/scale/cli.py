@@ -11,7 +11,7 @@ from rich.table import Table
 
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt, FormatOpt, OutputFormat
 from brokerscale.console import console, print_json
-from brokerscale.errors import BadInput, BrokerscaleError
+from brokerscale.errors import BadInput, BrokerscaleError, OperationFailed, Unreachable
 from brokerscale.units import parse_duration
 
 app = typer.Typer(
@@ -464,35 +464,56 @@ def _loop(ctl: Any, actuator: Any, store: Any, apply: bool, every: float, run_fo
     console.print(f"scale run: {actuator.target}, policy {pol.name}, every {every:g}s, {mode}")
     reconciled = False
     until = None if run_for is None else time.monotonic() + run_for  # from the first round, not from start-up
+    ever_ok, failure = False, None
     try:
         while until is None or time.monotonic() < until:
-            started = time.monotonic()
-            rnd = ctl.round() if reconciled or not apply else None
-            if rnd is None:
-                if store.acquire_lease(ctl.lease_name, ctl.holder, ctl.lease_ttl_s):
-                    for note in ctl.reconcile():
-                        console.print(f"reconcile: {escape_line(note)}")
-                    reconciled = True
-                    continue
-                holder = (store.lease(ctl.lease_name) or {}).get("holder", "?")
-                console.print(f"waiting: another controller ({holder}) holds the lease for {actuator.target}")
-            elif rnd.waiting_for_lease is not None:
-                console.print(f"waiting: another controller ({rnd.waiting_for_lease}) holds the lease "
-                              f"for {actuator.target}")
-            elif rnd.decision is not None:
-                d = rnd.decision
-                what = "hold" if d.action is None else f"{d.action} {d.units} -> {d.target}"
-                console.print(f"{time.strftime('%H:%M:%S')} {pol.unit} {rnd.units}: {what}: "
-                              f"{escape_line(d.reason)}" + ("" if apply or d.action is None else " (dry run)"))
+            started, was_reconciled = time.monotonic(), reconciled
+            try:
+                reconciled = _step(ctl, actuator, store, apply, reconciled, pol)
+            except (Unreachable, OperationFailed) as exc:
+                # An outage of the cluster (or the cloud API) is a round that failed, not the end of a
+                # controller that runs for months: say so each round, and observe again next interval.
+                failure = exc
+                metrics.round_failed()
+                err.print(f"{time.strftime('%H:%M:%S')} round failed: {exc.message} (next try in {every:g}s)")
+            else:
+                ever_ok, failure = True, None
+                metrics.round_ok()
+                if reconciled and not was_reconciled:
+                    continue  # reconciled: the first round follows at once
             left = every - (time.monotonic() - started)
             if left > 0 and (until is None or time.monotonic() + left < until):
                 time.sleep(left)
             elif until is not None and time.monotonic() + max(0.0, left) >= until:
                 break
+        if failure is not None and not ever_ok:  # a run that never reached its target did not do its job
+            raise failure
     except KeyboardInterrupt:
         err.print("stopped")
     finally:
         ctl.release()
+
+
+def _step(ctl: Any, actuator: Any, store: Any, apply: bool, reconciled: bool, pol: Any) -> bool:
+    """One pass of the loop: take the lease and reconcile first (applying), else one round, printed.
+    Returns whether reconciling is done."""
+    rnd = ctl.round() if reconciled or not apply else None
+    if rnd is None:
+        if store.acquire_lease(ctl.lease_name, ctl.holder, ctl.lease_ttl_s):
+            for note in ctl.reconcile():
+                console.print(f"reconcile: {escape_line(note)}")
+            return True
+        holder = (store.lease(ctl.lease_name) or {}).get("holder", "?")
+        console.print(f"waiting: another controller ({holder}) holds the lease for {actuator.target}")
+    elif rnd.waiting_for_lease is not None:
+        console.print(f"waiting: another controller ({rnd.waiting_for_lease}) holds the lease "
+                      f"for {actuator.target}")
+    elif rnd.decision is not None:
+        d = rnd.decision
+        what = "hold" if d.action is None else f"{d.action} {d.units} -> {d.target}"
+        console.print(f"{time.strftime('%H:%M:%S')} {pol.unit} {rnd.units}: {what}: "
+                      f"{escape_line(d.reason)}" + ("" if apply or d.action is None else " (dry run)"))
+    return reconciled
 
 
 def escape_line(text: str) -> str:

@@ -29,11 +29,24 @@ class ControllerMetrics:
                                  [*labels, "action", "trigger"], registry=self.registry)
         self.actions = Counter("brokerscale_scale_actions", "Applied scaling actions by direction and trigger.",
                                [*labels, "direction", "trigger", "result"], registry=self.registry)
+        self.up = Gauge("brokerscale_scale_up", "1 if the last round observed the target, 0 if it failed "
+                        "(an outage: the controller logs the reason and tries again next interval).", labels,
+                        registry=self.registry)
+        self.failed_rounds = Counter("brokerscale_scale_failed_rounds", "Rounds that could not observe the "
+                                     "target (the cluster or the cloud API did not answer).", labels,
+                                     registry=self.registry)
         self.last_action = Gauge("brokerscale_scale_last_action_timestamp_seconds",
                                  "Unix time the last scaling action finished.", labels, registry=self.registry)
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         start_http_server(port, addr=addr, registry=self.registry)
+
+    def round_ok(self) -> None:
+        self.up.labels(self.target).set(1)
+
+    def round_failed(self) -> None:
+        self.up.labels(self.target).set(0)
+        self.failed_rounds.labels(self.target).inc()
 
     def decided(self, d: Decision) -> None:
         self.current.labels(self.target).set(d.units)
