@@ -56,6 +56,16 @@ class LastSeen:
         tmp.replace(self.path)
 
 
+def _forget(admins: dict[str, Any], name: str) -> None:
+    """Drop the client of a cluster whose request failed, so the next sample connects afresh: closed, since
+    a kafka-python client left to the garbage collector keeps its I/O thread and sockets running (the
+    thread holds the client), and the watcher drops one on every failed sample and every 0.25 s probe
+    for as long as an outage or a failing request lasts."""
+    admin = admins.pop(name, None)
+    if admin is not None:
+        admin.close()
+
+
 def probe_source(topo: Any, source: str, direction: str, tps: list[Any], admins: dict[str, Any],
                  last: LastSeen) -> None:
     """One ListOffsets of the source partitions the last full sample found."""
@@ -68,7 +78,7 @@ def probe_source(topo: Any, source: str, direction: str, tps: list[Any], admins:
             admins[source] = profile(topo, source).admin(timeout_s=5)
         ends = as_json(end_offsets(admins[source], tps))
     except BrokerscaleError as exc:
-        admins.pop(source, None)
+        _forget(admins, source)
         last.lost(direction, exc.message)
         return
     last.seen(direction, sent, ends)
@@ -91,7 +101,7 @@ def sample_direction(topo: Any, flow: Any, source: str, target: str, excludes: l
         sent = time.time()
         out["source"] = as_json(end_offsets(admins[source], tps))
     except BrokerscaleError as exc:
-        admins.pop(source, None)
+        _forget(admins, source)
         out["source_error"] = exc.message
         if last is not None:
             last.lost(direction, exc.message)
@@ -111,7 +121,7 @@ def sample_direction(topo: Any, flow: Any, source: str, target: str, excludes: l
         sizes = admins[target].log_dirs(live, sorted({r[0] for r in wanted})).largest_copy()
         out["target_bytes"] = as_json({tp: sizes[tp] for tp in wanted if tp in sizes})
     except BrokerscaleError as exc:
-        admins.pop(target, None)
+        _forget(admins, target)
         out["target_error"] = exc.message
     return out
 
