@@ -194,3 +194,33 @@ def test_prometheus_labels_and_hosts_map_exactly_and_the_rest_is_never_guessed()
     assert note is not None and "cluster totals only" in note and "broker_id" in note
     prev = _prom_round({"127.0.0.1:9303": {}, "127.0.0.1:9301": {}}, BrokerMapping())
     assert unmapped_totals(prev, r)["connections"] == 30.0
+
+
+def test_an_unexpected_error_in_a_round_is_a_failed_round_not_the_end_of_the_observer() -> None:
+    """The observer thread ending would leave /metrics serving its last round with brokerscale_up 1."""
+    import threading
+    import time
+
+    from brokerscale.observe.exporter import run_observer
+
+    class Flaky:
+        calls = 0
+
+        def sample(self) -> Round:
+            self.calls += 1
+            if self.calls == 1:
+                raise KeyError("leader")
+            return _round()
+
+    c, stop, obs = ObserveCollector("prod"), threading.Event(), Flaky()
+    thread = threading.Thread(target=run_observer, args=(obs, c, 0.01, stop), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while c.latest is None and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert obs.calls >= 2, "the observer ended at the first unexpected error"
+    assert 'brokerscale_up{cluster="prod"} 1.0' in _exposition(c)

@@ -157,13 +157,20 @@ class ObserveCollector(Collector):
 
 
 def run_observer(obs: Observer, collector: ObserveCollector, interval: float, stop: threading.Event) -> None:
-    """Observe until `stop` is set; a failed round is reported as brokerscale_up 0, not a crash."""
+    """Observe until `stop` is set; a failed round is reported as brokerscale_up 0, not a crash.
+
+    Whatever a round raises is a failed round: were this thread to end, the HTTP server would go on
+    serving the last round with brokerscale_up 1, for months (the dashboard's loop does the same)."""
     while not stop.is_set():
         try:
             collector.update(obs.sample())
         except BrokerscaleError as exc:
             collector.update(None, exc.message)
             err.print(f"observation failed: {exc.message}")
+        except Exception as exc:  # a client library's surprise during a broker's restart, say
+            why = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            collector.update(None, why)
+            err.print(f"observation failed: {why}")
         stop.wait(interval)
 
 
