@@ -135,3 +135,16 @@ def test_bad_rules_are_one_line(tmp_path: Path, text: str, needle: str) -> None:
     assert needle in str(exc.value)
     assert str(p) in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_the_shipped_rules_read_the_same_with_libyaml_and_pure_python() -> None:
+    """The default rules are parsed with libyaml's loader where PyYAML has it: the same rules either way."""
+    from importlib import resources
+
+    import yaml
+
+    from brokerscale.observe.rules import RuleSet
+
+    text = resources.files("brokerscale").joinpath("data/rules/default.yaml").read_text(encoding="utf-8")
+    assert load_rules() == RuleSet.model_validate(yaml.load(text, Loader=yaml.SafeLoader))
+    assert hasattr(yaml, "CSafeLoader")  # the wheel CI installs carries libyaml: the fast path is the one tested
