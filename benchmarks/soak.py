@@ -1,22 +1,25 @@
-"""Soak: one long-running brokerscale verb across a whole-cluster outage, its resources sampled.
+"""Soak: the long-running brokerscale verbs across whole-cluster outages, their resources sampled.
 
-The exporter, `observe --watch` and `scale run` live for months on a hospital's cluster, through broker
-deaths and outages. A resource that grows with every round (a thread, a socket, a file, memory) is a
-slow leak that only shows after weeks; here it shows per round, at a short interval. The verbs run
-side by side against a 1-broker dev cluster in three phases: the cluster up, its broker stopped, the broker started
-again. Every second the process's threads, open fds, sockets and RSS are read from /proc; printed per
-phase: the first and last value and the growth per round (least-squares slope over the phase's second
-half, so a one-off warm-up at the phase's start does not count). For the exporter, `brokerscale_up` is
-scraped at each phase's end: it must say 0 during the outage and 1 again after it, without a restart.
+The exporter, `observe --watch`, `scale run` (dry run) and the `dr` position watcher live for months on
+a hospital's cluster, through broker deaths and outages. A resource that grows with every round (a
+thread, a socket, a file, memory) is a slow leak that only shows after weeks; here it shows per round,
+at a short interval. The verbs run side by side against a 1-broker dev cluster: the cluster up, then
+--outages times its broker stopped and started again. Every second each process's threads, open fds,
+sockets and RSS are read from /proc; printed per phase: the first and last value and the growth per
+round (least-squares slope over the phase's second half, so a one-off at the phase's start does not
+count; the consumer-lag window is cut to 20 s so the offset history is full early). A verb that exits
+is reported with its last line. The exporter's `brokerscale_up` is scraped at each phase's end: 0 in an
+outage, 1 again after it, without a restart.
 
     export BROKERSCALE_DATA_DIR=/tmp/bs-soak
     brokerscale dev up --name soak --brokers 1
-    python benchmarks/soak.py --cluster soak --verb exporter --interval 1 --phase 120
-    python benchmarks/soak.py --cluster soak --verb observe --verb scale-run --format json
+    python benchmarks/soak.py --cluster soak --verb exporter --verb observe --verb scale-run --verb dr-watch \
+        --interval 1 --phase 80 --outages 2
     brokerscale dev down --name soak
 
-Exit code 0 when no resource grows by more than --max-growth per round in any phase (and the exporter
-reports the outage and the recovery), 1 otherwise.
+Exit code 0 when nothing grows faster than DEFAULT_MAX_GROWTH per round in any phase, no verb exits and
+the exporter reports the outages and the recoveries; 1 otherwise. (The machine's load does not change
+these counts, only how many rounds fit in a phase.)
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from pathlib import Path
 
 VERBS = ("exporter", "observe", "scale-run", "dr-watch")
 RESOURCES = ("threads", "fds", "sockets", "rss_kb")
-PHASES = ("up", "broker stopped", "broker started")
+# The consumer-lag window the exporter and `observe` keep offset history for: short, so the history is
+# full after a few rounds and any growth after that is a leak, not the window filling (600 s by default).
+RULES = "consumer_lag:\n  window: 20\n"
 # Growth per round above this is a leak: one thread, fd or socket every 20 rounds; RSS is judged in kB.
 DEFAULT_MAX_GROWTH = {"threads": 0.05, "fds": 0.05, "sockets": 0.05, "rss_kb": 64.0}
 
@@ -49,13 +54,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def phase_names(outages: int) -> list[str]:
+    names = ["up"]
+    for i in range(1, outages + 1):
+        n = "" if outages == 1 else f" #{i}"
+        names += [f"broker stopped{n}", f"broker started{n}"]
+    return names
+
+
 def _command(verb: str, cluster: str, interval: float, port: int, workdir: Path) -> list[str]:
     exe = [sys.executable, "-m", "brokerscale"]
     every = f"{interval:g}s"
+    rules = workdir / "rules.yaml"
+    rules.write_text(RULES)
     if verb == "exporter":
-        return [*exe, "exporter", "--cluster", cluster, "--port", str(port), "--interval", every]
+        return [*exe, "exporter", "--cluster", cluster, "--port", str(port), "--interval", every, "--rules", str(rules)]
     if verb == "observe":
-        return [*exe, "observe", "--cluster", cluster, "--watch", "--interval", every, "--format", "json"]
+        return [*exe, "observe", "--cluster", cluster, "--watch", "--interval", every, "--format", "json",
+                "--rules", str(rules)]
     if verb == "scale-run":
         limits = workdir / "capacity.yaml"
         limits.write_text("broker:\n  throughput_mb_s: 100\n  disk: 100GB\n  connections: 1000\n"
@@ -138,11 +154,12 @@ def _dev(*args: str) -> None:
 
 
 def soak(verbs: list[str], cluster: str, interval: float,
-         phase_s: float) -> tuple[dict[str, list[Phase]], dict[str, str]]:
+         phase_s: float, outages: int = 1) -> tuple[dict[str, list[Phase]], dict[str, str]]:
     """Run every verb side by side through the three phases; returns each one's phases and stderr tail."""
     workdir = Path(tempfile.mkdtemp(prefix="bs-soak-"))
     ports = {verb: _free_port() for verb in verbs}
-    phases = {verb: [Phase(name) for name in PHASES] for verb in verbs}
+    names = phase_names(outages)
+    phases = {verb: [Phase(name) for name in names] for verb in verbs}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     started: list[subprocess.Popen[bytes]] = []
     stopped = False
@@ -158,11 +175,11 @@ def soak(verbs: list[str], cluster: str, interval: float,
                                                stdout=subprocess.DEVNULL, stderr=errf)
                 started.append(procs[verb])
         time.sleep(min(10.0, phase_s / 4))  # imports and the first connect are warm-up, not growth
-        for i in range(len(PHASES)):
-            if i == 1:
+        for i in range(len(names)):
+            if i % 2 == 1:
                 _dev("stop-broker", "1", "--name", cluster)
                 stopped = True
-            elif i == 2:
+            elif i > 0:
                 _dev("start-broker", "1", "--name", cluster)
                 stopped = False
             end = time.monotonic() + phase_s
@@ -202,6 +219,7 @@ def main() -> int:
     ap.add_argument("--verb", action="append", choices=VERBS)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between the verb's rounds")
     ap.add_argument("--phase", type=float, default=120.0, help="seconds per phase")
+    ap.add_argument("--outages", type=int, default=1, help="how many times the broker is stopped and started")
     ap.add_argument("--format", choices=["table", "json"], default="table")
     args = ap.parse_args()
     if not os.environ.get("BROKERSCALE_DATA_DIR"):
@@ -211,7 +229,7 @@ def main() -> int:
     ok = True
     report = []
     verbs = args.verb or ["exporter"]
-    all_phases, tails = soak(verbs, args.cluster, args.interval, args.phase)
+    all_phases, tails = soak(verbs, args.cluster, args.interval, args.phase, args.outages)
     for verb in verbs:
         for phase in all_phases[verb]:
             summ = phase.summary(args.interval)
@@ -219,7 +237,7 @@ def main() -> int:
                 phase.exited = "not running"
             leaks = [r for r in RESOURCES if summ[r]["per_round"] > DEFAULT_MAX_GROWTH[r]]
             truthful = phase.exited is None and (
-                verb != "exporter" or phase.up_metric == (0.0 if phase.name == "broker stopped" else 1.0))
+                verb != "exporter" or phase.up_metric == (0.0 if phase.name.startswith("broker stopped") else 1.0))
             ok &= not leaks and truthful
             report.append({"verb": verb, "phase": phase.name, "rounds": round(args.phase / args.interval),
                            **summ, "brokerscale_up": phase.up_metric, "leaks": leaks, "truthful": truthful,
