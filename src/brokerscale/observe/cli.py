@@ -61,7 +61,9 @@ def observe_command(
     capacity: CapacityOpt = None, ckus: CkusOpt = None, limits: LimitsOpt = None, rules: RulesOpt = None,
     metrics_url: MetricsUrlOpt = None, prometheus: PrometheusOpt = None,
     prometheus_broker_label: PrometheusBrokerLabelOpt = None, interval: IntervalOpt = "5s",
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep observing every --interval (Ctrl-C stops).")]
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep observing every --interval (Ctrl-C stops); "
+                                        "a round the cluster does not answer is reported on stderr and tried "
+                                        "again.")]
     = False,
     brokers: Annotated[bool, typer.Option("--brokers/--no-brokers", help="Show the per-broker table.")] = True,
     no_history: NoHistoryOpt = False, fmt: FormatOpt = OutputFormat.table,

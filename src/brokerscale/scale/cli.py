@@ -154,6 +154,9 @@ store (one acting controller per target; a second one waits and says so), reconc
 previous controller recorded but did not finish (never repeating it), then writes each change's
 intent to the audit log before acting and its result after (`brokerscale scale events` lists them).
 Before and after every action it logs the scaling checklist items it checked, with their outcome.
+A round that cannot reach the target (an outage) is logged with the reason and tried again the next
+interval (--metrics-port: brokerscale_scale_up 0, brokerscale_scale_failed_rounds_total); a run that
+never reached it exits 69.
 
 [bold]Targets[/]:
 
