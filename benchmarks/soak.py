@@ -17,9 +17,10 @@ outage, 1 again after it, without a restart.
         --interval 1 --phase 80 --outages 2
     brokerscale dev down --name soak
 
-Exit code 0 when nothing grows faster than DEFAULT_MAX_GROWTH per round in any phase, no verb exits and
-the exporter reports the outages and the recoveries; 1 otherwise. (The machine's load does not change
-these counts, only how many rounds fit in a phase.)
+Exit code 0 when no thread, fd or socket count grows faster than DEFAULT_MAX_GROWTH per round in any
+phase, nothing grows by more than MAX_PER_OUTAGE with each outage after the first (--outages 2 or
+more), no verb exits and the exporter reports the outages and the recoveries; 1 otherwise. (The
+machine's load does not change these counts, only how many rounds fit in a phase.)
 """
 
 from __future__ import annotations
@@ -44,8 +45,13 @@ RESOURCES = ("threads", "fds", "sockets", "rss_kb")
 # The consumer-lag window the exporter and `observe` keep offset history for: short, so the history is
 # full after a few rounds and any growth after that is a leak, not the window filling (600 s by default).
 RULES = "consumer_lag:\n  window: 20\n"
-# Growth per round above this is a leak: one thread, fd or socket every 20 rounds; RSS is judged in kB.
-DEFAULT_MAX_GROWTH = {"threads": 0.05, "fds": 0.05, "sockets": 0.05, "rss_kb": 64.0}
+# Growth per round above this within a phase is a leak: one thread, fd or socket every 20 rounds. RSS is
+# not judged per phase (a round that waits on a dead broker lasts ~20 s, so a phase holds only a few and
+# one allocation moves the slope); it is judged per outage below.
+DEFAULT_MAX_GROWTH = {"threads": 0.05, "fds": 0.05, "sockets": 0.05}
+# Growth from the first recovery to the last (the floor of each phase's second half), per further outage:
+# the first outage is a one-off (first error paths, allocator arenas); a leak repeats with each one.
+MAX_PER_OUTAGE = {"threads": 1.0, "fds": 2.0, "sockets": 2.0, "rss_kb": 2048.0}
 
 
 def _free_port() -> int:
@@ -127,6 +133,11 @@ class Phase:
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     up_metric: float | None = None
     exited: str | None = None  # the verb's exit code and last stderr line, when it died in this phase
+
+    def level(self, resource: str) -> float:
+        """The floor of the phase's second half: connections come and go between rounds (a few sockets
+        either way), a leak raises the floor."""
+        return min((s[resource] for _, s in self.samples[len(self.samples) // 2:]), default=float("nan"))
 
     def summary(self, interval: float) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
@@ -235,13 +246,20 @@ def main() -> int:
             summ = phase.summary(args.interval)
             if not phase.samples and phase.exited is None:
                 phase.exited = "not running"
-            leaks = [r for r in RESOURCES if summ[r]["per_round"] > DEFAULT_MAX_GROWTH[r]]
+            leaks = [r for r in DEFAULT_MAX_GROWTH if summ[r]["per_round"] > DEFAULT_MAX_GROWTH[r]]
             truthful = phase.exited is None and (
                 verb != "exporter" or phase.up_metric == (0.0 if phase.name.startswith("broker stopped") else 1.0))
             ok &= not leaks and truthful
             report.append({"verb": verb, "phase": phase.name, "rounds": round(args.phase / args.interval),
                            **summ, "brokerscale_up": phase.up_metric, "leaks": leaks, "truthful": truthful,
                            "exited": phase.exited})
+        phases = all_phases[verb]
+        if args.outages >= 2 and all(p.samples for p in phases):
+            per_outage = {r: (phases[-1].level(r) - phases[2].level(r)) / (args.outages - 1) for r in RESOURCES}
+            grows = [r for r in RESOURCES if per_outage[r] > MAX_PER_OUTAGE[r]]
+            ok &= not grows
+            report.append({"verb": verb, "phase": "per outage after the first", "per_outage": per_outage,
+                           "leaks": grows})
         if args.format == "table":
             print(f"{verb}: last lines of stderr:\n{tails[verb]}", file=sys.stderr)
     if args.format == "json":
@@ -250,6 +268,11 @@ def main() -> int:
         print(f"{'verb':10} {'phase':15} {'rounds':>6} " + " ".join(f"{r + ' start>end (/round)':>28}"
                                                                      for r in RESOURCES) + "  up")
         for row in report:
+            if "per_outage" in row:
+                flag = "  LEAK: " + ",".join(row["leaks"]) if row["leaks"] else ""
+                print(f"{row['verb']:10} {row['phase']}: " + ", ".join(
+                    f"{r} {row['per_outage'][r]:+.1f}" for r in RESOURCES) + flag)
+                continue
             cells = " ".join(f"{row[r]['start']:>9.0f} > {row[r]['end']:<8.0f}({row[r]['per_round']:+.3f})"
                              for r in RESOURCES)
             up = "" if row["brokerscale_up"] is None else f"{row['brokerscale_up']:g}"
