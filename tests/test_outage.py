@@ -10,12 +10,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import Unreachable
+from brokerscale.observe.collect import Observer
+from brokerscale.observe.rules import load_rules
 
 BROKERSCALE = str(Path(sys.executable).parent / "brokerscale")
 
@@ -75,3 +79,80 @@ def test_the_dr_watcher_closes_each_client_a_failed_sample_drops(kafka_cluster: 
     while _io_threads() > before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _io_threads() == before, [t.name for t in threading.enumerate()]  # the old code: 6 more
+
+
+class _FailingClient:
+    """An admin client whose every request fails as `error` says; records whether it was closed."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __getattr__(self, name: str) -> Any:
+        def request(*_a: object, **_k: object) -> NoReturn:
+            raise self.error
+
+        return request
+
+
+@pytest.mark.parametrize("error", [
+    Unreachable("describe topics failed on x: NodeNotReadyError: No node_id provided"),
+    RuntimeError("a client library's surprise during a broker's restart"),
+], ids=["outage", "surprise"])
+def test_a_failed_round_closes_the_admin_client_and_the_next_round_connects_afresh(
+        error: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every long-running verb drives an Observer: a client kept after a failed round went on failing
+    (kafka-python's reconnect backoff) long after the cluster was back; the old code connected once."""
+    clients: list[_FailingClient] = []
+
+    def connect(_profile: ConnectionProfile, **_kw: object) -> _FailingClient:
+        clients.append(_FailingClient(error))
+        return clients[-1]
+
+    monkeypatch.setattr(ConnectionProfile, "admin", connect)
+    obs = Observer(ConnectionProfile("127.0.0.1:1"), load_rules(), date_lag=False)
+    for _ in range(2):
+        with pytest.raises(type(error)):
+            obs.sample()
+    assert len(clients) == 2
+    assert all(c.closed for c in clients)
+
+
+@pytest.fixture(scope="module")
+def lone_broker() -> Iterator[Any]:
+    """A 1-broker cluster of this module's own: its broker is stopped, which the shared cluster's other
+    users must not see."""
+    from brokerscale.dev.cluster import DevCluster
+
+    cluster = DevCluster.up(f"pytest-outage-{os.getpid()}", brokers=1)
+    try:
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.mark.kafka
+def test_observer_through_a_broker_stop_says_it_cannot_reach_kafka_and_recovers_at_the_restart(
+        lone_broker: Any) -> None:
+    """The exporter, `observe --watch`, `scale run` and the dashboard live through outages on one
+    Observer. Its client kept from before the stop answered every round of the outage with
+    `NodeNotReadyError: No node_id provided` (after ~20 s of retries), and went on failing after the
+    broker was back; a round after a failed one connects afresh: "cannot reach Kafka at ...", and the
+    first round after the restart succeeds."""
+    obs = Observer(ConnectionProfile(lone_broker.bootstrap), load_rules(), date_lag=False)
+    try:
+        obs.sample()  # connected: the client is kept between rounds
+        lone_broker.stop_broker(1, kill=True)
+        with pytest.raises(Unreachable):
+            obs.sample()  # the client from before the outage fails, however it says it
+        with pytest.raises(Unreachable) as failed:
+            obs.sample()
+        assert failed.value.message.startswith(f"cannot reach Kafka at {lone_broker.bootstrap}"), failed.value.message
+        lone_broker.start_broker(1)
+        r = obs.sample()
+        assert [b.id for b in r.snapshot.brokers if b.alive] == [1]
+    finally:
+        obs.close()

@@ -142,15 +142,20 @@ class Observer:
         return self.profile.label
 
     def admin(self) -> KafkaAdmin:
+        """The admin client, connected at the first round and kept while rounds succeed (a round on a
+        connected client costs no bootstrap); a failed round drops it (`sample`)."""
         if self._admin is None:
             self._admin = self.profile.admin(timeout_s=6.0)
         return self._admin
 
-    def close(self) -> None:
+    def _drop_admin(self) -> None:
         if self._admin is not None:
             with contextlib.suppress(Exception):  # closing a dead cluster's client must not mask the error
                 self._admin.close()
             self._admin = None
+
+    def close(self) -> None:
+        self._drop_admin()
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -283,9 +288,21 @@ class Observer:
 
         The cyclic garbage collector is paused for the round: a round builds a few hundred thousand
         short-lived, acyclic objects (partitions, offsets, dating searches, per-partition lag), and every
-        walk of the collector over them cost about a fifth of a 20,000-partition `lag` round."""
-        with kafka_source.gc_paused():
-            return self._sample()
+        walk of the collector over them cost about a fifth of a 20,000-partition `lag` round.
+
+        A round that fails for any reason closes and drops the admin client, so the next round connects
+        afresh. A kafka-python client kept through a broker outage never says so plainly: with every
+        broker in its reconnect backoff each request waits out `fastpath.paced`/`any_node` retries and
+        fails with `NodeNotReadyError: No node_id provided` (~20 s a round), and after the restart it
+        keeps failing until its backoff lapses; a fresh connect fails in the bootstrap timeout with
+        "cannot reach Kafka at ..." and succeeds at the first round the cluster answers. Every caller
+        (the exporter, `observe --watch`, `scale run`, the dashboard) gets this from here."""
+        try:
+            with kafka_source.gc_paused():
+                return self._sample()
+        except Exception:
+            self._drop_admin()
+            raise
 
     def _sample(self) -> Round:
         scrapes, _failed = self._scrape_all() if self.metrics_urls else ({}, [])

@@ -7,7 +7,6 @@ that cannot be reached keeps its last good round and says why it is stale; the l
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -96,11 +95,10 @@ class ClusterLoop:
             self._failed(f"{type(exc).__name__}: {exc}")
 
     def _failed(self, why: str) -> None:
+        """The round failed: say why. A round the cluster did not answer has dropped the Observer's admin
+        client already (`Observer.sample`), so the next round reconnects."""
         with self._lock:
             self._state.error = why
-        if self._observer is not None:  # reconnect next round
-            with contextlib.suppress(Exception):
-                self._observer.close()
 
     def _record_units(self, r: Round, cap: Capacity | None) -> None:
         """Units (CKUs or live brokers) over time, for the timeline's units chart."""
