@@ -46,8 +46,8 @@ RESOURCES = ("threads", "fds", "sockets", "rss_kb")
 # full after a few rounds and any growth after that is a leak, not the window filling (600 s by default).
 RULES = "consumer_lag:\n  window: 20\n"
 # Growth per round above this within a phase is a leak: one thread, fd or socket every 20 rounds. RSS is
-# not judged per phase (a round that waits on a dead broker lasts ~20 s, so a phase holds only a few and
-# one allocation moves the slope); it is judged per outage below.
+# not judged per phase (a round that waits on a dead broker lasts ~7 s, the 6 s bootstrap timeout of a fresh
+# connect, so a phase holds only a few and one allocation moves the slope); it is judged per outage below.
 DEFAULT_MAX_GROWTH = {"threads": 0.05, "fds": 0.05, "sockets": 0.05}
 # Growth from the first recovery to the last (the floor of each phase's second half), per further outage:
 # the first outage is a one-off (first error paths, allocator arenas); a leak repeats with each one.
