@@ -3,12 +3,14 @@ connection would: the bytes on the wire must be exactly the library's, header an
 
 from __future__ import annotations
 
+import asyncio
 import io
+from typing import Any
 
 import pytest
 
 from brokerscale.kafka import wire
-from brokerscale.kafka.fastpath import _raw_list_offsets, _RawRequest
+from brokerscale.kafka.fastpath import _raw_list_offsets, _RawAnswer, _RawRequest
 
 SPECS = [("adt.inbound", [(0, -1), (7, -2), (12, 1_700_000_000_123)]), ("oru", [(3, -1)])]
 
@@ -84,3 +86,58 @@ def test_offsets_asked_are_grouped_by_topic_whatever_their_order() -> None:
     specs = {("a", 0): -1, ("a", 1): -2, ("b", 5): 1_700_000_000_000, ("a", 7): -1, ("c", 0): 0}
     assert _by_topic(specs) == [("a", [0, 1, 7], [-1, -2, -1]), ("b", [5], [1_700_000_000_000]), ("c", [0], [0])]
     assert _by_topic({}) == []
+
+
+class _FakeManager:
+    """kafka-python's connection manager as `fastpath.list_offsets` uses it: every request answered at
+    once with the ListOffsets response `answer(leader, body)` builds (the body as this module encoded it)."""
+
+    def __init__(self, answer: Any, version: int = 3) -> None:
+        self.answer, self.version = answer, version
+        self.broker_version_data = self
+
+    def api_version(self, _request: Any, *, min_version: int, max_version: int) -> int:
+        return max(min_version, min(self.version, max_version))
+
+    def send(self, request: Any, *, node_id: int) -> Any:
+        async def answered() -> Any:
+            reader = _RawAnswer(request.response_class, request.API_VERSION)
+            return reader.decode(io.BytesIO(self.answer(node_id, request.body)))
+        return answered()
+
+    def run(self, fn: Any) -> Any:
+        return asyncio.run(fn())
+
+
+def _response(version: int, topics: list[tuple[str, list[tuple[int, int, int, int]]]]) -> bytes:
+    from kafka.protocol.consumer.offsets import ListOffsetsResponse
+
+    topic = ListOffsetsResponse.ListOffsetsTopicResponse
+    part = topic.ListOffsetsPartitionResponse
+    return bytes(ListOffsetsResponse(throttle_time_ms=0, topics=[
+        topic(name=name, partitions=[part(partition_index=p, error_code=e, timestamp=ts, offset=off)
+                                     for p, e, ts, off in parts]) for name, parts in topics]).encode(version=version))
+
+
+def test_answers_of_one_partition_topics_and_of_larger_ones_are_read_alike_errors_included() -> None:
+    """A dating round asks one partition of most topics (read without the per-topic columns); the offsets,
+    record times, moved partitions (a retriable error) and a refused partition must come out as for a
+    topic of many partitions."""
+    from brokerscale.kafka import fastpath
+
+    answers = {1: [("adt", [(0, 0, 1_700_000_000_001, 10), (1, 0, -1, 11)]), ("oru", [(4, 0, 77, 3)])],
+               2: [("lab", [(2, 6, -1, -1)]),  # NOT_LEADER_OR_FOLLOWER: retriable, asked again elsewhere
+                   ("adt", [(5, 0, 5, 50), (6, 6, -1, -1)])]}
+    client = type("Client", (), {"_manager": _FakeManager(lambda node, _body: _response(3, answers[node]))})()
+    queries = [{1: {("adt", 0): 1_700_000_000_000, ("adt", 1): -1, ("oru", 4): 0},
+                2: {("lab", 2): 123, ("adt", 5): 4, ("adt", 6): 9}}]
+    got = fastpath.list_offsets(client, queries)
+    assert got.offsets == [{("adt", 0): 10, ("adt", 1): 11, ("oru", 4): 3, ("adt", 5): 50}]
+    assert got.timestamps == [{("adt", 0): 1_700_000_000_001, ("adt", 1): -1, ("oru", 4): 77, ("adt", 5): 5}]
+    assert got.moved == [{("lab", 2): 123, ("adt", 6): 9}] and got.unanswered == {}
+    assert fastpath.list_offsets(client, queries, with_times=False).timestamps == [{}]
+
+    refused = {1: [("oru", [(4, 42, -1, -1)])]}  # INVALID_REQUEST: not retriable, raised
+    client._manager = _FakeManager(lambda node, _body: _response(3, refused[node]))
+    with pytest.raises(Exception, match=r"oru\[4\]"):
+        fastpath.list_offsets(client, [{1: {("oru", 4): 0}}])

@@ -28,8 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import groupby, repeat
-from operator import itemgetter
+from itertools import repeat
 from typing import Any, TypeVar
 
 from brokerscale.kafka import wire
@@ -38,6 +37,10 @@ from brokerscale.kafka.types import TP, PartitionInfo, TopicInfo
 
 T = TypeVar("T")
 
+# Up to this many partitions of one topic in one answer are read one by one; more go in as columns.
+# A dating round asks one to three partitions of most topics (~7,700 topic entries in 44 answers for
+# 1,000 partitions): building four columns and two zips cost ~3 us a topic, reading the rows ~0.5 us.
+SMALL_TOPIC = 8
 IN_FLIGHT = 4  # requests pipelined to one broker at a time (kafka-python allows 5 per connection)
 
 # What the fast paths raise when the private API is not what this module expects, or an answer is not
@@ -195,25 +198,31 @@ def _raw_list_offsets(version: int, body: bytes) -> _RawRequest:
     return _RawRequest(wire.API_KEY, version, body, flexible=False, response_class=ListOffsetsResponse)
 
 
-_topic_of, _partition_of = itemgetter(0), itemgetter(1)
-
-
 def _by_topic(specs: dict[TP, int]) -> list[tuple[str, list[int], list[int]]]:
-    """{(topic, partition): timestamp} as (topic, partitions, timestamps) columns. Callers list a topic's
-    partitions together (metadata order), so this runs in C (groupby, map) rather than one Python step
-    per partition; a topic that comes back later is merged with its first run."""
+    """{(topic, partition): timestamp} as (topic, partitions, timestamps) columns, topics in the order
+    they first come; a topic that comes back later is merged with its first run.
+
+    One plain pass: a dating round asks one to three partitions of each of hundreds of topics per leader
+    and probe, where grouping runs in C (groupby, map) cost ~2 us a topic against ~0.7 here; on a whole
+    cluster's 20,000 partitions the pass is no slower (~2.2 against ~2.8 ms)."""
     out: list[tuple[str, list[int], list[int]]] = []
     where: dict[str, int] = {}
-    for name, run in groupby(specs, key=_topic_of):
-        keys = list(run)
-        parts, stamps = list(map(_partition_of, keys)), list(map(specs.__getitem__, keys))
-        if name in where:
-            _name, seen_parts, seen_stamps = out[where[name]]
-            seen_parts += parts
-            seen_stamps += stamps
-        else:
-            where[name] = len(out)
-            out.append((name, parts, stamps))
+    last: str | None = None
+    parts: list[int] = []
+    stamps: list[int] = []
+    for key, stamp in specs.items():
+        name = key[0]
+        if name != last:
+            at = where.get(name)
+            if at is None:
+                where[name] = len(out)
+                parts, stamps = [], []
+                out.append((name, parts, stamps))
+            else:
+                _name, parts, stamps = out[at]
+            last = name
+        parts.append(key[1])
+        stamps.append(stamp)
     return out
 
 
@@ -277,18 +286,18 @@ def list_offsets(client: Any, queries: list[dict[int, dict[TP, int]]], *, with_t
             answer.unanswered[leader] = type(resp).__name__
             continue
         # 40,000 partitions per lag snapshot: each answer is decoded once, straight into local dicts, a
-        # topic without errors (nearly always) in C loops (zip), not one Python step per partition
+        # large topic without errors (nearly always) in C loops (zip), not one Python step per partition;
+        # a topic of a few partitions (SMALL_TOPIC) row by row
         offsets, stamps = answer.offsets[i], answer.timestamps[i]
         for name, parts in wire.decode_response(resp.version, resp.data):
-            if not parts:
-                continue
-            indexes, errors, times, found = zip(*parts, strict=True)
-            if not any(errors):
-                keys = list(zip(repeat(name), indexes))
-                offsets.update(zip(keys, found, strict=True))
-                if with_times:
-                    stamps.update(zip(keys, times, strict=True))
-                continue
+            if len(parts) > SMALL_TOPIC:
+                indexes, errors, times, found = zip(*parts, strict=True)
+                if not any(errors):
+                    keys = list(zip(repeat(name), indexes))
+                    offsets.update(zip(keys, found, strict=True))
+                    if with_times:
+                        stamps.update(zip(keys, times, strict=True))
+                    continue
             for index, error, stamp, offset in parts:
                 key = (name, index)
                 if error:

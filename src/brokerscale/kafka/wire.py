@@ -50,7 +50,10 @@ def encode_request(version: int, topics: Iterable[tuple[str, Sequence[int], Sequ
         body = _PAIRS.get(n)
         if body is None:
             body = _PAIRS[n] = struct.Struct(">i" + "iq" * n)  # the count, then (partition, timestamp) pairs
-        chunks += [head, body.pack(n, *chain.from_iterable(zip(partitions, timestamps, strict=True)))]
+        if n == 1 and len(timestamps) == 1:  # a dating round: nearly every topic, ~7x cheaper than the pairs
+            chunks += [head, body.pack(1, partitions[0], timestamps[0])]
+        else:
+            chunks += [head, body.pack(n, *chain.from_iterable(zip(partitions, timestamps, strict=True)))]
     return b"".join(chunks)
 
 
@@ -80,29 +83,33 @@ def decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[int
 
 
 def _decode_response(version: int, data: bytes) -> list[tuple[str, list[tuple[int, int, int, int]]]]:
-    view = memoryview(data)
+    # Read from the bytes themselves: a dating round's answers hold hundreds of topics of one to three
+    # partitions each, where slicing a memoryview and copying the slice cost more than the rows.
+    data = bytes(data)
     pos = 4 if version >= 2 else 0  # throttle_time_ms
-    (count,), pos = _I32.unpack_from(view, pos), pos + 4
+    (count,), pos = _I32.unpack_from(data, pos), pos + 4
     out: list[tuple[str, list[tuple[int, int, int, int]]]] = []
-    size = _PARTITION_OUT.size
+    size, total = _PARTITION_OUT.size, len(data)
+    i16, i32, row = _I16.unpack_from, _I32.unpack_from, _PARTITION_OUT.unpack_from
     for _ in range(count):
-        (length,) = _I16.unpack_from(view, pos)
-        raw = bytes(view[pos + 2:pos + 2 + length])
+        (length,) = i16(data, pos)
+        start = pos + 2
+        pos = start + length
+        raw = data[start:pos]
         name = _NAMES_IN.get(raw)
         if name is None:
             if len(_NAMES_IN) >= NAME_CACHE_LIMIT:
                 _NAMES_IN.clear()
             name = _NAMES_IN[raw] = raw.decode()
-        pos += 2 + length
-        (n,) = _I32.unpack_from(view, pos)
+        (n,) = i32(data, pos)
         pos += 4
         end = pos + n * size
-        if end > len(view):
+        if end > total:
             raise WireError(f"ListOffsets response truncated in topic {name!r}")
-        out.append((name, list(_PARTITION_OUT.iter_unpack(view[pos:end]))))
+        out.append((name, [row(data, pos)] if n == 1 else list(_PARTITION_OUT.iter_unpack(data[pos:end]))))
         pos = end
-    if pos != len(view):
-        raise WireError(f"ListOffsets response has {len(view) - pos} bytes past its last topic")
+    if pos != total:
+        raise WireError(f"ListOffsets response has {total - pos} bytes past its last topic")
     return out
 
 
