@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
-from rich.markup import escape
 from typer._click import exceptions as click_errors  # the click typer vendors (and raises)
 from typer.core import TyperGroup
 
@@ -169,11 +168,19 @@ def _other_threads() -> bool:
     return any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate())
 
 
+def _error(text: str) -> None:
+    """One line on stderr: `error: <text>`, the text shown as it is (no rich markup read in it). rich is
+    imported here, not at start-up: a command that succeeds with JSON output never loads it."""
+    from rich.markup import escape
+
+    err.print("[bold red]error:[/] " + escape(text), soft_wrap=True)
+
+
 def _run(argv: Sequence[str] | None) -> None:
     try:
         code = app(args=list(argv) if argv is not None else None, prog_name="brokerscale", standalone_mode=False)
     except BrokerscaleError as exc:
-        err.print("[bold red]error:[/] " + escape(exc.message), soft_wrap=True)
+        _error(exc.message)
         sys.exit(exc.exit_code)
     except click_errors.UsageError as exc:  # a bad flag value, an unknown option: one line too, exit 2
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as before
@@ -181,10 +188,10 @@ def _run(argv: Sequence[str] | None) -> None:
             sys.exit(exc.exit_code)
         where = f"`{exc.ctx.command_path} --help`" if exc.ctx is not None else "`brokerscale --help`"
         text = " ".join(exc.format_message().split())
-        err.print("[bold red]error:[/] " + escape(f"{text} (see {where})"), soft_wrap=True)
+        _error(f"{text} (see {where})")
         sys.exit(exc.exit_code)
     except click_errors.ClickException as exc:
-        err.print("[bold red]error:[/] " + escape(" ".join(exc.format_message().split())), soft_wrap=True)
+        _error(" ".join(exc.format_message().split()))
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("interrupted")
