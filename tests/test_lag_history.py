@@ -125,3 +125,20 @@ def _fresh(view: AdminView) -> OffsetHistory:
     history = OffsetHistory()
     history.add_view(view)
     return history
+
+
+def test_log_ends_then_prune_then_positions_keep_what_a_whole_view_then_prune_keeps() -> None:
+    """The Observer adds a view's log-end offsets, prunes, starts the append-time search, then adds the
+    groups' positions: the history (and the snapshot judged from it) must be what adding the whole
+    view and then pruning gives, old observations falling out of the window included."""
+    whole, split = OffsetHistory(), OffsetHistory()
+    views = [_view(float(t * 10), [100 * t + 100, 5], {0: 40 * t, 1: 5}) for t in range(5)]
+    for v in views:
+        whole.add_view(v)
+        whole.prune(v.ts - 25)
+        split.add_log_ends(v)
+        split.prune(v.ts - 25)
+        split.add_positions(v)
+        assert split.leo == whole.leo and split.points == whole.points
+    assert len(whole.leo[("clinical.adt", 0)]) == 3  # the window kept three of five
+    assert lag_snapshot(split, views[-1]) == lag_snapshot(whole, views[-1])

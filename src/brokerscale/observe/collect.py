@@ -309,9 +309,13 @@ class Observer:
         view = kafka_source.collect(self.admin(), sizes=not self.groups_only, configs=not self.groups_only,
                                     models=self.topic_models)
         self._load_history(view)
-        self.history.add_view(view)
+        # The append-time search reads only log-end history and ends the round (it runs while the other
+        # partitions are judged, and takes longer): it starts before the groups' positions are added.
+        # Those are never older than the window, so adding them after the prune changes nothing.
+        self.history.add_log_ends(view)
         self.history.prune(view.ts - self.rules.consumer_lag.window)
         dating = self._start_dating(view) if self.date_lag else None
+        self.history.add_positions(view)
         lag_rule = self.rules.consumer_lag
         thresholds = LagThresholds(lag_rule.max_lag_offsets, lag_rule.max_lag_seconds)
         try:
