@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from brokerscale import __version__
 from brokerscale.console import err
 from brokerscale.errors import BrokerscaleError
+from brokerscale.help_text import reflow_command
 
 # verb -> (module, attribute, kind): "group" is a Typer app of sub-commands, "command" one function.
 # Listed in the order of the story (plan, run, observe, decide, act, record); each is imported only
@@ -89,6 +90,7 @@ class _LazyVerbs(TyperGroup):
             single.command(cmd_name)(obj)
             sub = typer.main.get_command(single)
         sub.name = cmd_name
+        reflow_command(sub)
         return sub
 
 
