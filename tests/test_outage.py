@@ -121,6 +121,29 @@ def test_a_failed_round_closes_the_admin_client_and_the_next_round_connects_afre
     assert all(c.closed for c in clients)
 
 
+def test_a_failed_check_between_rounds_closes_the_client_and_the_next_connects_afresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scale run` reads the cluster's layout and its reassignments between rounds on the Observer's
+    client; a failure there kept the client, so the round after it failed slowly on the dead client."""
+    from brokerscale.scale.actuators.selfmanaged import SelfManagedActuator
+
+    clients: list[_FailingClient] = []
+
+    def connect(_profile: ConnectionProfile, **_kw: object) -> _FailingClient:
+        clients.append(_FailingClient(Unreachable("list partition reassignments failed on x: KafkaTimeoutError")))
+        return clients[-1]
+
+    monkeypatch.setattr(ConnectionProfile, "admin", connect)
+    profile = ConnectionProfile("127.0.0.1:1")
+    observer = Observer(profile, load_rules(), date_lag=False)
+    actuator = SelfManagedActuator(profile, observer, tmp_path, log=lambda _m: None)
+    for check in (actuator.reassignment_running, actuator.units, observer.sample):
+        with pytest.raises(Unreachable):
+            check()
+    assert len(clients) == 3
+    assert all(c.closed for c in clients)
+
+
 @pytest.fixture(scope="module")
 def lone_broker() -> Iterator[Any]:
     """A 1-broker cluster of this module's own: its broker is stopped, which the shared cluster's other

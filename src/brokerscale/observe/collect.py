@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -147,6 +147,17 @@ class Observer:
         if self._admin is None:
             self._admin = self.profile.admin(timeout_s=6.0)
         return self._admin
+
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[KafkaAdmin]:
+        """The admin client for a read between rounds (`scale run`'s layout and reassignment checks). A
+        failure drops the client as a failed round does (`sample`): an outage that begins between two
+        rounds then costs one failure here, not another slow round on the dead client after it."""
+        try:
+            yield self.admin()
+        except Exception:
+            self._drop_admin()
+            raise
 
     def _drop_admin(self) -> None:
         if self._admin is not None:

@@ -87,9 +87,9 @@ class SelfManagedActuator:
     def _layout(self) -> tuple[set[int], set[int]]:
         """(live brokers, serving brokers: the live ones holding at least one replica, or every live broker
         of a cluster that holds no replica at all yet)."""
-        admin = self.observer.admin()
-        live = admin.cluster().live()
-        holding = {b for t in admin.topics(include_internal=True) for p in t.partitions for b in p.replicas}
+        with self.observer.connected() as admin:
+            live = admin.cluster().live()
+            holding = {b for t in admin.topics(include_internal=True) for p in t.partitions for b in p.replicas}
         return live, (live & holding) or set(live)
 
     def _operation(self) -> Operation | None:
@@ -124,7 +124,8 @@ class SelfManagedActuator:
         return self.observer.sample().snapshot
 
     def reassignment_running(self) -> bool:
-        return bool(self.observer.admin().reassignments())
+        with self.observer.connected() as admin:
+            return bool(admin.reassignments())
 
     def shortfall(self, units: int) -> str | None:
         """Why `units` cannot be reached now (None when it can): a cluster brokerscale did not start needs
@@ -194,7 +195,8 @@ class SelfManagedActuator:
             op.brokers.append(new)
             self._save(op)
             self.log(f"broker {new} joined, empty")
-        self.observer.admin().refresh(op.brokers)
+        with self.observer.connected() as admin:
+            admin.refresh(op.brokers)
         if dev is None:
             self.log(f"moving partitions onto brokers {', '.join(map(str, op.brokers))} (registered by the operator; "
                      "brokerscale does not start machines for this cluster)")
