@@ -1,6 +1,7 @@
 """Soak: the long-running brokerscale verbs across whole-cluster outages, their resources sampled.
 
-The exporter, `observe --watch`, `scale run` (dry run) and the `dr` position watcher live for months on
+The exporter, `observe --watch`, `scale run` (dry run), the `dr` position watcher and the web dashboard
+(`web`, its overview polled every second as an open tab does) live for months on
 a hospital's cluster, through broker deaths and outages. A resource that grows with every round (a
 thread, a socket, a file, memory) is a slow leak that only shows after weeks; here it shows per round,
 at a short interval. The verbs run side by side against a 1-broker dev cluster: the cluster up, then
@@ -8,8 +9,9 @@ at a short interval. The verbs run side by side against a 1-broker dev cluster: 
 sockets and RSS are read from /proc; printed per phase: the first and last value and the growth per
 round (least-squares slope over the phase's second half, so a one-off at the phase's start does not
 count; the consumer-lag window is cut to 20 s so the offset history is full early). A verb that exits
-is reported with its last line. The exporter's `brokerscale_up` is scraped at each phase's end: 0 in an
-outage, 1 again after it, without a restart.
+is reported with its last line. At each phase's end the exporter's `brokerscale_up` is scraped and the
+dashboard's overview read: 0 (the dashboard: stale or unreachable) in an outage, 1 (live) again after
+it, without a restart.
 
     export BROKERSCALE_DATA_DIR=/tmp/bs-soak
     brokerscale dev up --name soak --brokers 1
@@ -19,7 +21,8 @@ outage, 1 again after it, without a restart.
 
 Exit code 0 when no thread, fd or socket count grows faster than DEFAULT_MAX_GROWTH per round in any
 phase, nothing grows by more than MAX_PER_OUTAGE with each outage after the first (--outages 2 or
-more), no verb exits and the exporter reports the outages and the recoveries; 1 otherwise. (The
+more), no verb exits and the exporter and the dashboard report the outages and the recoveries; 1
+otherwise. (The
 machine's load does not change these counts, only how many rounds fit in a phase.)
 """
 
@@ -39,9 +42,12 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-VERBS = ("exporter", "observe", "scale-run", "dr-watch")
+VERBS = ("exporter", "observe", "scale-run", "dr-watch", "web")
 RESOURCES = ("threads", "fds", "sockets", "rss_kb")
+# Verbs that tell their readers whether the cluster answers; read at each phase's end (`_reported_up`).
+REPORTS_UP = frozenset({"exporter", "web"})
 # The consumer-lag window the exporter and `observe` keep offset history for: short, so the history is
 # full after a few rounds and any growth after that is a leak, not the window filling (600 s by default).
 RULES = "consumer_lag:\n  window: 20\n"
@@ -84,6 +90,8 @@ def _command(verb: str, cluster: str, interval: float, port: int, workdir: Path)
                           "  partition_replicas: 1000\n")
         return [*exe, "scale", "run", "--target", "selfmanaged", "--cluster", cluster, "--policy-name", "default",
                 "--limits", str(limits), "--interval", every]
+    if verb == "web":  # the dashboard; the soak also polls its overview every second, as an open tab does
+        return [*exe, "web", "--cluster", cluster, "--port", str(port), "--interval", every, "--rules", str(rules)]
     if verb == "dr-watch":  # the position watcher `dr up` starts, on a flow from the cluster to itself
         where = {"dev": cluster, "region": "local", "jurisdiction": "US"}
         flow_dir = workdir / "flow"
@@ -160,6 +168,28 @@ def _scrape_up(port: int) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _web_overview(port: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/overview", timeout=10) as resp:
+            doc: dict[str, Any] = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    return doc
+
+
+def _reported_up(verb: str, port: int) -> float | None:
+    """What the verb tells its readers about the cluster: the exporter's `brokerscale_up`, the dashboard's
+    overview state (1 live, 0 stale or unreachable); None for a verb with no such report."""
+    if verb == "exporter":
+        return _scrape_up(port)
+    if verb == "web":
+        doc = _web_overview(port)
+        if doc is None or not doc.get("clusters"):
+            return None
+        return 1.0 if doc["clusters"][0].get("state") == "live" else 0.0
+    return None
+
+
 def _dev(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "brokerscale", "dev", *args], check=True, stdout=subprocess.DEVNULL)
 
@@ -204,9 +234,11 @@ def soak(verbs: list[str], cluster: str, interval: float,
                         del procs[verb]
                         continue
                     phases[verb][i].samples.append((time.monotonic(), s))
+                if "web" in procs:
+                    _web_overview(ports["web"])
                 time.sleep(1.0)
-            if "exporter" in procs:
-                phases["exporter"][i].up_metric = _scrape_up(ports["exporter"])
+            for verb in REPORTS_UP & procs.keys():
+                phases[verb][i].up_metric = _reported_up(verb, ports[verb])
     finally:
         for proc in started:
             if proc.poll() is None:
@@ -248,7 +280,7 @@ def main() -> int:
                 phase.exited = "not running"
             leaks = [r for r in DEFAULT_MAX_GROWTH if summ[r]["per_round"] > DEFAULT_MAX_GROWTH[r]]
             truthful = phase.exited is None and (
-                verb != "exporter" or phase.up_metric == (0.0 if phase.name.startswith("broker stopped") else 1.0))
+                verb not in REPORTS_UP or phase.up_metric == (0.0 if phase.name.startswith("broker stopped") else 1.0))
             ok &= not leaks and truthful
             report.append({"verb": verb, "phase": phase.name, "rounds": round(args.phase / args.interval),
                            **summ, "brokerscale_up": phase.up_metric, "leaks": leaks, "truthful": truthful,
