@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from brokerscale.errors import Unreachable
 from brokerscale.kafka import wire
 from brokerscale.kafka.fastpath import _raw_list_offsets, _RawAnswer, _RawRequest
 
@@ -142,53 +141,3 @@ def test_answers_of_one_partition_topics_and_of_larger_ones_are_read_alike_error
     client._manager = _FakeManager(lambda node, _body: _response(3, refused[node]))
     with pytest.raises(Exception, match=r"oru\[4\]"):
         fastpath.list_offsets(client, [{1: {("oru", 4): 0}}])
-
-
-class _NotReady:
-    """An admin call that kafka-python refuses with NodeNotReadyError(`what`) `times` times, then answers."""
-
-    def __init__(self, what: object, times: int) -> None:
-        self.what, self.left, self.calls = what, times, 0
-
-    def __call__(self) -> str:
-        from kafka.errors import NodeNotReadyError
-
-        self.calls += 1
-        if self.left > 0:
-            self.left -= 1
-            raise NodeNotReadyError(self.what)
-        return "answered"
-
-
-@pytest.mark.parametrize("what", ["No node_id provided", 1], ids=["no-node", "node-in-backoff"])
-def test_paced_gives_up_soon_when_no_broker_can_take_the_request(what: object) -> None:
-    """Every connection lost (an outage): the in-flight wait of 200 tries made a long-running verb's
-    first failed round take 11 s; a few tries (0.5 s) ride out a reconnect and no more."""
-    from kafka.errors import NodeNotReadyError
-
-    from brokerscale.kafka.fastpath import paced
-
-    down = _NotReady(what, times=1000)
-    with pytest.raises(NodeNotReadyError):
-        paced(down)
-    assert down.calls == 25
-    back = _NotReady(what, times=10)  # a reconnect inside the budget is not an error
-    assert paced(back) == "answered" and back.calls == 11
-
-
-def test_paced_waits_out_a_connection_at_its_in_flight_limit() -> None:
-    from brokerscale.kafka.fastpath import paced
-
-    busy = _NotReady("Node paused: {'max_in_flight'}", times=60)
-    assert paced(busy) == "answered" and busy.calls == 61
-
-
-def test_an_outage_reads_as_one_plain_line_without_the_error_name_twice() -> None:
-    from kafka.errors import NodeNotReadyError
-
-    from brokerscale.kafka.errors import translate
-
-    err = translate(NodeNotReadyError("No node_id provided"), "describe topics", "127.0.0.1:9092")
-    assert isinstance(err, Unreachable)
-    assert str(err) == ("describe topics failed on 127.0.0.1:9092: NodeNotReadyError: no connection to any "
-                        "broker is ready (each was closed or refused)")

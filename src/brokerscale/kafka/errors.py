@@ -17,10 +17,6 @@ _OUTAGE = frozenset({"KafkaConnectionError", "NoBrokersAvailable", "KafkaTimeout
                      "RequestTimedOutError", "BrokerNotAvailableError", "CancelledError"})
 
 
-# kafka-python's words for an outage, as an operator would say them.
-_PLAIN = {"No node_id provided": "no connection to any broker is ready (each was closed or refused)"}
-
-
 def kafka_error_types() -> tuple[type[BaseException], ...]:
     """What a kafka-python call can raise besides programming errors."""
     from kafka.errors import KafkaError
@@ -44,9 +40,7 @@ def describe(exc: BaseException) -> str:
     first = text.splitlines()[0] if text else ""
     if not first or first == name:
         return name
-    if first.startswith(f"{name}: "):  # kafka-python's own str() already starts with the name
-        first = first[len(name) + 2:]
-    return f"{name}: {_PLAIN.get(first, first)}"[:300]
+    return f"{name}: {first}"[:300]
 
 
 def translate(exc: BaseException, what: str, where: str, *, write: bool = False) -> BrokerscaleError:

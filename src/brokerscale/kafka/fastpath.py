@@ -54,31 +54,17 @@ def available(client: Any) -> bool:
 
 def paced(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call an admin method; when a connection has its 5 requests in flight, wait a moment and retry
-    (kafka-python refuses a 6th rather than queueing it), for up to 4 s.
-
-    kafka-python raises the same NodeNotReadyError when no broker can take the request at all (every
-    connection lost and in reconnect backoff: "No node_id provided", or one node's id). That is retried
-    for 0.5 s only: a dropped connection that comes back does so in kafka-python's 50 ms reconnect
-    backoff, and in an outage the 4 s (times `any_node`'s attempts) only delayed the error: the first
-    round of a long-running verb after its cluster went down took 11 s to say so."""
+    (kafka-python refuses a 6th rather than queueing it)."""
     from kafka.errors import NodeNotReadyError
 
     for attempt in range(200):
         try:
             return fn(*args, **kwargs)
-        except NodeNotReadyError as exc:
-            if attempt == 199 or (attempt >= 24 and _no_broker_ready(exc)):
+        except NodeNotReadyError:
+            if attempt == 199:
                 raise
             time.sleep(0.02)
     raise AssertionError("unreachable")
-
-
-def _no_broker_ready(exc: BaseException) -> bool:
-    """kafka-python's NodeNotReadyError for "nothing to send to" (no node, or a node id in backoff),
-    as opposed to a connection at its in-flight limit ("Node paused: ..."). A shape not known here
-    counts as the in-flight limit: the full wait, as before."""
-    what = exc.args[0] if exc.args else None
-    return what == "No node_id provided" or (isinstance(what, int) and not isinstance(what, bool))
 
 
 def any_node(fn: Callable[..., T], *args: Any, attempts: int = 4, **kwargs: Any) -> T:
