@@ -191,3 +191,72 @@ def test_hours_that_ran_much_hotter_than_today_are_not_copied(tmp_path) -> None:
     assert got["last week", None] == (pytest.approx(6.0), pytest.approx(0.5))
     assert got["last week", 0.8] == (pytest.approx(4.0), pytest.approx(1.0))  # yesterday's same hours
     assert got["twice", 0.8] == (None, None)
+
+
+def test_hours_in_which_a_surge_was_under_way_are_not_copied(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`skip_surges`: yesterday at 16:00 a mass-casualty event took the load from 4 to 12 units' worth in 20
+    minutes (10 % a minute). Today runs like yesterday until then. Copying yesterday, the controller would
+    expect the surge again from 15:30 on (the window half an hour to 45 minutes ahead reaches it) and buy
+    capacity for it; with skip_surges it has no forecast from the hour before yesterday's onset until an hour
+    after its rise ended, when `min_level` takes over (yesterday's last hour ran far hotter than today's).
+    The morning, far from the surge, is copied either way, and the simulator's series says the same at every
+    moment asked."""
+    from types import SimpleNamespace
+
+    from brokerscale.forecast.load import rose_steadily, surge_rows, surged_between
+    from brokerscale.scale.controller import Controller
+    from brokerscale.scale.demand import resolve_capacity
+    from brokerscale.scale.policy import parse_policy
+    from brokerscale.scale.simulate import policy_forecast
+    from brokerscale.store import open_store
+
+    step = 60.0
+    ts = [i * step for i in range(int(2 * DAY // step))]
+    demand = []
+    for t in ts:
+        hour = (t % DAY) / 3600
+        base = 4.0 if 7 <= hour < 19 else 1.0
+        m = (t - 16 * 3600) / 60  # minutes since yesterday's onset
+        demand.append(base * (1 + 0.1 * m) if t < DAY and 0 <= m < 20 else
+                      max(base, 12.0 * 0.5 ** ((m - 20) / 90)) if t < DAY and m >= 20 else base)
+    arr = np.array(demand)
+    fired = surge_rows(np.array(ts), arr, window=120.0, rate=0.06)
+    assert fired.any() and not fired[int(DAY // step):].any()  # the rule holds during yesterday's rise only
+    for j in range(len(ts)):  # the series is the point rule at every row
+        first = int(np.searchsorted(ts, ts[j] - 120.0))
+        assert fired[j] == rose_steadily(ts, demand, first, j + 1, 0.06), j
+    assert surged_between(ts, demand, len(ts), 15.5 * 3600, 16.5 * 3600, window=120.0, rate=0.06)
+    assert not surged_between(ts, demand, len(ts), 10 * 3600, 15.9 * 3600, window=120.0, rate=0.06)
+
+    got = {}
+    for skip in (False, True):
+        pol = parse_policy({"unit": "broker", "min_units": 1, "max_units": 20,
+                            "provisioning_delay": {"up": "30m", "down": "30m"},
+                            "trend": {"surge": {"window": "2m", "rate": 0.06}},
+                            "forecast": {"period": "24h", "horizon": "15m", "level_window": "1h",
+                                         "min_level": 0.8, "skip_surges": skip}}, "test")
+        fc, _ = policy_forecast(pol, arr, step)
+        store = open_store(f"sqlite:///{tmp_path / f'{skip}.db'}")
+        try:
+            for hhmm in (10.0, 14.5, 15.0, 15.5, 15.75, 16.0, 16.5, 17.0, 17.4, 18.0):
+                now = DAY + hhmm * 3600
+                keep = [i for i, t in enumerate(ts) if t <= now]
+                ctl = Controller(SimpleNamespace(target="selfmanaged:test"), pol,  # type: ignore[arg-type]
+                                 resolve_capacity(None, "broker"), store)
+                ctl.seed([ts[i] for i in keep], [demand[i] for i in keep], ["throughput"] * len(keep),
+                         [0.0] * len(keep))
+                got[skip, hhmm] = ctl.forecast(now)
+                i = keep[-1]
+                assert (got[skip, hhmm] is None) == math.isnan(fc[i]), (skip, hhmm)
+                if got[skip, hhmm] is not None:
+                    assert got[skip, hhmm] == pytest.approx(fc[i], rel=1e-12)
+        finally:
+            store.close()
+    assert got[False, 10.0] == got[True, 10.0] == pytest.approx(4.0)
+    # 15:00: the copied window (15:30-15:45 yesterday) ends before the onset
+    assert got[False, 15.0] == got[True, 15.0] == pytest.approx(4.0)
+    assert got[False, 15.75] > 6.0 and got[False, 16.0] > 10.0  # yesterday's surge, expected again
+    for hhmm in (15.5, 15.75, 16.0, 16.5, 17.0):  # the rise within the level window before, or the window ahead
+        assert got[True, hhmm] is None, hhmm
+    for hhmm in (17.4, 18.0):  # past the rise, min_level: yesterday's last hour ran 2x hotter or more
+        assert got[True, hhmm] is None and got[False, hhmm] is None, hhmm

@@ -48,6 +48,7 @@ def test_budget_caps_max_units() -> None:
     ("dip_guard: {utilization: 120}\n", "dip_guard.utilization", "less than or equal to 100"),
     ("trend: {surge: {window: -2m}}\n", "trend.surge.window", ""),
     ("trend: {waive_cooldown: 0s}\n", "trend.waive_cooldown", "greater than 0"),
+    ("forecast: {skip_surges: true}\n", "(top level)", "forecast.skip_surges needs trend.surge"),
 ])
 def test_bad_policy_is_one_line_naming_file_and_field(tmp_path: Path, cli, body: str, field: str,  # type: ignore[no-untyped-def]
                                                       why: str) -> None:

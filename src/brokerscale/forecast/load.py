@@ -7,6 +7,10 @@ week runs hotter than the one before, a holiday cooler). The ratio is clamped to
 odd hour cannot project absurd load. Without a full period of history there is no forecast (None / NaN):
 decide then relies on its trend, which sees surges no calendar predicts.
 
+A surge (every sample rising by a fixed fraction a minute: a mass-casualty event) is not a calendar
+pattern: `surged_between` / `surge_rows` find where one was under way, so a caller can decline to copy
+those hours into tomorrow's forecast.
+
 Pure: histories in, numbers out. `peak_at` (one moment, any sampling: the controller) and
 `peak_series` (every step of a regular trace at once: the simulator) compute the same figure.
 """
@@ -105,3 +109,43 @@ def level_ratio_series(demand: npt.NDArray[np.float64], step_s: float, *, period
     out[first:] = np.where(then_level > 0, np.clip(now_level / np.where(then_level > 0, then_level, 1.0),
                                                    MIN_RATIO, MAX_RATIO), 1.0)
     return out
+
+
+def rose_steadily(ts: Sequence[float], demand: Sequence[float], first: int, end: int, rate: float) -> bool:
+    """Whether every sample in rows [first, end) rose over the one before by at least `rate` (a fraction of
+    the load at row `first`, per minute), over two rises at least: the surge rule of decide's trend."""
+    if end - first < 3:
+        return False
+    base = demand[first] * rate / 60.0
+    if base <= 0:
+        return False
+    return all(demand[j] - demand[j - 1] >= base * (ts[j] - ts[j - 1]) for j in range(first + 1, end))
+
+
+def surged_between(ts: Sequence[float], demand: Sequence[float], end: int, start: float, stop: float, *,
+                   window: float, rate: float) -> bool:
+    """Whether the surge rule (`rose_steadily` over the `window` before a row) held at any row of [0, end)
+    whose time lies in (start, stop]."""
+    lo = bisect.bisect_right(ts, start, 0, end)
+    hi = bisect.bisect_right(ts, stop, 0, end)
+    return any(rose_steadily(ts, demand, bisect.bisect_left(ts, ts[j] - window, 0, j + 1), j + 1, rate)
+               for j in range(lo, hi))
+
+
+def surge_rows(epoch: npt.NDArray[np.float64], demand: npt.NDArray[np.float64], *, window: float,
+               rate: float) -> npt.NDArray[np.bool_]:
+    """`rose_steadily` over the `window` before every row at once (the simulator's form)."""
+    n = len(demand)
+    out = np.zeros(n, dtype=bool)
+    if n < 3:
+        return out
+    first = np.searchsorted(epoch, epoch - window, side="left")
+    rows = np.arange(n)
+    base = demand[first] * rate / 60.0
+    ok = (rows - first >= 2) & (base > 0)
+    rise, dt = np.diff(demand), np.diff(epoch)
+    for back in range(int((rows - first).max(initial=0))):
+        j = rows - back  # the rise into row j, for every row whose window reaches back past j - 1
+        inside = j > first
+        ok &= ~inside | (rise[np.maximum(j - 1, 0)] >= base * dt[np.maximum(j - 1, 0)])
+    return out | ok

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from brokerscale.forecast.load import level_ratio_at, peak_at
+from brokerscale.forecast.load import level_ratio_at, peak_at, surged_between
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.scale.decide import Decision, Facts, LoadHistory, decide
 from brokerscale.scale.demand import UnitCapacity, snapshot_load
@@ -238,8 +238,14 @@ class Controller:
             level = level_ratio_at(h.ts, h.demand, h.end, now, period=period, level_window=f.level_window)
             # Hours that ran much hotter than today (last week's surge day, yesterday's mass-casualty
             # event) say little about the coming ones: the next period's, else none (the trend speaks).
-            if f.min_level is None or (level is not None and level >= f.min_level):
-                return peak, level
+            if f.min_level is not None and (level is None or level < f.min_level):
+                continue
+            sg = self.policy.trend.surge if self.policy.trend is not None else None
+            if f.skip_surges and sg is not None and surged_between(
+                    h.ts, h.demand, h.end, now - period - f.level_window,
+                    now - period + self.policy.forecast_ahead() + f.horizon, window=sg.window, rate=sg.rate):
+                continue  # a surge then (an incident) is not expected again at the same hour
+            return peak, level
         return None, None
 
     def _reassigning(self) -> bool:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from brokerscale.forecast.load import rose_steadily
 from brokerscale.scale.policy import Policy
 
 Direction = Literal["up", "down"]
@@ -224,16 +225,9 @@ def surge_slope(h: LoadHistory, now: float, window: float, rate: float) -> float
     """Demand change per second over the newest `window` when every sample in it rose by at least
     `rate` (fraction of the window's first load per minute) over the one before; 0.0 otherwise."""
     first = h.index_at(now - window)
-    e = h.end
-    if e - first < 3:
+    e, d, ts = h.end, h.demand, h.ts
+    if not rose_steadily(ts, d, first, e, rate):
         return 0.0
-    d, ts = h.demand, h.ts
-    base = d[first] * rate / 60.0
-    if base <= 0:
-        return 0.0
-    for j in range(first + 1, e):
-        if d[j] - d[j - 1] < base * (ts[j] - ts[j - 1]):
-            return 0.0
     return (d[e - 1] - d[first]) / (ts[e - 1] - ts[first])
 
 

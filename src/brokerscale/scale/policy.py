@@ -27,6 +27,8 @@ Example (every field optional; defaults shown are the scaling guide's)::
     forecast: {period: 24h, horizon: 1h}   # the same hours yesterday, at today's level
                                   # prefer_period: 7d -> last week's same hours once a week is recorded
                                   # min_level: 0.8 -> not from hours that ran 25 % hotter than today
+                                  # skip_surges: true -> not from hours in which a surge (trend.surge's
+                                  # rule) was under way: an incident is not expected again tomorrow
     plateau: {window: 5m, tolerance: 0.15, extra_points: 2}   # a level load (projection within 15 % of
                                   # the last 5 min's mean) scales up at the threshold + 2 points
     timezone: America/New_York
@@ -231,6 +233,10 @@ class Forecast(_Strict):
         None, gt=0, le=1, description="the hours of a period whose load ran hotter than today's by more than "
         "1/min_level (today's last level_window against the same stretch then) are not copied: the next period "
         "is, else there is no forecast")
+    skip_surges: bool = Field(
+        False, description="the hours of a period in which a surge was under way (trend.surge's rule held at a "
+        "sample within the level_window before the same moment then or up to the end of the copied window) "
+        "are not copied: the next period is, else there is no forecast. Needs trend.surge")
 
 
 class Policy(_Strict):
@@ -286,6 +292,8 @@ class Policy(_Strict):
         if self.scale_down_utilization >= self.scale_up_utilization:
             raise ValueError(f"scale_down_utilization ({self.scale_down_utilization:g}) must be below "
                              f"scale_up_utilization ({self.scale_up_utilization:g})")
+        if self.forecast is not None and self.forecast.skip_surges and (self.trend is None or self.trend.surge is None):
+            raise ValueError("forecast.skip_surges needs trend.surge: it skips the hours where that rule held")
         if self.budget is not None and self.budget.max_units() < self.min_units:
             raise ValueError(f"budget buys {self.budget.max_units()} units a month, below min_units "
                              f"({self.min_units})")

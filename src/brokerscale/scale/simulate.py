@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from brokerscale.forecast.load import level_ratio_series, peak_series
+from brokerscale.forecast.load import level_ratio_series, peak_series, surge_rows
 from brokerscale.scale.decide import Facts, LoadHistory, decide
 from brokerscale.scale.demand import DIMENSIONS, Thresholds, UnitCapacity, trigger_thresholds
 from brokerscale.scale.oracle import solve
@@ -292,12 +292,19 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
                     step_s: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The forecast decide() is given at every step (step i sees rows 0..i) and its level ratio, both in
     the controller's terms (`Controller.forecast`): the preferred period where its history reaches and
-    its hours ran like today (level at least `forecast.min_level`), else the next period, else NaN."""
+    its hours ran like today (level at least `forecast.min_level`) and no surge was under way in them
+    (`forecast.skip_surges`), else the next period, else NaN."""
     n = len(demand)
     fc, lv = np.full(n, np.nan), np.full(n, np.nan)
     f = policy.forecast
     if f is None:
         return fc, lv
+    sg = policy.trend.surge if policy.trend is not None else None
+    surged = None
+    if f.skip_surges and sg is not None:
+        fired = surge_rows(step_s * np.arange(n, dtype=np.float64), demand, window=sg.window, rate=sg.rate)
+        surged = np.concatenate(([0], np.cumsum(fired)))
+    rows = np.arange(n)
     for period in reversed(policy.forecast_periods()):  # the last written, the preferred, wins
         p = peak_series(demand, step_s, period=period, ahead=policy.forecast_ahead(), horizon=f.horizon,
                         level_window=f.level_window)
@@ -306,6 +313,12 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
         if f.min_level is not None:
             with np.errstate(invalid="ignore"):
                 have &= level >= f.min_level
+        if surged is not None:
+            # rows (i - period - level_window, i - period + ahead + horizon]: any surge there, no copy
+            back, w = round(period / step_s), max(1, round(f.level_window / step_s))
+            a_hi = math.floor(round((policy.forecast_ahead() + f.horizon) / step_s, 9))
+            lo, hi = np.clip(rows - back - w + 1, 0, n), np.clip(rows - back + a_hi + 1, 0, n)
+            have &= surged[hi] == surged[lo]
         fc[have] = p[have]
         lv[have] = level[have]
     return fc, lv
