@@ -41,15 +41,15 @@ SHIPPED = ("clinic-week", "flu-season", "incident-surge")
 # 0 -> 10), the trend ignored on a level load (clinic-week 0 -> 10), a 10-15 min slope confirming the
 # 30-min one on a first day (held-out flu 0 -> 60). With a perfect forecast flu-season is still 1.108 x.
 # RATIO_BOUND catches a regression towards the scaling guide's policy (1.14-1.34 x); BOUNDS pin each
-# trace a little above what the policy reaches now (1.0853, 1.122, 1.123; held-out 1.1645, 1.101, 1.145;
+# trace a little above what the policy reaches now (1.0853, 1.122, 1.1194; held-out 1.1645, 1.101, 1.1425;
 # the simulator is deterministic) and below what it reached before the plateau rule, the forecast's
 # min_level and skip_surges, and the rise that holds a shrink only if it would pass the shrink guard when
 # the shrink lands (clinic-week 1.116 then 1.0876, flu-season 1.128, incident-surge 1.145 then 1.133,
 # held-out fortnight 1.167 then 1.1656, flu 1.109, incident 1.154 then 1.151), so giving back any of
 # those gains fails here.
 RATIO_BOUND = 1.20
-BOUNDS = {"clinic-week": 1.087, "flu-season": 1.124, "incident-surge": 1.125, "held-out-fortnight": 1.165,
-          "held-out-flu": 1.103, "held-out-incident": 1.146}
+BOUNDS = {"clinic-week": 1.087, "flu-season": 1.124, "incident-surge": 1.121, "held-out-fortnight": 1.165,
+          "held-out-flu": 1.103, "held-out-incident": 1.144}
 
 
 @pytest.fixture(scope="module")

@@ -243,7 +243,8 @@ class Controller:
             sg = self.policy.trend.surge if self.policy.trend is not None else None
             if f.skip_surges and sg is not None and surged_between(
                     h.ts, h.demand, h.end, now - period - f.level_window,
-                    now - period + self.policy.forecast_ahead() + f.horizon, window=sg.window, rate=sg.rate):
+                    now - period + self.policy.forecast_ahead() + f.horizon + sg.window, window=sg.window,
+                    rate=sg.rate):
                 continue  # a surge then (an incident) is not expected again at the same hour
             return peak, level
         return None, None

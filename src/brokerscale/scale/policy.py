@@ -235,8 +235,9 @@ class Forecast(_Strict):
         "is, else there is no forecast")
     skip_surges: bool = Field(
         False, description="the hours of a period in which a surge was under way (trend.surge's rule held at a "
-        "sample within the level_window before the same moment then or up to the end of the copied window) "
-        "are not copied: the next period is, else there is no forecast. Needs trend.surge")
+        "sample from the level_window before the same moment then to one surge window past the copied window's "
+        "end: the rule holds once a rise is confirmed) are not copied: the next period is, else there is no "
+        "forecast. Needs trend.surge")
 
 
 class Policy(_Strict):

@@ -314,9 +314,10 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
             with np.errstate(invalid="ignore"):
                 have &= level >= f.min_level
         if surged is not None:
-            # rows (i - period - level_window, i - period + ahead + horizon]: any surge there, no copy
+            # rows (i - period - level_window, i - period + ahead + horizon + surge window]: any surge there
+            # (the rule holds at the end of a surge window, so a window's worth past the copied one), no copy
             back, w = round(period / step_s), max(1, round(f.level_window / step_s))
-            a_hi = math.floor(round((policy.forecast_ahead() + f.horizon) / step_s, 9))
+            a_hi = math.floor(round((policy.forecast_ahead() + f.horizon + sg.window) / step_s, 9))
             lo, hi = np.clip(rows - back - w + 1, 0, n), np.clip(rows - back + a_hi + 1, 0, n)
             have &= surged[hi] == surged[lo]
         fc[have] = p[have]
