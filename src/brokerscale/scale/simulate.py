@@ -300,10 +300,10 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
     if f is None:
         return fc, lv
     sg = policy.trend.surge if policy.trend is not None else None
-    surged = None
+    surged, reach = None, 0.0
     if f.skip_surges and sg is not None:
         fired = surge_rows(step_s * np.arange(n, dtype=np.float64), demand, window=sg.window, rate=sg.rate)
-        surged = np.concatenate(([0], np.cumsum(fired)))
+        surged, reach = np.concatenate(([0], np.cumsum(fired))), policy.forecast_ahead() + f.horizon + sg.window
     rows = np.arange(n)
     for period in reversed(policy.forecast_periods()):  # the last written, the preferred, wins
         p = peak_series(demand, step_s, period=period, ahead=policy.forecast_ahead(), horizon=f.horizon,
@@ -317,7 +317,7 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
             # rows (i - period - level_window, i - period + ahead + horizon + surge window]: any surge there
             # (the rule holds at the end of a surge window, so a window's worth past the copied one), no copy
             back, w = round(period / step_s), max(1, round(f.level_window / step_s))
-            a_hi = math.floor(round((policy.forecast_ahead() + f.horizon + sg.window) / step_s, 9))
+            a_hi = math.floor(round(reach / step_s, 9))
             lo, hi = np.clip(rows - back - w + 1, 0, n), np.clip(rows - back + a_hi + 1, 0, n)
             have &= surged[hi] == surged[lo]
         fc[have] = p[have]
