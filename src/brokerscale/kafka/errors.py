@@ -7,6 +7,7 @@ to one line: kafka-python puts whole request and response reprs into some of the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,6 +39,8 @@ def describe(exc: BaseException) -> str:
     name = type(exc).__name__
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
+    # kafka-python's own str() already names the class ("NodeNotReadyError: ...", "[Error 3] Unknown...: ...")
+    first = re.sub(rf"^(\[Error -?\d+\] )?{re.escape(name)}(:\s*|$)", "", first)
     if not first or first == name:
         return name
     return f"{name}: {first}"[:300]

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from brokerscale.cli_common import BootstrapOpt, ClusterOpt, CommandConfigOpt
 from brokerscale.console import err
 from brokerscale.errors import BadInput, BrokerscaleError
+from brokerscale.kafka.errors import describe
 from brokerscale.model.snapshot import LagStatus
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.observe.options import (
@@ -168,7 +169,7 @@ def run_observer(obs: Observer, collector: ObserveCollector, interval: float, st
             collector.update(None, exc.message)
             err.print(f"observation failed: {exc.message}")
         except Exception as exc:  # a client library's surprise during a broker's restart, say
-            why = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            why = describe(exc)
             collector.update(None, why)
             err.print(f"observation failed: {why}")
         stop.wait(interval)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from brokerscale.errors import BrokerscaleError
+from brokerscale.kafka.errors import describe
 from brokerscale.observe.capacity import Capacity, from_brokers
 from brokerscale.observe.collect import Observer, Round
 from brokerscale.store.samples import Sample
@@ -92,7 +93,7 @@ class ClusterLoop:
         except BrokerscaleError as exc:
             self._failed(exc.message)
         except Exception as exc:  # a dead cluster must not end the loop: report it on the page, retry
-            self._failed(f"{type(exc).__name__}: {exc}")
+            self._failed(describe(exc))
 
     def _failed(self, why: str) -> None:
         """The round failed: say why. A round the cluster did not answer has dropped the Observer's admin
