@@ -141,3 +141,55 @@ def test_answers_of_one_partition_topics_and_of_larger_ones_are_read_alike_error
     client._manager = _FakeManager(lambda node, _body: _response(3, refused[node]))
     with pytest.raises(Exception, match=r"oru\[4\]"):
         fastpath.list_offsets(client, [{1: {("oru", 4): 0}}])
+
+
+class _NotReady:
+    """An admin call that kafka-python refuses with NodeNotReadyError(`what`) `times` times, then answers."""
+
+    def __init__(self, what: object, times: int) -> None:
+        self.what, self.left, self.calls = what, times, 0
+
+    def __call__(self) -> str:
+        from kafka.errors import NodeNotReadyError
+
+        self.calls += 1
+        if self.left > 0:
+            self.left -= 1
+            raise NodeNotReadyError(self.what)
+        return "answered"
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    from brokerscale.kafka import fastpath
+
+    monkeypatch.setattr(fastpath.time, "sleep", lambda _s: None)
+
+
+@pytest.mark.parametrize("what", ["No node_id provided", 1], ids=["no-node", "node-in-backoff"])
+def test_an_observation_round_gives_up_soon_when_no_broker_can_take_the_request(what: object, no_sleep: None) -> None:
+    """Every connection lost (an outage): inside `quick_outage` (an observation round) a few tries
+    (0.5 s) ride out a reconnect and no more; elsewhere (the rebalance executor) the full 4 s."""
+    from kafka.errors import NodeNotReadyError
+
+    from brokerscale.kafka.fastpath import paced, quick_outage
+
+    with quick_outage():
+        down = _NotReady(what, times=1000)
+        with pytest.raises(NodeNotReadyError):
+            paced(down)
+        assert down.calls == 25
+        back = _NotReady(what, times=10)  # a reconnect inside the budget is not an error
+        assert paced(back) == "answered" and back.calls == 11
+    outside = _NotReady(what, times=1000)
+    with pytest.raises(NodeNotReadyError):
+        paced(outside)
+    assert outside.calls == 200
+
+
+def test_a_connection_at_its_in_flight_limit_is_waited_out_even_in_an_observation_round(no_sleep: None) -> None:
+    from brokerscale.kafka.fastpath import paced, quick_outage
+
+    with quick_outage():
+        busy = _NotReady("Node paused: {'max_in_flight'}", times=60)
+        assert paced(busy) == "answered" and busy.calls == 61

@@ -179,3 +179,46 @@ def test_observer_through_a_broker_stop_says_it_cannot_reach_kafka_and_recovers_
         assert [b.id for b in r.snapshot.brokers if b.alive] == [1]
     finally:
         obs.close()
+
+
+class _NotReadyClient(_FailingClient):
+    """Every request refused as kafka-python does with all connections lost; counts the requests."""
+
+    def __init__(self) -> None:
+        from kafka.errors import NodeNotReadyError
+
+        super().__init__(NodeNotReadyError("No node_id provided"))
+        self.requests = 0
+
+    def __getattr__(self, name: str) -> Any:
+        request = super().__getattr__(name)
+
+        def counted(*a: object, **k: object) -> NoReturn:
+            self.requests += 1
+            request(*a, **k)
+            raise AssertionError("unreachable")
+
+        return counted
+
+
+def test_a_round_that_begins_as_the_cluster_goes_down_fails_after_a_few_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An observation round on a client whose every connection is gone: its reads (the cluster, the
+    topics and the groups, side by side) each give up after `any_node`'s 4 tries of 25 requests (0.5 s of
+    `paced`), not of 200 (4 s: the first failed round of the exporter or `scale run` took 11 s; 1,900
+    requests here), and say so in one plain line."""
+    from brokerscale.kafka import KafkaAdmin, fastpath
+
+    monkeypatch.setattr(fastpath.time, "sleep", lambda _s: None)
+    clients: list[_NotReadyClient] = []
+
+    def connect(_profile: ConnectionProfile, **_kw: object) -> KafkaAdmin:
+        clients.append(_NotReadyClient())
+        return KafkaAdmin(clients[-1], "127.0.0.1:1")
+
+    monkeypatch.setattr(ConnectionProfile, "admin", connect)
+    obs = Observer(ConnectionProfile("127.0.0.1:1"), load_rules(), date_lag=False)
+    with pytest.raises(Unreachable) as failed:
+        obs.sample()
+    assert clients[0].requests <= 4 * 4 * 25
+    assert failed.value.message.endswith("NodeNotReadyError: No node_id provided"), failed.value.message
+    assert "NodeNotReadyError: NodeNotReadyError" not in failed.value.message

@@ -23,10 +23,13 @@ private shape changed, the callers in `admin.py` use the public method instead.
 
 from __future__ import annotations
 
+import math
 import struct
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar
@@ -52,19 +55,52 @@ def available(client: Any) -> bool:
     return hasattr(client, "_manager") and hasattr(client._manager, "send")
 
 
+PACE_S = 0.02  # paced(): the wait between tries
+PACE_TRIES = 200  # ... and how many (4 s)
+# Tries for "nothing to send to" (see `quick_outage`); PACE_TRIES outside it.
+_NO_NODE_TRIES: ContextVar[int] = ContextVar("no_node_tries", default=PACE_TRIES)
+
+
 def paced(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call an admin method; when a connection has its 5 requests in flight, wait a moment and retry
-    (kafka-python refuses a 6th rather than queueing it)."""
+    (kafka-python refuses a 6th rather than queueing it), for up to 4 s."""
     from kafka.errors import NodeNotReadyError
 
-    for attempt in range(200):
+    for attempt in range(PACE_TRIES):
         try:
             return fn(*args, **kwargs)
-        except NodeNotReadyError:
-            if attempt == 199:
+        except NodeNotReadyError as exc:
+            if attempt == PACE_TRIES - 1 or (attempt + 1 >= _NO_NODE_TRIES.get() and _no_broker_ready(exc)):
                 raise
-            time.sleep(0.02)
+            time.sleep(PACE_S)
     raise AssertionError("unreachable")
+
+
+def _no_broker_ready(exc: BaseException) -> bool:
+    """kafka-python's NodeNotReadyError for "nothing to send to" (no node, or a node id in reconnect
+    backoff), as opposed to a connection at its in-flight limit ("Node paused: ..."). A shape not known
+    here counts as the in-flight limit."""
+    what = exc.args[0] if exc.args else None
+    return what == "No node_id provided" or (isinstance(what, int) and not isinstance(what, bool))
+
+
+@contextmanager
+def quick_outage(seconds: float = 0.5) -> Iterator[None]:
+    """Within the block (this thread), "nothing to send to" is retried for `seconds`, not 4 s.
+
+    kafka-python raises the same NodeNotReadyError for a connection at its in-flight limit and when no
+    broker can take a request at all (every connection lost). `paced` waits out both for 4 s and
+    `any_node` tries 4 times, so an observation round that began as its cluster went down took 11 s to
+    fail. A read-only round (`Observer.sample`: the exporter, `observe --watch`, the dashboard, `scale
+    run`'s observing) gives up sooner: a dropped connection that comes back does so in kafka-python's
+    50 ms reconnect backoff. The rebalance executor keeps the full wait: while a destination broker dies
+    mid-move, those seconds are what lets the controller fence it, so the executor reports the broker
+    offline rather than a refused connection."""
+    token = _NO_NODE_TRIES.set(max(1, math.ceil(seconds / PACE_S)))
+    try:
+        yield
+    finally:
+        _NO_NODE_TRIES.reset(token)
 
 
 def any_node(fn: Callable[..., T], *args: Any, attempts: int = 4, **kwargs: Any) -> T:

@@ -12,12 +12,13 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from brokerscale.connect import ConnectionProfile
 from brokerscale.errors import BadInput
-from brokerscale.kafka import TP, KafkaAdmin
+from brokerscale.kafka import TP, KafkaAdmin, fastpath
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe import jmx, kafka_source
 from brokerscale.observe.append_time import append_times
@@ -242,7 +243,7 @@ class Observer:
         # leaders of the partitions searched, not of all 20,000
         leaders = view.partition_leaders({tp[0] for tp, _c in todo})
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lag-dating")
-        search = pool.submit(self._search_append_times, self.admin(), todo, leaders, view.ts)
+        search = pool.submit(copy_context().run, self._search_append_times, self.admin(), todo, leaders, view.ts)
 
         def finish() -> None:
             try:
@@ -309,7 +310,7 @@ class Observer:
         "cannot reach Kafka at ..." and succeeds at the first round the cluster answers. Every caller
         (the exporter, `observe --watch`, `scale run`, the dashboard) gets this from here."""
         try:
-            with kafka_source.gc_paused():
+            with kafka_source.gc_paused(), fastpath.quick_outage():
                 return self._sample()
         except Exception:
             self._drop_admin()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 
 from brokerscale.gcpause import paused_gc as gc_paused
@@ -131,9 +132,10 @@ def _collect(admin: KafkaAdmin, *, sizes: bool, configs: bool, groups: bool, inc
     # The groups' requests (ListGroups, DescribeGroups, OffsetFetch per coordinator) run beside the
     # topic chain; within it, requests are sequential: on a busy machine, more concurrency only queues
     # behind kafka-python's in-flight limit. Every ListOffsets covers all of a leader's partitions.
+    # Each request runs in the caller's context (copy_context): the round's `fastpath.quick_outage`.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        f_groups = pool.submit(_read_groups, admin) if groups else None
-        f_cluster = pool.submit(admin.cluster)
+        f_groups = pool.submit(copy_context().run, _read_groups, admin) if groups else None
+        f_cluster = pool.submit(copy_context().run, admin.cluster)
         infos = admin.topics(only, include_internal=include_internal)
         cluster = f_cluster.result()
         brokers = {b.id: BrokerLoad(id=b.id, host=b.host, port=b.port, rack=b.rack, alive=not b.fenced)
@@ -278,8 +280,8 @@ def _read_groups(admin: KafkaAdmin) -> tuple[list[str], dict[str, GroupInfo], di
     if not ids:
         return [], {}, {}, {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        f_described = pool.submit(admin.describe_groups, ids)
-        f_offsets = pool.submit(admin.group_offsets, ids)
+        f_described = pool.submit(copy_context().run, admin.describe_groups, ids)
+        f_offsets = pool.submit(copy_context().run, admin.group_offsets, ids)
         described = f_described.result()
         offsets, errors = f_offsets.result()
     return ids, described, offsets, errors
