@@ -222,3 +222,33 @@ def test_a_round_that_begins_as_the_cluster_goes_down_fails_after_a_few_tries(mo
     assert clients[0].requests <= 4 * 4 * 25
     assert failed.value.message.endswith("NodeNotReadyError: No node_id provided"), failed.value.message
     assert "NodeNotReadyError: NodeNotReadyError" not in failed.value.message
+
+
+@pytest.mark.kafka
+def test_a_prometheus_outage_fails_the_round_but_keeps_the_kafka_client(bootstrap: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `--prometheus`, a round whose Prometheus does not answer fails (the broker rates come from
+    there), but Kafka answered it: the client is kept, and the next round does not connect again (the
+    old code connected afresh every round of a Prometheus outage)."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    real = ConnectionProfile.admin
+    connects: list[str] = []
+
+    def counted(profile: ConnectionProfile, **kw: Any) -> Any:
+        connects.append(profile.bootstrap)
+        return real(profile, **kw)
+
+    monkeypatch.setattr(ConnectionProfile, "admin", counted)
+    obs = Observer(ConnectionProfile(bootstrap), load_rules(), date_lag=False, prometheus_url=dead)
+    try:
+        for _ in range(2):
+            with pytest.raises(Unreachable) as failed:
+                obs.sample()
+            assert failed.value.message.startswith(f"cannot query Prometheus at {dead}"), failed.value.message
+        assert connects == [bootstrap]
+    finally:
+        obs.close()

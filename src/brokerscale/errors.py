@@ -42,6 +42,11 @@ class Unreachable(BrokerscaleError):
     exit_code = 69
 
 
+class MetricsUnreachable(Unreachable):
+    """The metrics source (Prometheus) did not answer; Kafka did. A long-running verb's round fails, and
+    its Kafka client, which is fine, is kept for the next one."""
+
+
 class NotAuthorized(BrokerscaleError):
     """The principal lacks an ACL the command needs. Exit code 2, like bad input: retrying will not help,
     the credentials or the ACLs must change. The message names the missing operation and resource."""

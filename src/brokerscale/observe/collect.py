@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from brokerscale.connect import ConnectionProfile
-from brokerscale.errors import BadInput
+from brokerscale.errors import BadInput, MetricsUnreachable
 from brokerscale.kafka import TP, KafkaAdmin, fastpath
 from brokerscale.model.snapshot import Finding, Snapshot
 from brokerscale.observe import jmx, kafka_source
@@ -312,6 +312,8 @@ class Observer:
         try:
             with kafka_source.gc_paused(), fastpath.quick_outage():
                 return self._sample()
+        except MetricsUnreachable:
+            raise  # Kafka answered this round: its client is fine
         except Exception:
             self._drop_admin()
             raise

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from brokerscale.errors import Unreachable
+from brokerscale.errors import MetricsUnreachable
 from brokerscale.observe.jmx import WANTED_PREFIXES, Scrape
 
 _QUERY = "{__name__=~\"" + "|".join(re.escape(p) + ".*" for p in WANTED_PREFIXES) + "\"}"
@@ -132,9 +132,9 @@ def query_round(base_url: str, at: float, mapping: BrokerMapping, *, client: htt
         resp.raise_for_status()
         body = resp.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise Unreachable(f"cannot query Prometheus at {base_url}: {type(exc).__name__}") from None
+        raise MetricsUnreachable(f"cannot query Prometheus at {base_url}: {type(exc).__name__}") from None
     if body.get("status") != "success":
-        raise Unreachable(f"Prometheus at {base_url} answered {body.get('errorType', 'an error')}: "
+        raise MetricsUnreachable(f"Prometheus at {base_url} answered {body.get('errorType', 'an error')}: "
                           f"{body.get('error', '')}")
     mapped: dict[int, Scrape] = {}
     unmapped: dict[str, Scrape] = {}
