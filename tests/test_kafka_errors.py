@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from kafka.errors import (
     KafkaConnectionError,
     KafkaTimeoutError,
@@ -36,3 +37,17 @@ def test_an_outage_a_refusal_and_a_missing_acl_are_told_apart() -> None:
     assert isinstance(refused, OperationFailed) and not isinstance(refused, Unreachable)
     acl = translate(TopicAuthorizationFailedError(), "alter configs", "c", write=True)
     assert isinstance(acl, NotAuthorized) and "brokerscale doctor" in str(acl)
+
+
+def test_a_failed_change_is_recorded_in_the_audit_log_with_its_name_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The audit log keeps a failed change's whole error text, and says the error's name once."""
+    from brokerscale.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        with pytest.raises(NodeNotReadyError), store.audited(actor="t", action="topics.apply", target="adt"):
+            raise NodeNotReadyError("No node_id provided")
+        errors = [e.get("error") for e in store.audit_records() if e.get("error")]
+    finally:
+        store.close()
+    assert errors == ["NodeNotReadyError: No node_id provided"]

@@ -10,9 +10,18 @@ and exits with the code — never a traceback. (`check` keeps the monitoring con
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Sequence
 from typing import Any
+
+
+def named(exc: BaseException) -> str:
+    """`Name: message` of any exception, the name said once: kafka-python's `str()` already starts with
+    it ("NodeNotReadyError: ...", "[Error 3] UnknownTopicOrPartitionError: ..."). The whole message."""
+    name = type(exc).__name__
+    text = re.sub(rf"^(\[Error -?\d+\] )?{re.escape(name)}(:\s*|$)", "", str(exc).strip())
+    return f"{name}: {text}" if text and text != name else name
 
 
 class BrokerscaleError(Exception):

@@ -7,11 +7,10 @@ to one line: kafka-python puts whole request and response reprs into some of the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from brokerscale.errors import BrokerscaleError, NotAuthorized, OperationFailed, Unreachable
+from brokerscale.errors import BrokerscaleError, NotAuthorized, OperationFailed, Unreachable, named
 
 # kafka-python error names that mean "nobody answered", not "the cluster said no".
 _OUTAGE = frozenset({"KafkaConnectionError", "NoBrokersAvailable", "KafkaTimeoutError", "NodeNotReadyError",
@@ -36,14 +35,7 @@ def is_authorization(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     """`Name: first line of the message` (the name alone when the message says nothing more)."""
-    name = type(exc).__name__
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    # kafka-python's own str() already names the class ("NodeNotReadyError: ...", "[Error 3] Unknown...: ...")
-    first = re.sub(rf"^(\[Error -?\d+\] )?{re.escape(name)}(:\s*|$)", "", first)
-    if not first or first == name:
-        return name
-    return f"{name}: {first}"[:300]
+    return named(exc).splitlines()[0][:300]
 
 
 def translate(exc: BaseException, what: str, where: str, *, write: bool = False) -> BrokerscaleError:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, i
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from brokerscale.errors import BadInput, Unreachable
+from brokerscale.errors import BadInput, Unreachable, named
 from brokerscale.paths import data_dir
 from brokerscale.store import schema
 from brokerscale.store.migrations import current_version, migrate
@@ -121,7 +121,7 @@ class Store:
                           "result": "interrupted", "error": f"interrupted; {change.stage}"})
             raise
         except BaseException as exc:
-            text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            text = named(exc)
             self._append({**common, "kind": "result", "ts": time.time(), "after": _dumps(change.after),
                           "result": "error", "error": text[:4000]})
             raise
