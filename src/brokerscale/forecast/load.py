@@ -136,9 +136,8 @@ def surge_rows(epoch: npt.NDArray[np.float64], demand: npt.NDArray[np.float64], 
                rate: float) -> npt.NDArray[np.bool_]:
     """`rose_steadily` over the `window` before every row at once (the simulator's form)."""
     n = len(demand)
-    out = np.zeros(n, dtype=bool)
     if n < 3:
-        return out
+        return np.zeros(n, dtype=bool)
     first = np.searchsorted(epoch, epoch - window, side="left")
     rows = np.arange(n)
     base = demand[first] * rate / 60.0
@@ -148,4 +147,4 @@ def surge_rows(epoch: npt.NDArray[np.float64], demand: npt.NDArray[np.float64], 
         j = rows - back  # the rise into row j, for every row whose window reaches back past j - 1
         inside = j > first
         ok &= ~inside | (rise[np.maximum(j - 1, 0)] >= base * dt[np.maximum(j - 1, 0)])
-    return out | ok
+    return ok

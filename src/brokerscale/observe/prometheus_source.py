@@ -135,7 +135,7 @@ def query_round(base_url: str, at: float, mapping: BrokerMapping, *, client: htt
         raise MetricsUnreachable(f"cannot query Prometheus at {base_url}: {type(exc).__name__}") from None
     if body.get("status") != "success":
         raise MetricsUnreachable(f"Prometheus at {base_url} answered {body.get('errorType', 'an error')}: "
-                          f"{body.get('error', '')}")
+                                 f"{body.get('error', '')}")
     mapped: dict[int, Scrape] = {}
     unmapped: dict[str, Scrape] = {}
     for item in body.get("data", {}).get("result", []):

@@ -240,11 +240,10 @@ class Controller:
             # event) say little about the coming ones: the next period's, else none (the trend speaks).
             if f.min_level is not None and (level is None or level < f.min_level):
                 continue
-            sg = self.policy.trend.surge if self.policy.trend is not None else None
-            if f.skip_surges and sg is not None and surged_between(
-                    h.ts, h.demand, h.end, now - period - f.level_window,
-                    now - period + self.policy.forecast_ahead() + f.horizon + sg.window, window=sg.window,
-                    rate=sg.rate):
+            reach, tr = self.policy.surge_reach(), self.policy.trend
+            if reach is not None and tr is not None and tr.surge is not None and surged_between(
+                    h.ts, h.demand, h.end, now - period - f.level_window, now - period + reach,
+                    window=tr.surge.window, rate=tr.surge.rate):
                 continue  # a surge then (an incident) is not expected again at the same hour
             return peak, level
         return None, None

@@ -318,6 +318,15 @@ class Policy(_Strict):
             return self.delay("up")
         return float(f.lookahead)
 
+    def surge_reach(self) -> float | None:
+        """With `forecast.skip_surges`: how far past the same moment one period ago a surge keeps the forecast
+        from copying those hours (the copied window's end, plus one surge window: the rule holds once a rise
+        is confirmed); None when surges are copied like any hours."""
+        f, tr = self.forecast, self.trend
+        if f is None or not f.skip_surges or tr is None or tr.surge is None:
+            return None
+        return self.forecast_ahead() + float(f.horizon) + float(tr.surge.window)
+
     def cap(self) -> int:
         """The most units this policy ever asks for: max_units or what the budget buys."""
         return min(self.max_units, self.budget.max_units()) if self.budget else self.max_units

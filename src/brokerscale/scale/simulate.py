@@ -299,11 +299,12 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
     f = policy.forecast
     if f is None:
         return fc, lv
-    sg = policy.trend.surge if policy.trend is not None else None
-    surged, reach = None, 0.0
-    if f.skip_surges and sg is not None:
-        fired = surge_rows(step_s * np.arange(n, dtype=np.float64), demand, window=sg.window, rate=sg.rate)
-        surged, reach = np.concatenate(([0], np.cumsum(fired))), policy.forecast_ahead() + f.horizon + sg.window
+    reach, tr = policy.surge_reach(), policy.trend
+    surged = None
+    if reach is not None and tr is not None and tr.surge is not None:
+        fired = surge_rows(step_s * np.arange(n, dtype=np.float64), demand, window=tr.surge.window,
+                           rate=tr.surge.rate)
+        surged = np.concatenate(([0], np.cumsum(fired)))
     rows = np.arange(n)
     for period in reversed(policy.forecast_periods()):  # the last written, the preferred, wins
         p = peak_series(demand, step_s, period=period, ahead=policy.forecast_ahead(), horizon=f.horizon,
@@ -313,9 +314,8 @@ def policy_forecast(policy: Policy, demand: npt.NDArray[np.float64],
         if f.min_level is not None:
             with np.errstate(invalid="ignore"):
                 have &= level >= f.min_level
-        if surged is not None:
-            # rows (i - period - level_window, i - period + ahead + horizon + surge window]: any surge there
-            # (the rule holds at the end of a surge window, so a window's worth past the copied one), no copy
+        if surged is not None and reach is not None:
+            # rows (i - period - level_window, i - period + reach]: any surge there, no copy
             back, w = round(period / step_s), max(1, round(f.level_window / step_s))
             a_hi = math.floor(round(reach / step_s, 9))
             lo, hi = np.clip(rows - back - w + 1, 0, n), np.clip(rows - back + a_hi + 1, 0, n)
