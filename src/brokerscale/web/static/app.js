@@ -319,7 +319,7 @@ const pages = {
     hours.value = f.hours || "";
     const apply = () => { state.filters = { action: action.value.trim(), result: result.value, hours: hours.value }; refresh(); };
     const short = (o) => (o === null || o === undefined ? "" : JSON.stringify(o).slice(0, 120));
-    render([el("form", { class: "controls", onsubmit: (e) => { e.preventDefault(); apply(); } }, action, result, hours,
+    render([el("form", { class: "controls", "data-shown-result": f.result || "", onsubmit: (e) => { e.preventDefault(); apply(); } }, action, result, hours,
       el("button", { type: "submit" }, "filter")),
     doc.records.length ? table(["when", "action", "target", "who", "intent", "before → after", "result"],
       doc.records.map((r) => [fmtTime(r.ts), r.action, r.target, r.actor, short(r.intent),
@@ -362,9 +362,12 @@ async function docs() {
   box.replaceChildren(table(["method", "path", "parameters", "what"], rows));
 }
 
+// One load at a time; a refresh asked for during a load (the user's filter while the timer's load is out)
+// runs when it ends, so what the user asked for is never dropped or drawn over by an older answer.
 let busy = false;
+let again = false;
 async function refresh() {
-  if (busy) return;
+  if (busy) { again = true; return; }
   busy = true;
   try {
     if (PAGE === "docs") await docs();
@@ -374,6 +377,7 @@ async function refresh() {
     banner(`could not load: ${e.message}`);
   } finally {
     busy = false;
+    if (again) { again = false; refresh(); }
   }
 }
 
