@@ -12,7 +12,7 @@ from brokerscale.balance.executor import Executor, RunCancelled, cancel, throttl
 from brokerscale.balance.kafka_ops import TP
 from brokerscale.balance.reassignment_file import read_plan
 from brokerscale.balance.state import ExecState, Move, load_state, plan_id
-from brokerscale.errors import NotAuthorized, OperationFailed
+from brokerscale.errors import NotAuthorized, OperationFailed, Unreachable
 
 
 class FakeController:
@@ -288,6 +288,60 @@ def test_dead_destination_stops_then_resume_completes(tmp_path: Path) -> None:
     assert saved.status == "done"
     assert all(ctrl.assignment[(m.topic, m.partition)] == m.target for m in moves)
     assert ctrl.configs == {}
+
+
+class UnfencedDeath(FakeController):
+    """A broker that died but is still in the controller's live set for `grace` polls (KRaft fences it only
+    after its session times out): nothing reads its configs, and writing to it fails."""
+
+    def __init__(self, assignment: dict[TP, list[int]], brokers: set[int], grace: int) -> None:
+        super().__init__(assignment, brokers, ticks=1000)
+        self.dead: set[int] = set()
+        self.grace = grace
+
+    def live_brokers(self) -> set[int]:
+        if self.dead and self.grace > 0:
+            self.grace -= 1
+        elif self.dead:
+            self.live -= self.dead
+        return super().live_brokers()
+
+    def throttle_configs(self, brokers: list[int], topics: list[str]) -> dict[str, dict[str, str]]:
+        return super().throttle_configs([b for b in brokers if b not in self.dead], topics)
+
+    def set_configs(self, brokers: dict[int, dict[str, str | None]], topics: dict[str, dict[str, str | None]]) -> None:
+        if set(brokers) & self.dead:
+            raise Unreachable(f"cannot reach Kafka broker {sorted(set(brokers) & self.dead)[0]}: "
+                              "KafkaConnectionError: 111 ECONNREFUSED")
+        super().set_configs(brokers, topics)
+
+
+def test_a_destination_that_dies_before_it_is_fenced_is_reported_offline_not_unreachable(tmp_path: Path) -> None:
+    """The throttle check reads the dead broker's rate as missing and sets it again; that write fails until
+    the controller fences the broker. The run must end as a dead destination (exit 1, resumable), with the
+    failed write in the audit log, not as an unreachable cluster."""
+    assignment, moves = _plan()
+    ctrl = UnfencedDeath(assignment, {1, 2, 3, 4}, grace=5)
+    state = ExecState(plan_id(moves), "test", moves, throttle_bytes_s=1_000_000, max_per_broker=1)
+    audit = Recorder()
+    notices: list[str] = []
+    ex = _executor(ctrl, state, tmp_path / "s.json", audit)
+    ex.on_notice = notices.append
+    now = {"t": 0.0}
+    ex.clock = lambda: now["t"]
+
+    def poll(_: float) -> None:
+        now["t"] += 1.0
+        if now["t"] == 2.0:
+            ctrl.dead.add(4)
+
+    ex.sleep = poll
+    with pytest.raises(OperationFailed, match="destination broker 4 is offline") as failed:
+        ex.run()
+    assert not isinstance(failed.value, Unreachable)
+    assert any("could not set the throttles again" in n and "broker 4" in n for n in notices), notices
+    assert ("error", "rebalance.throttle.set") in audit.rows, "the failed write is in the audit log"
+    assert state.status == "failed" and state.active and 4 in state.throttled_brokers
 
 
 def test_cancel_rolls_back_in_flight_and_clears_throttles(tmp_path: Path) -> None:

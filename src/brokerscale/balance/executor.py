@@ -422,7 +422,15 @@ class Executor:
         reason = f"throttle configs removed outside this run: {', '.join(missing[:5])}"
         if self.on_notice is not None:
             self.on_notice(f"{reason}; setting them again")
-        self._set_throttles(reason=reason)
+        try:
+            self._set_throttles(reason=reason)
+        except Unreachable as exc:
+            # A broker that just died stays in the controller's live set until it is fenced (seconds), so
+            # its throttle reads back as missing and the write to it fails. The audit log has the failed
+            # attempt; the poll loop says "destination broker N is offline" once it is fenced, and the next
+            # check sets the throttles again if the broker was only slow.
+            if self.on_notice is not None:
+                self.on_notice(f"could not set the throttles again ({exc.message}); trying at the next check")
 
     def _finish(self) -> None:
         """Elect the proposed leaders (reordering replicas only sets the *preferred* leader)."""
